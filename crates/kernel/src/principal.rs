@@ -1,0 +1,108 @@
+//! Who is calling.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result, UserId};
+
+/// A user's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Books rooms for themselves.
+    Guest,
+    /// Runs their own hotels.
+    Hotelier,
+    /// Runs the platform.
+    Admin,
+}
+
+impl Role {
+    /// The string form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Guest => "guest",
+            Role::Hotelier => "hotelier",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Parses the string form.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "guest" => Some(Role::Guest),
+            "hotelier" => Some(Role::Hotelier),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// The authenticated caller of a use case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Principal {
+    /// The user.
+    pub user_id: UserId,
+    /// Their role.
+    pub role: Role,
+}
+
+impl Principal {
+    /// The development principal: the hotelier who owns the demo hotels.
+    ///
+    /// Until the identity service exists, the gateway acts as this hotelier for every write.
+    /// Ownership is still checked against it in the catalog, so the code path identity will
+    /// feed with real, verified principals is the one exercised today.
+    pub const DEVELOPMENT: Principal = Principal {
+        user_id: UserId(uuid::Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0d01)),
+        role: Role::Hotelier,
+    };
+
+    /// Whether the caller may change an object owned by `owner`.
+    pub fn may_manage(&self, owner: UserId) -> bool {
+        self.role == Role::Admin || (self.role == Role::Hotelier && self.user_id == owner)
+    }
+
+    /// Fails with 403 unless the caller may create hotels (hoteliers and admins).
+    pub fn require_hotel_manager(&self) -> Result<()> {
+        match self.role {
+            Role::Hotelier | Role::Admin => Ok(()),
+            Role::Guest => Err(Error::new(crate::ErrorCode::Forbidden, "only hoteliers and admins manage hotels")),
+        }
+    }
+
+    /// The wire form `role:uuid` used in gRPC metadata.
+    pub fn to_header(&self) -> String {
+        format!("{}:{}", self.role.as_str(), self.user_id)
+    }
+
+    /// Parses the wire form.
+    pub fn from_header(s: &str) -> Option<Principal> {
+        let (role, id) = s.split_once(':')?;
+        Some(Principal { role: Role::parse(role)?, user_id: id.parse().ok()? })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owners_and_admins_manage_others_do_not() {
+        let owner = Principal::DEVELOPMENT;
+        let other = Principal { user_id: UserId::new(), role: Role::Hotelier };
+        let admin = Principal { user_id: UserId::new(), role: Role::Admin };
+        let guest = Principal { user_id: owner.user_id, role: Role::Guest };
+        assert!(owner.may_manage(owner.user_id));
+        assert!(!other.may_manage(owner.user_id));
+        assert!(admin.may_manage(owner.user_id));
+        assert!(!guest.may_manage(owner.user_id));
+        assert!(guest.require_hotel_manager().is_err());
+    }
+
+    #[test]
+    fn principals_round_trip_through_the_header_form() {
+        let p = Principal::DEVELOPMENT;
+        assert_eq!(Principal::from_header(&p.to_header()), Some(p));
+        assert_eq!(Principal::from_header("root:1"), None);
+    }
+}
