@@ -1,0 +1,12 @@
+//! Pure catalog rules: input validation, pricing a stay and building offers.
+//!
+//! Nothing here is async or does I/O; the use cases in `app` feed it what the store read.
+
+mod offers;
+mod validate;
+
+pub use offers::{bounding_box, fits, price_stay, StayPrice};
+pub use validate::{
+    apply_hotel_patch, apply_room_patch, apply_room_type_patch, check_night_range, validate_new_hotel, validate_new_room,
+    validate_new_room_type,
+};
