@@ -1,9 +1,496 @@
-//! Use cases (being written).
+//! The catalog's use cases: one method per operation of [`CatalogApi`], over a store.
+//!
+//! Each use case validates with the pure `domain` rules, checks the caller's right to the
+//! hotel (another hotelier's hotel is reported as not found), and leaves every transaction to
+//! the store.
 
-/// The catalog service.
-#[derive(Debug)]
-pub struct CatalogService;
+use std::sync::Arc;
 
-/// Settings.
-#[derive(Debug)]
-pub struct CatalogSettings;
+use innkeeper_kernel::{
+    Clock, Error, HoldId, HotelId, Page, Principal, Result, RoomId, RoomTypeId, StayDates,
+};
+use time::{Date, Duration};
+use tracing::instrument;
+
+use crate::api::*;
+use crate::domain;
+use crate::store::{CatalogStore, HotelFilter, NewHold, RoomTypeNights, SearchScope};
+
+/// Tunables of the catalog.
+#[derive(Debug, Clone)]
+pub struct CatalogSettings {
+    /// Longest stay that can be searched or held.
+    pub max_nights: u32,
+    /// Longest hold TTL a caller may ask for, seconds.
+    pub max_hold_ttl_seconds: u32,
+    /// Default radius of a `near` search, km.
+    pub default_radius_km: f64,
+}
+
+impl Default for CatalogSettings {
+    fn default() -> Self {
+        Self { max_nights: 30, max_hold_ttl_seconds: 3600, default_radius_km: 10.0 }
+    }
+}
+
+/// The catalog service: implements [`CatalogApi`] in-process.
+#[derive(Clone)]
+pub struct CatalogService {
+    store: Arc<dyn CatalogStore>,
+    clock: Arc<dyn Clock>,
+    settings: CatalogSettings,
+}
+
+impl std::fmt::Debug for CatalogService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CatalogService").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+impl CatalogService {
+    /// A service over a migrated store.
+    pub fn new(store: Arc<dyn CatalogStore>, clock: Arc<dyn Clock>, settings: CatalogSettings) -> Self {
+        Self { store, clock, settings }
+    }
+
+    /// Expires holds whose TTL has passed; returns how many. Run by the sweeper.
+    pub async fn expire_due_holds(&self, batch: u32) -> Result<u32> {
+        self.store.expire_holds(self.clock.now(), batch).await
+    }
+
+    /// The hotel, if the caller may manage it; otherwise not found (never forbidden: an
+    /// object that is not yours does not exist for you).
+    async fn managed_hotel(&self, caller: &Principal, id: HotelId) -> Result<Hotel> {
+        caller.require_hotel_manager()?;
+        match self.store.get_hotel(id).await? {
+            Some(hotel) if caller.may_manage(hotel.owner_id) => Ok(hotel),
+            _ => Err(Error::not_found("hotel", id)),
+        }
+    }
+
+    async fn managed_room_type(&self, caller: &Principal, hotel_id: HotelId, id: RoomTypeId) -> Result<(Hotel, RoomType)> {
+        let hotel = self.managed_hotel(caller, hotel_id).await?;
+        match self.store.get_room_type(id).await? {
+            Some(rt) if rt.hotel_id == hotel.id => Ok((hotel, rt)),
+            _ => Err(Error::not_found("room type", id)),
+        }
+    }
+
+    fn offers(&self, found: Vec<RoomTypeNights>, stay: &StayDates, guests: u32, rooms: u32) -> Result<Vec<Offer>> {
+        let mut offers = Vec::new();
+        for RoomTypeNights { hotel, room_type, nights } in found {
+            if !domain::fits(room_type.capacity, guests, rooms) {
+                continue;
+            }
+            let priced = domain::price_stay(&room_type, &nights, stay, rooms)?;
+            if !priced.is_available(stay, rooms) {
+                continue;
+            }
+            offers.push(Offer {
+                hotel: summary(&hotel, None),
+                room_type_id: room_type.id,
+                room_type_name: room_type.name,
+                capacity: room_type.capacity,
+                check_in: stay.check_in(),
+                check_out: stay.check_out(),
+                rooms,
+                nights: priced.nights,
+                total: priced.total,
+                rooms_left: priced.rooms_left,
+            });
+        }
+        Ok(offers)
+    }
+}
+
+fn summary(hotel: &Hotel, distance_km: Option<f64>) -> HotelSummary {
+    HotelSummary {
+        id: hotel.id,
+        name: hotel.name.clone(),
+        city: hotel.city.clone(),
+        country: hotel.country.clone(),
+        location: hotel.location,
+        stars: hotel.stars,
+        currency: hotel.currency,
+        distance_km: distance_km.map(|d| (d * 100.0).round() / 100.0),
+    }
+}
+
+fn check_rooms_and_guests(guests: u32, rooms: u32) -> Result<()> {
+    let mut err: Option<Error> = None;
+    let mut add = |field: &str, msg: &str| {
+        err = Some(match err.take() {
+            Some(e) => e.with_field(field, msg),
+            None => Error::invalid_field(field, msg),
+        })
+    };
+    if !(1..=50).contains(&guests) {
+        add("guests", "must be between 1 and 50");
+    }
+    if !(1..=9).contains(&rooms) {
+        add("rooms", "must be between 1 and 9");
+    } else if guests < rooms {
+        add("rooms", "every room needs at least one guest");
+    }
+    err.map_or(Ok(()), Err)
+}
+
+#[async_trait::async_trait]
+impl CatalogApi for CatalogService {
+    #[instrument(skip_all, fields(owner = %caller.user_id))]
+    async fn create_hotel(&self, caller: &Principal, hotel: NewHotel) -> Result<Hotel> {
+        caller.require_hotel_manager()?;
+        let new = domain::validate_new_hotel(hotel)?;
+        let now = self.clock.now();
+        let hotel = Hotel {
+            id: HotelId::new(),
+            owner_id: caller.user_id,
+            name: new.name,
+            description: new.description,
+            address: new.address,
+            city: new.city,
+            country: new.country,
+            location: new.location,
+            stars: new.stars,
+            currency: new.currency,
+            timezone: new.timezone,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store.insert_hotel(&hotel).await?;
+        metrics::counter!("innkeeper_catalog_hotels_created_total").increment(1);
+        Ok(hotel)
+    }
+
+    async fn get_hotel(&self, id: HotelId) -> Result<HotelDetails> {
+        let hotel = self.store.get_hotel(id).await?.ok_or_else(|| Error::not_found("hotel", id))?;
+        let room_types = self.store.list_room_types(id).await?;
+        Ok(HotelDetails { hotel, room_types })
+    }
+
+    #[instrument(skip_all, fields(hotel_id = %id))]
+    async fn update_hotel(&self, caller: &Principal, id: HotelId, if_match: i64, patch: HotelPatch) -> Result<Hotel> {
+        let hotel = self.managed_hotel(caller, id).await?;
+        if hotel.version != if_match {
+            return Err(Error::version_mismatch(hotel.version));
+        }
+        let mut next = domain::apply_hotel_patch(&hotel, patch)?;
+        next.updated_at = self.clock.now();
+        self.store.update_hotel(&next, if_match).await
+    }
+
+    async fn list_hotels(&self, query: HotelQuery) -> Result<Page<HotelSummary>> {
+        let limit = query.limit.unwrap_or(20);
+        if !(1..=100).contains(&limit) {
+            return Err(Error::invalid_field("limit", "must be between 1 and 100"));
+        }
+        let radius = query.radius_km.unwrap_or(self.settings.default_radius_km);
+        if query.near.is_some() && !(radius > 0.0 && radius <= 500.0) {
+            return Err(Error::invalid_field("radius_km", "must be greater than 0 and at most 500"));
+        }
+        let after = match &query.cursor {
+            Some(c) => Some(HotelId::parse_field("cursor", c)?),
+            None => None,
+        };
+        let text = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_owned);
+        if text.as_ref().is_some_and(|t| t.len() > 100) {
+            return Err(Error::invalid_field("q", "must be at most 100 characters"));
+        }
+        let filter = HotelFilter {
+            city: query.city.as_deref().map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned),
+            area: query.near.map(|p| domain::bounding_box(p, radius)),
+            text,
+            after,
+            limit: limit + 1,
+        };
+        let mut hotels = self.store.list_hotels(&filter).await?;
+        let more = hotels.len() > limit as usize;
+        hotels.truncate(limit as usize);
+        let next_cursor = if more { hotels.last().map(|h| h.id.to_string()) } else { None };
+        let items = hotels
+            .iter()
+            .filter_map(|h| match query.near {
+                Some(p) => {
+                    let d = p.distance_km(&h.location);
+                    (d <= radius).then(|| summary(h, Some(d)))
+                }
+                None => Some(summary(h, None)),
+            })
+            .collect();
+        Ok(Page { items, next_cursor })
+    }
+
+    #[instrument(skip_all, fields(hotel_id = %hotel_id))]
+    async fn create_room_type(&self, caller: &Principal, hotel_id: HotelId, room_type: NewRoomType) -> Result<RoomType> {
+        let hotel = self.managed_hotel(caller, hotel_id).await?;
+        let new = domain::validate_new_room_type(room_type, hotel.currency)?;
+        let room_type = RoomType {
+            id: RoomTypeId::new(),
+            hotel_id,
+            name: new.name,
+            description: new.description,
+            capacity: new.capacity,
+            beds: new.beds,
+            amenities: new.amenities,
+            base_price: new.base_price,
+            active_rooms: 0,
+            version: 1,
+        };
+        self.store.insert_room_type(&room_type).await?;
+        Ok(room_type)
+    }
+
+    #[instrument(skip_all, fields(hotel_id = %hotel_id, room_type_id = %id))]
+    async fn update_room_type(
+        &self,
+        caller: &Principal,
+        hotel_id: HotelId,
+        id: RoomTypeId,
+        if_match: i64,
+        patch: RoomTypePatch,
+    ) -> Result<RoomType> {
+        let (_, room_type) = self.managed_room_type(caller, hotel_id, id).await?;
+        if room_type.version != if_match {
+            return Err(Error::version_mismatch(room_type.version));
+        }
+        let next = domain::apply_room_type_patch(&room_type, patch)?;
+        self.store.update_room_type(&next, if_match).await
+    }
+
+    #[instrument(skip_all, fields(hotel_id = %hotel_id))]
+    async fn create_room(&self, caller: &Principal, hotel_id: HotelId, room: NewRoom) -> Result<Room> {
+        let new = domain::validate_new_room(room)?;
+        self.managed_room_type(caller, hotel_id, new.room_type_id)
+            .await
+            .map_err(|e| if e.code == innkeeper_kernel::ErrorCode::NotFound && e.message.starts_with("room type") {
+                Error::invalid_field("room_type_id", "is not a room type of this hotel")
+            } else {
+                e
+            })?;
+        let room = Room {
+            id: RoomId::new(),
+            hotel_id,
+            room_type_id: new.room_type_id,
+            number: new.number,
+            floor: new.floor,
+            status: new.status,
+            version: 1,
+        };
+        self.store.insert_room(&room).await?;
+        Ok(room)
+    }
+
+    #[instrument(skip_all, fields(hotel_id = %hotel_id, room_id = %id))]
+    async fn update_room(&self, caller: &Principal, hotel_id: HotelId, id: RoomId, if_match: i64, patch: RoomPatch) -> Result<Room> {
+        self.managed_hotel(caller, hotel_id).await?;
+        let room = match self.store.get_room(id).await? {
+            Some(room) if room.hotel_id == hotel_id => room,
+            _ => return Err(Error::not_found("room", id)),
+        };
+        if room.version != if_match {
+            return Err(Error::version_mismatch(room.version));
+        }
+        let next = domain::apply_room_patch(&room, patch)?;
+        if next.room_type_id != room.room_type_id {
+            match self.store.get_room_type(next.room_type_id).await? {
+                Some(rt) if rt.hotel_id == hotel_id => {}
+                _ => return Err(Error::invalid_field("room_type_id", "is not a room type of this hotel")),
+            }
+        }
+        self.store.update_room(&next, if_match).await
+    }
+
+    async fn list_rooms(&self, caller: &Principal, hotel_id: HotelId) -> Result<Vec<Room>> {
+        self.managed_hotel(caller, hotel_id).await?;
+        self.store.list_rooms(hotel_id).await
+    }
+
+    #[instrument(skip_all, fields(hotel_id = %hotel_id, room_type_id = %room_type_id))]
+    async fn set_rate(&self, caller: &Principal, hotel_id: HotelId, room_type_id: RoomTypeId, rate: SetRate) -> Result<NightsChanged> {
+        let (hotel, _) = self.managed_room_type(caller, hotel_id, room_type_id).await?;
+        domain::check_night_range(rate.from, rate.to, self.clock.today())?;
+        let price = rate.price.check_price("price", hotel.currency)?;
+        if let Some(m) = rate.min_stay
+            && !(1..=self.settings.max_nights).contains(&m)
+        {
+            return Err(Error::invalid_field("min_stay", format!("must be between 1 and {}", self.settings.max_nights)));
+        }
+        let nights = self.store.set_rates(room_type_id, rate.from, rate.to, price.amount, rate.min_stay).await?;
+        Ok(NightsChanged { room_type_id, nights })
+    }
+
+    #[instrument(skip_all, fields(hotel_id = %hotel_id, room_type_id = %room_type_id))]
+    async fn set_inventory(
+        &self,
+        caller: &Principal,
+        hotel_id: HotelId,
+        room_type_id: RoomTypeId,
+        inventory: SetInventory,
+    ) -> Result<NightsChanged> {
+        self.managed_room_type(caller, hotel_id, room_type_id).await?;
+        domain::check_night_range(inventory.from, inventory.to, self.clock.today())?;
+        if inventory.total > 10_000 {
+            return Err(Error::invalid_field("total", "must be at most 10000"));
+        }
+        let nights = self.store.set_inventory(room_type_id, inventory.from, inventory.to, inventory.total).await?;
+        Ok(NightsChanged { room_type_id, nights })
+    }
+
+    async fn get_inventory(&self, caller: &Principal, hotel_id: HotelId, from: Date, to: Date) -> Result<Vec<InventoryNight>> {
+        self.managed_hotel(caller, hotel_id).await?;
+        let days = (to - from).whole_days();
+        if days <= 0 {
+            return Err(Error::invalid_field("to", "must be after from"));
+        }
+        if days > 366 {
+            return Err(Error::invalid_field("to", "at most 366 nights at a time"));
+        }
+        let found = self.store.room_type_nights(&SearchScope::Hotel(hotel_id), 0, from, to).await?;
+        let mut out = Vec::new();
+        for RoomTypeNights { room_type, nights, .. } in found {
+            let mut rows = nights.iter().peekable();
+            let mut night = from;
+            while night < to {
+                while rows.next_if(|r| r.night < night).is_some() {}
+                let (total, held, sold) = match rows.next_if(|r| r.night == night) {
+                    Some(r) => (r.total, r.held, r.sold),
+                    None => (room_type.active_rooms, 0, 0),
+                };
+                out.push(InventoryNight { room_type_id: room_type.id, night, total, held, sold });
+                night = match night.next_day() {
+                    Some(n) => n,
+                    None => break,
+                };
+            }
+        }
+        Ok(out)
+    }
+
+    #[instrument(skip_all)]
+    async fn search_availability(&self, query: AvailabilityQuery) -> Result<Vec<Offer>> {
+        check_rooms_and_guests(query.guests, query.rooms)?;
+        if !(1..=200).contains(&query.limit) {
+            return Err(Error::invalid_field("limit", "must be between 1 and 200"));
+        }
+        if query.stay.night_count() > self.settings.max_nights {
+            return Err(Error::invalid_field("check_out", format!("a stay may be at most {} nights", self.settings.max_nights)));
+        }
+        let min_capacity = query.guests.div_ceil(query.rooms);
+        let (scope, centre) = match &query.place {
+            Place::City(city) => (SearchScope::City(city.trim().to_owned()), None),
+            Place::Near { point, radius_km } => {
+                if !(*radius_km > 0.0 && *radius_km <= 500.0) {
+                    return Err(Error::invalid_field("radius_km", "must be greater than 0 and at most 500"));
+                }
+                (SearchScope::Area(domain::bounding_box(*point, *radius_km)), Some((*point, *radius_km)))
+            }
+        };
+        if query.sort == SortOrder::Distance && centre.is_none() {
+            return Err(Error::invalid_field("sort", "sorting by distance needs `near`"));
+        }
+        let found = self
+            .store
+            .room_type_nights(&scope, min_capacity, query.stay.check_in(), query.stay.check_out())
+            .await?;
+        let mut offers = self.offers(found, &query.stay, query.guests, query.rooms)?;
+        if let Some((point, radius)) = centre {
+            offers.retain_mut(|o| {
+                let d = point.distance_km(&o.hotel.location);
+                o.hotel.distance_km = Some((d * 100.0).round() / 100.0);
+                d <= radius
+            });
+        }
+        if let Some(max) = query.max_price {
+            offers.retain(|o| o.total.amount <= max);
+        }
+        match query.sort {
+            SortOrder::Price => offers.sort_by(|a, b| a.total.amount.cmp(&b.total.amount).then(a.hotel.name.cmp(&b.hotel.name))),
+            SortOrder::Distance => offers.sort_by(|a, b| {
+                a.hotel.distance_km.partial_cmp(&b.hotel.distance_km).unwrap_or(std::cmp::Ordering::Equal).then(a.total.amount.cmp(&b.total.amount))
+            }),
+        }
+        offers.truncate(query.limit as usize);
+        Ok(offers)
+    }
+
+    async fn hotel_availability(&self, query: HotelAvailabilityQuery) -> Result<Vec<Offer>> {
+        check_rooms_and_guests(query.guests, query.rooms)?;
+        self.store.get_hotel(query.hotel_id).await?.ok_or_else(|| Error::not_found("hotel", query.hotel_id))?;
+        let min_capacity = query.guests.div_ceil(query.rooms);
+        let found = self
+            .store
+            .room_type_nights(&SearchScope::Hotel(query.hotel_id), min_capacity, query.stay.check_in(), query.stay.check_out())
+            .await?;
+        let mut offers = self.offers(found, &query.stay, query.guests, query.rooms)?;
+        offers.sort_by_key(|o| o.total.amount);
+        Ok(offers)
+    }
+
+    async fn quote(&self, room_type_id: RoomTypeId, stay: StayDates, rooms: u32) -> Result<Quote> {
+        check_rooms_and_guests(rooms, rooms)?;
+        let room_type = self.store.get_room_type(room_type_id).await?.ok_or_else(|| Error::not_found("room type", room_type_id))?;
+        let found = self
+            .store
+            .room_type_nights(&SearchScope::Hotel(room_type.hotel_id), 0, stay.check_in(), stay.check_out())
+            .await?;
+        let nights = found.into_iter().find(|f| f.room_type.id == room_type_id).map(|f| f.nights).unwrap_or_default();
+        let priced = domain::price_stay(&room_type, &nights, &stay, rooms)?;
+        if let Some(min) = priced.min_stay
+            && stay.night_count() < min
+        {
+            return Err(Error::invalid_field("check_out", format!("stays starting {} must be at least {min} nights", stay.check_in())));
+        }
+        if priced.rooms_left < rooms {
+            return Err(Error::sold_out(format!("{} has only {} room(s) free for these dates", room_type.name, priced.rooms_left)));
+        }
+        Ok(Quote { hotel_id: room_type.hotel_id, room_type_id, stay, rooms, nights: priced.nights, total: priced.total })
+    }
+
+    #[instrument(skip_all, fields(hold_id = %hold.hold_id, room_type_id = %hold.room_type_id))]
+    async fn place_hold(&self, hold: PlaceHold) -> Result<Hold> {
+        if !(1..=9).contains(&hold.quantity) {
+            return Err(Error::invalid_field("quantity", "must be between 1 and 9"));
+        }
+        if !(1..=self.settings.max_hold_ttl_seconds).contains(&hold.ttl_seconds) {
+            return Err(Error::invalid_field("ttl_seconds", format!("must be between 1 and {}", self.settings.max_hold_ttl_seconds)));
+        }
+        if hold.stay.night_count() > self.settings.max_nights {
+            return Err(Error::invalid_field("check_out", format!("a stay may be at most {} nights", self.settings.max_nights)));
+        }
+        let now = self.clock.now();
+        let result = self
+            .store
+            .place_hold(&NewHold {
+                id: hold.hold_id,
+                room_type_id: hold.room_type_id,
+                check_in: hold.stay.check_in(),
+                check_out: hold.stay.check_out(),
+                quantity: hold.quantity,
+                expires_at: now + Duration::seconds(i64::from(hold.ttl_seconds)),
+                now,
+            })
+            .await;
+        let outcome = match &result {
+            Ok(_) => "held",
+            Err(e) if e.code == innkeeper_kernel::ErrorCode::SoldOut => "sold_out",
+            Err(_) => "error",
+        };
+        metrics::counter!("innkeeper_catalog_holds_total", "outcome" => outcome).increment(1);
+        result
+    }
+
+    #[instrument(skip_all, fields(hold_id = %id))]
+    async fn confirm_hold(&self, id: HoldId) -> Result<Hold> {
+        self.store.confirm_hold(id, self.clock.now()).await
+    }
+
+    #[instrument(skip_all, fields(hold_id = %id))]
+    async fn release_hold(&self, id: HoldId) -> Result<Hold> {
+        self.store.release_hold(id, self.clock.now()).await
+    }
+
+    async fn get_hold(&self, id: HoldId) -> Result<Hold> {
+        self.store.get_hold(id).await?.ok_or_else(|| Error::not_found("hold", id))
+    }
+}

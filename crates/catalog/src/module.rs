@@ -1,1 +1,67 @@
-//! Start-up (being written).
+//! Start-up of the catalog in a process: open and migrate its store, build the service, run
+//! the hold sweeper.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use innkeeper_kernel::Clock;
+use innkeeper_platform::db::Database;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{CatalogService, CatalogSettings};
+use crate::store::CatalogStore;
+
+/// The store for a database, migrated to the current schema.
+pub async fn open_store(db: &Database) -> anyhow::Result<Arc<dyn CatalogStore>> {
+    let store: Arc<dyn CatalogStore> = match db {
+        Database::Sqlite(sqlite) => crate::store::sqlite_store(sqlite.clone()),
+        Database::Postgres(pool) => crate::store::postgres_store(pool.clone()),
+    };
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// A running catalog: the service other modules call in-process.
+#[derive(Debug, Clone)]
+pub struct CatalogModule {
+    /// The in-process implementation of the contract.
+    pub service: Arc<CatalogService>,
+}
+
+impl CatalogModule {
+    /// Opens the store on `db` and builds the service.
+    pub async fn start(db: &Database, clock: Arc<dyn Clock>, settings: CatalogSettings) -> anyhow::Result<Self> {
+        let store = open_store(db).await?;
+        Ok(Self { service: Arc::new(CatalogService::new(store, clock, settings)) })
+    }
+
+    /// Expires overdue holds every `interval` until `shutdown`. Several replicas may run it:
+    /// the store picks due holds without double-expiring.
+    pub async fn run_hold_sweeper(self, interval: Duration, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                _ = tick.tick() => {}
+            }
+            // Drain in batches so a backlog after downtime clears quickly.
+            loop {
+                match self.service.expire_due_holds(500).await {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        metrics::counter!("innkeeper_catalog_holds_expired_total").increment(u64::from(n));
+                        tracing::info!(expired = n, "expired overdue holds");
+                        if n < 500 {
+                            break;
+                        }
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "hold sweep failed; retrying next tick");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}

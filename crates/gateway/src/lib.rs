@@ -1,1 +1,101 @@
-//! stub
+//! The public edge: the REST API under `/api/v1`, its OpenAPI 3.1 document at
+//! `/api/openapi.json` and the browsable reference at `/docs`.
+//!
+//! Tour:
+//! - [`router`]: the one entry point; the runtime merges it with `/metrics` and `/health/*`.
+//! - `routes/`: one file per resource family; every handler carries `#[utoipa::path]`, so the
+//!   OpenAPI document is generated from the code that answers.
+//! - `problem`: [`ApiError`], the only error type handlers return, rendered as RFC 9457
+//!   `application/problem+json`; also the layers that turn axum's own bare 404/405/413 and
+//!   handler panics into problem documents.
+//! - `extract`: extractors whose failures are problems naming the field: JSON bodies,
+//!   `If-Match`, path ids and query strings.
+//! - [`auth`]: who the caller is ([`auth::Caller`]); today a development stand-in.
+//!
+//! Validation at the edge builds kernel values (`StayDates`, `GeoPoint`, ...) before the catalog
+//! is called, so a bad request never reaches a store; the catalog still checks ownership and
+//! its own rules.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use innkeeper_catalog::api::CatalogClient;
+use innkeeper_kernel::{Clock, SystemClock};
+use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub mod auth;
+mod extract;
+mod problem;
+mod routes;
+
+pub use problem::{ApiError, Problem};
+
+/// Where the versioned API is mounted.
+pub const API_V1: &str = "/api/v1";
+/// Where the OpenAPI document is served.
+pub const OPENAPI_PATH: &str = "/api/openapi.json";
+/// Where the Swagger UI is served (`/docs` redirects to `/docs/`).
+pub const DOCS_PATH: &str = "/docs";
+
+/// Tunables of the REST edge.
+#[derive(Debug, Clone)]
+pub struct GatewaySettings {
+    /// Largest request body accepted, bytes; larger bodies get 413.
+    pub max_body_bytes: usize,
+    /// Longest stay that can be searched.
+    pub max_nights: u32,
+    /// Most guests one search may ask for.
+    pub max_guests: u32,
+    /// Radius of a `near` search when `radius_km` is not given, km.
+    pub default_radius_km: f64,
+    /// Where "today" comes from (stays may not start in the past).
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 64 * 1024,
+            max_nights: 30,
+            max_guests: 50,
+            default_radius_km: 10.0,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// The REST API: `/api/v1/...`, `/api/openapi.json` and `/docs`.
+///
+/// Every failure under `/api` (including unknown routes, wrong methods, oversized bodies and
+/// panics) is answered with `application/problem+json`. The router has no fallback of its own,
+/// so the runtime can merge it with other routers.
+pub fn router(catalog: CatalogClient, settings: GatewaySettings) -> Router {
+    let max_body_bytes = settings.max_body_bytes;
+    let (api, openapi) = api_router(catalog, settings);
+    Router::new()
+        .merge(api)
+        .merge(SwaggerUi::new(DOCS_PATH).url(OPENAPI_PATH, openapi))
+        .route("/api", axum::routing::any(problem::unknown_route))
+        .route("/api/{*rest}", axum::routing::any(problem::unknown_route))
+        .layer(axum::middleware::from_fn(problem::render_problems))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(CatchPanicLayer::custom(problem::panic_response))
+}
+
+/// The OpenAPI document of the API, as served at [`OPENAPI_PATH`] (for export by the CLI).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    documented_routes().into_openapi()
+}
+
+fn documented_routes() -> OpenApiRouter<routes::AppState> {
+    OpenApiRouter::with_openapi(routes::ApiDoc::openapi()).nest(API_V1, routes::api_v1())
+}
+
+fn api_router(catalog: CatalogClient, settings: GatewaySettings) -> (Router, utoipa::openapi::OpenApi) {
+    let state = routes::AppState { catalog, settings: Arc::new(settings) };
+    documented_routes().with_state(state).split_for_parts()
+}

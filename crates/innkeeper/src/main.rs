@@ -1,1 +1,166 @@
-fn main() {}
+//! The `innkeeper` executable. All behaviour lives in the libraries; this file maps commands
+//! to them.
+
+mod cli;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use innkeeper_catalog::api::{CatalogClient, HotelQuery};
+use innkeeper_kernel::{Clock as _, Principal, SystemClock};
+use innkeeper_platform::telemetry::{self, TelemetrySettings};
+use innkeeper_runtime::{Config, Node, NodeOptions, Target};
+use serde_json::json;
+
+use crate::cli::{Cli, Command, ConfigCommand, TargetArgs};
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let file = cli.config.as_deref();
+    match cli.command {
+        Command::ListTargets => {
+            for (target, what) in Target::DESCRIBED {
+                println!("{:<10} {what}", target.as_str());
+            }
+            Ok(())
+        }
+        Command::Config(ConfigCommand::Defaults) => {
+            print!("{}", innkeeper_runtime::config::DEFAULTS);
+            Ok(())
+        }
+        Command::Config(ConfigCommand::Print) => {
+            let config = Config::load(file, &[])?;
+            print!("{}", toml::to_string_pretty(&config).context("rendering the configuration")?);
+            Ok(())
+        }
+        Command::Up(args) => {
+            if args.fresh && args.data_dir.exists() {
+                std::fs::remove_dir_all(&args.data_dir)
+                    .with_context(|| format!("--fresh: cannot delete {}", args.data_dir.display()))?;
+            }
+            let overrides = [
+                ("node.targets", json!(["all"])),
+                ("node.grpc_listen", json!("")),
+                ("node.data_dir", json!(args.data_dir)),
+                ("node.listen", json!(args.listen.to_string())),
+            ];
+            let config = Config::load(file, &overrides)?;
+            up(config).await
+        }
+        Command::Serve(args) => {
+            let mut overrides = target_overrides(&args.targets)?;
+            if let Some(listen) = args.listen {
+                overrides.push(("node.listen", json!(listen.to_string())));
+            }
+            if let Some(grpc) = args.grpc_listen {
+                overrides.push(("node.grpc_listen", json!(grpc.to_string())));
+            }
+            let config = Config::load(file, &overrides)?;
+            let _telemetry = init_telemetry(&config)?;
+            let node = Node::build(&config, NodeOptions::default()).await?;
+            tracing::info!(http = %node.http_addr(), grpc = ?node.grpc_addr(), targets = ?config.node.targets, "node ready");
+            node.run_until_stopped(innkeeper_platform::supervisor::shutdown_signal()).await
+        }
+        Command::Migrate(targets) => {
+            let mut overrides = target_overrides(&targets)?;
+            overrides.push(("node.listen", json!("127.0.0.1:0")));
+            overrides.push(("node.grpc_listen", json!("")));
+            let config = Config::load(file, &overrides)?;
+            let _telemetry = init_telemetry(&config)?;
+            // Building a node opens and migrates the databases of its local services.
+            let node = Node::build(&config, NodeOptions::default()).await?;
+            tracing::info!(catalog = node.runs_catalog(), "migrations applied");
+            Ok(())
+        }
+        Command::Seed(args) => {
+            let mut overrides = target_overrides(&args.targets)?;
+            overrides.push(("node.listen", json!("127.0.0.1:0")));
+            overrides.push(("node.grpc_listen", json!("")));
+            let config = Config::load(file, &overrides)?;
+            let _telemetry = init_telemetry(&config)?;
+            let node = Node::build(&config, NodeOptions::default()).await?;
+            let catalog = node.catalog();
+            let started = Instant::now();
+            let today = SystemClock.today();
+            let summary = if args.bench {
+                innkeeper_catalog::demo::seed_bench(&catalog, &Principal::DEVELOPMENT, today, args.hotels, args.room_types, args.nights).await?
+            } else {
+                innkeeper_catalog::demo::seed_demo(&catalog, &Principal::DEVELOPMENT, today).await?
+            };
+            println!(
+                "seeded {} hotels, {} room types, {} rooms in {} cities in {:.1} s",
+                summary.hotels,
+                summary.room_types,
+                summary.rooms,
+                summary.cities.len(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn target_overrides(args: &TargetArgs) -> anyhow::Result<Vec<(&'static str, serde_json::Value)>> {
+    if args.target.is_empty() {
+        return Ok(Vec::new());
+    }
+    let targets = args.target.iter().map(|t| Target::parse(t)).collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(vec![("node.targets", json!(targets))])
+}
+
+fn init_telemetry(config: &Config) -> anyhow::Result<telemetry::TelemetryGuard> {
+    let _ = rustls_provider_note();
+    telemetry::init(&TelemetrySettings {
+        log_format: config.telemetry.log_format,
+        log_filter: std::env::var("RUST_LOG").unwrap_or_else(|_| config.telemetry.log_filter.clone()),
+        otlp_endpoint: Some(config.telemetry.otlp_endpoint.clone()).filter(|e| !e.is_empty()),
+        service_name: config.telemetry.service_name.clone(),
+    })
+}
+
+/// No TLS stack is linked yet (loopback and in-cluster plain gRPC); kept as the one place a
+/// rustls provider would be installed (see stack-notes: provider ambiguity).
+fn rustls_provider_note() {}
+
+async fn up(config: Config) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let _telemetry = init_telemetry(&config)?;
+    let node = Node::build(&config, NodeOptions { clock: Arc::new(SystemClock) }).await?;
+    let catalog = node.catalog();
+    let seeded = seed_if_empty(&catalog).await?;
+    let addr = node.http_addr();
+    let ready_ms = started.elapsed().as_millis();
+    tracing::info!(%addr, ready_ms, seeded, "innkeeper is up");
+    let today = SystemClock.today();
+    let check_in = today + time::Duration::days(14);
+    let check_out = check_in + time::Duration::days(3);
+    println!();
+    println!("  Innkeeper is running (embedded: every service in this process, SQLite in {})", config.node.data_dir.display());
+    println!();
+    println!("  API        http://{addr}/api/v1");
+    println!("  API docs   http://{addr}/docs");
+    println!("  Metrics    http://{addr}/metrics     Health  http://{addr}/health/ready");
+    println!("  Try        curl 'http://{addr}/api/v1/availability?city=Lisbon&check_in={check_in}&check_out={check_out}&guests=2'");
+    println!();
+    println!("  Demo logins: none yet (accounts arrive with the identity service); writes act as the demo hotelier.");
+    println!("  Ready in {ready_ms} ms{}. Ctrl-C stops.", if seeded { " (demo data seeded)" } else { "" });
+    println!();
+    node.run_until_stopped(innkeeper_platform::supervisor::shutdown_signal()).await
+}
+
+/// Seeds the demo the first time (when the catalog has no hotel).
+async fn seed_if_empty(catalog: &CatalogClient) -> anyhow::Result<bool> {
+    let page = catalog.list_hotels(HotelQuery { limit: Some(1), ..HotelQuery::default() }).await?;
+    if !page.items.is_empty() {
+        return Ok(false);
+    }
+    innkeeper_catalog::demo::seed_demo(catalog, &Principal::DEVELOPMENT, SystemClock.today()).await?;
+    Ok(true)
+}

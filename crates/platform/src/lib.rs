@@ -1,5 +1,10 @@
-//! Cross-cutting plumbing every service uses: configuration, telemetry, databases, HTTP and
-//! gRPC server helpers, error mapping to gRPC, and supervised tasks with graceful shutdown.
+//! Cross-cutting plumbing every service uses: configuration loading, telemetry, databases,
+//! HTTP and gRPC helpers, and supervised tasks with graceful shutdown.
 
+pub mod config;
 pub mod db;
+pub mod grpc;
+pub mod http;
+pub mod supervisor;
+pub mod telemetry;
 pub mod testing;

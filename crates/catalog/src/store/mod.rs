@@ -147,3 +147,13 @@ pub trait CatalogStore: Send + Sync + 'static {
     /// Expires up to `limit` held holds whose `expires_at <= now`; returns how many.
     async fn expire_holds(&self, now: OffsetDateTime, limit: u32) -> Result<u32>;
 }
+
+/// The SQLite backend.
+pub fn sqlite_store(db: innkeeper_platform::db::SqliteDb) -> std::sync::Arc<dyn CatalogStore> {
+    std::sync::Arc::new(sqlite::SqliteCatalogStore::new(db))
+}
+
+/// The PostgreSQL backend.
+pub fn postgres_store(pool: sqlx::PgPool) -> std::sync::Arc<dyn CatalogStore> {
+    std::sync::Arc::new(postgres::PgCatalogStore::new(pool))
+}

@@ -1,0 +1,92 @@
+//! The handlers of `/api/v1`, one file per resource family, and the OpenAPI document they make.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use innkeeper_catalog::api::CatalogClient;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::GatewaySettings;
+use crate::extract::etag;
+
+mod availability;
+mod hotels;
+mod inventory;
+mod rooms;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub(crate) catalog: CatalogClient,
+    pub(crate) settings: Arc<GatewaySettings>,
+}
+
+/// The document's frame; the paths come from the handlers.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Innkeeper API",
+        version = "1.0.0",
+        description = "Hotel reservations. Errors are `application/problem+json` (RFC 9457) with a stable `code`; \
+                       mutable resources carry an `ETag` and `PATCH` requires `If-Match`."
+    ),
+    tags(
+        (name = "catalog", description = "Hotels, room types, rooms, rates, inventory and availability"),
+        (name = "meta", description = "Service information")
+    ),
+    components(schemas(crate::Problem))
+)]
+pub(crate) struct ApiDoc;
+
+/// The routes of `/api/v1`, documented.
+pub(crate) fn api_v1() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(ping))
+        .routes(routes!(hotels::list_hotels, hotels::create_hotel))
+        .routes(routes!(hotels::get_hotel, hotels::update_hotel))
+        .routes(routes!(rooms::create_room_type))
+        .routes(routes!(rooms::update_room_type))
+        .routes(routes!(rooms::list_rooms, rooms::create_room))
+        .routes(routes!(rooms::update_room))
+        .routes(routes!(inventory::set_rates))
+        .routes(routes!(inventory::set_inventory))
+        .routes(routes!(inventory::get_inventory))
+        .routes(routes!(availability::search_availability))
+        .routes(routes!(availability::hotel_availability))
+}
+
+/// The answer of `/ping`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Pong {
+    /// Always `ok`.
+    status: &'static str,
+}
+
+/// A trivial JSON endpoint: liveness of the edge itself, and the ceiling of benchmarks.
+#[utoipa::path(get, path = "/ping", tag = "meta", responses((status = 200, description = "The edge answers", body = Pong)))]
+pub(crate) async fn ping() -> Json<Pong> {
+    Json(Pong { status: "ok" })
+}
+
+/// A JSON response carrying the `ETag` of the version it shows.
+pub(crate) fn versioned<T: Serialize>(status: StatusCode, version: i64, body: T) -> Response {
+    let mut response = (status, Json(body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&etag(version)) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
+
+/// A 201 with `Location` and `ETag`.
+pub(crate) fn created<T: Serialize>(location: String, version: i64, body: T) -> Response {
+    let mut response = versioned(StatusCode::CREATED, version, body);
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}

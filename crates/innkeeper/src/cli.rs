@@ -1,0 +1,98 @@
+//! The command line: what a person types.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Innkeeper: hotel reservations, from one laptop to a cluster.
+#[derive(Debug, Parser)]
+#[command(name = "innkeeper", version, about, propagate_version = true)]
+pub struct Cli {
+    /// A TOML file overlaying the compiled-in defaults (see `innkeeper config print`).
+    #[arg(long, global = true, env = "INNKEEPER_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the whole platform in this process on SQLite, with demo data. The quickest start.
+    Up(UpArgs),
+    /// Run chosen services (the distributed shape): `--target catalog`, `--target gateway`, ...
+    Serve(ServeArgs),
+    /// Create or upgrade the databases of the chosen services, then exit.
+    Migrate(TargetArgs),
+    /// Load demo (or benchmark) data through the catalog's API, then exit.
+    Seed(SeedArgs),
+    /// Configuration helpers.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// List the targets `serve --target` accepts.
+    ListTargets,
+}
+
+/// `innkeeper up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Where the SQLite files live.
+    #[arg(long, default_value = "./innkeeper-data")]
+    pub data_dir: PathBuf,
+    /// Address of the web UI, API and docs.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Delete the data directory first and start over.
+    #[arg(long)]
+    pub fresh: bool,
+}
+
+/// Which services a command is about.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// Comma-separated targets (see `innkeeper list-targets`); default from config (`all`).
+    #[arg(long, value_delimiter = ',')]
+    pub target: Vec<String>,
+}
+
+/// `innkeeper serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    /// HTTP address (REST API, docs, metrics, health).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// gRPC address of the services run here.
+    #[arg(long)]
+    pub grpc_listen: Option<SocketAddr>,
+}
+
+/// `innkeeper seed`.
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    /// Load the benchmark data set instead of the demo.
+    #[arg(long)]
+    pub bench: bool,
+    /// Benchmark: number of hotels.
+    #[arg(long, default_value_t = 1000)]
+    pub hotels: usize,
+    /// Benchmark: room types per hotel.
+    #[arg(long, default_value_t = 5)]
+    pub room_types: usize,
+    /// Benchmark: nights of allotment from today.
+    #[arg(long, default_value_t = 365)]
+    pub nights: u32,
+}
+
+/// `innkeeper config ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the merged configuration (defaults, file, environment).
+    Print,
+    /// Print the commented defaults.
+    Defaults,
+}

@@ -1,0 +1,237 @@
+//! End to end: the real `innkeeper` binary, driven over HTTP like a user would, in every shape.
+//!
+//! The same scenario runs against
+//! - the embedded shape (`innkeeper up`: every service in one process, SQLite),
+//! - the split shape (`innkeeper serve --target catalog` and `innkeeper serve --target gateway`
+//!   as two processes talking gRPC), on SQLite and on PostgreSQL.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use innkeeper_platform::testing::{TempDir, TestDatabase};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+const BIN: &str = env!("CARGO_BIN_EXE_innkeeper");
+
+/// A child process killed when dropped.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_addr() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    listener.local_addr().expect("local addr")
+}
+
+fn spawn(args: &[&str], env: &[(&str, String)], dir: &Path) -> Process {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).current_dir(dir).env("INNKEEPER__TELEMETRY__LOG_FORMAT", "json").env("RUST_LOG", "warn");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    if std::env::var_os("TEST_LOG").is_none() {
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    }
+    Process(cmd.spawn().expect("spawn innkeeper"))
+}
+
+async fn wait_ready(http: &reqwest::Client, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(resp) = http.get(format!("{base}/health/ready")).send().await
+            && resp.status().is_success()
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{base} did not become ready in 60 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The scenario every shape must pass: a hotelier sets up a hotel, a guest finds it.
+async fn hotelier_sets_up_a_hotel_and_a_guest_finds_it(base: &str) {
+    let http = reqwest::Client::new();
+    let api = format!("{base}/api/v1");
+    let today = OffsetDateTime::now_utc().date();
+    let check_in = today + time::Duration::days(20);
+    let check_out = check_in + time::Duration::days(3);
+    let city = format!("Testville-{}", uuid::Uuid::new_v4().simple());
+
+    let resp = http
+        .post(format!("{api}/hotels"))
+        .json(&json!({
+            "name": "Hotel Miradouro", "address": "Rua da Graça 12", "city": city, "country": "PT",
+            "location": {"lat": 38.7167, "lon": -9.1300}, "stars": 4, "currency": "EUR"
+        }))
+        .send()
+        .await
+        .expect("create hotel");
+    assert_eq!(resp.status(), 201);
+    assert_eq!(resp.headers()["etag"], "\"1\"");
+    let hotel: Value = resp.json().await.expect("json");
+    let hotel_id = hotel["id"].as_str().expect("id").to_owned();
+
+    let rt: Value = http
+        .post(format!("{api}/hotels/{hotel_id}/room-types"))
+        .json(&json!({"name": "Double with view", "capacity": 2, "beds": [{"kind": "double", "count": 1}],
+                      "amenities": ["wifi"], "base_price": {"amount": 12000, "currency": "EUR"}}))
+        .send()
+        .await
+        .expect("create room type")
+        .json()
+        .await
+        .expect("json");
+    let rt_id = rt["id"].as_str().expect("room type id").to_owned();
+    for number in ["101", "102"] {
+        let resp = http
+            .post(format!("{api}/hotels/{hotel_id}/rooms"))
+            .json(&json!({"number": number, "floor": 1, "room_type_id": rt_id}))
+            .send()
+            .await
+            .expect("create room");
+        assert_eq!(resp.status(), 201);
+    }
+    // A seasonal price on the middle night.
+    let mid = check_in + time::Duration::days(1);
+    let resp = http
+        .put(format!("{api}/hotels/{hotel_id}/room-types/{rt_id}/rates"))
+        .json(&json!({"from": mid.to_string(), "to": (mid + time::Duration::days(1)).to_string(),
+                      "price": {"amount": 15000, "currency": "EUR"}}))
+        .send()
+        .await
+        .expect("set rate");
+    assert_eq!(resp.status(), 200);
+
+    let offers: Value = http
+        .get(format!("{api}/availability?city={city}&check_in={check_in}&check_out={check_out}&guests=2"))
+        .send()
+        .await
+        .expect("search")
+        .json()
+        .await
+        .expect("json");
+    let items = offers["items"].as_array().or_else(|| offers.as_array()).expect("offers list");
+    assert_eq!(items.len(), 1, "{offers}");
+    let offer = &items[0];
+    let prices: Vec<i64> = offer["nights"].as_array().expect("nights").iter().map(|n| n["price"]["amount"].as_i64().expect("amount")).collect();
+    assert_eq!(prices, vec![12000, 15000, 12000]);
+    assert_eq!(offer["total"], json!({"amount": 39000, "currency": "EUR"}));
+    assert_eq!(offer["rooms_left"], 2);
+
+    // Three guests do not fit in one double.
+    let offers: Value = http
+        .get(format!("{api}/availability?city={city}&check_in={check_in}&check_out={check_out}&guests=3"))
+        .send()
+        .await
+        .expect("search")
+        .json()
+        .await
+        .expect("json");
+    let items = offers["items"].as_array().or_else(|| offers.as_array()).expect("offers list");
+    assert!(items.is_empty(), "{offers}");
+
+    // Bad input is a problem document naming the field, in every shape.
+    let resp = http
+        .get(format!("{api}/availability?city={city}&check_in={check_out}&check_out={check_in}&guests=2"))
+        .send()
+        .await
+        .expect("search");
+    assert_eq!(resp.status(), 422);
+    assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    let problem: Value = resp.json().await.expect("json");
+    assert_eq!(problem["code"], "validation_failed");
+    assert_eq!(problem["errors"][0]["field"], "check_out");
+
+    // Optimistic concurrency crosses the wire intact.
+    let resp = http.patch(format!("{api}/hotels/{hotel_id}")).header("if-match", "\"7\"").json(&json!({"stars": 5})).send().await.expect("patch");
+    assert_eq!(resp.status(), 412);
+    let problem: Value = resp.json().await.expect("json");
+    assert_eq!(problem["code"], "version_mismatch");
+    let resp = http.patch(format!("{api}/hotels/{hotel_id}")).header("if-match", "\"1\"").json(&json!({"stars": 5})).send().await.expect("patch");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["etag"], "\"2\"");
+
+    // Unknown ids are 404 problems.
+    let resp = http.get(format!("{api}/hotels/{}", uuid::Uuid::now_v7())).send().await.expect("get");
+    assert_eq!(resp.status(), 404);
+    assert_eq!(resp.headers()["content-type"], "application/problem+json");
+
+    // The operations endpoints answer.
+    let metrics = http.get(format!("{base}/metrics")).send().await.expect("metrics").text().await.expect("text");
+    assert!(metrics.contains("innkeeper_http_requests_total"), "{metrics}");
+    let docs = http.get(format!("{base}/docs/")).send().await.expect("docs");
+    assert_eq!(docs.status(), 200);
+    let openapi: Value = http.get(format!("{base}/api/openapi.json")).send().await.expect("openapi").json().await.expect("json");
+    assert!(openapi["paths"]["/api/v1/availability"].is_object(), "openapi lists /api/v1/availability");
+}
+
+#[tokio::test]
+async fn embedded_shape_serves_the_demo_and_the_scenario() {
+    let dir = TempDir::new("e2e_up");
+    let addr = free_addr();
+    let data = dir.path.join("data");
+    let _up = spawn(&["up", "--data-dir", data.to_str().expect("utf8"), "--listen", &addr.to_string()], &[], &dir.path);
+    let base = format!("http://{addr}");
+    let http = reqwest::Client::new();
+    wait_ready(&http, &base).await;
+
+    // The demo is there: Lisbon has offers with per-night prices.
+    let today = OffsetDateTime::now_utc().date();
+    let check_in = today + time::Duration::days(30);
+    let check_out = check_in + time::Duration::days(2);
+    let offers: Value = http
+        .get(format!("{base}/api/v1/availability?city=Lisbon&check_in={check_in}&check_out={check_out}&guests=2"))
+        .send()
+        .await
+        .expect("search")
+        .json()
+        .await
+        .expect("json");
+    let items = offers["items"].as_array().or_else(|| offers.as_array()).expect("offers list");
+    assert!(items.len() >= 3, "the demo has offers in Lisbon: {offers}");
+    assert_eq!(items[0]["nights"].as_array().map(Vec::len), Some(2));
+
+    hotelier_sets_up_a_hotel_and_a_guest_finds_it(&base).await;
+}
+
+async fn split_shape(catalog_db_url: String) {
+    let dir = TempDir::new("e2e_split");
+    let (catalog_http, catalog_grpc, gateway_http) = (free_addr(), free_addr(), free_addr());
+    let _catalog = spawn(
+        &["serve", "--target", "catalog", "--listen", &catalog_http.to_string(), "--grpc-listen", &catalog_grpc.to_string()],
+        &[("INNKEEPER__CATALOG__DATABASE_URL", catalog_db_url)],
+        &dir.path,
+    );
+    let _gateway = spawn(
+        &["serve", "--target", "gateway", "--listen", &gateway_http.to_string()],
+        &[("INNKEEPER__CATALOG__ENDPOINT", format!("http://{catalog_grpc}"))],
+        &dir.path,
+    );
+    let http = reqwest::Client::new();
+    wait_ready(&http, &format!("http://{catalog_http}")).await;
+    wait_ready(&http, &format!("http://{gateway_http}")).await;
+    hotelier_sets_up_a_hotel_and_a_guest_finds_it(&format!("http://{gateway_http}")).await;
+    // The gateway really went over gRPC: the catalog process counted the calls.
+    let metrics = http.get(format!("http://{catalog_http}/metrics")).send().await.expect("metrics").text().await.expect("text");
+    assert!(metrics.contains("innkeeper_grpc_requests_total"), "catalog served gRPC");
+}
+
+#[tokio::test]
+async fn split_shape_over_grpc_on_sqlite() {
+    let dir = TempDir::new("e2e_split_db");
+    split_shape(format!("sqlite://{}/catalog.db", dir.path.display())).await;
+}
+
+#[tokio::test]
+async fn split_shape_over_grpc_on_postgres() {
+    let Some(db) = TestDatabase::postgres().await else { return };
+    split_shape(db.url.clone()).await;
+}

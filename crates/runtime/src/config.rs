@@ -1,0 +1,143 @@
+//! The node's configuration: the typed form of `config/defaults.toml`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::target::Target;
+
+/// The defaults, compiled in.
+pub const DEFAULTS: &str = include_str!("../../../config/defaults.toml");
+
+/// Everything a node reads at start.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub node: NodeConfig,
+    pub telemetry: TelemetryConfig,
+    pub catalog: CatalogConfig,
+    pub gateway: GatewayConfig,
+}
+
+/// `[node]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    pub targets: Vec<Target>,
+    pub listen: SocketAddr,
+    pub grpc_listen: String,
+    pub data_dir: PathBuf,
+    pub shutdown_grace_seconds: u64,
+}
+
+/// `[telemetry]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryConfig {
+    pub log_format: innkeeper_platform::telemetry::LogFormat,
+    pub log_filter: String,
+    pub otlp_endpoint: String,
+    pub service_name: String,
+}
+
+/// `[catalog]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogConfig {
+    pub database_url: String,
+    pub max_connections: u32,
+    pub endpoint: String,
+    pub request_timeout_ms: u64,
+    pub max_nights: u32,
+    pub max_hold_ttl_seconds: u32,
+    pub hold_sweep_interval_ms: u64,
+}
+
+/// `[gateway]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    pub max_body_bytes: usize,
+    pub max_guests: u32,
+    pub request_timeout_ms: u64,
+}
+
+impl Config {
+    /// Loads the layers (defaults, file, env, flags) and validates the result.
+    pub fn load(file: Option<&Path>, overrides: &[(&str, serde_json::Value)]) -> anyhow::Result<Config> {
+        let config: Config = innkeeper_platform::config::load(DEFAULTS, file, overrides)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what types alone cannot; every message names its key.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let mut problems = Vec::new();
+        if self.node.targets.is_empty() {
+            problems.push("node.targets: name at least one target (or \"all\")".to_owned());
+        }
+        if !self.node.grpc_listen.is_empty() && self.node.grpc_listen.parse::<SocketAddr>().is_err() {
+            problems.push(format!("node.grpc_listen: {:?} is not an address like 127.0.0.1:50051", self.node.grpc_listen));
+        }
+        let url = &self.catalog.database_url;
+        if !(url.is_empty() || url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            problems.push("catalog.database_url: must be empty, sqlite:... or postgres://...".to_owned());
+        }
+        if !(self.catalog.endpoint.starts_with("http://") || self.catalog.endpoint.starts_with("https://")) {
+            problems.push("catalog.endpoint: must be an http:// or https:// URL".to_owned());
+        }
+        if !(1..=365).contains(&self.catalog.max_nights) {
+            problems.push("catalog.max_nights: must be between 1 and 365".to_owned());
+        }
+        if self.catalog.max_connections == 0 {
+            problems.push("catalog.max_connections: must be at least 1".to_owned());
+        }
+        if self.catalog.request_timeout_ms == 0 || self.gateway.request_timeout_ms == 0 {
+            problems.push("catalog.request_timeout_ms / gateway.request_timeout_ms: must be positive".to_owned());
+        }
+        if self.catalog.hold_sweep_interval_ms < 10 {
+            problems.push("catalog.hold_sweep_interval_ms: must be at least 10".to_owned());
+        }
+        if self.gateway.max_body_bytes < 1024 {
+            problems.push("gateway.max_body_bytes: must be at least 1024".to_owned());
+        }
+        if !(1..=100).contains(&self.gateway.max_guests) {
+            problems.push("gateway.max_guests: must be between 1 and 100".to_owned());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            anyhow::bail!("invalid configuration:\n  - {}", problems.join("\n  - "))
+        }
+    }
+
+    /// The catalog's database URL: the configured one, or an SQLite file in the data dir.
+    pub fn catalog_database_url(&self) -> String {
+        if self.catalog.database_url.is_empty() {
+            format!("sqlite://{}", self.node.data_dir.join("catalog.db").display())
+        } else {
+            self.catalog.database_url.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_compiled_defaults_are_valid() {
+        let config = Config::load(None, &[]).expect("defaults load");
+        assert_eq!(config.node.targets, vec![Target::All]);
+        assert!(config.catalog_database_url().ends_with("innkeeper-data/catalog.db"));
+    }
+
+    #[test]
+    fn invalid_values_name_their_keys() {
+        let err = Config::load(None, &[("catalog.max_nights", serde_json::json!(0))]).expect_err("invalid");
+        assert!(err.to_string().contains("catalog.max_nights"), "{err}");
+        let err = Config::load(None, &[("node.targets", serde_json::json!(["kitchen"]))]).expect_err("invalid");
+        assert!(err.to_string().contains("targets"), "{err}");
+    }
+}

@@ -1,0 +1,179 @@
+//! Building and running a node.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use innkeeper_catalog::CatalogSettings;
+use innkeeper_catalog::api::{CatalogApi, CatalogClient};
+use innkeeper_catalog::grpc::CatalogGrpcClient;
+use innkeeper_catalog::module::CatalogModule;
+use innkeeper_kernel::{Clock, SystemClock};
+use innkeeper_platform::db::{Database, PoolOptions};
+use innkeeper_platform::http::{Readiness, operations_router, track_requests};
+use innkeeper_platform::supervisor::Supervisor;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::grpc_server::GrpcServices;
+use crate::target::{Target, services};
+
+/// What a caller can vary beyond the config (tests, `innkeeper up`).
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    /// The clock every service uses.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for NodeOptions {
+    fn default() -> Self {
+        Self { clock: Arc::new(SystemClock) }
+    }
+}
+
+/// A built node: services started, listeners bound, not yet serving.
+pub struct Node {
+    supervisor: Supervisor,
+    http_listener: TcpListener,
+    http_router: Router,
+    grpc: Option<(TcpListener, GrpcServices)>,
+    catalog: CatalogClient,
+    local_catalog: Option<CatalogModule>,
+    grace: Duration,
+    databases: Vec<Database>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node").field("http", &self.http_addr()).field("grpc", &self.grpc_addr()).finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    /// Wires the node for `config`: starts the local services, connects clients for the
+    /// remote ones, binds the listeners (port 0 picks a free port).
+    pub async fn build(config: &Config, options: NodeOptions) -> anyhow::Result<Node> {
+        let local = services(&config.node.targets);
+        let mut supervisor = Supervisor::new();
+        let mut readiness = Readiness::default();
+        let mut grpc_services = GrpcServices::default();
+        let mut databases = Vec::new();
+
+        // Catalog: local, or reached over gRPC.
+        let (catalog, local_catalog) = if local.contains(&Target::Catalog) {
+            let url = config.catalog_database_url();
+            if url.starts_with("sqlite:") {
+                std::fs::create_dir_all(&config.node.data_dir)
+                    .with_context(|| format!("node.data_dir: cannot create {}", config.node.data_dir.display()))?;
+            }
+            let db = Database::connect(&url, PoolOptions { max_connections: config.catalog.max_connections, ..PoolOptions::default() })
+                .await
+                .context("catalog.database_url")?;
+            let settings = CatalogSettings {
+                max_nights: config.catalog.max_nights,
+                max_hold_ttl_seconds: config.catalog.max_hold_ttl_seconds,
+                ..CatalogSettings::default()
+            };
+            let module = CatalogModule::start(&db, options.clock.clone(), settings).await.context("starting the catalog")?;
+            let check_db = db.clone();
+            readiness.add("catalog_database", Arc::new(move || {
+                let db = check_db.clone();
+                Box::pin(async move { db.ping().await })
+            }));
+            supervisor.spawn(
+                "catalog.hold_sweeper",
+                module.clone().run_hold_sweeper(Duration::from_millis(config.catalog.hold_sweep_interval_ms), supervisor.shutdown_token()),
+            );
+            let api: Arc<dyn CatalogApi> = module.service.clone();
+            grpc_services.catalog = Some(api.clone());
+            databases.push(db);
+            (CatalogClient::new(api), Some(module))
+        } else {
+            let timeout = Duration::from_millis(config.catalog.request_timeout_ms);
+            let remote = CatalogGrpcClient::connect(&config.catalog.endpoint, timeout).await.context("catalog.endpoint")?;
+            (CatalogClient::new(Arc::new(remote)), None)
+        };
+
+        // Gateway: the public REST API, on this node's HTTP listener.
+        let mut http_router = Router::new();
+        if local.contains(&Target::Gateway) {
+            let settings = innkeeper_gateway::GatewaySettings {
+                max_body_bytes: config.gateway.max_body_bytes,
+                max_guests: config.gateway.max_guests,
+                max_nights: config.catalog.max_nights,
+                request_timeout: Duration::from_millis(config.gateway.request_timeout_ms),
+                clock: options.clock.clone(),
+            };
+            http_router = http_router.merge(innkeeper_gateway::router(catalog.clone(), settings));
+        }
+        let http_router = http_router
+            .merge(operations_router(readiness))
+            .layer(axum::middleware::from_fn(track_requests));
+
+        let http_listener = TcpListener::bind(config.node.listen)
+            .await
+            .with_context(|| format!("node.listen: cannot listen on {}", config.node.listen))?;
+        let grpc = if grpc_services.is_empty() || config.node.grpc_listen.is_empty() {
+            None
+        } else {
+            let addr: SocketAddr = config.node.grpc_listen.parse().context("node.grpc_listen")?;
+            let listener = TcpListener::bind(addr).await.with_context(|| format!("node.grpc_listen: cannot listen on {addr}"))?;
+            Some((listener, grpc_services))
+        };
+        Ok(Node {
+            supervisor,
+            http_listener,
+            http_router,
+            grpc,
+            catalog,
+            local_catalog,
+            grace: Duration::from_secs(config.node.shutdown_grace_seconds),
+            databases,
+        })
+    }
+
+    /// The bound HTTP address.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// The bound gRPC address, if this node serves gRPC.
+    pub fn grpc_addr(&self) -> Option<SocketAddr> {
+        self.grpc.as_ref().and_then(|(l, _)| l.local_addr().ok())
+    }
+
+    /// The catalog as this node reaches it (local or remote).
+    pub fn catalog(&self) -> CatalogClient {
+        self.catalog.clone()
+    }
+
+    /// Whether the catalog runs in this process.
+    pub fn runs_catalog(&self) -> bool {
+        self.local_catalog.is_some()
+    }
+
+    /// Serves until `stop` completes or a critical task fails, then drains.
+    pub async fn run_until_stopped(mut self, stop: impl std::future::Future<Output = ()> + Send) -> anyhow::Result<()> {
+        let token = self.supervisor.shutdown_token();
+        let http_token = token.clone();
+        let router = self.http_router;
+        let listener = self.http_listener;
+        self.supervisor.spawn("http", async move {
+            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(async move { http_token.cancelled().await })
+                .await
+                .context("HTTP server")
+        });
+        if let Some((listener, services)) = self.grpc {
+            let grpc_token = token.clone();
+            self.supervisor.spawn("grpc", async move { services.serve(listener, grpc_token).await });
+        }
+        let result = self.supervisor.run_until(stop, self.grace).await;
+        for db in &self.databases {
+            db.close().await;
+        }
+        result
+    }
+}

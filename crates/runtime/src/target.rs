@@ -1,0 +1,74 @@
+//! Which services a process runs (Loki's `-target`).
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+/// A deployable target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Target {
+    /// Every service.
+    All,
+    /// The public REST edge.
+    Gateway,
+    /// Hotels, rooms, rates, inventory, holds, search.
+    Catalog,
+}
+
+impl Target {
+    /// Every target with what it runs, for `innkeeper list-targets`.
+    pub const DESCRIBED: [(Target, &'static str); 3] = [
+        (Target::All, "every service in one process"),
+        (Target::Gateway, "REST API /api/v1, OpenAPI document and /docs; calls the services over gRPC"),
+        (Target::Catalog, "hotels, room types, rooms, rates, per-night inventory, holds, availability search (gRPC)"),
+    ];
+
+    /// The name used in flags and config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Target::All => "all",
+            Target::Gateway => "gateway",
+            Target::Catalog => "catalog",
+        }
+    }
+
+    /// Parses a name.
+    pub fn parse(s: &str) -> anyhow::Result<Target> {
+        Self::DESCRIBED
+            .iter()
+            .map(|(t, _)| *t)
+            .find(|t| t.as_str() == s.trim())
+            .ok_or_else(|| anyhow::anyhow!("unknown target {s:?}; known: all, gateway, catalog"))
+    }
+}
+
+/// The services a list of targets expands to (`all` is every service).
+pub fn services(targets: &[Target]) -> BTreeSet<Target> {
+    let mut set = BTreeSet::new();
+    for t in targets {
+        match t {
+            Target::All => {
+                set.insert(Target::Gateway);
+                set.insert(Target::Catalog);
+            }
+            other => {
+                set.insert(*other);
+            }
+        }
+    }
+    set
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_expands_to_every_service() {
+        assert_eq!(services(&[Target::All]), BTreeSet::from([Target::Gateway, Target::Catalog]));
+        assert_eq!(services(&[Target::Gateway]), BTreeSet::from([Target::Gateway]));
+        assert!(Target::parse("kitchen").is_err());
+        assert_eq!(Target::parse(" catalog").ok(), Some(Target::Catalog));
+    }
+}
