@@ -6,7 +6,10 @@
 use std::path::PathBuf;
 
 /// The contracts to compile; their imports are found under the same root.
-const PROTOS: &[&str] = &["innkeeper/common/v1/types.proto", "innkeeper/catalog/v1/catalog.proto"];
+const PROTOS: &[&str] = &[
+    "innkeeper/common/v1/types.proto",
+    "innkeeper/catalog/v1/catalog.proto",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);

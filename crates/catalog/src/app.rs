@@ -14,7 +14,8 @@ use tracing::instrument;
 
 use crate::api::*;
 use crate::domain;
-use crate::store::{CatalogStore, HotelFilter, NewHold, RoomTypeNights, SearchScope};
+use crate::search_index::SearchIndex;
+use crate::store::{CatalogStore, HotelFilter, NewHold, RoomTypeNights, SearchScope, StoredNight};
 
 /// Tunables of the catalog.
 #[derive(Debug, Clone)]
@@ -25,11 +26,13 @@ pub struct CatalogSettings {
     pub max_hold_ttl_seconds: u32,
     /// Default radius of a `near` search, km.
     pub default_radius_km: f64,
+    /// Nights from today kept in the in-memory search index (later stays read the store).
+    pub search_horizon_days: u32,
 }
 
 impl Default for CatalogSettings {
     fn default() -> Self {
-        Self { max_nights: 30, max_hold_ttl_seconds: 3600, default_radius_km: 10.0 }
+        Self { max_nights: 30, max_hold_ttl_seconds: 3600, default_radius_km: 10.0, search_horizon_days: 550 }
     }
 }
 
@@ -39,6 +42,7 @@ pub struct CatalogService {
     store: Arc<dyn CatalogStore>,
     clock: Arc<dyn Clock>,
     settings: CatalogSettings,
+    index: Arc<SearchIndex>,
 }
 
 impl std::fmt::Debug for CatalogService {
@@ -50,7 +54,29 @@ impl std::fmt::Debug for CatalogService {
 impl CatalogService {
     /// A service over a migrated store.
     pub fn new(store: Arc<dyn CatalogStore>, clock: Arc<dyn Clock>, settings: CatalogSettings) -> Self {
-        Self { store, clock, settings }
+        let index = Arc::new(SearchIndex::new(settings.search_horizon_days));
+        Self { store, clock, settings, index }
+    }
+
+    /// Loads (or reloads) the in-memory search index from the store; until the first load,
+    /// searches read the store. Returns the number of room types indexed.
+    pub async fn load_search_index(&self) -> Result<usize> {
+        self.index.reload(&*self.store, self.clock.today()).await
+    }
+
+    /// Keeps the index fresh after a committed write; a failure only leaves the cache stale
+    /// until the next write or reload, so it is logged, not returned.
+    async fn refresh_index(&self, hotel_id: HotelId, from: Date, to: Date) {
+        if let Err(err) = self.index.refresh(&*self.store, hotel_id, from, to).await {
+            tracing::warn!(%hotel_id, error = %err, "search index refresh failed");
+        }
+    }
+
+    /// Refreshes every cached night of a hotel (after room changes that move allotments).
+    async fn refresh_index_all_nights(&self, hotel_id: HotelId) {
+        let today = self.clock.today();
+        let to = today + Duration::days(i64::from(self.settings.search_horizon_days) + 1);
+        self.refresh_index(hotel_id, today - Duration::days(1), to).await;
     }
 
     /// Expires holds whose TTL has passed; returns how many. Run by the sweeper.
@@ -76,31 +102,81 @@ impl CatalogService {
         }
     }
 
-    fn offers(&self, found: Vec<RoomTypeNights>, stay: &StayDates, guests: u32, rooms: u32) -> Result<Vec<Offer>> {
-        let mut offers = Vec::new();
-        for RoomTypeNights { hotel, room_type, nights } in found {
+    /// Ranks the room types of `scope` for a stay (from the index, or the store when the
+    /// stay is outside the indexed horizon) and builds the best `limit` offers.
+    async fn find_offers(&self, scope: &SearchScope, stay: &StayDates, guests: u32, rooms: u32, pick: &Pick) -> Result<Vec<Offer>> {
+        let min_capacity = guests.div_ceil(rooms);
+        let (from, to) = (stay.check_in(), stay.check_out());
+        let mut candidates = Vec::new();
+        let mut consider = |hotel: &Arc<Hotel>, room_type: &Arc<RoomType>, nights: &[StoredNight]| {
             if !domain::fits(room_type.capacity, guests, rooms) {
-                continue;
+                return;
             }
-            let priced = domain::price_stay(&room_type, &nights, stay, rooms)?;
-            if !priced.is_available(stay, rooms) {
-                continue;
+            let Some((total, _)) = domain::stay_total(room_type, nights, stay, rooms) else { return };
+            if pick.max_price.is_some_and(|max| total > max) {
+                return;
             }
-            offers.push(Offer {
-                hotel: summary(&hotel, None),
-                room_type_id: room_type.id,
-                room_type_name: room_type.name,
-                capacity: room_type.capacity,
-                check_in: stay.check_in(),
-                check_out: stay.check_out(),
-                rooms,
-                nights: priced.nights,
-                total: priced.total,
-                rooms_left: priced.rooms_left,
-            });
+            let distance = match pick.centre {
+                Some((point, radius)) => {
+                    let d = point.distance_km(&hotel.location);
+                    if d > radius {
+                        return;
+                    }
+                    Some(d)
+                }
+                None => None,
+            };
+            candidates.push(Candidate { hotel: hotel.clone(), room_type: room_type.clone(), nights: nights.to_vec(), total, distance });
+        };
+        let indexed = self.index.visit(scope, min_capacity, from, to, |e, nights| consider(&e.hotel, &e.room_type, nights));
+        if indexed.is_none() {
+            for found in self.store.room_type_nights(scope, min_capacity, from, to).await? {
+                consider(&Arc::new(found.hotel), &Arc::new(found.room_type), &found.nights);
+            }
         }
-        Ok(offers)
+        match pick.sort {
+            SortOrder::Price => candidates.sort_by(|a, b| a.total.cmp(&b.total).then_with(|| a.hotel.name.cmp(&b.hotel.name))),
+            SortOrder::Distance => candidates.sort_by(|a, b| {
+                a.distance.partial_cmp(&b.distance).unwrap_or(std::cmp::Ordering::Equal).then(a.total.cmp(&b.total))
+            }),
+        }
+        candidates.truncate(pick.limit);
+        candidates
+            .into_iter()
+            .map(|c| {
+                let priced = domain::price_stay(&c.room_type, &c.nights, stay, rooms)?;
+                Ok(Offer {
+                    hotel: summary(&c.hotel, c.distance),
+                    room_type_id: c.room_type.id,
+                    room_type_name: c.room_type.name.clone(),
+                    capacity: c.room_type.capacity,
+                    check_in: from,
+                    check_out: to,
+                    rooms,
+                    nights: priced.nights,
+                    total: priced.total,
+                    rooms_left: priced.rooms_left,
+                })
+            })
+            .collect()
     }
+}
+
+/// Which offers a search keeps, and in what order.
+struct Pick {
+    centre: Option<(innkeeper_kernel::GeoPoint, f64)>,
+    max_price: Option<i64>,
+    sort: SortOrder,
+    limit: usize,
+}
+
+/// A room type that can be sold for the stay, before it becomes an offer.
+struct Candidate {
+    hotel: Arc<Hotel>,
+    room_type: Arc<RoomType>,
+    nights: Vec<StoredNight>,
+    total: i64,
+    distance: Option<f64>,
 }
 
 fn summary(hotel: &Hotel, distance_km: Option<f64>) -> HotelSummary {
@@ -177,7 +253,10 @@ impl CatalogApi for CatalogService {
         }
         let mut next = domain::apply_hotel_patch(&hotel, patch)?;
         next.updated_at = self.clock.now();
-        self.store.update_hotel(&next, if_match).await
+        let updated = self.store.update_hotel(&next, if_match).await?;
+        let today = self.clock.today();
+        self.refresh_index(id, today, today).await;
+        Ok(updated)
     }
 
     async fn list_hotels(&self, query: HotelQuery) -> Result<Page<HotelSummary>> {
@@ -238,6 +317,8 @@ impl CatalogApi for CatalogService {
             version: 1,
         };
         self.store.insert_room_type(&room_type).await?;
+        let today = self.clock.today();
+        self.refresh_index(hotel_id, today, today).await;
         Ok(room_type)
     }
 
@@ -255,7 +336,10 @@ impl CatalogApi for CatalogService {
             return Err(Error::version_mismatch(room_type.version));
         }
         let next = domain::apply_room_type_patch(&room_type, patch)?;
-        self.store.update_room_type(&next, if_match).await
+        let updated = self.store.update_room_type(&next, if_match).await?;
+        let today = self.clock.today();
+        self.refresh_index(hotel_id, today, today).await;
+        Ok(updated)
     }
 
     #[instrument(skip_all, fields(hotel_id = %hotel_id))]
@@ -278,6 +362,7 @@ impl CatalogApi for CatalogService {
             version: 1,
         };
         self.store.insert_room(&room).await?;
+        self.refresh_index_all_nights(hotel_id).await;
         Ok(room)
     }
 
@@ -298,7 +383,9 @@ impl CatalogApi for CatalogService {
                 _ => return Err(Error::invalid_field("room_type_id", "is not a room type of this hotel")),
             }
         }
-        self.store.update_room(&next, if_match).await
+        let updated = self.store.update_room(&next, if_match).await?;
+        self.refresh_index_all_nights(hotel_id).await;
+        Ok(updated)
     }
 
     async fn list_rooms(&self, caller: &Principal, hotel_id: HotelId) -> Result<Vec<Room>> {
@@ -317,6 +404,7 @@ impl CatalogApi for CatalogService {
             return Err(Error::invalid_field("min_stay", format!("must be between 1 and {}", self.settings.max_nights)));
         }
         let nights = self.store.set_rates(room_type_id, rate.from, rate.to, price.amount, rate.min_stay).await?;
+        self.refresh_index(hotel_id, rate.from, rate.to).await;
         Ok(NightsChanged { room_type_id, nights })
     }
 
@@ -334,6 +422,7 @@ impl CatalogApi for CatalogService {
             return Err(Error::invalid_field("total", "must be at most 10000"));
         }
         let nights = self.store.set_inventory(room_type_id, inventory.from, inventory.to, inventory.total).await?;
+        self.refresh_index(hotel_id, inventory.from, inventory.to).await;
         Ok(NightsChanged { room_type_id, nights })
     }
 
@@ -376,7 +465,6 @@ impl CatalogApi for CatalogService {
         if query.stay.night_count() > self.settings.max_nights {
             return Err(Error::invalid_field("check_out", format!("a stay may be at most {} nights", self.settings.max_nights)));
         }
-        let min_capacity = query.guests.div_ceil(query.rooms);
         let (scope, centre) = match &query.place {
             Place::City(city) => (SearchScope::City(city.trim().to_owned()), None),
             Place::Near { point, radius_km } => {
@@ -389,42 +477,17 @@ impl CatalogApi for CatalogService {
         if query.sort == SortOrder::Distance && centre.is_none() {
             return Err(Error::invalid_field("sort", "sorting by distance needs `near`"));
         }
-        let found = self
-            .store
-            .room_type_nights(&scope, min_capacity, query.stay.check_in(), query.stay.check_out())
-            .await?;
-        let mut offers = self.offers(found, &query.stay, query.guests, query.rooms)?;
-        if let Some((point, radius)) = centre {
-            offers.retain_mut(|o| {
-                let d = point.distance_km(&o.hotel.location);
-                o.hotel.distance_km = Some((d * 100.0).round() / 100.0);
-                d <= radius
-            });
-        }
-        if let Some(max) = query.max_price {
-            offers.retain(|o| o.total.amount <= max);
-        }
-        match query.sort {
-            SortOrder::Price => offers.sort_by(|a, b| a.total.amount.cmp(&b.total.amount).then(a.hotel.name.cmp(&b.hotel.name))),
-            SortOrder::Distance => offers.sort_by(|a, b| {
-                a.hotel.distance_km.partial_cmp(&b.hotel.distance_km).unwrap_or(std::cmp::Ordering::Equal).then(a.total.amount.cmp(&b.total.amount))
-            }),
-        }
-        offers.truncate(query.limit as usize);
+        let pick = Pick { centre, max_price: query.max_price, sort: query.sort, limit: query.limit as usize };
+        let offers = self.find_offers(&scope, &query.stay, query.guests, query.rooms, &pick).await?;
+        metrics::counter!("innkeeper_catalog_searches_total").increment(1);
         Ok(offers)
     }
 
     async fn hotel_availability(&self, query: HotelAvailabilityQuery) -> Result<Vec<Offer>> {
         check_rooms_and_guests(query.guests, query.rooms)?;
         self.store.get_hotel(query.hotel_id).await?.ok_or_else(|| Error::not_found("hotel", query.hotel_id))?;
-        let min_capacity = query.guests.div_ceil(query.rooms);
-        let found = self
-            .store
-            .room_type_nights(&SearchScope::Hotel(query.hotel_id), min_capacity, query.stay.check_in(), query.stay.check_out())
-            .await?;
-        let mut offers = self.offers(found, &query.stay, query.guests, query.rooms)?;
-        offers.sort_by_key(|o| o.total.amount);
-        Ok(offers)
+        let pick = Pick { centre: None, max_price: None, sort: SortOrder::Price, limit: 200 };
+        self.find_offers(&SearchScope::Hotel(query.hotel_id), &query.stay, query.guests, query.rooms, &pick).await
     }
 
     async fn quote(&self, room_type_id: RoomTypeId, stay: StayDates, rooms: u32) -> Result<Quote> {
@@ -477,17 +540,30 @@ impl CatalogApi for CatalogService {
             Err(_) => "error",
         };
         metrics::counter!("innkeeper_catalog_holds_total", "outcome" => outcome).increment(1);
+        // Held: the counters moved. Sold out: the index may have shown rooms that are gone.
+        let hotel_id = match &result {
+            Ok(h) => Some(h.hotel_id),
+            Err(e) if e.code == innkeeper_kernel::ErrorCode::SoldOut => self.index.hotel_of(hold.room_type_id),
+            Err(_) => None,
+        };
+        if let Some(hotel_id) = hotel_id {
+            self.refresh_index(hotel_id, hold.stay.check_in(), hold.stay.check_out()).await;
+        }
         result
     }
 
     #[instrument(skip_all, fields(hold_id = %id))]
     async fn confirm_hold(&self, id: HoldId) -> Result<Hold> {
-        self.store.confirm_hold(id, self.clock.now()).await
+        let hold = self.store.confirm_hold(id, self.clock.now()).await?;
+        self.refresh_index(hold.hotel_id, hold.stay.check_in(), hold.stay.check_out()).await;
+        Ok(hold)
     }
 
     #[instrument(skip_all, fields(hold_id = %id))]
     async fn release_hold(&self, id: HoldId) -> Result<Hold> {
-        self.store.release_hold(id, self.clock.now()).await
+        let hold = self.store.release_hold(id, self.clock.now()).await?;
+        self.refresh_index(hold.hotel_id, hold.stay.check_in(), hold.stay.check_out()).await;
+        Ok(hold)
     }
 
     async fn get_hold(&self, id: HoldId) -> Result<Hold> {

@@ -6,6 +6,7 @@
 //!   [`api::CatalogClient`]. Everything other crates may use.
 //! - `domain`: pure rules: validation of inputs, pricing a stay, building offers.
 //! - `app`: the use cases ([`CatalogService`]), one method per operation, over a store.
+//! - `search_index`: the in-memory availability read model searches are answered from.
 //! - `store`: the [`store::CatalogStore`] contract with SQLite and PostgreSQL backends.
 //! - [`grpc`]: the gRPC server adapter and the remote client (the only protobuf-aware code).
 //! - [`module`]: start-up: open the store, migrate, run the hold sweeper.
@@ -17,6 +18,7 @@ pub mod demo;
 mod domain;
 pub mod grpc;
 pub mod module;
+mod search_index;
 pub mod store;
 
 pub use app::{CatalogService, CatalogSettings};

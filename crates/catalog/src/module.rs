@@ -32,7 +32,27 @@ impl CatalogModule {
     /// Opens the store on `db` and builds the service.
     pub async fn start(db: &Database, clock: Arc<dyn Clock>, settings: CatalogSettings) -> anyhow::Result<Self> {
         let store = open_store(db).await?;
-        Ok(Self { service: Arc::new(CatalogService::new(store, clock, settings)) })
+        let service = Arc::new(CatalogService::new(store, clock, settings));
+        let started = std::time::Instant::now();
+        let room_types = service.load_search_index().await?;
+        tracing::info!(room_types, elapsed_ms = started.elapsed().as_millis() as u64, "search index loaded");
+        Ok(Self { service })
+    }
+
+    /// Reloads the search index every `interval` until `shutdown`, so writes made by other
+    /// catalog replicas show up in this one's searches (its own writes show at once).
+    pub async fn run_index_reloader(self, interval: Duration, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                _ = tick.tick() => {}
+            }
+            if let Err(err) = self.service.load_search_index().await {
+                tracing::warn!(error = %err, "search index reload failed; keeping the previous one");
+            }
+        }
     }
 
     /// Expires overdue holds every `interval` until `shutdown`. Several replicas may run it:

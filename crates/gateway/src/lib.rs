@@ -17,18 +17,22 @@
 //! its own rules.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use http::StatusCode;
 use innkeeper_catalog::api::CatalogClient;
 use innkeeper_kernel::{Clock, SystemClock};
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub mod auth;
 mod extract;
+mod params;
 mod problem;
 mod routes;
 
@@ -50,8 +54,8 @@ pub struct GatewaySettings {
     pub max_nights: u32,
     /// Most guests one search may ask for.
     pub max_guests: u32,
-    /// Radius of a `near` search when `radius_km` is not given, km.
-    pub default_radius_km: f64,
+    /// Longest a request may take; slower ones get 504 `timeout`.
+    pub request_timeout: Duration,
     /// Where "today" comes from (stays may not start in the past).
     pub clock: Arc<dyn Clock>,
 }
@@ -62,7 +66,7 @@ impl Default for GatewaySettings {
             max_body_bytes: 64 * 1024,
             max_nights: 30,
             max_guests: 50,
-            default_radius_km: 10.0,
+            request_timeout: Duration::from_secs(10),
             clock: Arc::new(SystemClock),
         }
     }
@@ -70,17 +74,23 @@ impl Default for GatewaySettings {
 
 /// The REST API: `/api/v1/...`, `/api/openapi.json` and `/docs`.
 ///
-/// Every failure under `/api` (including unknown routes, wrong methods, oversized bodies and
-/// panics) is answered with `application/problem+json`. The router has no fallback of its own,
+/// Every failure under `/api` (including unknown routes, wrong methods, oversized bodies,
+/// requests slower than `request_timeout` and panics) is answered with
+/// `application/problem+json`. The router has no fallback of its own,
 /// so the runtime can merge it with other routers.
 pub fn router(catalog: CatalogClient, settings: GatewaySettings) -> Router {
     let max_body_bytes = settings.max_body_bytes;
+    let request_timeout = settings.request_timeout;
     let (api, openapi) = api_router(catalog, settings);
     Router::new()
         .merge(api)
         .merge(SwaggerUi::new(DOCS_PATH).url(OPENAPI_PATH, openapi))
         .route("/api", axum::routing::any(problem::unknown_route))
         .route("/api/{*rest}", axum::routing::any(problem::unknown_route))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::GATEWAY_TIMEOUT,
+            request_timeout,
+        ))
         .layer(axum::middleware::from_fn(problem::render_problems))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(CatchPanicLayer::custom(problem::panic_response))
@@ -88,14 +98,24 @@ pub fn router(catalog: CatalogClient, settings: GatewaySettings) -> Router {
 
 /// The OpenAPI document of the API, as served at [`OPENAPI_PATH`] (for export by the CLI).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    documented_routes().into_openapi()
+    let mut api = documented_routes().into_openapi();
+    routes::document_other_failures(&mut api);
+    api
 }
 
 fn documented_routes() -> OpenApiRouter<routes::AppState> {
     OpenApiRouter::with_openapi(routes::ApiDoc::openapi()).nest(API_V1, routes::api_v1())
 }
 
-fn api_router(catalog: CatalogClient, settings: GatewaySettings) -> (Router, utoipa::openapi::OpenApi) {
-    let state = routes::AppState { catalog, settings: Arc::new(settings) };
-    documented_routes().with_state(state).split_for_parts()
+fn api_router(
+    catalog: CatalogClient,
+    settings: GatewaySettings,
+) -> (Router, utoipa::openapi::OpenApi) {
+    let state = routes::AppState {
+        catalog,
+        settings: Arc::new(settings),
+    };
+    let (router, mut api) = documented_routes().with_state(state).split_for_parts();
+    routes::document_other_failures(&mut api);
+    (router, api)
 }

@@ -28,26 +28,30 @@ fn given(raw: Option<&str>) -> Option<&str> {
 impl ParamCheck {
     /// Records an unreadable parameter (400).
     pub(crate) fn malformed(&mut self, field: &str, message: impl Into<String>) {
-        self.malformed.push(FieldError { field: field.to_owned(), message: message.into() });
+        self.malformed.push(FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        });
     }
 
     /// Records an out-of-range or inconsistent parameter (422).
     pub(crate) fn invalid(&mut self, field: &str, message: impl Into<String>) {
-        self.invalid.push(FieldError { field: field.to_owned(), message: message.into() });
+        self.invalid.push(FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        });
     }
 
     /// Takes the field problems of a kernel validation error as invalid parameters.
     pub(crate) fn absorb(&mut self, err: Error) {
         if err.errors.is_empty() {
-            self.invalid.push(FieldError { field: String::new(), message: err.message });
+            self.invalid.push(FieldError {
+                field: String::new(),
+                message: err.message,
+            });
         } else {
             self.invalid.extend(err.errors);
         }
-    }
-
-    /// Whether anything was wrong so far.
-    pub(crate) fn has_problems(&self) -> bool {
-        !self.malformed.is_empty() || !self.invalid.is_empty()
     }
 
     /// A required parameter, trimmed.
@@ -76,7 +80,12 @@ impl ParamCheck {
     }
 
     /// An integer within `range`.
-    pub(crate) fn int<T>(&mut self, field: &str, raw: Option<&str>, range: std::ops::RangeInclusive<T>) -> Option<T>
+    pub(crate) fn int<T>(
+        &mut self,
+        field: &str,
+        raw: Option<&str>,
+        range: std::ops::RangeInclusive<T>,
+    ) -> Option<T>
     where
         T: FromStr + PartialOrd + std::fmt::Display + Copy,
     {
@@ -86,7 +95,10 @@ impl ParamCheck {
             return None;
         };
         if !range.contains(&n) {
-            self.invalid(field, format!("must be between {} and {}", range.start(), range.end()));
+            self.invalid(
+                field,
+                format!("must be between {} and {}", range.start(), range.end()),
+            );
             return None;
         }
         Some(n)
@@ -113,7 +125,10 @@ impl ParamCheck {
             Some((lat, lon))
         });
         let Some((lat, lon)) = parsed else {
-            self.malformed(field, "must be `lat,lon` in decimal degrees, such as 38.71,-9.14");
+            self.malformed(
+                field,
+                "must be `lat,lon` in decimal degrees, such as 38.71,-9.14",
+            );
             return None;
         };
         match GeoPoint::new(field, lat, lon) {
@@ -133,6 +148,17 @@ impl ParamCheck {
             return None;
         }
         Some(value.to_owned())
+    }
+
+    /// `value` if nothing was wrong; `value` is what was built from the parameters and is
+    /// `None` only when a problem was recorded.
+    pub(crate) fn conclude<T>(self, value: Option<T>) -> Result<T, ApiError> {
+        self.finish()?;
+        value.ok_or_else(|| {
+            ApiError(Error::invalid_request(
+                "the query parameters are incomplete",
+            ))
+        })
     }
 
     /// The problems as one error: 400 if any parameter was unreadable, else 422.
@@ -165,7 +191,10 @@ mod tests {
     #[test]
     fn readable_values_come_back_typed() {
         let mut check = ParamCheck::default();
-        assert_eq!(check.date("check_in", Some("2026-12-01")), Some(date!(2026 - 12 - 01)));
+        assert_eq!(
+            check.date("check_in", Some("2026-12-01")),
+            Some(date!(2026 - 12 - 01))
+        );
         assert_eq!(check.int("guests", Some(" 2 "), 1..=50u32), Some(2));
         assert_eq!(check.int::<u32>("rooms", Some(""), 1..=9), None);
         assert!(check.point("near", Some("38.71, -9.14")).is_some());

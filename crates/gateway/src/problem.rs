@@ -56,7 +56,13 @@ pub struct Problem {
 impl Problem {
     /// The problem document of a kernel error.
     pub fn from_error(err: &Error) -> Self {
-        Self::new(err.code.http_status(), err.code.as_str(), err.code.title(), &err.message, err.errors.clone())
+        Self::new(
+            err.code.http_status(),
+            err.code.as_str(),
+            err.code.title(),
+            &err.message,
+            err.errors.clone(),
+        )
     }
 
     fn new(status: u16, code: &str, title: &str, detail: &str, errors: Vec<FieldError>) -> Self {
@@ -73,17 +79,28 @@ impl Problem {
 
     /// A problem for a response that carried only a status (axum's own 405, 413, ...).
     fn from_status(status: StatusCode, method: &Method) -> Self {
-        let known = ErrorCode::ALL.into_iter().find(|c| c.http_status() == status.as_u16() && !matches!(c, ErrorCode::SoldOut | ErrorCode::InvalidState));
+        let known = ErrorCode::ALL.into_iter().find(|c| {
+            c.http_status() == status.as_u16()
+                && !matches!(c, ErrorCode::SoldOut | ErrorCode::InvalidState)
+        });
         match (status, known) {
             (StatusCode::METHOD_NOT_ALLOWED, _) => Self::new(
                 405,
                 "method_not_allowed",
                 "Method not allowed",
-                &format!("{method} is not allowed on this resource; the Allow header lists what is"),
+                &format!(
+                    "{method} is not allowed on this resource; the Allow header lists what is"
+                ),
                 Vec::new(),
             ),
             (StatusCode::PAYLOAD_TOO_LARGE, _) => Self::from_error(&payload_too_large()),
-            (_, Some(code)) => Self::new(status.as_u16(), code.as_str(), code.title(), code.title(), Vec::new()),
+            (_, Some(code)) => Self::new(
+                status.as_u16(),
+                code.as_str(),
+                code.title(),
+                code.title(),
+                Vec::new(),
+            ),
             (_, None) => {
                 let reason = status.canonical_reason().unwrap_or("Error");
                 let code = reason.to_ascii_lowercase().replace([' ', '-'], "_");
@@ -95,10 +112,17 @@ impl Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_vec(&self).unwrap_or_default();
-        let mut response = (status, [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))], body).into_response();
+        let mut response = (
+            status,
+            [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))],
+            body,
+        )
+            .into_response();
         if self.status == 503 {
             // api.md: a dependency that is down is reported fast, with a hint when to retry.
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response.extensions_mut().insert(self);
         response
@@ -135,11 +159,14 @@ impl IntoResponse for ApiError {
 
 /// The 413 of a body over the limit.
 pub(crate) fn payload_too_large() -> Error {
-    Error::new(ErrorCode::PayloadTooLarge, "the request body is larger than the server accepts")
+    Error::new(
+        ErrorCode::PayloadTooLarge,
+        "the request body is larger than the server accepts",
+    )
 }
 
-/// Middleware: adds `instance` to problem documents and turns bare error responses (no body
-/// type, such as axum's 405) into problem documents, keeping their headers (`Allow`).
+/// Middleware: adds `instance` to problem documents and turns bare error responses (such as
+/// axum's empty 405) into problem documents, keeping their headers (`Allow`).
 pub(crate) async fn render_problems(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let method = request.method().clone();
@@ -149,7 +176,10 @@ pub(crate) async fn render_problems(request: Request, next: Next) -> Response {
         None if is_bare_error(&response) => Problem::from_status(response.status(), &method),
         None => return response,
     };
-    let problem = Problem { instance: Some(path), ..problem };
+    let problem = Problem {
+        instance: Some(path),
+        ..problem
+    };
     let (mut parts, _) = response.into_parts();
     let rendered = problem.into_response();
     parts.headers.remove(header::CONTENT_LENGTH);
@@ -160,14 +190,24 @@ pub(crate) async fn render_problems(request: Request, next: Next) -> Response {
     Response::from_parts(parts, body)
 }
 
+/// An error response that is not JSON: axum's own (empty 405, plain-text rejections) or a
+/// layer's. Its text is dropped: it may name internal types.
 fn is_bare_error(response: &Response) -> bool {
     let status = response.status();
-    (status.is_client_error() || status.is_server_error()) && !response.headers().contains_key(header::CONTENT_TYPE)
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with(PROBLEM_JSON));
+    (status.is_client_error() || status.is_server_error()) && !is_json
 }
 
 /// Handler for any path under `/api` that names no endpoint.
 pub(crate) async fn unknown_route() -> ApiError {
-    ApiError(Error::new(ErrorCode::NotFound, "no endpoint at this path; the API is described at /api/openapi.json"))
+    ApiError(Error::new(
+        ErrorCode::NotFound,
+        "no endpoint at this path; the API is described at /api/openapi.json",
+    ))
 }
 
 /// The response to a panic in a handler: a 500 problem; the panic message goes to the log only.
@@ -194,20 +234,41 @@ mod tests {
         let problem = Problem::from_error(&err);
         assert_eq!(problem.status, 422);
         assert_eq!(problem.code, "validation_failed");
-        assert_eq!(problem.problem_type, "https://innkeeper.dev/problems/validation_failed");
+        assert_eq!(
+            problem.problem_type,
+            "https://innkeeper.dev/problems/validation_failed"
+        );
         assert_eq!(problem.errors[0].field, "guests");
         let json = serde_json::to_value(&problem).expect("serialises");
-        assert_eq!(json["type"], "https://innkeeper.dev/problems/validation_failed");
+        assert_eq!(
+            json["type"],
+            "https://innkeeper.dev/problems/validation_failed"
+        );
         assert!(json.get("instance").is_none());
     }
 
     #[test]
     fn bare_statuses_get_stable_codes() {
-        assert_eq!(Problem::from_status(StatusCode::METHOD_NOT_ALLOWED, &Method::DELETE).code, "method_not_allowed");
-        assert_eq!(Problem::from_status(StatusCode::PAYLOAD_TOO_LARGE, &Method::POST).code, "payload_too_large");
-        assert_eq!(Problem::from_status(StatusCode::CONFLICT, &Method::POST).code, "conflict");
-        assert_eq!(Problem::from_status(StatusCode::NOT_FOUND, &Method::GET).code, "not_found");
-        assert_eq!(Problem::from_status(StatusCode::REQUEST_TIMEOUT, &Method::GET).code, "request_timeout");
+        assert_eq!(
+            Problem::from_status(StatusCode::METHOD_NOT_ALLOWED, &Method::DELETE).code,
+            "method_not_allowed"
+        );
+        assert_eq!(
+            Problem::from_status(StatusCode::PAYLOAD_TOO_LARGE, &Method::POST).code,
+            "payload_too_large"
+        );
+        assert_eq!(
+            Problem::from_status(StatusCode::CONFLICT, &Method::POST).code,
+            "conflict"
+        );
+        assert_eq!(
+            Problem::from_status(StatusCode::NOT_FOUND, &Method::GET).code,
+            "not_found"
+        );
+        assert_eq!(
+            Problem::from_status(StatusCode::REQUEST_TIMEOUT, &Method::GET).code,
+            "request_timeout"
+        );
     }
 
     #[test]

@@ -85,7 +85,7 @@ impl Money {
         if self.amount < 0 {
             return Err(Error::invalid_field(format!("{field}.amount"), "must not be negative"));
         }
-        if self.amount > 100_000_000_00 {
+        if self.amount > 10_000_000_000 {
             return Err(Error::invalid_field(format!("{field}.amount"), "is unreasonably large"));
         }
         if self.currency != currency {

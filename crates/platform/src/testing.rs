@@ -58,7 +58,7 @@ impl TestDatabase {
             .expect("create test database");
         let _ = admin.close().await;
         let url = replace_database(&admin_url, &name);
-        let db = Database::connect(&url, PoolOptions { max_connections: 80, ..PoolOptions::default() })
+        let db = Database::connect(&url, PoolOptions { max_connections: 20, ..PoolOptions::default() })
             .await
             .expect("connect to test database");
         Some(TestDatabase { db, url, cleanup: Cleanup::DropPostgres { admin_url, name }, _dir: None })
@@ -69,12 +69,11 @@ impl Drop for TestDatabase {
     fn drop(&mut self) {
         if let Cleanup::DropPostgres { admin_url, name } = &self.cleanup {
             let (admin_url, name) = (admin_url.clone(), name.clone());
-            let db = self.db.clone();
-            // Drop runs inside the test's runtime; do the async cleanup on a thread of its own.
+            // Drop runs inside the test's runtime, which may be single-threaded and blocked here:
+            // never touch the test's pool; force the drop from a fresh connection instead.
             let _ = std::thread::spawn(move || {
                 let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
                 rt.block_on(async move {
-                    db.close().await;
                     if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
                         let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
                         let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await;

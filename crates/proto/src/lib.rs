@@ -30,3 +30,29 @@ pub use generated::innkeeper::catalog;
 
 /// The encoded `FileDescriptorSet` of every contract, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("innkeeper_descriptor");
+
+#[cfg(test)]
+mod tests {
+    use prost::Message as _;
+
+    #[test]
+    fn the_descriptor_set_holds_every_contract_and_its_imports() {
+        let set =
+            prost_types::FileDescriptorSet::decode(super::FILE_DESCRIPTOR_SET).expect("decodes");
+        let files: Vec<&str> = set.file.iter().map(|f| f.name()).collect();
+        for name in [
+            "innkeeper/catalog/v1/catalog.proto",
+            "innkeeper/common/v1/types.proto",
+            "google/protobuf/timestamp.proto",
+        ] {
+            assert!(files.contains(&name), "{name} missing from {files:?}");
+        }
+        let catalog = set
+            .file
+            .iter()
+            .find(|f| f.package() == "innkeeper.catalog.v1")
+            .expect("catalog");
+        assert_eq!(catalog.service[0].name(), "CatalogService");
+        assert_eq!(catalog.service[0].method.len(), 19);
+    }
+}

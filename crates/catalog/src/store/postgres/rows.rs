@@ -1,7 +1,8 @@
 //! Column lists and row decoding shared by the PostgreSQL queries.
 //!
-//! Every query selects hotels as `h`, room types as `rt` and holds as `hd`, with prefixed
-//! aliases, so one decoder serves single-table and joined queries alike.
+//! Hotels (`h`) and room types (`rt`) are selected with prefixed aliases (`h_*`, `rt_*`), so
+//! one decoder serves single-table and joined queries alike; rooms and holds are always read
+//! alone and keep their column names.
 
 use innkeeper_kernel::{Currency, GeoPoint, Result, StayDates};
 use sqlx::Row as _;
@@ -64,7 +65,8 @@ fn get_u32(row: &PgRow, column: &str) -> Result<u32> {
 }
 
 fn currency(code: &str) -> Result<Currency> {
-    Currency::parse_field("currency", code).map_err(|_| internal(format!("stored currency {code:?} is invalid")))
+    Currency::parse_field("currency", code)
+        .map_err(|_| internal(format!("stored currency {code:?} is invalid")))
 }
 
 /// Decodes the `h_*` columns.
@@ -83,7 +85,10 @@ pub(super) fn hotel(row: &PgRow) -> Result<Hotel> {
         city: get(row, "h_city")?,
         country: get(row, "h_country")?,
         // Stored coordinates were checked on the way in.
-        location: GeoPoint { lat: get(row, "h_lat")?, lon: get(row, "h_lon")? },
+        location: GeoPoint {
+            lat: get(row, "h_lat")?,
+            lon: get(row, "h_lon")?,
+        },
         stars,
         currency: currency(&currency_code)?,
         timezone: get(row, "h_timezone")?,
@@ -107,7 +112,10 @@ pub(super) fn room_type(row: &PgRow) -> Result<RoomType> {
         capacity: get_u32(row, "rt_capacity")?,
         beds,
         amenities: get(row, "rt_amenities")?,
-        base_price: innkeeper_kernel::Money { amount: get(row, "rt_base_price")?, currency: currency(&currency_code)? },
+        base_price: innkeeper_kernel::Money {
+            amount: get(row, "rt_base_price")?,
+            currency: currency(&currency_code)?,
+        },
         active_rooms: u32::try_from(active_rooms).map_err(internal)?,
         version: get(row, "rt_version")?,
     })
@@ -122,7 +130,8 @@ pub(super) fn room(row: &PgRow) -> Result<Room> {
         room_type_id: get::<uuid::Uuid>(row, "room_type_id")?.into(),
         number: get(row, "number")?,
         floor: get(row, "floor")?,
-        status: RoomStatus::parse(&status).ok_or_else(|| internal(format!("stored room status {status:?}")))?,
+        status: RoomStatus::parse(&status)
+            .ok_or_else(|| internal(format!("stored room status {status:?}")))?,
         version: get(row, "version")?,
     })
 }
@@ -136,7 +145,8 @@ pub(super) fn hold(row: &PgRow) -> Result<Hold> {
         room_type_id: get::<uuid::Uuid>(row, "room_type_id")?.into(),
         stay: StayDates::from_stored(get(row, "check_in")?, get(row, "check_out")?)?,
         quantity: get_u32(row, "quantity")?,
-        status: HoldStatus::parse(&status).ok_or_else(|| internal(format!("stored hold status {status:?}")))?,
+        status: HoldStatus::parse(&status)
+            .ok_or_else(|| internal(format!("stored hold status {status:?}")))?,
         expires_at: get(row, "expires_at")?,
         created_at: get(row, "created_at")?,
         updated_at: get(row, "updated_at")?,
@@ -152,6 +162,8 @@ pub(super) fn night(row: &PgRow) -> Result<StoredNight> {
         held: get_u32(row, "held")?,
         sold: get_u32(row, "sold")?,
         price: get(row, "price")?,
-        min_stay: min_stay.map(|m| u32::try_from(m).map_err(internal)).transpose()?,
+        min_stay: min_stay
+            .map(|m| u32::try_from(m).map_err(internal))
+            .transpose()?,
     })
 }

@@ -49,12 +49,14 @@ pub(super) fn internal(err: sqlx::Error) -> Error {
 
 /// Whether the error is a UNIQUE or PRIMARY KEY violation.
 pub(super) fn is_unique_violation(err: &sqlx::Error) -> bool {
-    err.as_database_error().is_some_and(|e| e.is_unique_violation())
+    err.as_database_error()
+        .is_some_and(|e| e.is_unique_violation())
 }
 
 /// Whether the error is a CHECK violation.
 pub(super) fn is_check_violation(err: &sqlx::Error) -> bool {
-    err.as_database_error().is_some_and(|e| e.is_check_violation())
+    err.as_database_error()
+        .is_some_and(|e| e.is_check_violation())
 }
 
 /// An instant as stored: microseconds since the epoch (PostgreSQL's precision).
@@ -71,27 +73,33 @@ pub(super) fn instant(micros: i64) -> Result<OffsetDateTime> {
 
 /// A stored count that must fit a `u32`.
 pub(super) fn count(value: i64, what: &str) -> Result<u32> {
-    u32::try_from(value).map_err(|_| Error::internal(format!("stored {what} {value} is not a count")))
+    u32::try_from(value)
+        .map_err(|_| Error::internal(format!("stored {what} {value} is not a count")))
 }
 
 /// JSON text of a list column.
 pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| Error::internal(format!("cannot encode a list column: {e}")))
+    serde_json::to_string(value)
+        .map_err(|e| Error::internal(format!("cannot encode a list column: {e}")))
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
-    serde_json::from_str(text).map_err(|e| Error::internal(format!("stored {what} is not valid JSON: {e}")))
+    serde_json::from_str(text)
+        .map_err(|e| Error::internal(format!("stored {what} is not valid JSON: {e}")))
 }
 
 fn currency(code: &str) -> Result<Currency> {
-    Currency::parse_field("currency", code).map_err(|_| Error::internal(format!("stored currency {code:?} is invalid")))
+    Currency::parse_field("currency", code)
+        .map_err(|_| Error::internal(format!("stored currency {code:?} is invalid")))
 }
 
 /// Reads a hotel from a row selected with [`hotel_columns!`].
 pub(super) fn hotel(row: &SqliteRow) -> Result<Hotel> {
     let stars: Option<i64> = row.try_get("stars").map_err(internal)?;
     let stars = stars
-        .map(|s| u8::try_from(s).map_err(|_| Error::internal(format!("stored stars {s} out of range"))))
+        .map(|s| {
+            u8::try_from(s).map_err(|_| Error::internal(format!("stored stars {s} out of range")))
+        })
         .transpose()?;
     Ok(Hotel {
         id: row.try_get::<Uuid, _>("id").map_err(internal)?.into(),
@@ -101,7 +109,10 @@ pub(super) fn hotel(row: &SqliteRow) -> Result<Hotel> {
         address: row.try_get("address").map_err(internal)?,
         city: row.try_get("city").map_err(internal)?,
         country: row.try_get("country").map_err(internal)?,
-        location: GeoPoint { lat: row.try_get("lat").map_err(internal)?, lon: row.try_get("lon").map_err(internal)? },
+        location: GeoPoint {
+            lat: row.try_get("lat").map_err(internal)?,
+            lon: row.try_get("lon").map_err(internal)?,
+        },
         stars,
         currency: currency(row.try_get("currency").map_err(internal)?)?,
         timezone: row.try_get("timezone").map_err(internal)?,
@@ -117,7 +128,10 @@ pub(super) fn room_type(row: &SqliteRow) -> Result<RoomType> {
     let amenities: String = row.try_get("amenities").map_err(internal)?;
     Ok(RoomType {
         id: row.try_get::<Uuid, _>("rt_id").map_err(internal)?.into(),
-        hotel_id: row.try_get::<Uuid, _>("rt_hotel_id").map_err(internal)?.into(),
+        hotel_id: row
+            .try_get::<Uuid, _>("rt_hotel_id")
+            .map_err(internal)?
+            .into(),
         name: row.try_get("rt_name").map_err(internal)?,
         description: row.try_get("rt_description").map_err(internal)?,
         capacity: count(row.try_get("capacity").map_err(internal)?, "capacity")?,
@@ -127,7 +141,10 @@ pub(super) fn room_type(row: &SqliteRow) -> Result<RoomType> {
             amount: row.try_get("base_price").map_err(internal)?,
             currency: currency(row.try_get("rt_currency").map_err(internal)?)?,
         },
-        active_rooms: count(row.try_get("active_rooms").map_err(internal)?, "active_rooms")?,
+        active_rooms: count(
+            row.try_get("active_rooms").map_err(internal)?,
+            "active_rooms",
+        )?,
         version: row.try_get("rt_version").map_err(internal)?,
     })
 }
@@ -138,10 +155,14 @@ pub(super) fn room(row: &SqliteRow) -> Result<Room> {
     Ok(Room {
         id: row.try_get::<Uuid, _>("id").map_err(internal)?.into(),
         hotel_id: row.try_get::<Uuid, _>("hotel_id").map_err(internal)?.into(),
-        room_type_id: row.try_get::<Uuid, _>("room_type_id").map_err(internal)?.into(),
+        room_type_id: row
+            .try_get::<Uuid, _>("room_type_id")
+            .map_err(internal)?
+            .into(),
         number: row.try_get("number").map_err(internal)?,
         floor: row.try_get("floor").map_err(internal)?,
-        status: RoomStatus::parse(&status).ok_or_else(|| Error::internal(format!("stored room status {status:?}")))?,
+        status: RoomStatus::parse(&status)
+            .ok_or_else(|| Error::internal(format!("stored room status {status:?}")))?,
         version: row.try_get("version").map_err(internal)?,
     })
 }
@@ -152,10 +173,17 @@ pub(super) fn hold(row: &SqliteRow) -> Result<Hold> {
     Ok(Hold {
         id: row.try_get::<Uuid, _>("id").map_err(internal)?.into(),
         hotel_id: row.try_get::<Uuid, _>("hotel_id").map_err(internal)?.into(),
-        room_type_id: row.try_get::<Uuid, _>("room_type_id").map_err(internal)?.into(),
-        stay: StayDates::from_stored(row.try_get("check_in").map_err(internal)?, row.try_get("check_out").map_err(internal)?)?,
+        room_type_id: row
+            .try_get::<Uuid, _>("room_type_id")
+            .map_err(internal)?
+            .into(),
+        stay: StayDates::from_stored(
+            row.try_get("check_in").map_err(internal)?,
+            row.try_get("check_out").map_err(internal)?,
+        )?,
         quantity: count(row.try_get("quantity").map_err(internal)?, "quantity")?,
-        status: HoldStatus::parse(&status).ok_or_else(|| Error::internal(format!("stored hold status {status:?}")))?,
+        status: HoldStatus::parse(&status)
+            .ok_or_else(|| Error::internal(format!("stored hold status {status:?}")))?,
         expires_at: instant(row.try_get("expires_at").map_err(internal)?)?,
         created_at: instant(row.try_get("created_at").map_err(internal)?)?,
         updated_at: instant(row.try_get("updated_at").map_err(internal)?)?,

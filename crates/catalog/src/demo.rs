@@ -1,1 +1,0 @@
-//! Demo data (being written).

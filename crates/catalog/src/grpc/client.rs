@@ -1,0 +1,388 @@
+//! The remote client: [`CatalogApi`] over a gRPC channel.
+//!
+//! Every call goes through [`CatalogGrpcClient::request`] (deadline, caller metadata) and
+//! [`CatalogGrpcClient::call`] (one deadline on the whole call, every failure mapped by
+//! [`error_from_status_of`]), so it returns the same values and the same errors as the
+//! in-process service.
+
+use std::future::Future;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use innkeeper_kernel::{
+    Error, HoldId, HotelId, Page, Principal, Result, RoomId, RoomTypeId, StayDates,
+};
+use innkeeper_platform::grpc::{error_from_status_of, insert_principal};
+use innkeeper_proto::catalog::v1 as pb;
+use pb::catalog_service_client::CatalogServiceClient;
+use time::Date;
+use tonic::Status;
+use tonic::transport::{Channel, Endpoint};
+
+use super::wire::{Wire, list};
+use super::{MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES};
+use crate::api::{
+    AvailabilityQuery, CatalogApi, Hold, Hotel, HotelAvailabilityQuery, HotelDetails, HotelPatch,
+    HotelQuery, HotelSummary, InventoryNight, NewHotel, NewRoom, NewRoomType, NightsChanged, Offer,
+    PlaceHold, Quote, Room, RoomPatch, RoomType, RoomTypePatch, SetInventory, SetRate,
+};
+
+/// How errors name the service when the transport fails ("catalog unavailable").
+const SERVICE: &str = "catalog";
+
+/// The generated client over a channel.
+type Client = CatalogServiceClient<Channel>;
+
+/// The catalog reached over gRPC. Wrap it in a `CatalogClient` like the in-process service:
+/// `CatalogClient::new(Arc::new(CatalogGrpcClient::connect(endpoint, timeout).await?))`.
+#[derive(Debug, Clone)]
+pub struct CatalogGrpcClient {
+    client: Client,
+    timeout: Duration,
+}
+
+impl CatalogGrpcClient {
+    /// A client over `channel`; every call must finish within `timeout`.
+    pub fn new(channel: Channel, timeout: Duration) -> Self {
+        let client = CatalogServiceClient::new(channel)
+            .max_decoding_message_size(MAX_RESPONSE_BYTES)
+            .max_encoding_message_size(MAX_REQUEST_BYTES);
+        Self { client, timeout }
+    }
+
+    /// A client of the catalog at `endpoint` (`http://host:port`, or `host:port`).
+    ///
+    /// Connects lazily: a catalog that is down yet fails each call with `unavailable`, not the
+    /// start-up, and the channel reconnects by itself when the catalog comes back.
+    pub async fn connect(endpoint: &str, timeout: Duration) -> anyhow::Result<Self> {
+        let uri = if endpoint.contains("://") {
+            endpoint.to_owned()
+        } else {
+            format!("http://{endpoint}")
+        };
+        let channel = Endpoint::from_shared(uri.clone())
+            .with_context(|| format!("invalid catalog endpoint {uri}"))?
+            .connect_timeout(timeout)
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(30))
+            .keep_alive_timeout(Duration::from_secs(10))
+            .connect_lazy();
+        Ok(Self::new(channel, timeout))
+    }
+
+    /// Builds every outgoing request: the deadline, and the caller for calls that act for one.
+    fn request<T>(&self, caller: Option<&Principal>, message: T) -> Result<tonic::Request<T>> {
+        let mut request = tonic::Request::new(message);
+        request.set_timeout(self.timeout);
+        if let Some(caller) = caller {
+            insert_principal(request.metadata_mut(), caller)?;
+        }
+        Ok(request)
+    }
+
+    /// Runs one RPC under the deadline and maps every failure to the catalog's [`Error`].
+    async fn call<Req, Resp, F, Fut>(
+        &self,
+        caller: Option<&Principal>,
+        message: Req,
+        rpc: F,
+    ) -> Result<Resp>
+    where
+        F: FnOnce(Client, tonic::Request<Req>) -> Fut,
+        Fut: Future<Output = std::result::Result<tonic::Response<Resp>, Status>>,
+    {
+        let request = self.request(caller, message)?;
+        // The channel enforces the deadline once connected; this also bounds connecting.
+        match tokio::time::timeout(self.timeout, rpc(self.client.clone(), request)).await {
+            Ok(Ok(response)) => Ok(response.into_inner()),
+            Ok(Err(status)) => Err(error_from_status_of(SERVICE, &status)),
+            Err(_) => Err(error_from_status_of(
+                SERVICE,
+                &Status::deadline_exceeded("client deadline passed"),
+            )),
+        }
+    }
+}
+
+/// Decodes a response; a malformed one is the catalog's fault, not the caller's.
+fn decode<T: Wire>(proto: T::Proto) -> Result<T> {
+    T::from_proto(proto, "").map_err(malformed)
+}
+
+/// Decodes the repeated field `name` of a response.
+fn decode_list<T: Wire>(name: &str, protos: Vec<T::Proto>) -> Result<Vec<T>> {
+    list("", name, protos).map_err(malformed)
+}
+
+fn malformed(error: Error) -> Error {
+    Error::internal(format!("the catalog sent a malformed response: {error}"))
+}
+
+#[async_trait::async_trait]
+impl CatalogApi for CatalogGrpcClient {
+    async fn create_hotel(&self, caller: &Principal, hotel: NewHotel) -> Result<Hotel> {
+        let req = pb::CreateHotelRequest {
+            hotel: Some(hotel.to_proto()),
+        };
+        decode(
+            self.call(Some(caller), req, |mut c, r| async move {
+                c.create_hotel(r).await
+            })
+            .await?,
+        )
+    }
+
+    async fn get_hotel(&self, id: HotelId) -> Result<HotelDetails> {
+        let req = pb::GetHotelRequest { id: id.to_proto() };
+        decode(
+            self.call(None, req, |mut c, r| async move { c.get_hotel(r).await })
+                .await?,
+        )
+    }
+
+    async fn update_hotel(
+        &self,
+        caller: &Principal,
+        id: HotelId,
+        if_match: i64,
+        patch: HotelPatch,
+    ) -> Result<Hotel> {
+        let req = pb::UpdateHotelRequest {
+            id: id.to_proto(),
+            if_match,
+            patch: Some(patch.to_proto()),
+        };
+        decode(
+            self.call(Some(caller), req, |mut c, r| async move {
+                c.update_hotel(r).await
+            })
+            .await?,
+        )
+    }
+
+    async fn list_hotels(&self, query: HotelQuery) -> Result<Page<HotelSummary>> {
+        decode(
+            self.call(None, query.to_proto(), |mut c, r| async move {
+                c.list_hotels(r).await
+            })
+            .await?,
+        )
+    }
+
+    async fn create_room_type(
+        &self,
+        caller: &Principal,
+        hotel_id: HotelId,
+        room_type: NewRoomType,
+    ) -> Result<RoomType> {
+        let req = pb::CreateRoomTypeRequest {
+            hotel_id: hotel_id.to_proto(),
+            room_type: Some(room_type.to_proto()),
+        };
+        decode(
+            self.call(Some(caller), req, |mut c, r| async move {
+                c.create_room_type(r).await
+            })
+            .await?,
+        )
+    }
+
+    async fn update_room_type(
+        &self,
+        caller: &Principal,
+        hotel_id: HotelId,
+        id: RoomTypeId,
+        if_match: i64,
+        patch: RoomTypePatch,
+    ) -> Result<RoomType> {
+        let req = pb::UpdateRoomTypeRequest {
+            hotel_id: hotel_id.to_proto(),
+            id: id.to_proto(),
+            if_match,
+            patch: Some(patch.to_proto()),
+        };
+        decode(
+            self.call(Some(caller), req, |mut c, r| async move {
+                c.update_room_type(r).await
+            })
+            .await?,
+        )
+    }
+
+    async fn create_room(
+        &self,
+        caller: &Principal,
+        hotel_id: HotelId,
+        room: NewRoom,
+    ) -> Result<Room> {
+        let req = pb::CreateRoomRequest {
+            hotel_id: hotel_id.to_proto(),
+            room: Some(room.to_proto()),
+        };
+        decode(
+            self.call(Some(caller), req, |mut c, r| async move {
+                c.create_room(r).await
+            })
+            .await?,
+        )
+    }
+
+    async fn update_room(
+        &self,
+        caller: &Principal,
+        hotel_id: HotelId,
+        id: RoomId,
+        if_match: i64,
+        patch: RoomPatch,
+    ) -> Result<Room> {
+        let req = pb::UpdateRoomRequest {
+            hotel_id: hotel_id.to_proto(),
+            id: id.to_proto(),
+            if_match,
+            patch: Some(patch.to_proto()),
+        };
+        decode(
+            self.call(Some(caller), req, |mut c, r| async move {
+                c.update_room(r).await
+            })
+            .await?,
+        )
+    }
+
+    async fn list_rooms(&self, caller: &Principal, hotel_id: HotelId) -> Result<Vec<Room>> {
+        let req = pb::ListRoomsRequest {
+            hotel_id: hotel_id.to_proto(),
+        };
+        let resp = self
+            .call(Some(caller), req, |mut c, r| async move {
+                c.list_rooms(r).await
+            })
+            .await?;
+        decode_list("rooms", resp.rooms)
+    }
+
+    async fn set_rate(
+        &self,
+        caller: &Principal,
+        hotel_id: HotelId,
+        room_type_id: RoomTypeId,
+        rate: SetRate,
+    ) -> Result<NightsChanged> {
+        let req = pb::SetRateRequest {
+            hotel_id: hotel_id.to_proto(),
+            room_type_id: room_type_id.to_proto(),
+            rate: Some(rate.to_proto()),
+        };
+        decode(
+            self.call(
+                Some(caller),
+                req,
+                |mut c, r| async move { c.set_rate(r).await },
+            )
+            .await?,
+        )
+    }
+
+    async fn set_inventory(
+        &self,
+        caller: &Principal,
+        hotel_id: HotelId,
+        room_type_id: RoomTypeId,
+        inventory: SetInventory,
+    ) -> Result<NightsChanged> {
+        let req = pb::SetInventoryRequest {
+            hotel_id: hotel_id.to_proto(),
+            room_type_id: room_type_id.to_proto(),
+            inventory: Some(inventory.to_proto()),
+        };
+        decode(
+            self.call(Some(caller), req, |mut c, r| async move {
+                c.set_inventory(r).await
+            })
+            .await?,
+        )
+    }
+
+    async fn get_inventory(
+        &self,
+        caller: &Principal,
+        hotel_id: HotelId,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<InventoryNight>> {
+        let req = pb::GetInventoryRequest {
+            hotel_id: hotel_id.to_proto(),
+            from: from.to_proto(),
+            to: to.to_proto(),
+        };
+        let resp = self
+            .call(Some(caller), req, |mut c, r| async move {
+                c.get_inventory(r).await
+            })
+            .await?;
+        decode_list("nights", resp.nights)
+    }
+
+    async fn search_availability(&self, query: AvailabilityQuery) -> Result<Vec<Offer>> {
+        let resp = self
+            .call(None, query.to_proto(), |mut c, r| async move {
+                c.search_availability(r).await
+            })
+            .await?;
+        decode_list("offers", resp.offers)
+    }
+
+    async fn hotel_availability(&self, query: HotelAvailabilityQuery) -> Result<Vec<Offer>> {
+        let resp = self
+            .call(None, query.to_proto(), |mut c, r| async move {
+                c.hotel_availability(r).await
+            })
+            .await?;
+        decode_list("offers", resp.offers)
+    }
+
+    async fn quote(&self, room_type_id: RoomTypeId, stay: StayDates, rooms: u32) -> Result<Quote> {
+        let req = pb::QuoteRequest {
+            room_type_id: room_type_id.to_proto(),
+            stay: Some(stay.to_proto()),
+            rooms,
+        };
+        decode(
+            self.call(None, req, |mut c, r| async move { c.quote(r).await })
+                .await?,
+        )
+    }
+
+    async fn place_hold(&self, hold: PlaceHold) -> Result<Hold> {
+        decode(
+            self.call(None, hold.to_proto(), |mut c, r| async move {
+                c.place_hold(r).await
+            })
+            .await?,
+        )
+    }
+
+    async fn confirm_hold(&self, id: HoldId) -> Result<Hold> {
+        let req = pb::ConfirmHoldRequest { id: id.to_proto() };
+        decode(
+            self.call(None, req, |mut c, r| async move { c.confirm_hold(r).await })
+                .await?,
+        )
+    }
+
+    async fn release_hold(&self, id: HoldId) -> Result<Hold> {
+        let req = pb::ReleaseHoldRequest { id: id.to_proto() };
+        decode(
+            self.call(None, req, |mut c, r| async move { c.release_hold(r).await })
+                .await?,
+        )
+    }
+
+    async fn get_hold(&self, id: HoldId) -> Result<Hold> {
+        let req = pb::GetHoldRequest { id: id.to_proto() };
+        decode(
+            self.call(None, req, |mut c, r| async move { c.get_hold(r).await })
+                .await?,
+        )
+    }
+}

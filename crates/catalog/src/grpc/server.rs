@@ -1,0 +1,378 @@
+//! The server adapter: decode the request, call the [`CatalogApi`], encode the answer.
+//!
+//! A request that cannot be decoded (a bad UUID, date or enum) fails with `validation_failed`
+//! naming the field; calls that act for someone read the caller from the
+//! `innkeeper-principal` metadata and fail with `unauthenticated` without it. Every error goes
+//! back through [`status_from_error`], so the remote client rebuilds it exactly.
+
+use std::sync::Arc;
+
+use innkeeper_kernel::{Principal, Result};
+use innkeeper_platform::grpc::{principal_from_metadata, status_from_error};
+use innkeeper_proto::catalog::v1 as pb;
+use pb::catalog_service_server::{CatalogService, CatalogServiceServer};
+use tonic::{Request, Response, Status};
+
+use super::wire::{Wire, field, optional, protos, required};
+use super::{MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES};
+use crate::api::{AvailabilityQuery, CatalogApi, HotelAvailabilityQuery, HotelQuery, PlaceHold};
+
+/// Serves a [`CatalogApi`] (in practice the in-process `CatalogService`) over gRPC.
+pub struct CatalogGrpcServer {
+    api: Arc<dyn CatalogApi>,
+}
+
+impl CatalogGrpcServer {
+    /// An adapter in front of `api`.
+    pub fn new(api: Arc<dyn CatalogApi>) -> Self {
+        Self { api }
+    }
+}
+
+impl std::fmt::Debug for CatalogGrpcServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CatalogGrpcServer")
+    }
+}
+
+/// The tonic service to add to a server: `Server::builder().add_service(service(api))`.
+pub fn service(api: Arc<dyn CatalogApi>) -> CatalogServiceServer<CatalogGrpcServer> {
+    CatalogServiceServer::new(CatalogGrpcServer::new(api))
+        .max_decoding_message_size(MAX_REQUEST_BYTES)
+        .max_encoding_message_size(MAX_RESPONSE_BYTES)
+}
+
+/// What a handler answers.
+type Reply<T> = std::result::Result<Response<T>, Status>;
+
+/// Encodes a handler's outcome; errors carry the whole [`innkeeper_kernel::Error`].
+fn reply<T>(result: Result<T>) -> Reply<T> {
+    result.map(Response::new).map_err(|e| status_from_error(&e))
+}
+
+/// The caller named by the request, and its message.
+fn with_caller<T>(request: Request<T>) -> Result<(Principal, T)> {
+    let caller = principal_from_metadata(request.metadata())?;
+    Ok((caller, request.into_inner()))
+}
+
+#[tonic::async_trait]
+impl CatalogService for CatalogGrpcServer {
+    async fn create_hotel(&self, request: Request<pb::CreateHotelRequest>) -> Reply<pb::Hotel> {
+        reply(
+            async {
+                let (caller, req) = with_caller(request)?;
+                let hotel = self
+                    .api
+                    .create_hotel(&caller, required("", "hotel", req.hotel)?)
+                    .await?;
+                Ok(hotel.to_proto())
+            }
+            .await,
+        )
+    }
+
+    async fn get_hotel(&self, request: Request<pb::GetHotelRequest>) -> Reply<pb::HotelDetails> {
+        let req = request.into_inner();
+        reply(
+            async {
+                Ok(self
+                    .api
+                    .get_hotel(field("", "id", req.id)?)
+                    .await?
+                    .to_proto())
+            }
+            .await,
+        )
+    }
+
+    async fn update_hotel(&self, request: Request<pb::UpdateHotelRequest>) -> Reply<pb::Hotel> {
+        reply(
+            async {
+                let (caller, req) = with_caller(request)?;
+                let id = field("", "id", req.id)?;
+                // An absent patch is an empty one, as proto3 readers expect.
+                let patch = optional("", "patch", req.patch)?.unwrap_or_default();
+                Ok(self
+                    .api
+                    .update_hotel(&caller, id, req.if_match, patch)
+                    .await?
+                    .to_proto())
+            }
+            .await,
+        )
+    }
+
+    async fn list_hotels(
+        &self,
+        request: Request<pb::ListHotelsRequest>,
+    ) -> Reply<pb::ListHotelsResponse> {
+        let req = request.into_inner();
+        reply(
+            async {
+                Ok(self
+                    .api
+                    .list_hotels(HotelQuery::from_proto(req, "")?)
+                    .await?
+                    .to_proto())
+            }
+            .await,
+        )
+    }
+
+    async fn create_room_type(
+        &self,
+        request: Request<pb::CreateRoomTypeRequest>,
+    ) -> Reply<pb::RoomType> {
+        reply(
+            async {
+                let (caller, req) = with_caller(request)?;
+                let hotel_id = field("", "hotel_id", req.hotel_id)?;
+                let room_type = required("", "room_type", req.room_type)?;
+                Ok(self
+                    .api
+                    .create_room_type(&caller, hotel_id, room_type)
+                    .await?
+                    .to_proto())
+            }
+            .await,
+        )
+    }
+
+    async fn update_room_type(
+        &self,
+        request: Request<pb::UpdateRoomTypeRequest>,
+    ) -> Reply<pb::RoomType> {
+        reply(
+            async {
+                let (caller, req) = with_caller(request)?;
+                let hotel_id = field("", "hotel_id", req.hotel_id)?;
+                let id = field("", "id", req.id)?;
+                let patch = optional("", "patch", req.patch)?.unwrap_or_default();
+                Ok(self
+                    .api
+                    .update_room_type(&caller, hotel_id, id, req.if_match, patch)
+                    .await?
+                    .to_proto())
+            }
+            .await,
+        )
+    }
+
+    async fn create_room(&self, request: Request<pb::CreateRoomRequest>) -> Reply<pb::Room> {
+        reply(
+            async {
+                let (caller, req) = with_caller(request)?;
+                let hotel_id = field("", "hotel_id", req.hotel_id)?;
+                let room = required("", "room", req.room)?;
+                Ok(self
+                    .api
+                    .create_room(&caller, hotel_id, room)
+                    .await?
+                    .to_proto())
+            }
+            .await,
+        )
+    }
+
+    async fn update_room(&self, request: Request<pb::UpdateRoomRequest>) -> Reply<pb::Room> {
+        reply(
+            async {
+                let (caller, req) = with_caller(request)?;
+                let hotel_id = field("", "hotel_id", req.hotel_id)?;
+                let id = field("", "id", req.id)?;
+                let patch = optional("", "patch", req.patch)?.unwrap_or_default();
+                Ok(self
+                    .api
+                    .update_room(&caller, hotel_id, id, req.if_match, patch)
+                    .await?
+                    .to_proto())
+            }
+            .await,
+        )
+    }
+
+    async fn list_rooms(
+        &self,
+        request: Request<pb::ListRoomsRequest>,
+    ) -> Reply<pb::ListRoomsResponse> {
+        reply(
+            async {
+                let (caller, req) = with_caller(request)?;
+                let rooms = self
+                    .api
+                    .list_rooms(&caller, field("", "hotel_id", req.hotel_id)?)
+                    .await?;
+                Ok(pb::ListRoomsResponse {
+                    rooms: protos(&rooms),
+                })
+            }
+            .await,
+        )
+    }
+
+    async fn set_rate(&self, request: Request<pb::SetRateRequest>) -> Reply<pb::NightsChanged> {
+        reply(
+            async {
+                let (caller, req) = with_caller(request)?;
+                let hotel_id = field("", "hotel_id", req.hotel_id)?;
+                let room_type_id = field("", "room_type_id", req.room_type_id)?;
+                let rate = required("", "rate", req.rate)?;
+                Ok(self
+                    .api
+                    .set_rate(&caller, hotel_id, room_type_id, rate)
+                    .await?
+                    .to_proto())
+            }
+            .await,
+        )
+    }
+
+    async fn set_inventory(
+        &self,
+        request: Request<pb::SetInventoryRequest>,
+    ) -> Reply<pb::NightsChanged> {
+        reply(
+            async {
+                let (caller, req) = with_caller(request)?;
+                let hotel_id = field("", "hotel_id", req.hotel_id)?;
+                let room_type_id = field("", "room_type_id", req.room_type_id)?;
+                let inventory = required("", "inventory", req.inventory)?;
+                Ok(self
+                    .api
+                    .set_inventory(&caller, hotel_id, room_type_id, inventory)
+                    .await?
+                    .to_proto())
+            }
+            .await,
+        )
+    }
+
+    async fn get_inventory(
+        &self,
+        request: Request<pb::GetInventoryRequest>,
+    ) -> Reply<pb::GetInventoryResponse> {
+        reply(
+            async {
+                let (caller, req) = with_caller(request)?;
+                let hotel_id = field("", "hotel_id", req.hotel_id)?;
+                let (from, to) = (field("", "from", req.from)?, field("", "to", req.to)?);
+                let nights = self.api.get_inventory(&caller, hotel_id, from, to).await?;
+                Ok(pb::GetInventoryResponse {
+                    nights: protos(&nights),
+                })
+            }
+            .await,
+        )
+    }
+
+    async fn search_availability(
+        &self,
+        request: Request<pb::SearchAvailabilityRequest>,
+    ) -> Reply<pb::OffersResponse> {
+        let req = request.into_inner();
+        reply(
+            async {
+                let offers = self
+                    .api
+                    .search_availability(AvailabilityQuery::from_proto(req, "")?)
+                    .await?;
+                Ok(pb::OffersResponse {
+                    offers: protos(&offers),
+                })
+            }
+            .await,
+        )
+    }
+
+    async fn hotel_availability(
+        &self,
+        request: Request<pb::HotelAvailabilityRequest>,
+    ) -> Reply<pb::OffersResponse> {
+        let req = request.into_inner();
+        reply(
+            async {
+                let offers = self
+                    .api
+                    .hotel_availability(HotelAvailabilityQuery::from_proto(req, "")?)
+                    .await?;
+                Ok(pb::OffersResponse {
+                    offers: protos(&offers),
+                })
+            }
+            .await,
+        )
+    }
+
+    async fn quote(&self, request: Request<pb::QuoteRequest>) -> Reply<pb::Quote> {
+        let req = request.into_inner();
+        reply(
+            async {
+                let room_type_id = field("", "room_type_id", req.room_type_id)?;
+                let stay = required("", "stay", req.stay)?;
+                Ok(self
+                    .api
+                    .quote(room_type_id, stay, req.rooms)
+                    .await?
+                    .to_proto())
+            }
+            .await,
+        )
+    }
+
+    async fn place_hold(&self, request: Request<pb::PlaceHoldRequest>) -> Reply<pb::Hold> {
+        let req = request.into_inner();
+        reply(
+            async {
+                Ok(self
+                    .api
+                    .place_hold(PlaceHold::from_proto(req, "")?)
+                    .await?
+                    .to_proto())
+            }
+            .await,
+        )
+    }
+
+    async fn confirm_hold(&self, request: Request<pb::ConfirmHoldRequest>) -> Reply<pb::Hold> {
+        let req = request.into_inner();
+        reply(
+            async {
+                Ok(self
+                    .api
+                    .confirm_hold(field("", "id", req.id)?)
+                    .await?
+                    .to_proto())
+            }
+            .await,
+        )
+    }
+
+    async fn release_hold(&self, request: Request<pb::ReleaseHoldRequest>) -> Reply<pb::Hold> {
+        let req = request.into_inner();
+        reply(
+            async {
+                Ok(self
+                    .api
+                    .release_hold(field("", "id", req.id)?)
+                    .await?
+                    .to_proto())
+            }
+            .await,
+        )
+    }
+
+    async fn get_hold(&self, request: Request<pb::GetHoldRequest>) -> Reply<pb::Hold> {
+        let req = request.into_inner();
+        reply(
+            async {
+                Ok(self
+                    .api
+                    .get_hold(field("", "id", req.id)?)
+                    .await?
+                    .to_proto())
+            }
+            .await,
+        )
+    }
+}

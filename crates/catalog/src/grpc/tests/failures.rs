@@ -1,0 +1,222 @@
+//! Failures: errors, missing callers, malformed requests, a catalog down or too slow.
+
+use std::time::{Duration, Instant};
+
+use innkeeper_kernel::{Error, ErrorCode, HoldId, Principal};
+use innkeeper_platform::grpc::{PRINCIPAL_HEADER, error_from_status, insert_principal};
+use innkeeper_proto::catalog::v1 as pb;
+use innkeeper_proto::common::v1 as common;
+
+use super::Harness;
+use super::fake::{Call, SLOW_HOLD, error_for, failing_hold};
+use super::fixtures::{caller, ids, money, stay};
+use crate::api::{Bed, BedKind, CatalogApi, NewRoomType};
+use crate::grpc::CatalogGrpcClient;
+use crate::grpc::wire::Wire;
+
+#[tokio::test]
+async fn errors_are_identical_local_and_remote_for_every_code() {
+    let h = Harness::start().await;
+    for (i, code) in ErrorCode::ALL.into_iter().enumerate() {
+        let local = h.fake.get_hold(failing_hold(i)).await;
+        assert_eq!(local, Err(error_for(code)), "the fake fails with {code}");
+        let remote = h.client.get_hold(failing_hold(i)).await;
+        assert_eq!(remote, local, "{code}");
+    }
+}
+
+#[tokio::test]
+async fn writes_carry_the_caller_and_are_refused_without_one() {
+    let h = Harness::start().await;
+    let ids = ids();
+    for who in [caller(), Principal::DEVELOPMENT] {
+        h.client.list_rooms(&who, ids.hotel).await.expect("listed");
+        assert_eq!(h.last_call(), Some(Call::ListRooms(who, ids.hotel)));
+    }
+
+    let anonymous = h
+        .raw()
+        .list_rooms(pb::ListRoomsRequest {
+            hotel_id: ids.hotel.to_proto(),
+        })
+        .await;
+    let error = error_from_status(&anonymous.expect_err("refused"));
+    assert_eq!(error.code, ErrorCode::Unauthenticated);
+
+    let mut forged = tonic::Request::new(pb::ListRoomsRequest {
+        hotel_id: ids.hotel.to_proto(),
+    });
+    forged
+        .metadata_mut()
+        .insert(PRINCIPAL_HEADER, "root:me".parse().expect("ascii"));
+    let error = error_from_status(&h.raw().list_rooms(forged).await.expect_err("refused"));
+    assert_eq!(error.code, ErrorCode::Unauthenticated);
+    assert_eq!(
+        h.fake.calls().len(),
+        2,
+        "refused calls never reach the service"
+    );
+}
+
+/// The error a raw request fails with, after checking it is INVALID_ARGUMENT.
+fn invalid_argument(result: Result<impl std::fmt::Debug, tonic::Status>) -> Error {
+    let status = result.expect_err("refused");
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    error_from_status(&status)
+}
+
+/// The fields named by a validation error.
+fn fields(error: &Error) -> Vec<&str> {
+    assert_eq!(error.code, ErrorCode::ValidationFailed, "{error:?}");
+    error.errors.iter().map(|e| e.field.as_str()).collect()
+}
+
+#[tokio::test]
+async fn malformed_requests_fail_naming_the_field() {
+    let h = Harness::start().await;
+    let ids = ids();
+
+    let error = invalid_argument(
+        h.raw()
+            .get_hotel(pb::GetHotelRequest {
+                id: "not-a-uuid".into(),
+            })
+            .await,
+    );
+    assert_eq!(fields(&error), ["id"]);
+    assert!(error.message.contains("hotel id"), "{error:?}");
+
+    let bad_stay = pb::PlaceHoldRequest {
+        hold_id: ids.hold.to_proto(),
+        room_type_id: ids.room_type.to_proto(),
+        stay: Some(common::StayDates {
+            check_in: "2026-13-01".into(),
+            check_out: "2026-12-31".into(),
+        }),
+        quantity: 1,
+        ttl_seconds: 60,
+    };
+    assert_eq!(
+        fields(&invalid_argument(
+            h.raw().place_hold(bad_stay.clone()).await
+        )),
+        ["stay.check_in"]
+    );
+    let reversed = pb::PlaceHoldRequest {
+        stay: Some(common::StayDates {
+            check_in: "2026-12-31".into(),
+            check_out: "2026-12-31".into(),
+        }),
+        ..bad_stay.clone()
+    };
+    assert_eq!(
+        fields(&invalid_argument(h.raw().place_hold(reversed).await)),
+        ["stay.check_out"]
+    );
+    let no_stay = pb::PlaceHoldRequest {
+        stay: None,
+        ..bad_stay
+    };
+    assert_eq!(
+        fields(&invalid_argument(h.raw().place_hold(no_stay).await)),
+        ["stay"]
+    );
+
+    let mut bad_enum = tonic::Request::new(pb::CreateRoomRequest {
+        hotel_id: ids.hotel.to_proto(),
+        room: Some(pb::NewRoom {
+            number: "1".into(),
+            floor: 1,
+            room_type_id: ids.room_type.to_proto(),
+            status: 99,
+        }),
+    });
+    insert_principal(bad_enum.metadata_mut(), &caller()).expect("metadata");
+    assert_eq!(
+        fields(&invalid_argument(h.raw().create_room(bad_enum).await)),
+        ["room.status"]
+    );
+
+    let mut bad_bed = tonic::Request::new(pb::CreateRoomTypeRequest {
+        hotel_id: ids.hotel.to_proto(),
+        room_type: Some(
+            NewRoomType {
+                name: "T".into(),
+                description: String::new(),
+                capacity: 1,
+                beds: vec![Bed {
+                    kind: BedKind::Single,
+                    count: 1,
+                }],
+                amenities: vec![],
+                base_price: money(1),
+            }
+            .to_proto(),
+        ),
+    });
+    if let Some(room_type) = bad_bed.get_mut().room_type.as_mut() {
+        room_type.beds.push(pb::Bed {
+            kind: pb::BedKind::Unspecified.into(),
+            count: 1,
+        });
+    }
+    insert_principal(bad_bed.metadata_mut(), &caller()).expect("metadata");
+    assert_eq!(
+        fields(&invalid_argument(h.raw().create_room_type(bad_bed).await)),
+        ["room_type.beds[1].kind"]
+    );
+
+    let nowhere = pb::SearchAvailabilityRequest {
+        place: None,
+        stay: Some(stay().to_proto()),
+        ..Default::default()
+    };
+    assert_eq!(
+        fields(&invalid_argument(
+            h.raw().search_availability(nowhere).await
+        )),
+        ["place"]
+    );
+
+    assert!(
+        h.fake.calls().is_empty(),
+        "malformed requests never reach the service"
+    );
+}
+
+#[tokio::test]
+async fn a_catalog_nobody_serves_is_unavailable_promptly() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("bound");
+    drop(listener);
+    let remote = CatalogGrpcClient::connect(&addr.to_string(), Duration::from_secs(5))
+        .await
+        .expect("lazy");
+
+    let started = Instant::now();
+    let error = remote
+        .get_hold(HoldId::new())
+        .await
+        .expect_err("nobody listens");
+    assert_eq!(error, Error::unavailable("catalog unavailable"));
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_call_past_its_deadline_times_out() {
+    let h = Harness::start_with_timeout(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let error = h.client.get_hold(SLOW_HOLD).await.expect_err("too slow");
+    assert_eq!(error.code, ErrorCode::Timeout, "{error:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+    // The channel still serves the next call.
+    assert!(h.client.get_hold(ids().hold).await.is_ok());
+}

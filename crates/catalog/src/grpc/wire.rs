@@ -1,0 +1,380 @@
+//! The [`Wire`] conversion between a value and its protobuf form, with the kernel's values
+//! (ids, dates, instants, money, points, stays) and the catalog's enums.
+//!
+//! Decoding names the offending field by its path in the message (`stay.check_in`,
+//! `room_type.beds[1].kind`), so a malformed request fails with `validation_failed` like
+//! invalid input does in-process. Values are decoded, not validated: range and business
+//! checks stay in the service, so local and remote callers get the same answer.
+
+use innkeeper_kernel::{
+    Currency, Error, GeoPoint, HoldId, HotelId, Money, Result, RoomId, RoomTypeId, StayDates,
+    UserId,
+};
+use innkeeper_proto::{catalog::v1 as pb, common::v1 as common};
+use time::{Date, OffsetDateTime};
+
+use crate::api::{BedKind, HoldStatus, RoomStatus, SortOrder};
+
+/// A value with a protobuf form.
+pub(crate) trait Wire: Sized {
+    /// The protobuf form (a message, a string, or an `i32` for enums).
+    type Proto;
+    /// Encodes the value.
+    fn to_proto(&self) -> Self::Proto;
+    /// Decodes a value found at the field path `at` of a message.
+    fn from_proto(proto: Self::Proto, at: &str) -> Result<Self>;
+}
+
+/// The path of field `name` inside the message at `at`.
+pub(crate) fn path(at: &str, name: &str) -> String {
+    if at.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{at}.{name}")
+    }
+}
+
+/// Decodes the scalar field `name`.
+pub(crate) fn field<T: Wire>(at: &str, name: &str, proto: T::Proto) -> Result<T> {
+    T::from_proto(proto, &path(at, name))
+}
+
+/// Decodes the message field `name`, which must be present.
+pub(crate) fn required<T: Wire>(at: &str, name: &str, proto: Option<T::Proto>) -> Result<T> {
+    let at = path(at, name);
+    match proto {
+        Some(proto) => T::from_proto(proto, &at),
+        None => Err(Error::invalid_field(at, "is required")),
+    }
+}
+
+/// Decodes the field `name`, which may be absent.
+pub(crate) fn optional<T: Wire>(
+    at: &str,
+    name: &str,
+    proto: Option<T::Proto>,
+) -> Result<Option<T>> {
+    proto
+        .map(|proto| T::from_proto(proto, &path(at, name)))
+        .transpose()
+}
+
+/// Decodes the repeated field `name`; items are named `name[i]`.
+pub(crate) fn list<T: Wire>(at: &str, name: &str, protos: Vec<T::Proto>) -> Result<Vec<T>> {
+    let at = path(at, name);
+    protos
+        .into_iter()
+        .enumerate()
+        .map(|(i, proto)| T::from_proto(proto, &format!("{at}[{i}]")))
+        .collect()
+}
+
+/// Encodes a list.
+pub(crate) fn protos<T: Wire>(items: &[T]) -> Vec<T::Proto> {
+    items.iter().map(Wire::to_proto).collect()
+}
+
+/// Encodes an optional value.
+pub(crate) fn opt_proto<T: Wire>(item: Option<&T>) -> Option<T::Proto> {
+    item.map(Wire::to_proto)
+}
+
+macro_rules! wire_id {
+    ($($id:ty),*) => {$(
+        impl Wire for $id {
+            type Proto = String;
+            fn to_proto(&self) -> String {
+                self.to_string()
+            }
+            fn from_proto(proto: String, at: &str) -> Result<Self> {
+                <$id>::parse_field(at, &proto)
+            }
+        }
+    )*};
+}
+
+wire_id!(HotelId, RoomTypeId, RoomId, HoldId, UserId);
+
+/// The wire form of dates: `YYYY-MM-DD`.
+const DATE_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]");
+
+impl Wire for Date {
+    type Proto = String;
+    fn to_proto(&self) -> String {
+        format!(
+            "{:04}-{:02}-{:02}",
+            self.year(),
+            u8::from(self.month()),
+            self.day()
+        )
+    }
+    fn from_proto(proto: String, at: &str) -> Result<Self> {
+        Date::parse(&proto, DATE_FORMAT)
+            .map_err(|_| Error::invalid_field(at, "must be a date YYYY-MM-DD"))
+    }
+}
+
+impl Wire for OffsetDateTime {
+    type Proto = prost_types::Timestamp;
+    fn to_proto(&self) -> prost_types::Timestamp {
+        // A nanosecond of a second is below 10^9, so it always fits.
+        prost_types::Timestamp {
+            seconds: self.unix_timestamp(),
+            nanos: i32::try_from(self.nanosecond()).unwrap_or(0),
+        }
+    }
+    fn from_proto(proto: prost_types::Timestamp, at: &str) -> Result<Self> {
+        let nanos = i128::from(proto.seconds) * 1_000_000_000 + i128::from(proto.nanos);
+        OffsetDateTime::from_unix_timestamp_nanos(nanos)
+            .map_err(|_| Error::invalid_field(at, "is out of range"))
+    }
+}
+
+impl Wire for Currency {
+    type Proto = String;
+    fn to_proto(&self) -> String {
+        self.as_str().to_owned()
+    }
+    fn from_proto(proto: String, at: &str) -> Result<Self> {
+        Currency::parse_field(at, &proto)
+    }
+}
+
+impl Wire for Money {
+    type Proto = common::Money;
+    fn to_proto(&self) -> common::Money {
+        common::Money {
+            amount: self.amount,
+            currency: self.currency.to_proto(),
+        }
+    }
+    fn from_proto(proto: common::Money, at: &str) -> Result<Self> {
+        Ok(Money {
+            amount: proto.amount,
+            currency: field(at, "currency", proto.currency)?,
+        })
+    }
+}
+
+impl Wire for GeoPoint {
+    type Proto = common::GeoPoint;
+    fn to_proto(&self) -> common::GeoPoint {
+        common::GeoPoint {
+            lat: self.lat,
+            lon: self.lon,
+        }
+    }
+    fn from_proto(proto: common::GeoPoint, _at: &str) -> Result<Self> {
+        // The service checks the range and names the field as the caller knows it.
+        Ok(GeoPoint {
+            lat: proto.lat,
+            lon: proto.lon,
+        })
+    }
+}
+
+impl Wire for StayDates {
+    type Proto = common::StayDates;
+    fn to_proto(&self) -> common::StayDates {
+        common::StayDates {
+            check_in: self.check_in().to_proto(),
+            check_out: self.check_out().to_proto(),
+        }
+    }
+    fn from_proto(proto: common::StayDates, at: &str) -> Result<Self> {
+        let check_in: Date = field(at, "check_in", proto.check_in)?;
+        let check_out: Date = field(at, "check_out", proto.check_out)?;
+        if check_out <= check_in {
+            return Err(Error::invalid_field(
+                path(at, "check_out"),
+                "must be after check_in",
+            ));
+        }
+        StayDates::from_stored(check_in, check_out)
+    }
+}
+
+impl Wire for u8 {
+    type Proto = u32;
+    fn to_proto(&self) -> u32 {
+        u32::from(*self)
+    }
+    fn from_proto(proto: u32, at: &str) -> Result<Self> {
+        u8::try_from(proto).map_err(|_| Error::invalid_field(at, "must be at most 255"))
+    }
+}
+
+/// The error for an enum field that is unspecified or holds a value this build does not know.
+fn unknown_value<T>(at: &str, allowed: &str) -> Result<T> {
+    Err(Error::invalid_field(
+        at,
+        format!("must be one of {allowed}"),
+    ))
+}
+
+impl Wire for BedKind {
+    type Proto = i32;
+    fn to_proto(&self) -> i32 {
+        let kind = match self {
+            BedKind::Single => pb::BedKind::Single,
+            BedKind::Double => pb::BedKind::Double,
+            BedKind::Queen => pb::BedKind::Queen,
+            BedKind::King => pb::BedKind::King,
+            BedKind::Twin => pb::BedKind::Twin,
+            BedKind::Sofa => pb::BedKind::Sofa,
+            BedKind::Bunk => pb::BedKind::Bunk,
+        };
+        kind.into()
+    }
+    fn from_proto(proto: i32, at: &str) -> Result<Self> {
+        match pb::BedKind::try_from(proto) {
+            Ok(pb::BedKind::Single) => Ok(BedKind::Single),
+            Ok(pb::BedKind::Double) => Ok(BedKind::Double),
+            Ok(pb::BedKind::Queen) => Ok(BedKind::Queen),
+            Ok(pb::BedKind::King) => Ok(BedKind::King),
+            Ok(pb::BedKind::Twin) => Ok(BedKind::Twin),
+            Ok(pb::BedKind::Sofa) => Ok(BedKind::Sofa),
+            Ok(pb::BedKind::Bunk) => Ok(BedKind::Bunk),
+            Ok(pb::BedKind::Unspecified) | Err(_) => unknown_value(
+                at,
+                "BED_KIND_SINGLE, BED_KIND_DOUBLE, BED_KIND_QUEEN, BED_KIND_KING, BED_KIND_TWIN, BED_KIND_SOFA, BED_KIND_BUNK",
+            ),
+        }
+    }
+}
+
+impl Wire for RoomStatus {
+    type Proto = i32;
+    fn to_proto(&self) -> i32 {
+        let status = match self {
+            RoomStatus::Ready => pb::RoomStatus::Ready,
+            RoomStatus::Dirty => pb::RoomStatus::Dirty,
+            RoomStatus::OutOfService => pb::RoomStatus::OutOfService,
+        };
+        status.into()
+    }
+    fn from_proto(proto: i32, at: &str) -> Result<Self> {
+        match pb::RoomStatus::try_from(proto) {
+            Ok(pb::RoomStatus::Ready) => Ok(RoomStatus::Ready),
+            Ok(pb::RoomStatus::Dirty) => Ok(RoomStatus::Dirty),
+            Ok(pb::RoomStatus::OutOfService) => Ok(RoomStatus::OutOfService),
+            Ok(pb::RoomStatus::Unspecified) | Err(_) => unknown_value(
+                at,
+                "ROOM_STATUS_READY, ROOM_STATUS_DIRTY, ROOM_STATUS_OUT_OF_SERVICE",
+            ),
+        }
+    }
+}
+
+impl Wire for SortOrder {
+    type Proto = i32;
+    fn to_proto(&self) -> i32 {
+        let order = match self {
+            SortOrder::Price => pb::SortOrder::Price,
+            SortOrder::Distance => pb::SortOrder::Distance,
+        };
+        order.into()
+    }
+    fn from_proto(proto: i32, at: &str) -> Result<Self> {
+        match pb::SortOrder::try_from(proto) {
+            // Unspecified is the contract's default order.
+            Ok(pb::SortOrder::Unspecified) => Ok(SortOrder::default()),
+            Ok(pb::SortOrder::Price) => Ok(SortOrder::Price),
+            Ok(pb::SortOrder::Distance) => Ok(SortOrder::Distance),
+            Err(_) => unknown_value(at, "SORT_ORDER_PRICE, SORT_ORDER_DISTANCE"),
+        }
+    }
+}
+
+impl Wire for HoldStatus {
+    type Proto = i32;
+    fn to_proto(&self) -> i32 {
+        let status = match self {
+            HoldStatus::Held => pb::HoldStatus::Held,
+            HoldStatus::Confirmed => pb::HoldStatus::Confirmed,
+            HoldStatus::Released => pb::HoldStatus::Released,
+            HoldStatus::Expired => pb::HoldStatus::Expired,
+        };
+        status.into()
+    }
+    fn from_proto(proto: i32, at: &str) -> Result<Self> {
+        match pb::HoldStatus::try_from(proto) {
+            Ok(pb::HoldStatus::Held) => Ok(HoldStatus::Held),
+            Ok(pb::HoldStatus::Confirmed) => Ok(HoldStatus::Confirmed),
+            Ok(pb::HoldStatus::Released) => Ok(HoldStatus::Released),
+            Ok(pb::HoldStatus::Expired) => Ok(HoldStatus::Expired),
+            Ok(pb::HoldStatus::Unspecified) | Err(_) => unknown_value(
+                at,
+                "HOLD_STATUS_HELD, HOLD_STATUS_CONFIRMED, HOLD_STATUS_RELEASED, HOLD_STATUS_EXPIRED",
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::{date, datetime};
+
+    use super::*;
+
+    #[test]
+    fn every_enum_value_round_trips() {
+        for kind in [
+            BedKind::Single,
+            BedKind::Double,
+            BedKind::Queen,
+            BedKind::King,
+            BedKind::Twin,
+            BedKind::Sofa,
+            BedKind::Bunk,
+        ] {
+            assert_eq!(BedKind::from_proto(kind.to_proto(), "k"), Ok(kind));
+        }
+        for status in [
+            RoomStatus::Ready,
+            RoomStatus::Dirty,
+            RoomStatus::OutOfService,
+        ] {
+            assert_eq!(RoomStatus::from_proto(status.to_proto(), "s"), Ok(status));
+        }
+        for order in [SortOrder::Price, SortOrder::Distance] {
+            assert_eq!(SortOrder::from_proto(order.to_proto(), "s"), Ok(order));
+        }
+        assert_eq!(
+            SortOrder::from_proto(0, "sort"),
+            Ok(SortOrder::Price),
+            "unspecified is the default order"
+        );
+        for status in [
+            HoldStatus::Held,
+            HoldStatus::Confirmed,
+            HoldStatus::Released,
+            HoldStatus::Expired,
+        ] {
+            assert_eq!(HoldStatus::from_proto(status.to_proto(), "s"), Ok(status));
+        }
+        assert_eq!(
+            RoomStatus::from_proto(0, "status").map_err(|e| e.errors[0].field.clone()),
+            Err("status".into())
+        );
+    }
+
+    #[test]
+    fn dates_and_instants_keep_their_value() {
+        for d in [
+            date!(0001 - 01 - 01),
+            date!(2024 - 02 - 29),
+            date!(9999 - 12 - 31),
+        ] {
+            assert_eq!(Date::from_proto(d.to_proto(), "d"), Ok(d));
+        }
+        assert_eq!(date!(0987 - 06 - 05).to_proto(), "0987-06-05");
+        assert!(Date::from_proto("2026-02-30".into(), "d").is_err());
+        let before_1970 = datetime!(1969-12-31 23:59:59.999_999_999 UTC);
+        assert_eq!(
+            OffsetDateTime::from_proto(before_1970.to_proto(), "t"),
+            Ok(before_1970)
+        );
+    }
+}

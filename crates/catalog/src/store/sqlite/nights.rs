@@ -1,0 +1,250 @@
+//! Nights of room types: lazy materialisation, rates, allotments and availability reads.
+
+use std::collections::HashMap;
+
+use innkeeper_kernel::{Error, Night, Result, RoomTypeId};
+use sqlx::{QueryBuilder, Row as _, Sqlite, SqliteConnection};
+use time::Date;
+use uuid::Uuid;
+
+use super::catalog::city_key;
+use super::rows::{self, count, hotel_columns, internal, is_check_violation, room_type_columns};
+use crate::store::{RoomTypeNights, SearchScope};
+
+/// The nights `[from, to)` in date order.
+pub(super) fn nights(from: Date, to: Date) -> impl Iterator<Item = Night> {
+    std::iter::successors(Some(from), |d| d.next_day()).take_while(move |d| *d < to)
+}
+
+/// Rooms of the type that are not out of service: the default allotment of a night.
+pub(super) async fn active_rooms(
+    conn: &mut SqliteConnection,
+    room_type_id: RoomTypeId,
+) -> Result<u32> {
+    let active: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM rooms WHERE room_type_id = ? AND status != 'out_of_service'",
+    )
+    .bind(room_type_id.0)
+    .fetch_one(conn)
+    .await
+    .map_err(internal)?;
+    count(active, "active rooms")
+}
+
+/// Creates the night's row with the default allotment unless it exists.
+pub(super) async fn materialise(
+    conn: &mut SqliteConnection,
+    room_type_id: RoomTypeId,
+    night: Night,
+    active: u32,
+) -> Result<()> {
+    sqlx::query("INSERT INTO room_nights (room_type_id, night, total) VALUES (?, ?, ?) ON CONFLICT (room_type_id, night) DO NOTHING")
+        .bind(room_type_id.0)
+        .bind(night)
+        .bind(i64::from(active))
+        .execute(conn)
+        .await
+        .map_err(internal)?;
+    Ok(())
+}
+
+/// Brings the default (non-manual) allotments of a type back to its active rooms, never below
+/// what is already held or sold.
+pub(super) async fn resync(conn: &mut SqliteConnection, room_type_id: RoomTypeId) -> Result<()> {
+    let active = active_rooms(conn, room_type_id).await?;
+    sqlx::query(
+        "UPDATE room_nights SET total = MAX(?2, held + sold) \
+         WHERE room_type_id = ?1 AND manual_total = 0 AND total != MAX(?2, held + sold)",
+    )
+    .bind(room_type_id.0)
+    .bind(i64::from(active))
+    .execute(conn)
+    .await
+    .map_err(internal)?;
+    Ok(())
+}
+
+/// The room type's active-room count, or `not_found` if it does not exist.
+async fn require_active_rooms(
+    conn: &mut SqliteConnection,
+    room_type_id: RoomTypeId,
+) -> Result<u32> {
+    let exists = sqlx::query_scalar::<_, i64>("SELECT 1 FROM room_types WHERE id = ?")
+        .bind(room_type_id.0)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(internal)?;
+    if exists.is_none() {
+        return Err(Error::not_found("room type", room_type_id));
+    }
+    active_rooms(conn, room_type_id).await
+}
+
+/// Night counts are bounded by the caller's range checks; this only guards the conversion.
+fn night_count(changed: usize) -> Result<u32> {
+    u32::try_from(changed).map_err(|_| Error::invalid_request("too many nights"))
+}
+
+pub(super) async fn set_rates(
+    conn: &mut SqliteConnection,
+    room_type_id: RoomTypeId,
+    from: Date,
+    to: Date,
+    price: i64,
+    min_stay: Option<u32>,
+) -> Result<u32> {
+    let active = require_active_rooms(conn, room_type_id).await?;
+    let mut changed = 0;
+    for night in nights(from, to) {
+        sqlx::query(
+            "INSERT INTO room_nights (room_type_id, night, total, price, min_stay) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (room_type_id, night) DO UPDATE SET price = excluded.price, min_stay = excluded.min_stay",
+        )
+        .bind(room_type_id.0)
+        .bind(night)
+        .bind(i64::from(active))
+        .bind(price)
+        .bind(min_stay.map(i64::from))
+        .execute(&mut *conn)
+        .await
+        .map_err(internal)?;
+        changed += 1;
+    }
+    night_count(changed)
+}
+
+pub(super) async fn set_inventory(
+    conn: &mut SqliteConnection,
+    room_type_id: RoomTypeId,
+    from: Date,
+    to: Date,
+    total: u32,
+) -> Result<u32> {
+    require_active_rooms(conn, room_type_id).await?;
+    // Checked before any write, so a refusal leaves every night as it was.
+    let below = sqlx::query(
+        "SELECT night, held + sold AS taken FROM room_nights \
+         WHERE room_type_id = ? AND night >= ? AND night < ? AND held + sold > ? ORDER BY night LIMIT 1",
+    )
+    .bind(room_type_id.0)
+    .bind(from)
+    .bind(to)
+    .bind(i64::from(total))
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(internal)?;
+    if let Some(row) = below {
+        let night: Date = row.try_get("night").map_err(internal)?;
+        let taken: i64 = row.try_get("taken").map_err(internal)?;
+        return Err(allotment_conflict(night, taken, total));
+    }
+    let mut changed = 0;
+    for night in nights(from, to) {
+        sqlx::query(
+            "INSERT INTO room_nights (room_type_id, night, total, manual_total) VALUES (?, ?, ?, 1) \
+             ON CONFLICT (room_type_id, night) DO UPDATE SET total = excluded.total, manual_total = 1",
+        )
+        .bind(room_type_id.0)
+        .bind(night)
+        .bind(i64::from(total))
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| if is_check_violation(&e) { allotment_conflict(night, i64::from(total) + 1, total) } else { internal(e) })?;
+        changed += 1;
+    }
+    night_count(changed)
+}
+
+fn allotment_conflict(night: Date, taken: i64, total: u32) -> Error {
+    Error::conflict(format!(
+        "{taken} room(s) are already held or sold on {night}; the allotment cannot be set to {total}"
+    ))
+}
+
+/// Appends the scope and capacity conditions (tables `h` and `rt`).
+fn push_scope(query: &mut QueryBuilder<Sqlite>, scope: &SearchScope, min_capacity: u32) {
+    match scope {
+        SearchScope::City(city) => {
+            query.push(" AND h.city_key = ").push_bind(city_key(city));
+        }
+        SearchScope::Area(area) => {
+            query
+                .push(" AND h.lat BETWEEN ")
+                .push_bind(area.min_lat)
+                .push(" AND ")
+                .push_bind(area.max_lat);
+            query
+                .push(" AND h.lon BETWEEN ")
+                .push_bind(area.min_lon)
+                .push(" AND ")
+                .push_bind(area.max_lon);
+        }
+        SearchScope::Hotel(id) => {
+            query.push(" AND h.id = ").push_bind(id.0);
+        }
+    }
+    query
+        .push(" AND rt.capacity >= ")
+        .push_bind(i64::from(min_capacity));
+}
+
+pub(super) async fn room_type_nights(
+    conn: &mut SqliteConnection,
+    scope: &SearchScope,
+    min_capacity: u32,
+    from: Date,
+    to: Date,
+) -> Result<Vec<RoomTypeNights>> {
+    let mut types = QueryBuilder::<Sqlite>::new(concat!(
+        "SELECT ",
+        hotel_columns!(),
+        ", ",
+        room_type_columns!(),
+        " FROM room_types rt JOIN hotels h ON h.id = rt.hotel_id WHERE 1 = 1"
+    ));
+    push_scope(&mut types, scope, min_capacity);
+    types.push(" ORDER BY h.id, rt.base_price, rt.name, rt.id");
+    let type_rows = types
+        .build()
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(internal)?;
+
+    let mut nights = QueryBuilder::<Sqlite>::new(
+        "SELECT n.room_type_id, n.night, n.total, n.held, n.sold, n.price, n.min_stay \
+         FROM room_nights n JOIN room_types rt ON rt.id = n.room_type_id JOIN hotels h ON h.id = rt.hotel_id WHERE 1 = 1",
+    );
+    push_scope(&mut nights, scope, min_capacity);
+    nights
+        .push(" AND n.night >= ")
+        .push_bind(from)
+        .push(" AND n.night < ")
+        .push_bind(to);
+    nights.push(" ORDER BY n.room_type_id, n.night");
+    let night_rows = nights
+        .build()
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(internal)?;
+
+    let mut by_type: HashMap<Uuid, Vec<_>> = HashMap::new();
+    for row in &night_rows {
+        let room_type_id: Uuid = row.try_get("room_type_id").map_err(internal)?;
+        by_type
+            .entry(room_type_id)
+            .or_default()
+            .push(rows::night(row)?);
+    }
+    type_rows
+        .iter()
+        .map(|row| {
+            let room_type = rows::room_type(row)?;
+            let nights = by_type.remove(&room_type.id.0).unwrap_or_default();
+            Ok(RoomTypeNights {
+                hotel: rows::hotel(row)?,
+                room_type,
+                nights,
+            })
+        })
+        .collect()
+}
