@@ -7,7 +7,8 @@
 use std::sync::Arc;
 
 use innkeeper_kernel::{
-    Currency, GeoPoint, HoldId, HotelId, Money, Night, Page, Principal, Result, RoomId, RoomTypeId, StayDates, UserId,
+    Currency, GeoPoint, HoldId, HotelId, Money, Night, Page, Principal, Result, RoomId, RoomTypeId,
+    StayDates, UserId,
 };
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
@@ -488,12 +489,23 @@ pub trait CatalogApi: Send + Sync + 'static {
     /// A hotel with its room types.
     async fn get_hotel(&self, id: HotelId) -> Result<HotelDetails>;
     /// Changes a hotel. `if_match` is the version the caller saw.
-    async fn update_hotel(&self, caller: &Principal, id: HotelId, if_match: i64, patch: HotelPatch) -> Result<Hotel>;
+    async fn update_hotel(
+        &self,
+        caller: &Principal,
+        id: HotelId,
+        if_match: i64,
+        patch: HotelPatch,
+    ) -> Result<Hotel>;
     /// Lists hotels by city, radius or text.
     async fn list_hotels(&self, query: HotelQuery) -> Result<Page<HotelSummary>>;
 
     /// Adds a room type to one of the caller's hotels.
-    async fn create_room_type(&self, caller: &Principal, hotel_id: HotelId, room_type: NewRoomType) -> Result<RoomType>;
+    async fn create_room_type(
+        &self,
+        caller: &Principal,
+        hotel_id: HotelId,
+        room_type: NewRoomType,
+    ) -> Result<RoomType>;
     /// Changes a room type.
     async fn update_room_type(
         &self,
@@ -505,14 +517,32 @@ pub trait CatalogApi: Send + Sync + 'static {
     ) -> Result<RoomType>;
 
     /// Adds a physical room.
-    async fn create_room(&self, caller: &Principal, hotel_id: HotelId, room: NewRoom) -> Result<Room>;
+    async fn create_room(
+        &self,
+        caller: &Principal,
+        hotel_id: HotelId,
+        room: NewRoom,
+    ) -> Result<Room>;
     /// Changes a physical room (number, floor, type, housekeeping status).
-    async fn update_room(&self, caller: &Principal, hotel_id: HotelId, id: RoomId, if_match: i64, patch: RoomPatch) -> Result<Room>;
+    async fn update_room(
+        &self,
+        caller: &Principal,
+        hotel_id: HotelId,
+        id: RoomId,
+        if_match: i64,
+        patch: RoomPatch,
+    ) -> Result<Room>;
     /// The hotel's physical rooms (owner and admin).
     async fn list_rooms(&self, caller: &Principal, hotel_id: HotelId) -> Result<Vec<Room>>;
 
     /// Sets a seasonal price for a range of nights.
-    async fn set_rate(&self, caller: &Principal, hotel_id: HotelId, room_type_id: RoomTypeId, rate: SetRate) -> Result<NightsChanged>;
+    async fn set_rate(
+        &self,
+        caller: &Principal,
+        hotel_id: HotelId,
+        room_type_id: RoomTypeId,
+        rate: SetRate,
+    ) -> Result<NightsChanged>;
     /// Sets the sellable allotment for a range of nights.
     async fn set_inventory(
         &self,
@@ -522,7 +552,13 @@ pub trait CatalogApi: Send + Sync + 'static {
         inventory: SetInventory,
     ) -> Result<NightsChanged>;
     /// Counters per night per room type for `[from, to)` (owner and admin).
-    async fn get_inventory(&self, caller: &Principal, hotel_id: HotelId, from: Date, to: Date) -> Result<Vec<InventoryNight>>;
+    async fn get_inventory(
+        &self,
+        caller: &Principal,
+        hotel_id: HotelId,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<InventoryNight>>;
 
     /// Offers across hotels.
     async fn search_availability(&self, query: AvailabilityQuery) -> Result<Vec<Offer>>;

@@ -32,7 +32,12 @@ pub struct CatalogSettings {
 
 impl Default for CatalogSettings {
     fn default() -> Self {
-        Self { max_nights: 30, max_hold_ttl_seconds: 3600, default_radius_km: 10.0, search_horizon_days: 550 }
+        Self {
+            max_nights: 30,
+            max_hold_ttl_seconds: 3600,
+            default_radius_km: 10.0,
+            search_horizon_days: 550,
+        }
     }
 }
 
@@ -47,15 +52,26 @@ pub struct CatalogService {
 
 impl std::fmt::Debug for CatalogService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CatalogService").field("settings", &self.settings).finish_non_exhaustive()
+        f.debug_struct("CatalogService")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
     }
 }
 
 impl CatalogService {
     /// A service over a migrated store.
-    pub fn new(store: Arc<dyn CatalogStore>, clock: Arc<dyn Clock>, settings: CatalogSettings) -> Self {
+    pub fn new(
+        store: Arc<dyn CatalogStore>,
+        clock: Arc<dyn Clock>,
+        settings: CatalogSettings,
+    ) -> Self {
         let index = Arc::new(SearchIndex::new(settings.search_horizon_days));
-        Self { store, clock, settings, index }
+        Self {
+            store,
+            clock,
+            settings,
+            index,
+        }
     }
 
     /// Loads (or reloads) the in-memory search index from the store; until the first load,
@@ -76,7 +92,8 @@ impl CatalogService {
     async fn refresh_index_all_nights(&self, hotel_id: HotelId) {
         let today = self.clock.today();
         let to = today + Duration::days(i64::from(self.settings.search_horizon_days) + 1);
-        self.refresh_index(hotel_id, today - Duration::days(1), to).await;
+        self.refresh_index(hotel_id, today - Duration::days(1), to)
+            .await;
     }
 
     /// Expires holds whose TTL has passed; returns how many. Run by the sweeper.
@@ -94,7 +111,12 @@ impl CatalogService {
         }
     }
 
-    async fn managed_room_type(&self, caller: &Principal, hotel_id: HotelId, id: RoomTypeId) -> Result<(Hotel, RoomType)> {
+    async fn managed_room_type(
+        &self,
+        caller: &Principal,
+        hotel_id: HotelId,
+        id: RoomTypeId,
+    ) -> Result<(Hotel, RoomType)> {
         let hotel = self.managed_hotel(caller, hotel_id).await?;
         match self.store.get_room_type(id).await? {
             Some(rt) if rt.hotel_id == hotel.id => Ok((hotel, rt)),
@@ -104,40 +126,75 @@ impl CatalogService {
 
     /// Ranks the room types of `scope` for a stay (from the index, or the store when the
     /// stay is outside the indexed horizon) and builds the best `limit` offers.
-    async fn find_offers(&self, scope: &SearchScope, stay: &StayDates, guests: u32, rooms: u32, pick: &Pick) -> Result<Vec<Offer>> {
+    async fn find_offers(
+        &self,
+        scope: &SearchScope,
+        stay: &StayDates,
+        guests: u32,
+        rooms: u32,
+        pick: &Pick,
+    ) -> Result<Vec<Offer>> {
         let min_capacity = guests.div_ceil(rooms);
         let (from, to) = (stay.check_in(), stay.check_out());
         let mut candidates = Vec::new();
-        let mut consider = |hotel: &Arc<Hotel>, room_type: &Arc<RoomType>, nights: &[StoredNight]| {
-            if !domain::fits(room_type.capacity, guests, rooms) {
-                return;
-            }
-            let Some((total, _)) = domain::stay_total(room_type, nights, stay, rooms) else { return };
-            if pick.max_price.is_some_and(|max| total > max) {
-                return;
-            }
-            let distance = match pick.centre {
-                Some((point, radius)) => {
-                    let d = point.distance_km(&hotel.location);
-                    if d > radius {
-                        return;
-                    }
-                    Some(d)
+        let mut consider =
+            |hotel: &Arc<Hotel>, room_type: &Arc<RoomType>, nights: &[StoredNight]| {
+                if !domain::fits(room_type.capacity, guests, rooms) {
+                    return;
                 }
-                None => None,
+                let Some((total, _)) = domain::stay_total(room_type, nights, stay, rooms) else {
+                    return;
+                };
+                if pick.max_price.is_some_and(|max| total > max) {
+                    return;
+                }
+                let distance = match pick.centre {
+                    Some((point, radius)) => {
+                        let d = point.distance_km(&hotel.location);
+                        if d > radius {
+                            return;
+                        }
+                        Some(d)
+                    }
+                    None => None,
+                };
+                candidates.push(Candidate {
+                    hotel: hotel.clone(),
+                    room_type: room_type.clone(),
+                    nights: nights.to_vec(),
+                    total,
+                    distance,
+                });
             };
-            candidates.push(Candidate { hotel: hotel.clone(), room_type: room_type.clone(), nights: nights.to_vec(), total, distance });
-        };
-        let indexed = self.index.visit(scope, min_capacity, from, to, |e, nights| consider(&e.hotel, &e.room_type, nights));
+        let indexed = self
+            .index
+            .visit(scope, min_capacity, from, to, |e, nights| {
+                consider(&e.hotel, &e.room_type, nights)
+            });
         if indexed.is_none() {
-            for found in self.store.room_type_nights(scope, min_capacity, from, to).await? {
-                consider(&Arc::new(found.hotel), &Arc::new(found.room_type), &found.nights);
+            for found in self
+                .store
+                .room_type_nights(scope, min_capacity, from, to)
+                .await?
+            {
+                consider(
+                    &Arc::new(found.hotel),
+                    &Arc::new(found.room_type),
+                    &found.nights,
+                );
             }
         }
         match pick.sort {
-            SortOrder::Price => candidates.sort_by(|a, b| a.total.cmp(&b.total).then_with(|| a.hotel.name.cmp(&b.hotel.name))),
+            SortOrder::Price => candidates.sort_by(|a, b| {
+                a.total
+                    .cmp(&b.total)
+                    .then_with(|| a.hotel.name.cmp(&b.hotel.name))
+            }),
             SortOrder::Distance => candidates.sort_by(|a, b| {
-                a.distance.partial_cmp(&b.distance).unwrap_or(std::cmp::Ordering::Equal).then(a.total.cmp(&b.total))
+                a.distance
+                    .partial_cmp(&b.distance)
+                    .unwrap_or(std::cmp::Ordering::Equal)
+                    .then(a.total.cmp(&b.total))
             }),
         }
         candidates.truncate(pick.limit);
@@ -240,13 +297,23 @@ impl CatalogApi for CatalogService {
     }
 
     async fn get_hotel(&self, id: HotelId) -> Result<HotelDetails> {
-        let hotel = self.store.get_hotel(id).await?.ok_or_else(|| Error::not_found("hotel", id))?;
+        let hotel = self
+            .store
+            .get_hotel(id)
+            .await?
+            .ok_or_else(|| Error::not_found("hotel", id))?;
         let room_types = self.store.list_room_types(id).await?;
         Ok(HotelDetails { hotel, room_types })
     }
 
     #[instrument(skip_all, fields(hotel_id = %id))]
-    async fn update_hotel(&self, caller: &Principal, id: HotelId, if_match: i64, patch: HotelPatch) -> Result<Hotel> {
+    async fn update_hotel(
+        &self,
+        caller: &Principal,
+        id: HotelId,
+        if_match: i64,
+        patch: HotelPatch,
+    ) -> Result<Hotel> {
         let hotel = self.managed_hotel(caller, id).await?;
         if hotel.version != if_match {
             return Err(Error::version_mismatch(hotel.version));
@@ -266,18 +333,31 @@ impl CatalogApi for CatalogService {
         }
         let radius = query.radius_km.unwrap_or(self.settings.default_radius_km);
         if query.near.is_some() && !(radius > 0.0 && radius <= 500.0) {
-            return Err(Error::invalid_field("radius_km", "must be greater than 0 and at most 500"));
+            return Err(Error::invalid_field(
+                "radius_km",
+                "must be greater than 0 and at most 500",
+            ));
         }
         let after = match &query.cursor {
             Some(c) => Some(HotelId::parse_field("cursor", c)?),
             None => None,
         };
-        let text = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_owned);
+        let text = query
+            .q
+            .as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+            .map(str::to_owned);
         if text.as_ref().is_some_and(|t| t.len() > 100) {
             return Err(Error::invalid_field("q", "must be at most 100 characters"));
         }
         let filter = HotelFilter {
-            city: query.city.as_deref().map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned),
+            city: query
+                .city
+                .as_deref()
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned),
             area: query.near.map(|p| domain::bounding_box(p, radius)),
             text,
             after,
@@ -286,7 +366,11 @@ impl CatalogApi for CatalogService {
         let mut hotels = self.store.list_hotels(&filter).await?;
         let more = hotels.len() > limit as usize;
         hotels.truncate(limit as usize);
-        let next_cursor = if more { hotels.last().map(|h| h.id.to_string()) } else { None };
+        let next_cursor = if more {
+            hotels.last().map(|h| h.id.to_string())
+        } else {
+            None
+        };
         let items = hotels
             .iter()
             .filter_map(|h| match query.near {
@@ -301,7 +385,12 @@ impl CatalogApi for CatalogService {
     }
 
     #[instrument(skip_all, fields(hotel_id = %hotel_id))]
-    async fn create_room_type(&self, caller: &Principal, hotel_id: HotelId, room_type: NewRoomType) -> Result<RoomType> {
+    async fn create_room_type(
+        &self,
+        caller: &Principal,
+        hotel_id: HotelId,
+        room_type: NewRoomType,
+    ) -> Result<RoomType> {
         let hotel = self.managed_hotel(caller, hotel_id).await?;
         let new = domain::validate_new_room_type(room_type, hotel.currency)?;
         let room_type = RoomType {
@@ -343,14 +432,23 @@ impl CatalogApi for CatalogService {
     }
 
     #[instrument(skip_all, fields(hotel_id = %hotel_id))]
-    async fn create_room(&self, caller: &Principal, hotel_id: HotelId, room: NewRoom) -> Result<Room> {
+    async fn create_room(
+        &self,
+        caller: &Principal,
+        hotel_id: HotelId,
+        room: NewRoom,
+    ) -> Result<Room> {
         let new = domain::validate_new_room(room)?;
         self.managed_room_type(caller, hotel_id, new.room_type_id)
             .await
-            .map_err(|e| if e.code == innkeeper_kernel::ErrorCode::NotFound && e.message.starts_with("room type") {
-                Error::invalid_field("room_type_id", "is not a room type of this hotel")
-            } else {
-                e
+            .map_err(|e| {
+                if e.code == innkeeper_kernel::ErrorCode::NotFound
+                    && e.message.starts_with("room type")
+                {
+                    Error::invalid_field("room_type_id", "is not a room type of this hotel")
+                } else {
+                    e
+                }
             })?;
         let room = Room {
             id: RoomId::new(),
@@ -367,7 +465,14 @@ impl CatalogApi for CatalogService {
     }
 
     #[instrument(skip_all, fields(hotel_id = %hotel_id, room_id = %id))]
-    async fn update_room(&self, caller: &Principal, hotel_id: HotelId, id: RoomId, if_match: i64, patch: RoomPatch) -> Result<Room> {
+    async fn update_room(
+        &self,
+        caller: &Principal,
+        hotel_id: HotelId,
+        id: RoomId,
+        if_match: i64,
+        patch: RoomPatch,
+    ) -> Result<Room> {
         self.managed_hotel(caller, hotel_id).await?;
         let room = match self.store.get_room(id).await? {
             Some(room) if room.hotel_id == hotel_id => room,
@@ -380,7 +485,12 @@ impl CatalogApi for CatalogService {
         if next.room_type_id != room.room_type_id {
             match self.store.get_room_type(next.room_type_id).await? {
                 Some(rt) if rt.hotel_id == hotel_id => {}
-                _ => return Err(Error::invalid_field("room_type_id", "is not a room type of this hotel")),
+                _ => {
+                    return Err(Error::invalid_field(
+                        "room_type_id",
+                        "is not a room type of this hotel",
+                    ));
+                }
             }
         }
         let updated = self.store.update_room(&next, if_match).await?;
@@ -394,18 +504,41 @@ impl CatalogApi for CatalogService {
     }
 
     #[instrument(skip_all, fields(hotel_id = %hotel_id, room_type_id = %room_type_id))]
-    async fn set_rate(&self, caller: &Principal, hotel_id: HotelId, room_type_id: RoomTypeId, rate: SetRate) -> Result<NightsChanged> {
-        let (hotel, _) = self.managed_room_type(caller, hotel_id, room_type_id).await?;
+    async fn set_rate(
+        &self,
+        caller: &Principal,
+        hotel_id: HotelId,
+        room_type_id: RoomTypeId,
+        rate: SetRate,
+    ) -> Result<NightsChanged> {
+        let (hotel, _) = self
+            .managed_room_type(caller, hotel_id, room_type_id)
+            .await?;
         domain::check_night_range(rate.from, rate.to, self.clock.today())?;
         let price = rate.price.check_price("price", hotel.currency)?;
         if let Some(m) = rate.min_stay
             && !(1..=self.settings.max_nights).contains(&m)
         {
-            return Err(Error::invalid_field("min_stay", format!("must be between 1 and {}", self.settings.max_nights)));
+            return Err(Error::invalid_field(
+                "min_stay",
+                format!("must be between 1 and {}", self.settings.max_nights),
+            ));
         }
-        let nights = self.store.set_rates(room_type_id, rate.from, rate.to, price.amount, rate.min_stay).await?;
+        let nights = self
+            .store
+            .set_rates(
+                room_type_id,
+                rate.from,
+                rate.to,
+                price.amount,
+                rate.min_stay,
+            )
+            .await?;
         self.refresh_index(hotel_id, rate.from, rate.to).await;
-        Ok(NightsChanged { room_type_id, nights })
+        Ok(NightsChanged {
+            room_type_id,
+            nights,
+        })
     }
 
     #[instrument(skip_all, fields(hotel_id = %hotel_id, room_type_id = %room_type_id))]
@@ -416,17 +549,31 @@ impl CatalogApi for CatalogService {
         room_type_id: RoomTypeId,
         inventory: SetInventory,
     ) -> Result<NightsChanged> {
-        self.managed_room_type(caller, hotel_id, room_type_id).await?;
+        self.managed_room_type(caller, hotel_id, room_type_id)
+            .await?;
         domain::check_night_range(inventory.from, inventory.to, self.clock.today())?;
         if inventory.total > 10_000 {
             return Err(Error::invalid_field("total", "must be at most 10000"));
         }
-        let nights = self.store.set_inventory(room_type_id, inventory.from, inventory.to, inventory.total).await?;
-        self.refresh_index(hotel_id, inventory.from, inventory.to).await;
-        Ok(NightsChanged { room_type_id, nights })
+        let nights = self
+            .store
+            .set_inventory(room_type_id, inventory.from, inventory.to, inventory.total)
+            .await?;
+        self.refresh_index(hotel_id, inventory.from, inventory.to)
+            .await;
+        Ok(NightsChanged {
+            room_type_id,
+            nights,
+        })
     }
 
-    async fn get_inventory(&self, caller: &Principal, hotel_id: HotelId, from: Date, to: Date) -> Result<Vec<InventoryNight>> {
+    async fn get_inventory(
+        &self,
+        caller: &Principal,
+        hotel_id: HotelId,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<InventoryNight>> {
         self.managed_hotel(caller, hotel_id).await?;
         let days = (to - from).whole_days();
         if days <= 0 {
@@ -435,9 +582,15 @@ impl CatalogApi for CatalogService {
         if days > 366 {
             return Err(Error::invalid_field("to", "at most 366 nights at a time"));
         }
-        let found = self.store.room_type_nights(&SearchScope::Hotel(hotel_id), 0, from, to).await?;
+        let found = self
+            .store
+            .room_type_nights(&SearchScope::Hotel(hotel_id), 0, from, to)
+            .await?;
         let mut out = Vec::new();
-        for RoomTypeNights { room_type, nights, .. } in found {
+        for RoomTypeNights {
+            room_type, nights, ..
+        } in found
+        {
             let mut rows = nights.iter().peekable();
             let mut night = from;
             while night < to {
@@ -446,7 +599,13 @@ impl CatalogApi for CatalogService {
                     Some(r) => (r.total, r.held, r.sold),
                     None => (room_type.active_rooms, 0, 0),
                 };
-                out.push(InventoryNight { room_type_id: room_type.id, night, total, held, sold });
+                out.push(InventoryNight {
+                    room_type_id: room_type.id,
+                    night,
+                    total,
+                    held,
+                    sold,
+                });
                 night = match night.next_day() {
                     Some(n) => n,
                     None => break,
@@ -463,51 +622,114 @@ impl CatalogApi for CatalogService {
             return Err(Error::invalid_field("limit", "must be between 1 and 200"));
         }
         if query.stay.night_count() > self.settings.max_nights {
-            return Err(Error::invalid_field("check_out", format!("a stay may be at most {} nights", self.settings.max_nights)));
+            return Err(Error::invalid_field(
+                "check_out",
+                format!("a stay may be at most {} nights", self.settings.max_nights),
+            ));
         }
         let (scope, centre) = match &query.place {
             Place::City(city) => (SearchScope::City(city.trim().to_owned()), None),
             Place::Near { point, radius_km } => {
                 if !(*radius_km > 0.0 && *radius_km <= 500.0) {
-                    return Err(Error::invalid_field("radius_km", "must be greater than 0 and at most 500"));
+                    return Err(Error::invalid_field(
+                        "radius_km",
+                        "must be greater than 0 and at most 500",
+                    ));
                 }
-                (SearchScope::Area(domain::bounding_box(*point, *radius_km)), Some((*point, *radius_km)))
+                (
+                    SearchScope::Area(domain::bounding_box(*point, *radius_km)),
+                    Some((*point, *radius_km)),
+                )
             }
         };
         if query.sort == SortOrder::Distance && centre.is_none() {
-            return Err(Error::invalid_field("sort", "sorting by distance needs `near`"));
+            return Err(Error::invalid_field(
+                "sort",
+                "sorting by distance needs `near`",
+            ));
         }
-        let pick = Pick { centre, max_price: query.max_price, sort: query.sort, limit: query.limit as usize };
-        let offers = self.find_offers(&scope, &query.stay, query.guests, query.rooms, &pick).await?;
+        let pick = Pick {
+            centre,
+            max_price: query.max_price,
+            sort: query.sort,
+            limit: query.limit as usize,
+        };
+        let offers = self
+            .find_offers(&scope, &query.stay, query.guests, query.rooms, &pick)
+            .await?;
         metrics::counter!("innkeeper_catalog_searches_total").increment(1);
         Ok(offers)
     }
 
     async fn hotel_availability(&self, query: HotelAvailabilityQuery) -> Result<Vec<Offer>> {
         check_rooms_and_guests(query.guests, query.rooms)?;
-        self.store.get_hotel(query.hotel_id).await?.ok_or_else(|| Error::not_found("hotel", query.hotel_id))?;
-        let pick = Pick { centre: None, max_price: None, sort: SortOrder::Price, limit: 200 };
-        self.find_offers(&SearchScope::Hotel(query.hotel_id), &query.stay, query.guests, query.rooms, &pick).await
+        self.store
+            .get_hotel(query.hotel_id)
+            .await?
+            .ok_or_else(|| Error::not_found("hotel", query.hotel_id))?;
+        let pick = Pick {
+            centre: None,
+            max_price: None,
+            sort: SortOrder::Price,
+            limit: 200,
+        };
+        self.find_offers(
+            &SearchScope::Hotel(query.hotel_id),
+            &query.stay,
+            query.guests,
+            query.rooms,
+            &pick,
+        )
+        .await
     }
 
     async fn quote(&self, room_type_id: RoomTypeId, stay: StayDates, rooms: u32) -> Result<Quote> {
         check_rooms_and_guests(rooms, rooms)?;
-        let room_type = self.store.get_room_type(room_type_id).await?.ok_or_else(|| Error::not_found("room type", room_type_id))?;
+        let room_type = self
+            .store
+            .get_room_type(room_type_id)
+            .await?
+            .ok_or_else(|| Error::not_found("room type", room_type_id))?;
         let found = self
             .store
-            .room_type_nights(&SearchScope::Hotel(room_type.hotel_id), 0, stay.check_in(), stay.check_out())
+            .room_type_nights(
+                &SearchScope::Hotel(room_type.hotel_id),
+                0,
+                stay.check_in(),
+                stay.check_out(),
+            )
             .await?;
-        let nights = found.into_iter().find(|f| f.room_type.id == room_type_id).map(|f| f.nights).unwrap_or_default();
+        let nights = found
+            .into_iter()
+            .find(|f| f.room_type.id == room_type_id)
+            .map(|f| f.nights)
+            .unwrap_or_default();
         let priced = domain::price_stay(&room_type, &nights, &stay, rooms)?;
         if let Some(min) = priced.min_stay
             && stay.night_count() < min
         {
-            return Err(Error::invalid_field("check_out", format!("stays starting {} must be at least {min} nights", stay.check_in())));
+            return Err(Error::invalid_field(
+                "check_out",
+                format!(
+                    "stays starting {} must be at least {min} nights",
+                    stay.check_in()
+                ),
+            ));
         }
         if priced.rooms_left < rooms {
-            return Err(Error::sold_out(format!("{} has only {} room(s) free for these dates", room_type.name, priced.rooms_left)));
+            return Err(Error::sold_out(format!(
+                "{} has only {} room(s) free for these dates",
+                room_type.name, priced.rooms_left
+            )));
         }
-        Ok(Quote { hotel_id: room_type.hotel_id, room_type_id, stay, rooms, nights: priced.nights, total: priced.total })
+        Ok(Quote {
+            hotel_id: room_type.hotel_id,
+            room_type_id,
+            stay,
+            rooms,
+            nights: priced.nights,
+            total: priced.total,
+        })
     }
 
     #[instrument(skip_all, fields(hold_id = %hold.hold_id, room_type_id = %hold.room_type_id))]
@@ -516,10 +738,19 @@ impl CatalogApi for CatalogService {
             return Err(Error::invalid_field("quantity", "must be between 1 and 9"));
         }
         if !(1..=self.settings.max_hold_ttl_seconds).contains(&hold.ttl_seconds) {
-            return Err(Error::invalid_field("ttl_seconds", format!("must be between 1 and {}", self.settings.max_hold_ttl_seconds)));
+            return Err(Error::invalid_field(
+                "ttl_seconds",
+                format!(
+                    "must be between 1 and {}",
+                    self.settings.max_hold_ttl_seconds
+                ),
+            ));
         }
         if hold.stay.night_count() > self.settings.max_nights {
-            return Err(Error::invalid_field("check_out", format!("a stay may be at most {} nights", self.settings.max_nights)));
+            return Err(Error::invalid_field(
+                "check_out",
+                format!("a stay may be at most {} nights", self.settings.max_nights),
+            ));
         }
         let now = self.clock.now();
         let result = self
@@ -543,11 +774,14 @@ impl CatalogApi for CatalogService {
         // Held: the counters moved. Sold out: the index may have shown rooms that are gone.
         let hotel_id = match &result {
             Ok(h) => Some(h.hotel_id),
-            Err(e) if e.code == innkeeper_kernel::ErrorCode::SoldOut => self.index.hotel_of(hold.room_type_id),
+            Err(e) if e.code == innkeeper_kernel::ErrorCode::SoldOut => {
+                self.index.hotel_of(hold.room_type_id)
+            }
             Err(_) => None,
         };
         if let Some(hotel_id) = hotel_id {
-            self.refresh_index(hotel_id, hold.stay.check_in(), hold.stay.check_out()).await;
+            self.refresh_index(hotel_id, hold.stay.check_in(), hold.stay.check_out())
+                .await;
         }
         result
     }
@@ -555,18 +789,23 @@ impl CatalogApi for CatalogService {
     #[instrument(skip_all, fields(hold_id = %id))]
     async fn confirm_hold(&self, id: HoldId) -> Result<Hold> {
         let hold = self.store.confirm_hold(id, self.clock.now()).await?;
-        self.refresh_index(hold.hotel_id, hold.stay.check_in(), hold.stay.check_out()).await;
+        self.refresh_index(hold.hotel_id, hold.stay.check_in(), hold.stay.check_out())
+            .await;
         Ok(hold)
     }
 
     #[instrument(skip_all, fields(hold_id = %id))]
     async fn release_hold(&self, id: HoldId) -> Result<Hold> {
         let hold = self.store.release_hold(id, self.clock.now()).await?;
-        self.refresh_index(hold.hotel_id, hold.stay.check_in(), hold.stay.check_out()).await;
+        self.refresh_index(hold.hotel_id, hold.stay.check_in(), hold.stay.check_out())
+            .await;
         Ok(hold)
     }
 
     async fn get_hold(&self, id: HoldId) -> Result<Hold> {
-        self.store.get_hold(id).await?.ok_or_else(|| Error::not_found("hold", id))
+        self.store
+            .get_hold(id)
+            .await?
+            .ok_or_else(|| Error::not_found("hold", id))
     }
 }

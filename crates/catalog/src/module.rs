@@ -30,18 +30,30 @@ pub struct CatalogModule {
 
 impl CatalogModule {
     /// Opens the store on `db` and builds the service.
-    pub async fn start(db: &Database, clock: Arc<dyn Clock>, settings: CatalogSettings) -> anyhow::Result<Self> {
+    pub async fn start(
+        db: &Database,
+        clock: Arc<dyn Clock>,
+        settings: CatalogSettings,
+    ) -> anyhow::Result<Self> {
         let store = open_store(db).await?;
         let service = Arc::new(CatalogService::new(store, clock, settings));
         let started = std::time::Instant::now();
         let room_types = service.load_search_index().await?;
-        tracing::info!(room_types, elapsed_ms = started.elapsed().as_millis() as u64, "search index loaded");
+        tracing::info!(
+            room_types,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "search index loaded"
+        );
         Ok(Self { service })
     }
 
     /// Reloads the search index every `interval` until `shutdown`, so writes made by other
     /// catalog replicas show up in this one's searches (its own writes show at once).
-    pub async fn run_index_reloader(self, interval: Duration, shutdown: CancellationToken) -> anyhow::Result<()> {
+    pub async fn run_index_reloader(
+        self,
+        interval: Duration,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -57,7 +69,11 @@ impl CatalogModule {
 
     /// Expires overdue holds every `interval` until `shutdown`. Several replicas may run it:
     /// the store picks due holds without double-expiring.
-    pub async fn run_hold_sweeper(self, interval: Duration, shutdown: CancellationToken) -> anyhow::Result<()> {
+    pub async fn run_hold_sweeper(
+        self,
+        interval: Duration,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -70,7 +86,8 @@ impl CatalogModule {
                 match self.service.expire_due_holds(500).await {
                     Ok(0) => break,
                     Ok(n) => {
-                        metrics::counter!("innkeeper_catalog_holds_expired_total").increment(u64::from(n));
+                        metrics::counter!("innkeeper_catalog_holds_expired_total")
+                            .increment(u64::from(n));
                         tracing::info!(expired = n, "expired overdue holds");
                         if n < 500 {
                             break;

@@ -18,7 +18,12 @@ use crate::api::{Hotel, RoomType};
 use crate::store::{BoundingBox, CatalogStore, RoomTypeNights, SearchScope, StoredNight};
 
 /// The whole world, to load every hotel with one scope.
-const EVERYWHERE: BoundingBox = BoundingBox { min_lat: -90.0, max_lat: 90.0, min_lon: -180.0, max_lon: 180.0 };
+const EVERYWHERE: BoundingBox = BoundingBox {
+    min_lat: -90.0,
+    max_lat: 90.0,
+    min_lon: -180.0,
+    max_lon: 180.0,
+};
 
 /// One room type with its hotel and its stored nights (sorted by night).
 #[derive(Debug, Clone)]
@@ -53,7 +58,14 @@ impl Data {
         let hotel_id = found.hotel.id;
         let city = city_key(&found.hotel.city);
         self.remove(id);
-        self.entries.insert(id, Entry { hotel: Arc::new(found.hotel), room_type: Arc::new(found.room_type), nights: found.nights });
+        self.entries.insert(
+            id,
+            Entry {
+                hotel: Arc::new(found.hotel),
+                room_type: Arc::new(found.room_type),
+                nights: found.nights,
+            },
+        );
         self.by_city.entry(city).or_default().push(id);
         self.by_hotel.entry(hotel_id).or_default().push(id);
     }
@@ -86,15 +98,25 @@ pub(crate) struct SearchIndex {
 impl SearchIndex {
     /// An empty index; searches fall back to the store until [`SearchIndex::reload`] runs.
     pub(crate) fn new(horizon_days: u32) -> Self {
-        Self { data: RwLock::new(Data::default()), horizon_days, stripes: (0..64).map(|_| tokio::sync::Mutex::new(())).collect() }
+        Self {
+            data: RwLock::new(Data::default()),
+            horizon_days,
+            stripes: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
+        }
     }
 
     /// Loads every room type and its nights from `today - 1` over the horizon, then swaps.
     pub(crate) async fn reload(&self, store: &dyn CatalogStore, today: Date) -> Result<usize> {
         let from = today - Duration::days(1);
         let to = today + Duration::days(i64::from(self.horizon_days));
-        let found = store.room_type_nights(&SearchScope::Area(EVERYWHERE), 0, from, to).await?;
-        let mut data = Data { from: Some(from), to: Some(to), ..Data::default() };
+        let found = store
+            .room_type_nights(&SearchScope::Area(EVERYWHERE), 0, from, to)
+            .await?;
+        let mut data = Data {
+            from: Some(from),
+            to: Some(to),
+            ..Data::default()
+        };
         let count = found.len();
         for f in found {
             data.insert(f);
@@ -106,7 +128,13 @@ impl SearchIndex {
 
     /// Re-reads the hotel's room types and their nights in `[from, to)` after a write.
     /// Nights outside the range keep their cached values.
-    pub(crate) async fn refresh(&self, store: &dyn CatalogStore, hotel_id: HotelId, from: Date, to: Date) -> Result<()> {
+    pub(crate) async fn refresh(
+        &self,
+        store: &dyn CatalogStore,
+        hotel_id: HotelId,
+        from: Date,
+        to: Date,
+    ) -> Result<()> {
         let (loaded_from, loaded_to) = {
             let data = self.data.read().unwrap_or_else(|e| e.into_inner());
             match (data.from, data.to) {
@@ -117,8 +145,14 @@ impl SearchIndex {
         let (from, to) = (from.max(loaded_from), to.min(loaded_to));
         let stripe = &self.stripes[stripe_of(hotel_id, self.stripes.len())];
         let _serialised = stripe.lock().await;
-        let read_to = if from < to { to } else { from + Duration::days(1) };
-        let found = store.room_type_nights(&SearchScope::Hotel(hotel_id), 0, from, read_to).await?;
+        let read_to = if from < to {
+            to
+        } else {
+            from + Duration::days(1)
+        };
+        let found = store
+            .room_type_nights(&SearchScope::Hotel(hotel_id), 0, from, read_to)
+            .await?;
         let hotel = store.get_hotel(hotel_id).await?;
         let mut data = self.data.write().unwrap_or_else(|e| e.into_inner());
         let known: Vec<RoomTypeId> = data.by_hotel.get(&hotel_id).cloned().unwrap_or_default();
@@ -131,14 +165,22 @@ impl SearchIndex {
         let hotel = Arc::new(hotel);
         let seen: Vec<RoomTypeId> = found.iter().map(|f| f.room_type.id).collect();
         for f in found {
-            let mut nights = data.entries.get(&f.room_type.id).map(|e| e.nights.clone()).unwrap_or_default();
+            let mut nights = data
+                .entries
+                .get(&f.room_type.id)
+                .map(|e| e.nights.clone())
+                .unwrap_or_default();
             if from < to {
                 // Replace the refreshed window: rows absent from the read are back to defaults.
                 nights.retain(|n| n.night < from || n.night >= to);
                 nights.extend(f.nights.iter().copied());
                 nights.sort_by_key(|n| n.night);
             }
-            data.insert(RoomTypeNights { hotel: (*hotel).clone(), room_type: f.room_type, nights });
+            data.insert(RoomTypeNights {
+                hotel: (*hotel).clone(),
+                room_type: f.room_type,
+                nights,
+            });
         }
         // Room types no longer listed (none today, but the index must not invent them).
         for id in known.into_iter().filter(|id| !seen.contains(id)) {
@@ -156,18 +198,32 @@ impl SearchIndex {
 
     /// The hotel of a cached room type.
     pub(crate) fn hotel_of(&self, room_type_id: RoomTypeId) -> Option<HotelId> {
-        self.data.read().unwrap_or_else(|e| e.into_inner()).entries.get(&room_type_id).map(|e| e.hotel.id)
+        self.data
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .entries
+            .get(&room_type_id)
+            .map(|e| e.hotel.id)
     }
 
     /// Calls `visit` for each room type in `scope` with capacity of at least `min_capacity`,
     /// with its nights in `[from, to)`. `None` when `[from, to)` is not in memory (the caller
     /// asks the store instead).
-    pub(crate) fn visit<F>(&self, scope: &SearchScope, min_capacity: u32, from: Date, to: Date, mut visit: F) -> Option<()>
+    pub(crate) fn visit<F>(
+        &self,
+        scope: &SearchScope,
+        min_capacity: u32,
+        from: Date,
+        to: Date,
+        mut visit: F,
+    ) -> Option<()>
     where
         F: FnMut(&Entry, &[StoredNight]),
     {
         let data = self.data.read().unwrap_or_else(|e| e.into_inner());
-        let (Some(loaded_from), Some(loaded_to)) = (data.from, data.to) else { return None };
+        let (Some(loaded_from), Some(loaded_to)) = (data.from, data.to) else {
+            return None;
+        };
         if from < loaded_from || to > loaded_to {
             return None;
         }
@@ -179,14 +235,27 @@ impl SearchIndex {
             }
         };
         match scope {
-            SearchScope::City(city) => data.by_city.get(&city_key(city)).into_iter().flatten().for_each(&mut each),
-            SearchScope::Hotel(id) => data.by_hotel.get(id).into_iter().flatten().for_each(&mut each),
+            SearchScope::City(city) => data
+                .by_city
+                .get(&city_key(city))
+                .into_iter()
+                .flatten()
+                .for_each(&mut each),
+            SearchScope::Hotel(id) => data
+                .by_hotel
+                .get(id)
+                .into_iter()
+                .flatten()
+                .for_each(&mut each),
             SearchScope::Area(b) => data
                 .entries
                 .iter()
                 .filter(|(_, e)| {
                     let p = e.hotel.location;
-                    p.lat >= b.min_lat && p.lat <= b.max_lat && p.lon >= b.min_lon && p.lon <= b.max_lon
+                    p.lat >= b.min_lat
+                        && p.lat <= b.max_lat
+                        && p.lon >= b.min_lon
+                        && p.lon <= b.max_lon
                 })
                 .for_each(|(id, _)| each(id)),
         }

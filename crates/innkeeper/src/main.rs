@@ -18,7 +18,10 @@ use crate::cli::{Cli, Command, ConfigCommand, TargetArgs};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     runtime.block_on(run(cli))
 }
 
@@ -37,13 +40,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Config(ConfigCommand::Print) => {
             let config = Config::load(file, &[])?;
-            print!("{}", toml::to_string_pretty(&config).context("rendering the configuration")?);
+            print!(
+                "{}",
+                toml::to_string_pretty(&config).context("rendering the configuration")?
+            );
             Ok(())
         }
         Command::Up(args) => {
             if args.fresh && args.data_dir.exists() {
-                std::fs::remove_dir_all(&args.data_dir)
-                    .with_context(|| format!("--fresh: cannot delete {}", args.data_dir.display()))?;
+                std::fs::remove_dir_all(&args.data_dir).with_context(|| {
+                    format!("--fresh: cannot delete {}", args.data_dir.display())
+                })?;
             }
             let overrides = [
                 ("node.targets", json!(["all"])),
@@ -68,7 +75,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let _telemetry = init_telemetry(&config)?;
             let node = Node::build(&config, NodeOptions::default()).await?;
             tracing::info!(http = %node.http_addr(), grpc = ?node.grpc_addr(), targets = ?config.node.targets, "node ready");
-            node.run_until_stopped(innkeeper_platform::supervisor::shutdown_signal()).await
+            node.run_until_stopped(innkeeper_platform::supervisor::shutdown_signal())
+                .await
         }
         Command::Migrate(targets) => {
             let mut overrides = target_overrides(&targets)?;
@@ -92,7 +100,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let started = Instant::now();
             let today = SystemClock.today();
             let summary = if args.bench {
-                innkeeper_catalog::demo::seed_bench(&catalog, &Principal::DEVELOPMENT, today, args.hotels, args.room_types, args.nights).await?
+                innkeeper_catalog::demo::seed_bench(
+                    &catalog,
+                    &Principal::DEVELOPMENT,
+                    today,
+                    args.hotels,
+                    args.room_types,
+                    args.nights,
+                )
+                .await?
             } else {
                 innkeeper_catalog::demo::seed_demo(&catalog, &Principal::DEVELOPMENT, today).await?
             };
@@ -113,28 +129,34 @@ fn target_overrides(args: &TargetArgs) -> anyhow::Result<Vec<(&'static str, serd
     if args.target.is_empty() {
         return Ok(Vec::new());
     }
-    let targets = args.target.iter().map(|t| Target::parse(t)).collect::<anyhow::Result<Vec<_>>>()?;
+    let targets = args
+        .target
+        .iter()
+        .map(|t| Target::parse(t))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(vec![("node.targets", json!(targets))])
 }
 
 fn init_telemetry(config: &Config) -> anyhow::Result<telemetry::TelemetryGuard> {
-    let _ = rustls_provider_note();
     telemetry::init(&TelemetrySettings {
         log_format: config.telemetry.log_format,
-        log_filter: std::env::var("RUST_LOG").unwrap_or_else(|_| config.telemetry.log_filter.clone()),
+        log_filter: std::env::var("RUST_LOG")
+            .unwrap_or_else(|_| config.telemetry.log_filter.clone()),
         otlp_endpoint: Some(config.telemetry.otlp_endpoint.clone()).filter(|e| !e.is_empty()),
         service_name: config.telemetry.service_name.clone(),
     })
 }
 
-/// No TLS stack is linked yet (loopback and in-cluster plain gRPC); kept as the one place a
-/// rustls provider would be installed (see stack-notes: provider ambiguity).
-fn rustls_provider_note() {}
-
 async fn up(config: Config) -> anyhow::Result<()> {
     let started = Instant::now();
     let _telemetry = init_telemetry(&config)?;
-    let node = Node::build(&config, NodeOptions { clock: Arc::new(SystemClock) }).await?;
+    let node = Node::build(
+        &config,
+        NodeOptions {
+            clock: Arc::new(SystemClock),
+        },
+    )
+    .await?;
     let catalog = node.catalog();
     let seeded = seed_if_empty(&catalog).await?;
     let addr = node.http_addr();
@@ -144,25 +166,42 @@ async fn up(config: Config) -> anyhow::Result<()> {
     let check_in = today + time::Duration::days(14);
     let check_out = check_in + time::Duration::days(3);
     println!();
-    println!("  Innkeeper is running (embedded: every service in this process, SQLite in {})", config.node.data_dir.display());
+    println!(
+        "  Innkeeper is running (embedded: every service in this process, SQLite in {})",
+        config.node.data_dir.display()
+    );
     println!();
     println!("  API        http://{addr}/api/v1");
     println!("  API docs   http://{addr}/docs");
     println!("  Metrics    http://{addr}/metrics     Health  http://{addr}/health/ready");
-    println!("  Try        curl 'http://{addr}/api/v1/availability?city=Lisbon&check_in={check_in}&check_out={check_out}&guests=2'");
+    println!(
+        "  Try        curl 'http://{addr}/api/v1/availability?city=Lisbon&check_in={check_in}&check_out={check_out}&guests=2'"
+    );
     println!();
-    println!("  Demo logins: none yet (accounts arrive with the identity service); writes act as the demo hotelier.");
-    println!("  Ready in {ready_ms} ms{}. Ctrl-C stops.", if seeded { " (demo data seeded)" } else { "" });
+    println!(
+        "  Demo logins: none yet (accounts arrive with the identity service); writes act as the demo hotelier."
+    );
+    println!(
+        "  Ready in {ready_ms} ms{}. Ctrl-C stops.",
+        if seeded { " (demo data seeded)" } else { "" }
+    );
     println!();
-    node.run_until_stopped(innkeeper_platform::supervisor::shutdown_signal()).await
+    node.run_until_stopped(innkeeper_platform::supervisor::shutdown_signal())
+        .await
 }
 
 /// Seeds the demo the first time (when the catalog has no hotel).
 async fn seed_if_empty(catalog: &CatalogClient) -> anyhow::Result<bool> {
-    let page = catalog.list_hotels(HotelQuery { limit: Some(1), ..HotelQuery::default() }).await?;
+    let page = catalog
+        .list_hotels(HotelQuery {
+            limit: Some(1),
+            ..HotelQuery::default()
+        })
+        .await?;
     if !page.items.is_empty() {
         return Ok(false);
     }
-    innkeeper_catalog::demo::seed_demo(catalog, &Principal::DEVELOPMENT, SystemClock.today()).await?;
+    innkeeper_catalog::demo::seed_demo(catalog, &Principal::DEVELOPMENT, SystemClock.today())
+        .await?;
     Ok(true)
 }

@@ -33,7 +33,10 @@ fn free_addr() -> SocketAddr {
 
 fn spawn(args: &[&str], env: &[(&str, String)], dir: &Path) -> Process {
     let mut cmd = Command::new(BIN);
-    cmd.args(args).current_dir(dir).env("INNKEEPER__TELEMETRY__LOG_FORMAT", "json").env("RUST_LOG", "warn");
+    cmd.args(args)
+        .current_dir(dir)
+        .env("INNKEEPER__TELEMETRY__LOG_FORMAT", "json")
+        .env("RUST_LOG", "warn");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -51,7 +54,10 @@ async fn wait_ready(http: &reqwest::Client, base: &str) {
         {
             return;
         }
-        assert!(Instant::now() < deadline, "{base} did not become ready in 60 s");
+        assert!(
+            Instant::now() < deadline,
+            "{base} did not become ready in 60 s"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -103,44 +109,63 @@ async fn hotelier_sets_up_a_hotel_and_a_guest_finds_it(base: &str) {
     let mid = check_in + time::Duration::days(1);
     let resp = http
         .put(format!("{api}/hotels/{hotel_id}/room-types/{rt_id}/rates"))
-        .json(&json!({"from": mid.to_string(), "to": (mid + time::Duration::days(1)).to_string(),
-                      "price": {"amount": 15000, "currency": "EUR"}}))
+        .json(
+            &json!({"from": mid.to_string(), "to": (mid + time::Duration::days(1)).to_string(),
+                      "price": {"amount": 15000, "currency": "EUR"}}),
+        )
         .send()
         .await
         .expect("set rate");
     assert_eq!(resp.status(), 200);
 
     let offers: Value = http
-        .get(format!("{api}/availability?city={city}&check_in={check_in}&check_out={check_out}&guests=2"))
+        .get(format!(
+            "{api}/availability?city={city}&check_in={check_in}&check_out={check_out}&guests=2"
+        ))
         .send()
         .await
         .expect("search")
         .json()
         .await
         .expect("json");
-    let items = offers["items"].as_array().or_else(|| offers.as_array()).expect("offers list");
+    let items = offers["items"]
+        .as_array()
+        .or_else(|| offers.as_array())
+        .expect("offers list");
     assert_eq!(items.len(), 1, "{offers}");
     let offer = &items[0];
-    let prices: Vec<i64> = offer["nights"].as_array().expect("nights").iter().map(|n| n["price"]["amount"].as_i64().expect("amount")).collect();
+    let prices: Vec<i64> = offer["nights"]
+        .as_array()
+        .expect("nights")
+        .iter()
+        .map(|n| n["price"]["amount"].as_i64().expect("amount"))
+        .collect();
     assert_eq!(prices, vec![12000, 15000, 12000]);
     assert_eq!(offer["total"], json!({"amount": 39000, "currency": "EUR"}));
     assert_eq!(offer["rooms_left"], 2);
 
     // Three guests do not fit in one double.
     let offers: Value = http
-        .get(format!("{api}/availability?city={city}&check_in={check_in}&check_out={check_out}&guests=3"))
+        .get(format!(
+            "{api}/availability?city={city}&check_in={check_in}&check_out={check_out}&guests=3"
+        ))
         .send()
         .await
         .expect("search")
         .json()
         .await
         .expect("json");
-    let items = offers["items"].as_array().or_else(|| offers.as_array()).expect("offers list");
+    let items = offers["items"]
+        .as_array()
+        .or_else(|| offers.as_array())
+        .expect("offers list");
     assert!(items.is_empty(), "{offers}");
 
     // Bad input is a problem document naming the field, in every shape.
     let resp = http
-        .get(format!("{api}/availability?city={city}&check_in={check_out}&check_out={check_in}&guests=2"))
+        .get(format!(
+            "{api}/availability?city={city}&check_in={check_out}&check_out={check_in}&guests=2"
+        ))
         .send()
         .await
         .expect("search");
@@ -151,26 +176,66 @@ async fn hotelier_sets_up_a_hotel_and_a_guest_finds_it(base: &str) {
     assert_eq!(problem["errors"][0]["field"], "check_out");
 
     // Optimistic concurrency crosses the wire intact.
-    let resp = http.patch(format!("{api}/hotels/{hotel_id}")).header("if-match", "\"7\"").json(&json!({"stars": 5})).send().await.expect("patch");
+    let resp = http
+        .patch(format!("{api}/hotels/{hotel_id}"))
+        .header("if-match", "\"7\"")
+        .json(&json!({"stars": 5}))
+        .send()
+        .await
+        .expect("patch");
     assert_eq!(resp.status(), 412);
     let problem: Value = resp.json().await.expect("json");
     assert_eq!(problem["code"], "version_mismatch");
-    let resp = http.patch(format!("{api}/hotels/{hotel_id}")).header("if-match", "\"1\"").json(&json!({"stars": 5})).send().await.expect("patch");
+    let resp = http
+        .patch(format!("{api}/hotels/{hotel_id}"))
+        .header("if-match", "\"1\"")
+        .json(&json!({"stars": 5}))
+        .send()
+        .await
+        .expect("patch");
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["etag"], "\"2\"");
 
     // Unknown ids are 404 problems.
-    let resp = http.get(format!("{api}/hotels/{}", uuid::Uuid::now_v7())).send().await.expect("get");
+    let resp = http
+        .get(format!("{api}/hotels/{}", uuid::Uuid::now_v7()))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(resp.status(), 404);
     assert_eq!(resp.headers()["content-type"], "application/problem+json");
 
     // The operations endpoints answer.
-    let metrics = http.get(format!("{base}/metrics")).send().await.expect("metrics").text().await.expect("text");
-    assert!(metrics.contains("innkeeper_http_requests_total"), "{metrics}");
-    let docs = http.get(format!("{base}/docs/")).send().await.expect("docs");
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("innkeeper_http_requests_total"),
+        "{metrics}"
+    );
+    let docs = http
+        .get(format!("{base}/docs/"))
+        .send()
+        .await
+        .expect("docs");
     assert_eq!(docs.status(), 200);
-    let openapi: Value = http.get(format!("{base}/api/openapi.json")).send().await.expect("openapi").json().await.expect("json");
-    assert!(openapi["paths"]["/api/v1/availability"].is_object(), "openapi lists /api/v1/availability");
+    let openapi: Value = http
+        .get(format!("{base}/api/openapi.json"))
+        .send()
+        .await
+        .expect("openapi")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        openapi["paths"]["/api/v1/availability"].is_object(),
+        "openapi lists /api/v1/availability"
+    );
 }
 
 #[tokio::test]
@@ -178,7 +243,17 @@ async fn embedded_shape_serves_the_demo_and_the_scenario() {
     let dir = TempDir::new("e2e_up");
     let addr = free_addr();
     let data = dir.path.join("data");
-    let _up = spawn(&["up", "--data-dir", data.to_str().expect("utf8"), "--listen", &addr.to_string()], &[], &dir.path);
+    let _up = spawn(
+        &[
+            "up",
+            "--data-dir",
+            data.to_str().expect("utf8"),
+            "--listen",
+            &addr.to_string(),
+        ],
+        &[],
+        &dir.path,
+    );
     let base = format!("http://{addr}");
     let http = reqwest::Client::new();
     wait_ready(&http, &base).await;
@@ -195,7 +270,10 @@ async fn embedded_shape_serves_the_demo_and_the_scenario() {
         .json()
         .await
         .expect("json");
-    let items = offers["items"].as_array().or_else(|| offers.as_array()).expect("offers list");
+    let items = offers["items"]
+        .as_array()
+        .or_else(|| offers.as_array())
+        .expect("offers list");
     assert!(items.len() >= 3, "the demo has offers in Lisbon: {offers}");
     assert_eq!(items[0]["nights"].as_array().map(Vec::len), Some(2));
 
@@ -206,13 +284,30 @@ async fn split_shape(catalog_db_url: String) {
     let dir = TempDir::new("e2e_split");
     let (catalog_http, catalog_grpc, gateway_http) = (free_addr(), free_addr(), free_addr());
     let _catalog = spawn(
-        &["serve", "--target", "catalog", "--listen", &catalog_http.to_string(), "--grpc-listen", &catalog_grpc.to_string()],
+        &[
+            "serve",
+            "--target",
+            "catalog",
+            "--listen",
+            &catalog_http.to_string(),
+            "--grpc-listen",
+            &catalog_grpc.to_string(),
+        ],
         &[("INNKEEPER__CATALOG__DATABASE_URL", catalog_db_url)],
         &dir.path,
     );
     let _gateway = spawn(
-        &["serve", "--target", "gateway", "--listen", &gateway_http.to_string()],
-        &[("INNKEEPER__CATALOG__ENDPOINT", format!("http://{catalog_grpc}"))],
+        &[
+            "serve",
+            "--target",
+            "gateway",
+            "--listen",
+            &gateway_http.to_string(),
+        ],
+        &[(
+            "INNKEEPER__CATALOG__ENDPOINT",
+            format!("http://{catalog_grpc}"),
+        )],
         &dir.path,
     );
     let http = reqwest::Client::new();
@@ -220,8 +315,18 @@ async fn split_shape(catalog_db_url: String) {
     wait_ready(&http, &format!("http://{gateway_http}")).await;
     hotelier_sets_up_a_hotel_and_a_guest_finds_it(&format!("http://{gateway_http}")).await;
     // The gateway really went over gRPC: the catalog process counted the calls.
-    let metrics = http.get(format!("http://{catalog_http}/metrics")).send().await.expect("metrics").text().await.expect("text");
-    assert!(metrics.contains("innkeeper_grpc_requests_total"), "catalog served gRPC");
+    let metrics = http
+        .get(format!("http://{catalog_http}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("innkeeper_grpc_requests_total"),
+        "catalog served gRPC"
+    );
 }
 
 #[tokio::test]
@@ -232,6 +337,8 @@ async fn split_shape_over_grpc_on_sqlite() {
 
 #[tokio::test]
 async fn split_shape_over_grpc_on_postgres() {
-    let Some(db) = TestDatabase::postgres().await else { return };
+    let Some(db) = TestDatabase::postgres().await else {
+        return;
+    };
     split_shape(db.url.clone()).await;
 }

@@ -169,7 +169,11 @@ pub struct Error {
 impl Error {
     /// An error with a code and a client-safe message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), errors: Vec::new() }
+        Self {
+            code,
+            message: message.into(),
+            errors: Vec::new(),
+        }
     }
 
     /// A 422 naming one field.
@@ -190,7 +194,11 @@ impl Error {
             .map(|e| format!("{}: {}", e.field, e.message))
             .collect::<Vec<_>>()
             .join("; ");
-        Self { code: ErrorCode::ValidationFailed, message, errors }
+        Self {
+            code: ErrorCode::ValidationFailed,
+            message,
+            errors,
+        }
     }
 
     /// A 404 for a kind of object and its id.
@@ -240,7 +248,10 @@ impl Error {
 
     /// Adds a field to a validation error (builder style).
     pub fn with_field(mut self, field: impl Into<String>, message: impl Into<String>) -> Self {
-        self.errors.push(FieldError { field: field.into(), message: message.into() });
+        self.errors.push(FieldError {
+            field: field.into(),
+            message: message.into(),
+        });
         self
     }
 }

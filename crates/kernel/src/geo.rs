@@ -17,10 +17,16 @@ impl GeoPoint {
     /// A checked coordinate; `field` names it in errors.
     pub fn new(field: &str, lat: f64, lon: f64) -> Result<Self> {
         if !(-90.0..=90.0).contains(&lat) || !lat.is_finite() {
-            return Err(Error::invalid_field(field, "latitude must be between -90 and 90"));
+            return Err(Error::invalid_field(
+                field,
+                "latitude must be between -90 and 90",
+            ));
         }
         if !(-180.0..=180.0).contains(&lon) || !lon.is_finite() {
-            return Err(Error::invalid_field(field, "longitude must be between -180 and 180"));
+            return Err(Error::invalid_field(
+                field,
+                "longitude must be between -180 and 180",
+            ));
         }
         Ok(Self { lat, lon })
     }
@@ -30,8 +36,14 @@ impl GeoPoint {
         let (lat, lon) = s
             .split_once(',')
             .ok_or_else(|| Error::invalid_field(field, "must be `lat,lon`"))?;
-        let lat = lat.trim().parse::<f64>().map_err(|_| Error::invalid_field(field, "latitude is not a number"))?;
-        let lon = lon.trim().parse::<f64>().map_err(|_| Error::invalid_field(field, "longitude is not a number"))?;
+        let lat = lat
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| Error::invalid_field(field, "latitude is not a number"))?;
+        let lon = lon
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| Error::invalid_field(field, "longitude is not a number"))?;
         Self::new(field, lat, lon)
     }
 

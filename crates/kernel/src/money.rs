@@ -19,7 +19,10 @@ impl Currency {
             [a, b, c] if [a, b, c].iter().all(|x| x.is_ascii_uppercase()) => {
                 Ok(Currency([*a, *b, *c]))
             }
-            _ => Err(Error::invalid_field(field, "must be an ISO 4217 code such as EUR")),
+            _ => Err(Error::invalid_field(
+                field,
+                "must be an ISO 4217 code such as EUR",
+            )),
         }
     }
 
@@ -77,16 +80,25 @@ impl Money {
 
     /// Zero in a currency.
     pub fn zero(currency: Currency) -> Self {
-        Self { amount: 0, currency }
+        Self {
+            amount: 0,
+            currency,
+        }
     }
 
     /// Checks a client-supplied price: non-negative, at most `max`, in the expected currency.
     pub fn check_price(self, field: &str, currency: Currency) -> Result<Self> {
         if self.amount < 0 {
-            return Err(Error::invalid_field(format!("{field}.amount"), "must not be negative"));
+            return Err(Error::invalid_field(
+                format!("{field}.amount"),
+                "must not be negative",
+            ));
         }
         if self.amount > 10_000_000_000 {
-            return Err(Error::invalid_field(format!("{field}.amount"), "is unreasonably large"));
+            return Err(Error::invalid_field(
+                format!("{field}.amount"),
+                "is unreasonably large",
+            ));
         }
         if self.currency != currency {
             return Err(Error::invalid_field(
@@ -104,7 +116,10 @@ impl Money {
         }
         self.amount
             .checked_add(other.amount)
-            .map(|amount| Money { amount, currency: self.currency })
+            .map(|amount| Money {
+                amount,
+                currency: self.currency,
+            })
             .ok_or_else(|| Error::invalid_request("amount overflow"))
     }
 
@@ -112,14 +127,23 @@ impl Money {
     pub fn times(self, n: u32) -> Result<Money> {
         self.amount
             .checked_mul(i64::from(n))
-            .map(|amount| Money { amount, currency: self.currency })
+            .map(|amount| Money {
+                amount,
+                currency: self.currency,
+            })
             .ok_or_else(|| Error::invalid_request("amount overflow"))
     }
 }
 
 impl std::fmt::Display for Money {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{:02} {}", self.amount / 100, (self.amount % 100).abs(), self.currency)
+        write!(
+            f,
+            "{}.{:02} {}",
+            self.amount / 100,
+            (self.amount % 100).abs(),
+            self.currency
+        )
     }
 }
 
@@ -139,24 +163,46 @@ mod tests {
     fn money_serialises_as_amount_and_currency() {
         let m = Money::new(12900, Currency::EUR).expect("valid");
         let json = serde_json::to_value(m).expect("serialises");
-        assert_eq!(json, serde_json::json!({"amount": 12900, "currency": "EUR"}));
+        assert_eq!(
+            json,
+            serde_json::json!({"amount": 12900, "currency": "EUR"})
+        );
         assert_eq!(m.to_string(), "129.00 EUR");
     }
 
     #[test]
     fn prices_are_checked_against_sign_and_currency() {
         let usd = Currency::parse_field("c", "USD").expect("valid");
-        assert!(Money { amount: -1, currency: usd }.check_price("price", usd).is_err());
-        let err = Money { amount: 1, currency: usd }
-            .check_price("price", Currency::EUR)
-            .expect_err("wrong currency");
+        assert!(
+            Money {
+                amount: -1,
+                currency: usd
+            }
+            .check_price("price", usd)
+            .is_err()
+        );
+        let err = Money {
+            amount: 1,
+            currency: usd,
+        }
+        .check_price("price", Currency::EUR)
+        .expect_err("wrong currency");
         assert_eq!(err.errors[0].field, "price.currency");
     }
 
     #[test]
     fn sums_refuse_to_mix_currencies() {
         let usd = Currency::parse_field("c", "USD").expect("valid");
-        assert!(Money::zero(usd).checked_add(Money::zero(Currency::EUR)).is_err());
-        assert_eq!(Money::new(5, usd).and_then(|m| m.times(3)).map(|m| m.amount), Ok(15));
+        assert!(
+            Money::zero(usd)
+                .checked_add(Money::zero(Currency::EUR))
+                .is_err()
+        );
+        assert_eq!(
+            Money::new(5, usd)
+                .and_then(|m| m.times(3))
+                .map(|m| m.amount),
+            Ok(15)
+        );
     }
 }

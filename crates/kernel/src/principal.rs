@@ -53,7 +53,9 @@ impl Principal {
     /// Ownership is still checked against it in the catalog, so the code path identity will
     /// feed with real, verified principals is the one exercised today.
     pub const DEVELOPMENT: Principal = Principal {
-        user_id: UserId(uuid::Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0d01)),
+        user_id: UserId(uuid::Uuid::from_u128(
+            0x0000_0000_0000_7000_8000_0000_0000_0d01,
+        )),
         role: Role::Hotelier,
     };
 
@@ -66,7 +68,10 @@ impl Principal {
     pub fn require_hotel_manager(&self) -> Result<()> {
         match self.role {
             Role::Hotelier | Role::Admin => Ok(()),
-            Role::Guest => Err(Error::new(crate::ErrorCode::Forbidden, "only hoteliers and admins manage hotels")),
+            Role::Guest => Err(Error::new(
+                crate::ErrorCode::Forbidden,
+                "only hoteliers and admins manage hotels",
+            )),
         }
     }
 
@@ -78,7 +83,10 @@ impl Principal {
     /// Parses the wire form.
     pub fn from_header(s: &str) -> Option<Principal> {
         let (role, id) = s.split_once(':')?;
-        Some(Principal { role: Role::parse(role)?, user_id: id.parse().ok()? })
+        Some(Principal {
+            role: Role::parse(role)?,
+            user_id: id.parse().ok()?,
+        })
     }
 }
 
@@ -89,9 +97,18 @@ mod tests {
     #[test]
     fn owners_and_admins_manage_others_do_not() {
         let owner = Principal::DEVELOPMENT;
-        let other = Principal { user_id: UserId::new(), role: Role::Hotelier };
-        let admin = Principal { user_id: UserId::new(), role: Role::Admin };
-        let guest = Principal { user_id: owner.user_id, role: Role::Guest };
+        let other = Principal {
+            user_id: UserId::new(),
+            role: Role::Hotelier,
+        };
+        let admin = Principal {
+            user_id: UserId::new(),
+            role: Role::Admin,
+        };
+        let guest = Principal {
+            user_id: owner.user_id,
+            role: Role::Guest,
+        };
         assert!(owner.may_manage(owner.user_id));
         assert!(!other.may_manage(owner.user_id));
         assert!(admin.may_manage(owner.user_id));

@@ -25,25 +25,43 @@ impl StayDates {
     pub fn new(check_in: Date, check_out: Date, today: Date, max_nights: u32) -> Result<Self> {
         let mut errors = Vec::new();
         if check_in < today {
-            errors.push(FieldError { field: "check_in".into(), message: "must not be in the past".into() });
+            errors.push(FieldError {
+                field: "check_in".into(),
+                message: "must not be in the past".into(),
+            });
         }
         if check_out <= check_in {
-            errors.push(FieldError { field: "check_out".into(), message: "must be after check_in".into() });
+            errors.push(FieldError {
+                field: "check_out".into(),
+                message: "must be after check_in".into(),
+            });
         } else if (check_out - check_in).whole_days() > i64::from(max_nights) {
             errors.push(FieldError {
                 field: "check_out".into(),
                 message: format!("a stay may be at most {max_nights} nights"),
             });
         }
-        if errors.is_empty() { Ok(Self { check_in, check_out }) } else { Err(Error::invalid_fields(errors)) }
+        if errors.is_empty() {
+            Ok(Self {
+                check_in,
+                check_out,
+            })
+        } else {
+            Err(Error::invalid_fields(errors))
+        }
     }
 
     /// A stay already validated elsewhere (read back from a store): only the ordering is checked.
     pub fn from_stored(check_in: Date, check_out: Date) -> Result<Self> {
         if check_out <= check_in {
-            return Err(Error::internal(format!("stored stay {check_in}..{check_out} is empty")));
+            return Err(Error::internal(format!(
+                "stored stay {check_in}..{check_out} is empty"
+            )));
         }
-        Ok(Self { check_in, check_out })
+        Ok(Self {
+            check_in,
+            check_out,
+        })
     }
 
     /// First night.
@@ -81,7 +99,8 @@ impl<'de> Deserialize<'de> for StayDates {
             check_out: Date,
         }
         let raw = Raw::deserialize(d)?;
-        StayDates::from_stored(raw.check_in, raw.check_out).map_err(|e| serde::de::Error::custom(e.message))
+        StayDates::from_stored(raw.check_in, raw.check_out)
+            .map_err(|e| serde::de::Error::custom(e.message))
     }
 }
 
@@ -94,27 +113,41 @@ mod tests {
 
     #[test]
     fn a_stay_lists_its_nights_in_order() {
-        let stay = StayDates::new(date!(2026 - 12 - 30), date!(2027 - 01 - 02), TODAY, 30).expect("valid");
+        let stay =
+            StayDates::new(date!(2026 - 12 - 30), date!(2027 - 01 - 02), TODAY, 30).expect("valid");
         let nights: Vec<_> = stay.nights().collect();
-        assert_eq!(nights, vec![date!(2026 - 12 - 30), date!(2026 - 12 - 31), date!(2027 - 01 - 01)]);
+        assert_eq!(
+            nights,
+            vec![
+                date!(2026 - 12 - 30),
+                date!(2026 - 12 - 31),
+                date!(2027 - 01 - 01)
+            ]
+        );
         assert_eq!(stay.night_count(), 3);
     }
 
     #[test]
     fn illegal_stays_are_refused_with_the_field() {
-        let past = StayDates::new(date!(2026 - 11 - 21), date!(2026 - 11 - 23), TODAY, 30).expect_err("past");
+        let past = StayDates::new(date!(2026 - 11 - 21), date!(2026 - 11 - 23), TODAY, 30)
+            .expect_err("past");
         assert_eq!(past.errors[0].field, "check_in");
-        let reversed = StayDates::new(date!(2026 - 12 - 05), date!(2026 - 12 - 05), TODAY, 30).expect_err("empty");
+        let reversed = StayDates::new(date!(2026 - 12 - 05), date!(2026 - 12 - 05), TODAY, 30)
+            .expect_err("empty");
         assert_eq!(reversed.errors[0].field, "check_out");
-        let long = StayDates::new(date!(2026 - 12 - 01), date!(2027 - 01 - 01), TODAY, 30).expect_err("too long");
+        let long = StayDates::new(date!(2026 - 12 - 01), date!(2027 - 01 - 01), TODAY, 30)
+            .expect_err("too long");
         assert!(long.errors[0].message.contains("30 nights"));
     }
 
     #[test]
     fn stays_overlap_only_when_they_share_a_night() {
-        let a = StayDates::new(date!(2026 - 12 - 01), date!(2026 - 12 - 03), TODAY, 30).expect("valid");
-        let b = StayDates::new(date!(2026 - 12 - 03), date!(2026 - 12 - 05), TODAY, 30).expect("valid");
-        let c = StayDates::new(date!(2026 - 12 - 02), date!(2026 - 12 - 04), TODAY, 30).expect("valid");
+        let a =
+            StayDates::new(date!(2026 - 12 - 01), date!(2026 - 12 - 03), TODAY, 30).expect("valid");
+        let b =
+            StayDates::new(date!(2026 - 12 - 03), date!(2026 - 12 - 05), TODAY, 30).expect("valid");
+        let c =
+            StayDates::new(date!(2026 - 12 - 02), date!(2026 - 12 - 04), TODAY, 30).expect("valid");
         assert!(!a.overlaps(&b));
         assert!(a.overlaps(&c) && c.overlaps(&b));
     }

@@ -24,7 +24,11 @@ pub fn load<T: DeserializeOwned>(
         }
         figment = figment.merge(Toml::file(path));
     }
-    figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__").map(|k| k.as_str().to_ascii_lowercase().into()));
+    figment = figment.merge(
+        Env::prefixed(ENV_PREFIX)
+            .split("__")
+            .map(|k| k.as_str().to_ascii_lowercase().into()),
+    );
     for (key, value) in overrides {
         figment = figment.merge(Serialized::default(key, value));
     }
@@ -56,19 +60,36 @@ mod tests {
 
     #[test]
     fn flags_override_defaults() {
-        let cfg: Sample = load(DEFAULTS, None, &[("node.workers", serde_json::json!(8))]).expect("loads");
-        assert_eq!(cfg.node, Node { listen: "127.0.0.1:8080".into(), workers: 8 });
+        let cfg: Sample =
+            load(DEFAULTS, None, &[("node.workers", serde_json::json!(8))]).expect("loads");
+        assert_eq!(
+            cfg.node,
+            Node {
+                listen: "127.0.0.1:8080".into(),
+                workers: 8
+            }
+        );
     }
 
     #[test]
     fn a_bad_value_names_its_key() {
-        let err = load::<Sample>(DEFAULTS, None, &[("node.workers", serde_json::json!("many"))]).expect_err("invalid");
+        let err = load::<Sample>(
+            DEFAULTS,
+            None,
+            &[("node.workers", serde_json::json!("many"))],
+        )
+        .expect_err("invalid");
         assert!(err.to_string().contains("node.workers"), "{err}");
     }
 
     #[test]
     fn a_missing_file_is_an_error() {
-        let err = load::<Sample>(DEFAULTS, Some(Path::new("/nonexistent/innkeeper.toml")), &[]).expect_err("missing");
+        let err = load::<Sample>(
+            DEFAULTS,
+            Some(Path::new("/nonexistent/innkeeper.toml")),
+            &[],
+        )
+        .expect_err("missing");
         assert!(err.to_string().contains("does not exist"));
     }
 }

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 /// A connected database of either backend.
 #[derive(Debug, Clone)]
@@ -41,7 +43,10 @@ pub struct PoolOptions {
 
 impl Default for PoolOptions {
     fn default() -> Self {
-        Self { max_connections: 16, acquire_timeout: Duration::from_secs(5) }
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+        }
     }
 }
 
@@ -60,7 +65,10 @@ impl Database {
                 .with_context(|| format!("cannot connect to PostgreSQL at {}", redact(url)))?;
             Ok(Database::Postgres(pool))
         } else {
-            anyhow::bail!("unsupported database URL {:?}: use sqlite:... or postgres://...", redact(url))
+            anyhow::bail!(
+                "unsupported database URL {:?}: use sqlite:... or postgres://...",
+                redact(url)
+            )
         }
     }
 
@@ -75,7 +83,10 @@ impl Database {
     /// Answers whether the database takes queries (readiness).
     pub async fn ping(&self) -> bool {
         let result = match self {
-            Database::Sqlite(db) => sqlx::query("SELECT 1").execute(&db.reader).await.map(|_| ()),
+            Database::Sqlite(db) => sqlx::query("SELECT 1")
+                .execute(&db.reader)
+                .await
+                .map(|_| ()),
             Database::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()),
         };
         result.is_ok()
@@ -139,8 +150,17 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(redact("postgres://app:secret@db:5432/catalog"), "postgres://app:***@db:5432/catalog");
-        assert_eq!(redact("postgres://app@db/catalog"), "postgres://app@db/catalog");
-        assert_eq!(redact("sqlite://data/catalog.db"), "sqlite://data/catalog.db");
+        assert_eq!(
+            redact("postgres://app:secret@db:5432/catalog"),
+            "postgres://app:***@db:5432/catalog"
+        );
+        assert_eq!(
+            redact("postgres://app@db/catalog"),
+            "postgres://app@db/catalog"
+        );
+        assert_eq!(
+            redact("sqlite://data/catalog.db"),
+            "sqlite://data/catalog.db"
+        );
     }
 }

@@ -25,7 +25,9 @@ pub struct Readiness {
 
 impl std::fmt::Debug for Readiness {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.checks.iter().map(|(n, _)| n)).finish()
+        f.debug_list()
+            .entries(self.checks.iter().map(|(n, _)| n))
+            .finish()
     }
 }
 
@@ -40,11 +42,25 @@ impl Readiness {
 pub fn operations_router(readiness: Readiness) -> Router {
     let handle = telemetry::metrics_handle();
     Router::new()
-        .route("/metrics", get(move || {
-            let handle = handle.clone();
-            async move { ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()) }
-        }))
-        .route("/health/live", get(|| async { axum::Json(serde_json::json!({"status": "live"})) }))
+        .route(
+            "/metrics",
+            get(move || {
+                let handle = handle.clone();
+                async move {
+                    (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            "text/plain; version=0.0.4",
+                        )],
+                        handle.render(),
+                    )
+                }
+            }),
+        )
+        .route(
+            "/health/live",
+            get(|| async { axum::Json(serde_json::json!({"status": "live"})) }),
+        )
         .route("/health/ready", get(ready).with_state(Arc::new(readiness)))
 }
 
@@ -52,12 +68,22 @@ async fn ready(State(readiness): State<Arc<Readiness>>) -> Response {
     let mut checks = serde_json::Map::new();
     let mut all_ok = true;
     for (name, check) in &readiness.checks {
-        let ok = tokio::time::timeout(std::time::Duration::from_secs(2), check()).await.unwrap_or(false);
+        let ok = tokio::time::timeout(std::time::Duration::from_secs(2), check())
+            .await
+            .unwrap_or(false);
         all_ok &= ok;
-        checks.insert(name.clone(), serde_json::Value::from(if ok { "up" } else { "down" }));
+        checks.insert(
+            name.clone(),
+            serde_json::Value::from(if ok { "up" } else { "down" }),
+        );
     }
-    let status = if all_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let body = serde_json::json!({"status": if all_ok { "ready" } else { "not_ready" }, "checks": checks});
+    let status = if all_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body =
+        serde_json::json!({"status": if all_ok { "ready" } else { "not_ready" }, "checks": checks});
     (status, axum::Json(body)).into_response()
 }
 
@@ -76,8 +102,13 @@ pub async fn track_requests(request: Request, next: Next) -> Response {
     let response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
     let status = response.status().as_u16();
     span.record("http.status", status);
-    let labels = [("method", method), ("route", route), ("status", status.to_string())];
+    let labels = [
+        ("method", method),
+        ("route", route),
+        ("status", status.to_string()),
+    ];
     metrics::counter!("innkeeper_http_requests_total", &labels).increment(1);
-    metrics::histogram!("innkeeper_http_request_duration_seconds", &labels[..2]).record(started.elapsed().as_secs_f64());
+    metrics::histogram!("innkeeper_http_request_duration_seconds", &labels[..2])
+        .record(started.elapsed().as_secs_f64());
     response
 }

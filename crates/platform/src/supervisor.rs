@@ -24,7 +24,10 @@ impl Default for Supervisor {
 impl Supervisor {
     /// A supervisor with a fresh shutdown token.
     pub fn new() -> Self {
-        Self { tasks: JoinSet::new(), shutdown: CancellationToken::new() }
+        Self {
+            tasks: JoinSet::new(),
+            shutdown: CancellationToken::new(),
+        }
     }
 
     /// The token tasks watch to stop.
@@ -43,7 +46,11 @@ impl Supervisor {
 
     /// Waits until a task fails or ends, or `stop` completes; then shuts everything down and
     /// drains for at most `grace`. Returns the first failure.
-    pub async fn run_until(mut self, stop: impl Future<Output = ()>, grace: Duration) -> anyhow::Result<()> {
+    pub async fn run_until(
+        mut self,
+        stop: impl Future<Output = ()>,
+        grace: Duration,
+    ) -> anyhow::Result<()> {
         let mut failure = None;
         tokio::select! {
             () = stop => tracing::info!("shutdown requested"),
@@ -66,7 +73,10 @@ impl Supervisor {
             }
         };
         if tokio::time::timeout(grace, drain).await.is_err() {
-            tracing::warn!(grace_seconds = grace.as_secs(), "tasks did not drain in time; aborting them");
+            tracing::warn!(
+                grace_seconds = grace.as_secs(),
+                "tasks did not drain in time; aborting them"
+            );
             self.tasks.abort_all();
         }
         failure.map_or(Ok(()), Err)
@@ -108,9 +118,15 @@ mod tests {
             Ok(())
         });
         sup.spawn("broken", async { Err(anyhow::anyhow!("disk on fire")) });
-        let err = sup.run_until(std::future::pending(), Duration::from_secs(1)).await.expect_err("fails");
+        let err = sup
+            .run_until(std::future::pending(), Duration::from_secs(1))
+            .await
+            .expect_err("fails");
         let text = format!("{err:#}");
-        assert!(text.contains("broken") && text.contains("disk on fire"), "{text}");
+        assert!(
+            text.contains("broken") && text.contains("disk on fire"),
+            "{text}"
+        );
     }
 
     #[tokio::test]
@@ -123,7 +139,9 @@ mod tests {
             let _ = tx.send("drained");
             Ok(())
         });
-        sup.run_until(async {}, Duration::from_secs(1)).await.expect("clean stop");
+        sup.run_until(async {}, Duration::from_secs(1))
+            .await
+            .expect("clean stop");
         assert_eq!(rx.await.ok(), Some("drained"));
     }
 }

@@ -60,7 +60,9 @@ impl Drop for TelemetryGuard {
 pub fn init(settings: &TelemetrySettings) -> anyhow::Result<TelemetryGuard> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let mut builder = SdkTracerProvider::builder().with_resource(
-        opentelemetry_sdk::Resource::builder().with_service_name(settings.service_name.clone()).build(),
+        opentelemetry_sdk::Resource::builder()
+            .with_service_name(settings.service_name.clone())
+            .build(),
     );
     if let Some(endpoint) = &settings.otlp_endpoint {
         use opentelemetry_otlp::WithExportConfig as _;
@@ -75,15 +77,23 @@ pub fn init(settings: &TelemetrySettings) -> anyhow::Result<TelemetryGuard> {
     let tracer = provider.tracer("innkeeper");
     opentelemetry::global::set_tracer_provider(provider.clone());
 
-    let filter = EnvFilter::try_new(&settings.log_filter)
-        .with_context(|| format!("telemetry.log_filter: invalid filter {:?}", settings.log_filter))?;
+    let filter = EnvFilter::try_new(&settings.log_filter).with_context(|| {
+        format!(
+            "telemetry.log_filter: invalid filter {:?}",
+            settings.log_filter
+        )
+    })?;
     let json = match settings.log_format {
         LogFormat::Json => true,
         LogFormat::Pretty => false,
         LogFormat::Auto => !std::io::stdout().is_terminal(),
     };
     let fmt = if json {
-        tracing_subscriber::fmt::layer().json().with_current_span(true).with_span_list(false).boxed()
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .boxed()
     } else {
         tracing_subscriber::fmt::layer().compact().boxed()
     };
@@ -103,7 +113,9 @@ pub fn metrics_handle() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
-                .set_buckets(&[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0])
+                .set_buckets(&[
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                ])
                 .map(|b| b.build_recorder())
                 .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
             let handle = recorder.handle();
@@ -116,14 +128,17 @@ pub fn metrics_handle() -> PrometheusHandle {
 
 /// Sets the current span's parent from W3C trace-context headers.
 pub fn continue_trace(span: &tracing::Span, headers: &http::HeaderMap) {
-    let cx = opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(headers)));
+    let cx =
+        opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(headers)));
     let _ = span.set_parent(cx);
 }
 
 /// Writes the current span's trace context into outgoing headers.
 pub fn inject_trace(headers: &mut http::HeaderMap) {
     let cx = tracing::Span::current().context();
-    opentelemetry::global::get_text_map_propagator(|p| p.inject_context(&cx, &mut HeaderInjector(headers)));
+    opentelemetry::global::get_text_map_propagator(|p| {
+        p.inject_context(&cx, &mut HeaderInjector(headers))
+    });
 }
 
 struct HeaderExtractor<'a>(&'a http::HeaderMap);
@@ -141,7 +156,10 @@ struct HeaderInjector<'a>(&'a mut http::HeaderMap);
 
 impl Injector for HeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
-        if let (Ok(name), Ok(value)) = (http::HeaderName::from_bytes(key.as_bytes()), http::HeaderValue::from_str(&value)) {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(key.as_bytes()),
+            http::HeaderValue::from_str(&value),
+        ) {
             self.0.insert(name, value);
         }
     }

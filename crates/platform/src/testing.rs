@@ -34,20 +34,30 @@ impl TestDatabase {
     pub async fn sqlite() -> TestDatabase {
         let dir = TempDir::new("sqlite");
         let url = format!("sqlite://{}/test.db", dir.path.display());
-        let db = Database::connect(&url, PoolOptions::default()).await.expect("open test SQLite database");
-        TestDatabase { db, url, cleanup: Cleanup::None, _dir: Some(dir) }
+        let db = Database::connect(&url, PoolOptions::default())
+            .await
+            .expect("open test SQLite database");
+        TestDatabase {
+            db,
+            url,
+            cleanup: Cleanup::None,
+            _dir: Some(dir),
+        }
     }
 
     /// A fresh PostgreSQL database, or `None` (skipped, loudly) off CI when PostgreSQL is down.
     pub async fn postgres() -> Option<TestDatabase> {
-        let admin_url = std::env::var("INNKEEPER_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
+        let admin_url = std::env::var("INNKEEPER_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
         let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
             Ok(conn) => conn,
             Err(err) => {
                 if std::env::var_os("CI").is_some() {
                     panic!("PostgreSQL is required in CI but unreachable at {admin_url}: {err}");
                 }
-                eprintln!("\n*** SKIPPED: PostgreSQL unreachable at {admin_url} ({err}); set INNKEEPER_TEST_POSTGRES_URL ***\n");
+                eprintln!(
+                    "\n*** SKIPPED: PostgreSQL unreachable at {admin_url} ({err}); set INNKEEPER_TEST_POSTGRES_URL ***\n"
+                );
                 return None;
             }
         };
@@ -58,10 +68,21 @@ impl TestDatabase {
             .expect("create test database");
         let _ = admin.close().await;
         let url = replace_database(&admin_url, &name);
-        let db = Database::connect(&url, PoolOptions { max_connections: 20, ..PoolOptions::default() })
-            .await
-            .expect("connect to test database");
-        Some(TestDatabase { db, url, cleanup: Cleanup::DropPostgres { admin_url, name }, _dir: None })
+        let db = Database::connect(
+            &url,
+            PoolOptions {
+                max_connections: 20,
+                ..PoolOptions::default()
+            },
+        )
+        .await
+        .expect("connect to test database");
+        Some(TestDatabase {
+            db,
+            url,
+            cleanup: Cleanup::DropPostgres { admin_url, name },
+            _dir: None,
+        })
     }
 }
 
@@ -72,11 +93,18 @@ impl Drop for TestDatabase {
             // Drop runs inside the test's runtime, which may be single-threaded and blocked here:
             // never touch the test's pool; force the drop from a fresh connection instead.
             let _ = std::thread::spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
                 rt.block_on(async move {
                     if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
                         let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await;
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+                            .execute(&mut admin)
+                            .await;
                     }
                 });
             })
@@ -110,7 +138,15 @@ impl Drop for TempDir {
 fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{prefix}_{}_{}_{n}", std::process::id(), uuid::Uuid::new_v4().simple().to_string().get(..8).unwrap_or("x"))
+    format!(
+        "{prefix}_{}_{}_{n}",
+        std::process::id(),
+        uuid::Uuid::new_v4()
+            .simple()
+            .to_string()
+            .get(..8)
+            .unwrap_or("x")
+    )
 }
 
 fn replace_database(url: &str, name: &str) -> String {
@@ -135,8 +171,14 @@ mod tests {
 
     #[test]
     fn the_database_name_is_replaced() {
-        assert_eq!(replace_database("postgres://u@h:5432/postgres", "x"), "postgres://u@h:5432/x");
-        assert_eq!(replace_database("postgres://u@h/postgres?sslmode=disable", "x"), "postgres://u@h/x?sslmode=disable");
+        assert_eq!(
+            replace_database("postgres://u@h:5432/postgres", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(
+            replace_database("postgres://u@h/postgres?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
         assert_eq!(replace_database("postgres://u@h", "x"), "postgres://u@h/x");
     }
 }

@@ -67,7 +67,10 @@ pub struct GatewayConfig {
 
 impl Config {
     /// Loads the layers (defaults, file, env, flags) and validates the result.
-    pub fn load(file: Option<&Path>, overrides: &[(&str, serde_json::Value)]) -> anyhow::Result<Config> {
+    pub fn load(
+        file: Option<&Path>,
+        overrides: &[(&str, serde_json::Value)],
+    ) -> anyhow::Result<Config> {
         let config: Config = innkeeper_platform::config::load(DEFAULTS, file, overrides)?;
         config.validate()?;
         Ok(config)
@@ -79,14 +82,26 @@ impl Config {
         if self.node.targets.is_empty() {
             problems.push("node.targets: name at least one target (or \"all\")".to_owned());
         }
-        if !self.node.grpc_listen.is_empty() && self.node.grpc_listen.parse::<SocketAddr>().is_err() {
-            problems.push(format!("node.grpc_listen: {:?} is not an address like 127.0.0.1:50051", self.node.grpc_listen));
+        if !self.node.grpc_listen.is_empty() && self.node.grpc_listen.parse::<SocketAddr>().is_err()
+        {
+            problems.push(format!(
+                "node.grpc_listen: {:?} is not an address like 127.0.0.1:50051",
+                self.node.grpc_listen
+            ));
         }
         let url = &self.catalog.database_url;
-        if !(url.is_empty() || url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            problems.push("catalog.database_url: must be empty, sqlite:... or postgres://...".to_owned());
+        if !(url.is_empty()
+            || url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            problems.push(
+                "catalog.database_url: must be empty, sqlite:... or postgres://...".to_owned(),
+            );
         }
-        if !(self.catalog.endpoint.starts_with("http://") || self.catalog.endpoint.starts_with("https://")) {
+        if !(self.catalog.endpoint.starts_with("http://")
+            || self.catalog.endpoint.starts_with("https://"))
+        {
             problems.push("catalog.endpoint: must be an http:// or https:// URL".to_owned());
         }
         if !(1..=365).contains(&self.catalog.max_nights) {
@@ -99,7 +114,10 @@ impl Config {
             problems.push("catalog.max_connections: must be at least 1".to_owned());
         }
         if self.catalog.request_timeout_ms == 0 || self.gateway.request_timeout_ms == 0 {
-            problems.push("catalog.request_timeout_ms / gateway.request_timeout_ms: must be positive".to_owned());
+            problems.push(
+                "catalog.request_timeout_ms / gateway.request_timeout_ms: must be positive"
+                    .to_owned(),
+            );
         }
         if self.catalog.hold_sweep_interval_ms < 10 {
             problems.push("catalog.hold_sweep_interval_ms: must be at least 10".to_owned());
@@ -120,7 +138,10 @@ impl Config {
     /// The catalog's database URL: the configured one, or an SQLite file in the data dir.
     pub fn catalog_database_url(&self) -> String {
         if self.catalog.database_url.is_empty() {
-            format!("sqlite://{}", self.node.data_dir.join("catalog.db").display())
+            format!(
+                "sqlite://{}",
+                self.node.data_dir.join("catalog.db").display()
+            )
         } else {
             self.catalog.database_url.clone()
         }
@@ -135,14 +156,20 @@ mod tests {
     fn the_compiled_defaults_are_valid() {
         let config = Config::load(None, &[]).expect("defaults load");
         assert_eq!(config.node.targets, vec![Target::All]);
-        assert!(config.catalog_database_url().ends_with("innkeeper-data/catalog.db"));
+        assert!(
+            config
+                .catalog_database_url()
+                .ends_with("innkeeper-data/catalog.db")
+        );
     }
 
     #[test]
     fn invalid_values_name_their_keys() {
-        let err = Config::load(None, &[("catalog.max_nights", serde_json::json!(0))]).expect_err("invalid");
+        let err = Config::load(None, &[("catalog.max_nights", serde_json::json!(0))])
+            .expect_err("invalid");
         assert!(err.to_string().contains("catalog.max_nights"), "{err}");
-        let err = Config::load(None, &[("node.targets", serde_json::json!(["kitchen"]))]).expect_err("invalid");
+        let err = Config::load(None, &[("node.targets", serde_json::json!(["kitchen"]))])
+            .expect_err("invalid");
         assert!(err.to_string().contains("targets"), "{err}");
     }
 }

@@ -22,19 +22,32 @@ impl GrpcServices {
         self.catalog.is_none()
     }
 
-    pub(crate) async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+    pub(crate) async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(innkeeper_proto::FILE_DESCRIPTOR_SET)
             .build_v1()
             .context("gRPC reflection")?;
-        let mut routes = tonic::service::Routes::default().add_service(health_service).add_service(reflection);
+        let mut routes = tonic::service::Routes::default()
+            .add_service(health_service)
+            .add_service(reflection);
         if let Some(api) = self.catalog {
             let service = innkeeper_catalog::grpc::service(api);
-            health_reporter.set_service_status(innkeeper_catalog::grpc::SERVICE_NAME, tonic_health::ServingStatus::Serving).await;
+            health_reporter
+                .set_service_status(
+                    innkeeper_catalog::grpc::SERVICE_NAME,
+                    tonic_health::ServingStatus::Serving,
+                )
+                .await;
             routes = routes.add_service(service);
         }
-        health_reporter.set_service_status("", tonic_health::ServingStatus::Serving).await;
+        health_reporter
+            .set_service_status("", tonic_health::ServingStatus::Serving)
+            .await;
         let incoming = tokio_stream_listener(listener);
         tonic::transport::Server::builder()
             .layer(tower::layer::layer_fn(GrpcMetrics))
@@ -45,7 +58,9 @@ impl GrpcServices {
     }
 }
 
-fn tokio_stream_listener(listener: TcpListener) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+fn tokio_stream_listener(
+    listener: TcpListener,
+) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
     futures::stream::unfold(listener, |listener| async move {
         let accepted = listener.accept().await.map(|(stream, _)| {
             let _ = stream.set_nodelay(true);
@@ -61,7 +76,10 @@ struct GrpcMetrics<S>(S);
 
 impl<S, B> tower::Service<http::Request<B>> for GrpcMetrics<S>
 where
-    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>> + Clone + Send + 'static,
+    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
     B: Send + 'static,
 {
@@ -90,7 +108,8 @@ where
                     .to_owned();
                 let labels = [("method", method), ("code", code)];
                 metrics::counter!("innkeeper_grpc_requests_total", &labels).increment(1);
-                metrics::histogram!("innkeeper_grpc_request_duration_seconds", &labels[..1]).record(started.elapsed().as_secs_f64());
+                metrics::histogram!("innkeeper_grpc_request_duration_seconds", &labels[..1])
+                    .record(started.elapsed().as_secs_f64());
                 Ok(response)
             },
             span,

@@ -21,7 +21,10 @@ use crate::grpc_server::GrpcServices;
 use crate::target::{Target, services};
 
 /// Readiness of a remote service: one call to its standard gRPC health service.
-fn remote_health_check(endpoint: &str, service: &'static str) -> anyhow::Result<innkeeper_platform::http::ReadinessCheck> {
+fn remote_health_check(
+    endpoint: &str,
+    service: &'static str,
+) -> anyhow::Result<innkeeper_platform::http::ReadinessCheck> {
     let channel = tonic::transport::Endpoint::from_shared(endpoint.to_owned())
         .with_context(|| format!("invalid endpoint {endpoint:?}"))?
         .connect_timeout(Duration::from_secs(1))
@@ -30,7 +33,9 @@ fn remote_health_check(endpoint: &str, service: &'static str) -> anyhow::Result<
     Ok(Arc::new(move || {
         let mut client = tonic_health::pb::health_client::HealthClient::new(channel.clone());
         Box::pin(async move {
-            let request = tonic_health::pb::HealthCheckRequest { service: service.to_owned() };
+            let request = tonic_health::pb::HealthCheckRequest {
+                service: service.to_owned(),
+            };
             matches!(
                 client.check(request).await.map(|r| r.into_inner().status),
                 Ok(s) if s == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
@@ -48,7 +53,9 @@ pub struct NodeOptions {
 
 impl Default for NodeOptions {
     fn default() -> Self {
-        Self { clock: Arc::new(SystemClock) }
+        Self {
+            clock: Arc::new(SystemClock),
+        }
     }
 }
 
@@ -66,7 +73,10 @@ pub struct Node {
 
 impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Node").field("http", &self.http_addr()).field("grpc", &self.grpc_addr()).finish_non_exhaustive()
+        f.debug_struct("Node")
+            .field("http", &self.http_addr())
+            .field("grpc", &self.grpc_addr())
+            .finish_non_exhaustive()
     }
 }
 
@@ -84,27 +94,45 @@ impl Node {
         let (catalog, local_catalog) = if local.contains(&Target::Catalog) {
             let url = config.catalog_database_url();
             if url.starts_with("sqlite:") {
-                std::fs::create_dir_all(&config.node.data_dir)
-                    .with_context(|| format!("node.data_dir: cannot create {}", config.node.data_dir.display()))?;
+                std::fs::create_dir_all(&config.node.data_dir).with_context(|| {
+                    format!(
+                        "node.data_dir: cannot create {}",
+                        config.node.data_dir.display()
+                    )
+                })?;
             }
-            let db = Database::connect(&url, PoolOptions { max_connections: config.catalog.max_connections, ..PoolOptions::default() })
-                .await
-                .context("catalog.database_url")?;
+            let db = Database::connect(
+                &url,
+                PoolOptions {
+                    max_connections: config.catalog.max_connections,
+                    ..PoolOptions::default()
+                },
+            )
+            .await
+            .context("catalog.database_url")?;
             let settings = CatalogSettings {
                 max_nights: config.catalog.max_nights,
                 max_hold_ttl_seconds: config.catalog.max_hold_ttl_seconds,
                 search_horizon_days: config.catalog.search_horizon_days,
                 ..CatalogSettings::default()
             };
-            let module = CatalogModule::start(&db, options.clock.clone(), settings).await.context("starting the catalog")?;
+            let module = CatalogModule::start(&db, options.clock.clone(), settings)
+                .await
+                .context("starting the catalog")?;
             let check_db = db.clone();
-            readiness.add("catalog_database", Arc::new(move || {
-                let db = check_db.clone();
-                Box::pin(async move { db.ping().await })
-            }));
+            readiness.add(
+                "catalog_database",
+                Arc::new(move || {
+                    let db = check_db.clone();
+                    Box::pin(async move { db.ping().await })
+                }),
+            );
             supervisor.spawn(
                 "catalog.hold_sweeper",
-                module.clone().run_hold_sweeper(Duration::from_millis(config.catalog.hold_sweep_interval_ms), supervisor.shutdown_token()),
+                module.clone().run_hold_sweeper(
+                    Duration::from_millis(config.catalog.hold_sweep_interval_ms),
+                    supervisor.shutdown_token(),
+                ),
             );
             if config.catalog.search_index_reload_seconds > 0 {
                 supervisor.spawn(
@@ -121,8 +149,16 @@ impl Node {
             (CatalogClient::new(api), Some(module))
         } else {
             let timeout = Duration::from_millis(config.catalog.request_timeout_ms);
-            let remote = CatalogGrpcClient::connect(&config.catalog.endpoint, timeout).await.context("catalog.endpoint")?;
-            readiness.add("catalog", remote_health_check(&config.catalog.endpoint, innkeeper_catalog::grpc::SERVICE_NAME)?);
+            let remote = CatalogGrpcClient::connect(&config.catalog.endpoint, timeout)
+                .await
+                .context("catalog.endpoint")?;
+            readiness.add(
+                "catalog",
+                remote_health_check(
+                    &config.catalog.endpoint,
+                    innkeeper_catalog::grpc::SERVICE_NAME,
+                )?,
+            );
             (CatalogClient::new(Arc::new(remote)), None)
         };
 
@@ -148,8 +184,14 @@ impl Node {
         let grpc = if grpc_services.is_empty() || config.node.grpc_listen.is_empty() {
             None
         } else {
-            let addr: SocketAddr = config.node.grpc_listen.parse().context("node.grpc_listen")?;
-            let listener = TcpListener::bind(addr).await.with_context(|| format!("node.grpc_listen: cannot listen on {addr}"))?;
+            let addr: SocketAddr = config
+                .node
+                .grpc_listen
+                .parse()
+                .context("node.grpc_listen")?;
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("node.grpc_listen: cannot listen on {addr}"))?;
             Some((listener, grpc_services))
         };
         Ok(Node {
@@ -166,7 +208,9 @@ impl Node {
 
     /// The bound HTTP address.
     pub fn http_addr(&self) -> SocketAddr {
-        self.http_listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+        self.http_listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
     /// The bound gRPC address, if this node serves gRPC.
@@ -185,20 +229,29 @@ impl Node {
     }
 
     /// Serves until `stop` completes or a critical task fails, then drains.
-    pub async fn run_until_stopped(mut self, stop: impl std::future::Future<Output = ()> + Send) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(
+        mut self,
+        stop: impl std::future::Future<Output = ()> + Send,
+    ) -> anyhow::Result<()> {
         let token = self.supervisor.shutdown_token();
         let http_token = token.clone();
         let router = self.http_router;
         let listener = self.http_listener;
         self.supervisor.spawn("http", async move {
-            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(async move { http_token.cancelled().await })
-                .await
-                .context("HTTP server")
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { http_token.cancelled().await })
+            .await
+            .context("HTTP server")
         });
         if let Some((listener, services)) = self.grpc {
             let grpc_token = token.clone();
-            self.supervisor.spawn("grpc", async move { services.serve(listener, grpc_token).await });
+            self.supervisor.spawn(
+                "grpc",
+                async move { services.serve(listener, grpc_token).await },
+            );
         }
         let result = self.supervisor.run_until(stop, self.grace).await;
         for db in &self.databases {

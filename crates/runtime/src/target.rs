@@ -20,8 +20,14 @@ impl Target {
     /// Every target with what it runs, for `innkeeper list-targets`.
     pub const DESCRIBED: [(Target, &'static str); 3] = [
         (Target::All, "every service in one process"),
-        (Target::Gateway, "REST API /api/v1, OpenAPI document and /docs; calls the services over gRPC"),
-        (Target::Catalog, "hotels, room types, rooms, rates, per-night inventory, holds, availability search (gRPC)"),
+        (
+            Target::Gateway,
+            "REST API /api/v1, OpenAPI document and /docs; calls the services over gRPC",
+        ),
+        (
+            Target::Catalog,
+            "hotels, room types, rooms, rates, per-night inventory, holds, availability search (gRPC)",
+        ),
     ];
 
     /// The name used in flags and config.
@@ -66,8 +72,14 @@ mod tests {
 
     #[test]
     fn all_expands_to_every_service() {
-        assert_eq!(services(&[Target::All]), BTreeSet::from([Target::Gateway, Target::Catalog]));
-        assert_eq!(services(&[Target::Gateway]), BTreeSet::from([Target::Gateway]));
+        assert_eq!(
+            services(&[Target::All]),
+            BTreeSet::from([Target::Gateway, Target::Catalog])
+        );
+        assert_eq!(
+            services(&[Target::Gateway]),
+            BTreeSet::from([Target::Gateway])
+        );
         assert!(Target::parse("kitchen").is_err());
         assert_eq!(Target::parse(" catalog").ok(), Some(Target::Catalog));
     }

@@ -26,7 +26,12 @@ pub fn fits(capacity: u32, guests: u32, rooms: u32) -> bool {
 /// Prices `rooms` rooms of `room_type` for `stay`. `stored` are the materialised nights of the
 /// room type sorted by night (others may be present); missing nights have the default
 /// allotment (`active_rooms`), nothing held or sold, and the base price.
-pub fn price_stay(room_type: &RoomType, stored: &[StoredNight], stay: &StayDates, rooms: u32) -> Result<StayPrice> {
+pub fn price_stay(
+    room_type: &RoomType,
+    stored: &[StoredNight],
+    stay: &StayDates,
+    rooms: u32,
+) -> Result<StayPrice> {
     let currency = room_type.base_price.currency;
     let mut nights = Vec::with_capacity(stay.night_count() as usize);
     let mut per_room_total = Money::zero(currency);
@@ -37,31 +42,56 @@ pub fn price_stay(room_type: &RoomType, stored: &[StoredNight], stay: &StayDates
         while rows.next_if(|row| row.night < night).is_some() {}
         let row = rows.next_if(|row| row.night == night);
         let (free, price, row_min_stay) = match row {
-            Some(r) => (r.total.saturating_sub(r.held.saturating_add(r.sold)), r.price.unwrap_or(room_type.base_price.amount), r.min_stay),
+            Some(r) => (
+                r.total.saturating_sub(r.held.saturating_add(r.sold)),
+                r.price.unwrap_or(room_type.base_price.amount),
+                r.min_stay,
+            ),
             None => (room_type.active_rooms, room_type.base_price.amount, None),
         };
         if i == 0 {
             min_stay = row_min_stay.filter(|m| *m > 1);
         }
         rooms_left = rooms_left.min(free);
-        let price = Money { amount: price, currency };
+        let price = Money {
+            amount: price,
+            currency,
+        };
         per_room_total = per_room_total.checked_add(price)?;
         nights.push(NightPrice { night, price });
     }
-    Ok(StayPrice { nights, total: per_room_total.times(rooms)?, rooms_left: if rooms_left == u32::MAX { 0 } else { rooms_left }, min_stay })
+    Ok(StayPrice {
+        nights,
+        total: per_room_total.times(rooms)?,
+        rooms_left: if rooms_left == u32::MAX {
+            0
+        } else {
+            rooms_left
+        },
+        min_stay,
+    })
 }
 
 /// The total of a stay for `rooms` rooms and the fewest free rooms, without allocating;
 /// `None` when the stay cannot be sold (a night short of rooms, or under the minimum stay).
 /// Same rules as [`price_stay`], for ranking many candidates cheaply.
-pub fn stay_total(room_type: &RoomType, stored: &[StoredNight], stay: &StayDates, rooms: u32) -> Option<(i64, u32)> {
+pub fn stay_total(
+    room_type: &RoomType,
+    stored: &[StoredNight],
+    stay: &StayDates,
+    rooms: u32,
+) -> Option<(i64, u32)> {
     let mut total: i64 = 0;
     let mut rooms_left = u32::MAX;
     let mut rows = stored.iter().peekable();
     for (i, night) in stay.nights().enumerate() {
         while rows.next_if(|row| row.night < night).is_some() {}
         let (free, price, min_stay) = match rows.next_if(|row| row.night == night) {
-            Some(r) => (r.total.saturating_sub(r.held.saturating_add(r.sold)), r.price.unwrap_or(room_type.base_price.amount), r.min_stay),
+            Some(r) => (
+                r.total.saturating_sub(r.held.saturating_add(r.sold)),
+                r.price.unwrap_or(room_type.base_price.amount),
+                r.min_stay,
+            ),
             None => (room_type.active_rooms, room_type.base_price.amount, None),
         };
         if i == 0 && min_stay.is_some_and(|m| stay.night_count() < m) {
@@ -107,18 +137,34 @@ mod tests {
             capacity: 2,
             beds: vec![],
             amenities: vec![],
-            base_price: Money { amount: 10_000, currency: Currency::EUR },
+            base_price: Money {
+                amount: 10_000,
+                currency: Currency::EUR,
+            },
             active_rooms,
             version: 1,
         }
     }
 
     fn stay() -> StayDates {
-        StayDates::new(date!(2027 - 03 - 01), date!(2027 - 03 - 04), date!(2027 - 01 - 01), 30).expect("valid")
+        StayDates::new(
+            date!(2027 - 03 - 01),
+            date!(2027 - 03 - 04),
+            date!(2027 - 01 - 01),
+            30,
+        )
+        .expect("valid")
     }
 
     fn night(day: time::Date, total: u32, held: u32, sold: u32, price: Option<i64>) -> StoredNight {
-        StoredNight { night: day, total, held, sold, price, min_stay: None }
+        StoredNight {
+            night: day,
+            total,
+            held,
+            sold,
+            price,
+            min_stay: None,
+        }
     }
 
     #[test]
@@ -127,7 +173,10 @@ mod tests {
         assert_eq!(priced.nights.len(), 3);
         assert_eq!(priced.total.amount, 3 * 10_000 * 2);
         assert_eq!(priced.rooms_left, 4);
-        assert_eq!(stay_total(&room_type(4), &[], &stay(), 2), Some((60_000, 4)));
+        assert_eq!(
+            stay_total(&room_type(4), &[], &stay(), 2),
+            Some((60_000, 4))
+        );
     }
 
     #[test]
@@ -146,7 +195,10 @@ mod tests {
 
     #[test]
     fn a_min_stay_on_the_arrival_night_blocks_shorter_stays() {
-        let stored = [StoredNight { min_stay: Some(4), ..night(date!(2027 - 03 - 01), 3, 0, 0, None) }];
+        let stored = [StoredNight {
+            min_stay: Some(4),
+            ..night(date!(2027 - 03 - 01), 3, 0, 0, None)
+        }];
         let priced = price_stay(&room_type(3), &stored, &stay(), 1).expect("priced");
         assert_eq!(priced.min_stay, Some(4));
         assert_eq!(stay_total(&room_type(3), &stored, &stay(), 1), None);
@@ -156,7 +208,10 @@ mod tests {
     fn the_quick_total_agrees_with_the_full_price() {
         let stored = [night(date!(2027 - 03 - 02), 5, 2, 2, Some(15_000))];
         let full = price_stay(&room_type(4), &stored, &stay(), 1).expect("priced");
-        assert_eq!(stay_total(&room_type(4), &stored, &stay(), 1), Some((full.total.amount, full.rooms_left)));
+        assert_eq!(
+            stay_total(&room_type(4), &stored, &stay(), 1),
+            Some((full.total.amount, full.rooms_left))
+        );
         assert_eq!(stay_total(&room_type(4), &stored, &stay(), 2), None);
     }
 
@@ -171,12 +226,24 @@ mod tests {
 
     #[test]
     fn the_box_contains_the_circle() {
-        let lisbon = GeoPoint { lat: 38.72, lon: -9.14 };
+        let lisbon = GeoPoint {
+            lat: 38.72,
+            lon: -9.14,
+        };
         let b = bounding_box(lisbon, 10.0);
         for (dlat, dlon) in [(0.0895, 0.0), (-0.0895, 0.0), (0.0, 0.114), (0.0, -0.114)] {
-            let p = GeoPoint { lat: lisbon.lat + dlat, lon: lisbon.lon + dlon };
+            let p = GeoPoint {
+                lat: lisbon.lat + dlat,
+                lon: lisbon.lon + dlon,
+            };
             assert!(lisbon.distance_km(&p) <= 10.01);
-            assert!(p.lat >= b.min_lat && p.lat <= b.max_lat && p.lon >= b.min_lon && p.lon <= b.max_lon, "{p:?} {b:?}");
+            assert!(
+                p.lat >= b.min_lat
+                    && p.lat <= b.max_lat
+                    && p.lon >= b.min_lon
+                    && p.lon <= b.max_lon,
+                "{p:?} {b:?}"
+            );
         }
     }
 }

@@ -3,7 +3,10 @@
 use innkeeper_kernel::{Error, FieldError, GeoPoint, Money, Result};
 use time::Date;
 
-use crate::api::{Bed, Hotel, HotelPatch, NewHotel, NewRoom, NewRoomType, Room, RoomPatch, RoomType, RoomTypePatch};
+use crate::api::{
+    Bed, Hotel, HotelPatch, NewHotel, NewRoom, NewRoomType, Room, RoomPatch, RoomType,
+    RoomTypePatch,
+};
 
 const MAX_NAME: usize = 120;
 const MAX_TEXT: usize = 4000;
@@ -17,7 +20,10 @@ struct Problems(Vec<FieldError>);
 
 impl Problems {
     fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0.push(FieldError { field: field.to_owned(), message: message.into() });
+        self.0.push(FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        });
     }
 
     fn text(&mut self, field: &str, value: &str, max: usize, required: bool) -> String {
@@ -67,17 +73,27 @@ impl Problems {
 
     fn beds(&mut self, beds: &[Bed]) -> Vec<Bed> {
         if beds.len() > 10 || beds.iter().any(|b| b.count == 0 || b.count > 10) {
-            self.add("beds", "each bed kind needs a count between 1 and 10, at most 10 kinds");
+            self.add(
+                "beds",
+                "each bed kind needs a count between 1 and 10, at most 10 kinds",
+            );
         }
         beds.to_vec()
     }
 
     fn amenities(&mut self, amenities: &[String]) -> Vec<String> {
-        let mut cleaned: Vec<String> = amenities.iter().map(|a| a.trim().to_lowercase()).filter(|a| !a.is_empty()).collect();
+        let mut cleaned: Vec<String> = amenities
+            .iter()
+            .map(|a| a.trim().to_lowercase())
+            .filter(|a| !a.is_empty())
+            .collect();
         cleaned.sort();
         cleaned.dedup();
         if cleaned.len() > MAX_AMENITIES || cleaned.iter().any(|a| a.len() > 60) {
-            self.add("amenities", format!("at most {MAX_AMENITIES} amenities of at most 60 characters"));
+            self.add(
+                "amenities",
+                format!("at most {MAX_AMENITIES} amenities of at most 60 characters"),
+            );
         }
         cleaned
     }
@@ -91,7 +107,10 @@ impl Problems {
 
     fn room_number(&mut self, number: &str) -> String {
         let number = self.text("number", number, 16, true);
-        if !number.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        if !number
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
             self.add("number", "may contain only letters, digits and '-'");
         }
         number
@@ -105,7 +124,11 @@ impl Problems {
     }
 
     fn finish<T>(self, value: T) -> Result<T> {
-        if self.0.is_empty() { Ok(value) } else { Err(Error::invalid_fields(self.0)) }
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(Error::invalid_fields(self.0))
+        }
     }
 }
 
@@ -158,7 +181,10 @@ pub fn apply_hotel_patch(hotel: &Hotel, patch: HotelPatch) -> Result<Hotel> {
 }
 
 /// Checks and cleans a new room type of a hotel with `currency`.
-pub fn validate_new_room_type(new: NewRoomType, currency: innkeeper_kernel::Currency) -> Result<NewRoomType> {
+pub fn validate_new_room_type(
+    new: NewRoomType,
+    currency: innkeeper_kernel::Currency,
+) -> Result<NewRoomType> {
     let mut p = Problems::default();
     let cleaned = NewRoomType {
         name: p.text("name", &new.name, MAX_NAME, true),
@@ -200,7 +226,11 @@ pub fn apply_room_type_patch(room_type: &RoomType, patch: RoomTypePatch) -> Resu
 /// Checks a new room.
 pub fn validate_new_room(new: NewRoom) -> Result<NewRoom> {
     let mut p = Problems::default();
-    let cleaned = NewRoom { number: p.room_number(&new.number), floor: p.floor(new.floor), ..new };
+    let cleaned = NewRoom {
+        number: p.room_number(&new.number),
+        floor: p.floor(new.floor),
+        ..new
+    };
     p.finish(cleaned)
 }
 
@@ -233,7 +263,10 @@ pub fn check_night_range(from: Date, to: Date, today: Date) -> Result<u32> {
     if nights <= 0 {
         p.add("to", "must be after from");
     } else if nights > MAX_RANGE_NIGHTS {
-        p.add("to", format!("a range may cover at most {MAX_RANGE_NIGHTS} nights"));
+        p.add(
+            "to",
+            format!("a range may cover at most {MAX_RANGE_NIGHTS} nights"),
+        );
     }
     p.finish(u32::try_from(nights).unwrap_or(0))
 }
@@ -252,7 +285,10 @@ mod tests {
             address: "Rua Augusta 1".into(),
             city: "Lisbon".into(),
             country: "pt".into(),
-            location: GeoPoint { lat: 38.71, lon: -9.14 },
+            location: GeoPoint {
+                lat: 38.71,
+                lon: -9.14,
+            },
             stars: Some(4),
             currency: Currency::EUR,
             timezone: "Europe/Lisbon".into(),
@@ -268,7 +304,16 @@ mod tests {
 
     #[test]
     fn every_bad_field_is_named() {
-        let bad = NewHotel { name: " ".into(), country: "Portugal".into(), stars: Some(7), location: GeoPoint { lat: 100.0, lon: 0.0 }, ..hotel() };
+        let bad = NewHotel {
+            name: " ".into(),
+            country: "Portugal".into(),
+            stars: Some(7),
+            location: GeoPoint {
+                lat: 100.0,
+                lon: 0.0,
+            },
+            ..hotel()
+        };
         let err = validate_new_hotel(bad).expect_err("invalid");
         let fields: Vec<_> = err.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, vec!["name", "country", "location", "stars"]);
@@ -282,20 +327,36 @@ mod tests {
             capacity: 0,
             beds: vec![],
             amenities: vec!["WiFi".into(), "wifi ".into()],
-            base_price: Money { amount: -5, currency: Currency::EUR },
+            base_price: Money {
+                amount: -5,
+                currency: Currency::EUR,
+            },
         };
         let err = validate_new_room_type(new.clone(), Currency::EUR).expect_err("invalid");
         let fields: Vec<_> = err.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, vec!["capacity", "base_price.amount"]);
-        let ok = validate_new_room_type(NewRoomType { capacity: 2, base_price: Money { amount: 5, currency: Currency::EUR }, ..new }, Currency::EUR)
-            .expect("valid");
+        let ok = validate_new_room_type(
+            NewRoomType {
+                capacity: 2,
+                base_price: Money {
+                    amount: 5,
+                    currency: Currency::EUR,
+                },
+                ..new
+            },
+            Currency::EUR,
+        )
+        .expect("valid");
         assert_eq!(ok.amenities, vec!["wifi"]);
     }
 
     #[test]
     fn night_ranges_are_forward_bounded_and_not_in_the_past() {
         let today = date!(2026 - 11 - 22);
-        assert_eq!(check_night_range(date!(2026 - 12 - 01), date!(2026 - 12 - 08), today), Ok(7));
+        assert_eq!(
+            check_night_range(date!(2026 - 12 - 01), date!(2026 - 12 - 08), today),
+            Ok(7)
+        );
         assert!(check_night_range(date!(2026 - 11 - 01), date!(2026 - 12 - 08), today).is_err());
         assert!(check_night_range(date!(2026 - 12 - 08), date!(2026 - 12 - 08), today).is_err());
         assert!(check_night_range(date!(2026 - 12 - 08), date!(2029 - 12 - 08), today).is_err());

@@ -113,7 +113,11 @@ pub trait CatalogStore: Send + Sync + 'static {
     /// The room types of a hotel, ordered by base price then name.
     async fn list_room_types(&self, hotel_id: HotelId) -> Result<Vec<RoomType>>;
     /// Writes every field of `room_type` (not `active_rooms`) if the version matches.
-    async fn update_room_type(&self, room_type: &RoomType, expected_version: i64) -> Result<RoomType>;
+    async fn update_room_type(
+        &self,
+        room_type: &RoomType,
+        expected_version: i64,
+    ) -> Result<RoomType>;
 
     /// Adds a room (room numbers are unique per hotel) and resyncs the default allotment of
     /// its type's materialised nights.
@@ -126,12 +130,31 @@ pub trait CatalogStore: Send + Sync + 'static {
     async fn update_room(&self, room: &Room, expected_version: i64) -> Result<Room>;
 
     /// Sets the price (and min stay) of the nights `[from, to)`; returns how many nights.
-    async fn set_rates(&self, room_type_id: RoomTypeId, from: Date, to: Date, price: i64, min_stay: Option<u32>) -> Result<u32>;
+    async fn set_rates(
+        &self,
+        room_type_id: RoomTypeId,
+        from: Date,
+        to: Date,
+        price: i64,
+        min_stay: Option<u32>,
+    ) -> Result<u32>;
     /// Sets a manual allotment for `[from, to)`, all or nothing: `conflict` naming the first
     /// night where `total < held + sold`.
-    async fn set_inventory(&self, room_type_id: RoomTypeId, from: Date, to: Date, total: u32) -> Result<u32>;
+    async fn set_inventory(
+        &self,
+        room_type_id: RoomTypeId,
+        from: Date,
+        to: Date,
+        total: u32,
+    ) -> Result<u32>;
     /// The materialised nights of the room types in `[from, to)`, with each type and hotel.
-    async fn room_type_nights(&self, scope: &SearchScope, min_capacity: u32, from: Date, to: Date) -> Result<Vec<RoomTypeNights>>;
+    async fn room_type_nights(
+        &self,
+        scope: &SearchScope,
+        min_capacity: u32,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<RoomTypeNights>>;
 
     /// Holds `quantity` rooms on every night or none (`sold_out` naming the night). If a hold
     /// with this id exists with the same terms it is returned unchanged; with other terms,
