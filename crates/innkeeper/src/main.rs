@@ -57,8 +57,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ("node.grpc_listen", json!("")),
                 ("node.data_dir", json!(args.data_dir)),
                 ("node.listen", json!(args.listen.to_string())),
-                // One process sees all its own writes: no periodic index rebuild needed.
-                ("catalog.search_index_reload_seconds", json!(0)),
             ];
             let config = Config::load(file, &overrides)?;
             up(config).await
