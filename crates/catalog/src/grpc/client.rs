@@ -74,6 +74,7 @@ impl CatalogGrpcClient {
     fn request<T>(&self, caller: Option<&Principal>, message: T) -> Result<tonic::Request<T>> {
         let mut request = tonic::Request::new(message);
         request.set_timeout(self.timeout);
+        innkeeper_platform::grpc::inject_trace_context(request.metadata_mut());
         if let Some(caller) = caller {
             insert_principal(request.metadata_mut(), caller)?;
         }
