@@ -148,6 +148,24 @@ pub fn principal_from_metadata(metadata: &MetadataMap) -> Result<Principal, Erro
         })
 }
 
+/// Writes the current span's W3C trace context (`traceparent`, `tracestate`) into outgoing
+/// gRPC metadata, so the callee's spans continue the caller's trace.
+pub fn inject_trace_context(metadata: &mut MetadataMap) {
+    let mut headers = http::HeaderMap::new();
+    crate::telemetry::inject_trace(&mut headers);
+    for (name, value) in &headers {
+        if let (Ok(key), Ok(value)) = (
+            tonic::metadata::AsciiMetadataKey::from_bytes(name.as_str().as_bytes()),
+            value
+                .to_str()
+                .map(tonic::metadata::AsciiMetadataValue::try_from),
+        ) && let Ok(value) = value
+        {
+            metadata.insert(key, value);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,23 +263,5 @@ mod tests {
         );
         let malformed = principal_from_metadata(&metadata).expect_err("malformed");
         assert_eq!(malformed.code, ErrorCode::Unauthenticated);
-    }
-}
-
-/// Writes the current span's W3C trace context (`traceparent`, `tracestate`) into outgoing
-/// gRPC metadata, so the callee's spans continue the caller's trace.
-pub fn inject_trace_context(metadata: &mut MetadataMap) {
-    let mut headers = http::HeaderMap::new();
-    crate::telemetry::inject_trace(&mut headers);
-    for (name, value) in &headers {
-        if let (Ok(key), Ok(value)) = (
-            tonic::metadata::AsciiMetadataKey::from_bytes(name.as_str().as_bytes()),
-            value
-                .to_str()
-                .map(tonic::metadata::AsciiMetadataValue::try_from),
-        ) && let Ok(value) = value
-        {
-            metadata.insert(key, value);
-        }
     }
 }
