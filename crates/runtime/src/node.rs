@@ -84,6 +84,8 @@ impl Node {
     /// Wires the node for `config`: starts the local services, connects clients for the
     /// remote ones, binds the listeners (port 0 picks a free port).
     pub async fn build(config: &Config, options: NodeOptions) -> anyhow::Result<Node> {
+        // Install the metrics recorder before any service records (start-up gauges included).
+        let _ = innkeeper_platform::telemetry::metrics_handle();
         let local = services(&config.node.targets);
         let mut supervisor = Supervisor::new();
         let mut readiness = Readiness::default();
