@@ -15,7 +15,7 @@ use innkeeper_kernel::{HotelId, Result, RoomTypeId};
 use time::{Date, Duration};
 
 use crate::api::{Hotel, RoomType};
-use crate::store::{BoundingBox, CatalogStore, RoomTypeNights, SearchScope, StoredNight};
+use crate::store::{BoundingBox, CatalogStore, SearchScope, StoredNight};
 
 /// The whole world, to load every hotel with one scope.
 const EVERYWHERE: BoundingBox = BoundingBox {
@@ -53,21 +53,22 @@ struct Data {
 }
 
 impl Data {
-    fn insert(&mut self, found: RoomTypeNights) {
-        let id = found.room_type.id;
-        let hotel_id = found.hotel.id;
-        let city = city_key(&found.hotel.city);
+    fn insert(&mut self, hotel: Arc<Hotel>, room_type: RoomType, nights: Vec<StoredNight>) {
+        let id = room_type.id;
         self.remove(id);
+        self.by_city
+            .entry(city_key(&hotel.city))
+            .or_default()
+            .push(id);
+        self.by_hotel.entry(hotel.id).or_default().push(id);
         self.entries.insert(
             id,
             Entry {
-                hotel: Arc::new(found.hotel),
-                room_type: Arc::new(found.room_type),
-                nights: found.nights,
+                hotel,
+                room_type: Arc::new(room_type),
+                nights,
             },
         );
-        self.by_city.entry(city).or_default().push(id);
-        self.by_hotel.entry(hotel_id).or_default().push(id);
     }
 
     fn remove(&mut self, id: RoomTypeId) {
@@ -118,8 +119,13 @@ impl SearchIndex {
             ..Data::default()
         };
         let count = found.len();
+        let mut hotels: HashMap<HotelId, Arc<Hotel>> = HashMap::new();
         for f in found {
-            data.insert(f);
+            let hotel = hotels
+                .entry(f.hotel.id)
+                .or_insert_with(|| Arc::new(f.hotel.clone()))
+                .clone();
+            data.insert(hotel, f.room_type, f.nights);
         }
         *self.data.write().unwrap_or_else(|e| e.into_inner()) = data;
         metrics::gauge!("innkeeper_catalog_search_index_room_types").set(count as f64);
@@ -153,18 +159,12 @@ impl SearchIndex {
         let found = store
             .room_type_nights(&SearchScope::Hotel(hotel_id), 0, from, read_to)
             .await?;
-        let hotel = store.get_hotel(hotel_id).await?;
         let mut data = self.data.write().unwrap_or_else(|e| e.into_inner());
         let known: Vec<RoomTypeId> = data.by_hotel.get(&hotel_id).cloned().unwrap_or_default();
-        let Some(hotel) = hotel else {
-            for id in known {
-                data.remove(id);
-            }
-            return Ok(());
-        };
-        let hotel = Arc::new(hotel);
+        // Every row carries its hotel: one fresh copy, shared by all its room types.
         let seen: Vec<RoomTypeId> = found.iter().map(|f| f.room_type.id).collect();
-        for f in found {
+        let hotel = found.first().map(|f| Arc::new(f.hotel.clone()));
+        for (f, hotel) in found.into_iter().filter_map(|f| Some((f, hotel.clone()?))) {
             let mut nights = data
                 .entries
                 .get(&f.room_type.id)
@@ -176,22 +176,11 @@ impl SearchIndex {
                 nights.extend(f.nights.iter().copied());
                 nights.sort_by_key(|n| n.night);
             }
-            data.insert(RoomTypeNights {
-                hotel: (*hotel).clone(),
-                room_type: f.room_type,
-                nights,
-            });
+            data.insert(hotel, f.room_type, nights);
         }
-        // Room types no longer listed (none today, but the index must not invent them).
+        // Room types (or the hotel) no longer in the store leave the index.
         for id in known.into_iter().filter(|id| !seen.contains(id)) {
             data.remove(id);
-        }
-        // Hotel fields (name, city, location) may have changed: share the fresh copy.
-        let ids: Vec<RoomTypeId> = data.by_hotel.get(&hotel_id).cloned().unwrap_or_default();
-        for id in ids {
-            if let Some(e) = data.entries.get_mut(&id) {
-                e.hotel = hotel.clone();
-            }
         }
         Ok(())
     }
