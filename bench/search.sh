@@ -1,33 +1,69 @@
 #!/usr/bin/env bash
-# Availability-search load test (embedded shape) beside its ceiling, the trivial JSON endpoint
-# /api/v1/ping of the same gateway, measured with the same tool (wrk) in the same run.
+# Availability-search load test beside its ceiling, measured with the same tool (wrk) in the
+# same run.
 #
-#   bench/search.sh [HOTELS] [DURATION]      e.g. bench/search.sh 1000 15s
+#   bench/search.sh [HOTELS] [DURATION] [SHAPE]     e.g. bench/search.sh 1000 15s split
+#
+# SHAPE embedded (default): `innkeeper up`; the ceiling is /api/v1/ping, a trivial JSON endpoint
+#   of the same gateway.
+# SHAPE split: `serve --target catalog` and `serve --target gateway` as two processes over
+#   gRPC on the same SQLite data; the one-hop ceiling is the gateway's /health/ready, which
+#   makes exactly one gRPC call (health check) to the catalog per request.
 #
 # Needs: a release build (cargo build --release -p innkeeper) and wrk (apt-get install wrk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HOTELS="${1:-1000}"
 DURATION="${2:-15s}"
+SHAPE="${3:-embedded}"
 BIN="${CARGO_TARGET_DIR:-target}/release/innkeeper"
 DATA="${BENCH_DATA:-/tmp/innkeeper-bench-$HOTELS}"
 ADDR=127.0.0.1:18080
-export INNKEEPER__TELEMETRY__LOG_FORMAT=json RUST_LOG=warn
+export INNKEEPER__TELEMETRY__LOG_FORMAT=json RUST_LOG=warn INNKEEPER__TELEMETRY__LOG_FILTER=warn
 
-if [ ! -f "$DATA/catalog.db" ]; then
+if [ "$HOTELS" = demo ]; then
+  DATA="${BENCH_DATA:-/tmp/innkeeper-bench-demo}"
+  [ -f "$DATA/catalog.db" ] || INNKEEPER__NODE__DATA_DIR="$DATA" INNKEEPER__NODE__GRPC_LISTEN="" "$BIN" seed
+elif [ ! -f "$DATA/catalog.db" ]; then
   echo "seeding $HOTELS hotels x 5 room types x 365 nights into $DATA"
-  INNKEEPER__NODE__DATA_DIR="$DATA" INNKEEPER__NODE__GRPC_LISTEN="" \
+  time INNKEEPER__NODE__DATA_DIR="$DATA" INNKEEPER__NODE__GRPC_LISTEN="" \
     "$BIN" seed --bench --hotels "$HOTELS" --room-types 5 --nights 365
 fi
 
-"$BIN" up --data-dir "$DATA" --listen "$ADDR" > /tmp/innkeeper-bench-up.log 2>&1 &
-PID=$!
-trap 'kill $PID 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do curl -fs "http://$ADDR/health/ready" > /dev/null && break; sleep 0.1; done
+PIDS=()
+trap 'kill "${PIDS[@]}" 2>/dev/null || true' EXIT
+wait_ready() {
+  for _ in $(seq 1 600); do curl -fs "$1/health/ready" > /dev/null && return 0; sleep 0.05; done
+  echo "not ready: $1" >&2; return 1
+}
 
-echo "== ceiling: GET /api/v1/ping"
-wrk -t2 -c64 -d"$DURATION" --latency "http://$ADDR/api/v1/ping" | grep -E "Requests/sec|50%|99%"
+START=$(date +%s.%N)
+case "$SHAPE" in
+  embedded)
+    "$BIN" up --data-dir "$DATA" --listen "$ADDR" > /tmp/innkeeper-bench-up.log 2>&1 &
+    PIDS+=($!); SERVER=$!
+    wait_ready "http://$ADDR"
+    CEILING=/api/v1/ping
+    ;;
+  split)
+    INNKEEPER__NODE__DATA_DIR="$DATA" "$BIN" serve --target catalog \
+      --listen 127.0.0.1:18081 --grpc-listen 127.0.0.1:50151 > /tmp/innkeeper-bench-catalog.log 2>&1 &
+    PIDS+=($!); SERVER=$!
+    INNKEEPER__CATALOG__ENDPOINT=http://127.0.0.1:50151 "$BIN" serve --target gateway \
+      --listen "$ADDR" --grpc-listen 127.0.0.1:50152 > /tmp/innkeeper-bench-gateway.log 2>&1 &
+    PIDS+=($!); GATEWAY=$!
+    wait_ready "http://127.0.0.1:18081"
+    wait_ready "http://$ADDR"
+    CEILING=/health/ready
+    ;;
+  *) echo "unknown shape $SHAPE (embedded|split)" >&2; exit 2 ;;
+esac
+echo "== ready after $(echo "$(date +%s.%N) - $START" | bc) s ($SHAPE)"
+echo "== idle RSS (kB) of the catalog process: $(grep VmRSS "/proc/$SERVER/status")"
+
+echo "== ceiling: GET $CEILING"
+wrk -t2 -c64 -d"$DURATION" --latency "http://$ADDR$CEILING" | grep -E "Requests/sec|50%|99%|Non-2xx"
 echo "== search: GET /api/v1/availability (random city, dates, party)"
 wrk -t2 -c64 -d"$DURATION" --latency -s bench/search.lua "http://$ADDR" | grep -E "Requests/sec|50%|99%|Non-2xx"
-echo "== idle RSS (kB) of innkeeper up"
-grep VmRSS "/proc/$PID/status"
+echo "== RSS (kB) after load: catalog $(grep VmRSS "/proc/$SERVER/status")"
+if [ "$SHAPE" = split ]; then echo "== gateway $(grep VmRSS "/proc/$GATEWAY/status")"; fi

@@ -14,8 +14,9 @@ use tracing::instrument;
 
 use crate::api::*;
 use crate::domain;
-use crate::search_index::SearchIndex;
-use crate::store::{CatalogStore, HotelFilter, NewHold, RoomTypeNights, SearchScope, StoredNight};
+use crate::search::{self, Pick, Wanted, summary};
+use crate::search_index::{SearchIndex, Slot};
+use crate::store::{CatalogStore, HotelFilter, NewHold, RoomTypeNights, SearchScope};
 
 /// Tunables of the catalog.
 #[derive(Debug, Clone)]
@@ -125,7 +126,7 @@ impl CatalogService {
     }
 
     /// Ranks the room types of `scope` for a stay (from the index, or the store when the
-    /// stay is outside the indexed horizon) and builds the best `limit` offers.
+    /// stay is outside the indexed window) and builds the best `limit` offers.
     async fn find_offers(
         &self,
         scope: &SearchScope,
@@ -134,118 +135,39 @@ impl CatalogService {
         rooms: u32,
         pick: &Pick,
     ) -> Result<Vec<Offer>> {
+        let wanted = Wanted {
+            stay,
+            guests,
+            rooms,
+            pick,
+        };
         let min_capacity = guests.div_ceil(rooms);
         let (from, to) = (stay.check_in(), stay.check_out());
-        let mut candidates = Vec::new();
-        let mut consider =
-            |hotel: &Arc<Hotel>, room_type: &Arc<RoomType>, nights: &[StoredNight]| {
-                if !domain::fits(room_type.capacity, guests, rooms) {
-                    return;
-                }
-                let Some((total, _)) = domain::stay_total(room_type, nights, stay, rooms) else {
-                    return;
-                };
-                if pick.max_price.is_some_and(|max| total > max) {
-                    return;
-                }
-                let distance = match pick.centre {
-                    Some((point, radius)) => {
-                        let d = point.distance_km(&hotel.location);
-                        if d > radius {
-                            return;
-                        }
-                        Some(d)
-                    }
-                    None => None,
-                };
-                candidates.push(Candidate {
-                    hotel: hotel.clone(),
-                    room_type: room_type.clone(),
-                    nights: nights.to_vec(),
-                    total,
-                    distance,
-                });
-            };
-        let indexed = self
+        if let Some(offers) = self
             .index
-            .visit(scope, min_capacity, from, to, |e, nights| {
-                consider(&e.hotel, &e.room_type, nights)
-            });
-        if indexed.is_none() {
-            for found in self
-                .store
-                .room_type_nights(scope, min_capacity, from, to)
-                .await?
-            {
-                consider(
-                    &Arc::new(found.hotel),
-                    &Arc::new(found.room_type),
-                    &found.nights,
-                );
-            }
-        }
-        match pick.sort {
-            SortOrder::Price => candidates.sort_by(|a, b| {
-                a.total
-                    .cmp(&b.total)
-                    .then_with(|| a.hotel.name.cmp(&b.hotel.name))
-            }),
-            SortOrder::Distance => candidates.sort_by(|a, b| {
-                a.distance
-                    .partial_cmp(&b.distance)
-                    .unwrap_or(std::cmp::Ordering::Equal)
-                    .then(a.total.cmp(&b.total))
-            }),
-        }
-        candidates.truncate(pick.limit);
-        candidates
-            .into_iter()
-            .map(|c| {
-                let priced = domain::price_stay(&c.room_type, &c.nights, stay, rooms)?;
-                Ok(Offer {
-                    hotel: summary(&c.hotel, c.distance),
-                    room_type_id: c.room_type.id,
-                    room_type_name: c.room_type.name.clone(),
-                    capacity: c.room_type.capacity,
-                    check_in: from,
-                    check_out: to,
-                    rooms,
-                    nights: priced.nights,
-                    total: priced.total,
-                    rooms_left: priced.rooms_left,
-                })
+            .with_slots(scope, min_capacity, from, to, |slots| {
+                search::best_offers(slots, wanted)
             })
-            .collect()
-    }
-}
-
-/// Which offers a search keeps, and in what order.
-struct Pick {
-    centre: Option<(innkeeper_kernel::GeoPoint, f64)>,
-    max_price: Option<i64>,
-    sort: SortOrder,
-    limit: usize,
-}
-
-/// A room type that can be sold for the stay, before it becomes an offer.
-struct Candidate {
-    hotel: Arc<Hotel>,
-    room_type: Arc<RoomType>,
-    nights: Vec<StoredNight>,
-    total: i64,
-    distance: Option<f64>,
-}
-
-fn summary(hotel: &Hotel, distance_km: Option<f64>) -> HotelSummary {
-    HotelSummary {
-        id: hotel.id,
-        name: hotel.name.clone(),
-        city: hotel.city.clone(),
-        country: hotel.country.clone(),
-        location: hotel.location,
-        stars: hotel.stars,
-        currency: hotel.currency,
-        distance_km: distance_km.map(|d| (d * 100.0).round() / 100.0),
+        {
+            return Ok(offers);
+        }
+        let days = stay.night_count() as usize;
+        let slots: Vec<Slot> = self
+            .store
+            .room_type_nights(scope, min_capacity, from, to)
+            .await?
+            .into_iter()
+            .map(|f| {
+                Slot::new(
+                    Arc::new(f.hotel),
+                    Arc::new(f.room_type),
+                    from,
+                    days,
+                    &f.nights,
+                )
+            })
+            .collect();
+        Ok(search::best_offers(&mut slots.iter(), wanted))
     }
 }
 

@@ -18,6 +18,7 @@ pub mod demo;
 mod domain;
 pub mod grpc;
 pub mod module;
+mod search;
 mod search_index;
 pub mod store;
 

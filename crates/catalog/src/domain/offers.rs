@@ -74,7 +74,9 @@ pub fn price_stay(
 
 /// The total of a stay for `rooms` rooms and the fewest free rooms, without allocating;
 /// `None` when the stay cannot be sold (a night short of rooms, or under the minimum stay).
-/// Same rules as [`price_stay`], for ranking many candidates cheaply.
+/// Same rules as [`price_stay`]: the sparse reference that the search index's dense
+/// `Slot::stay_total` is tested against.
+#[cfg(test)]
 pub fn stay_total(
     room_type: &RoomType,
     stored: &[StoredNight],

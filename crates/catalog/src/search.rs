@@ -1,0 +1,158 @@
+//! Ranking a search: which room types of a scope can be sold for a stay, best first.
+//!
+//! One code path for both sources: the in-memory index hands its slots over under its read
+//! lock; a stay outside the indexed window is read from the store and laid into slots of its
+//! own. Ranking keeps a reference and three numbers per candidate, selects the best `limit`
+//! in linear time, and builds offers (with their strings and night lists) only for those.
+
+use std::cmp::Ordering;
+
+use innkeeper_kernel::{GeoPoint, Money, StayDates};
+
+use crate::api::{Hotel, HotelSummary, NightPrice, Offer, SortOrder};
+use crate::domain;
+use crate::search_index::Slot;
+
+/// Which offers a search keeps, and in what order.
+#[derive(Debug, Clone)]
+pub(crate) struct Pick {
+    /// Centre and radius (km) of a `near` search.
+    pub(crate) centre: Option<(GeoPoint, f64)>,
+    /// Highest total for the whole stay, minor units.
+    pub(crate) max_price: Option<i64>,
+    pub(crate) sort: SortOrder,
+    pub(crate) limit: usize,
+}
+
+/// What is being searched for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Wanted<'a> {
+    pub(crate) stay: &'a StayDates,
+    pub(crate) guests: u32,
+    pub(crate) rooms: u32,
+    pub(crate) pick: &'a Pick,
+}
+
+/// A room type that can be sold for the stay, before it becomes an offer.
+struct Ranked<'s> {
+    slot: &'s Slot,
+    start: usize,
+    total: i64,
+    rooms_left: u32,
+    distance: Option<f64>,
+}
+
+/// The best `pick.limit` offers among `slots`, in `pick.sort` order. An offer appears only if
+/// the room type fits the party and every night of the stay has the rooms free.
+pub(crate) fn best_offers<'s>(
+    slots: &mut dyn Iterator<Item = &'s Slot>,
+    wanted: Wanted<'_>,
+) -> Vec<Offer> {
+    let Wanted {
+        stay,
+        guests,
+        rooms,
+        pick,
+    } = wanted;
+    let (check_in, check_out) = (stay.check_in(), stay.check_out());
+    let mut ranked: Vec<Ranked<'s>> = Vec::with_capacity(slots.size_hint().0.min(1024));
+    for slot in slots {
+        if !domain::fits(slot.room_type.capacity, guests, rooms) {
+            continue;
+        }
+        let Some((start, nights)) = slot.range(check_in, check_out) else {
+            continue;
+        };
+        let Some((total, rooms_left)) = slot.stay_total(start, nights, rooms) else {
+            continue;
+        };
+        if pick.max_price.is_some_and(|max| total > max) {
+            continue;
+        }
+        let distance = match pick.centre {
+            Some((point, radius)) => {
+                let d = point.distance_km(&slot.hotel.location);
+                if d > radius {
+                    continue;
+                }
+                Some(d)
+            }
+            None => None,
+        };
+        ranked.push(Ranked {
+            slot,
+            start,
+            total,
+            rooms_left,
+            distance,
+        });
+    }
+    let order = |a: &Ranked<'_>, b: &Ranked<'_>| compare(pick.sort, a, b);
+    if pick.limit == 0 {
+        return Vec::new();
+    }
+    if ranked.len() > pick.limit {
+        ranked.select_nth_unstable_by(pick.limit - 1, order);
+        ranked.truncate(pick.limit);
+    }
+    ranked.sort_unstable_by(order);
+    let nights = stay.night_count() as usize;
+    ranked.iter().map(|r| offer(r, nights, wanted)).collect()
+}
+
+/// Cheapest (or nearest, then cheapest) first; ties by hotel name, then room type id, so the
+/// order is stable across calls and replicas.
+fn compare(sort: SortOrder, a: &Ranked<'_>, b: &Ranked<'_>) -> Ordering {
+    let first = match sort {
+        SortOrder::Price => a.total.cmp(&b.total),
+        SortOrder::Distance => a
+            .distance
+            .partial_cmp(&b.distance)
+            .unwrap_or(Ordering::Equal)
+            .then(a.total.cmp(&b.total)),
+    };
+    first
+        .then_with(|| a.slot.hotel.name.cmp(&b.slot.hotel.name))
+        .then_with(|| a.slot.room_type.id.cmp(&b.slot.room_type.id))
+}
+
+fn offer(r: &Ranked<'_>, nights: usize, wanted: Wanted<'_>) -> Offer {
+    let room_type = &r.slot.room_type;
+    let currency = room_type.base_price.currency;
+    Offer {
+        hotel: summary(&r.slot.hotel, r.distance),
+        room_type_id: room_type.id,
+        room_type_name: room_type.name.clone(),
+        capacity: room_type.capacity,
+        check_in: wanted.stay.check_in(),
+        check_out: wanted.stay.check_out(),
+        rooms: wanted.rooms,
+        nights: r
+            .slot
+            .night_prices(r.start, nights)
+            .map(|(night, amount)| NightPrice {
+                night,
+                price: Money { amount, currency },
+            })
+            .collect(),
+        total: Money {
+            amount: r.total,
+            currency,
+        },
+        rooms_left: r.rooms_left,
+    }
+}
+
+/// The hotel part of an offer.
+pub(crate) fn summary(hotel: &Hotel, distance_km: Option<f64>) -> HotelSummary {
+    HotelSummary {
+        id: hotel.id,
+        name: hotel.name.clone(),
+        city: hotel.city.clone(),
+        country: hotel.country.clone(),
+        location: hotel.location,
+        stars: hotel.stars,
+        currency: hotel.currency,
+        distance_km: distance_km.map(|d| (d * 100.0).round() / 100.0),
+    }
+}
