@@ -11,6 +11,8 @@
 //! - `extract`: extractors whose failures are problems naming the field: JSON bodies,
 //!   `If-Match`, path ids and query strings.
 //! - [`auth`]: who the caller is ([`auth::Caller`]); today a development stand-in.
+//! - [`ratelimit`]: GCRA quotas per principal or client IP, stricter on `/api/v1/auth/...`;
+//!   429 problems with `Retry-After`.
 //!
 //! Validation at the edge builds kernel values (`StayDates`, `GeoPoint`, ...) before the catalog
 //! is called, so a bad request never reaches a store; the catalog still checks ownership and
@@ -34,9 +36,11 @@ pub mod auth;
 mod extract;
 mod params;
 mod problem;
+pub mod ratelimit;
 mod routes;
 
 pub use problem::{ApiError, Problem};
+pub use ratelimit::RateLimitSettings;
 
 /// Where the versioned API is mounted.
 pub const API_V1: &str = "/api/v1";
@@ -58,6 +62,8 @@ pub struct GatewaySettings {
     pub request_timeout: Duration,
     /// Where "today" comes from (stays may not start in the past).
     pub clock: Arc<dyn Clock>,
+    /// Request quotas per principal / client IP.
+    pub rate_limit: RateLimitSettings,
 }
 
 impl Default for GatewaySettings {
@@ -68,6 +74,7 @@ impl Default for GatewaySettings {
             max_guests: 50,
             request_timeout: Duration::from_secs(10),
             clock: Arc::new(SystemClock),
+            rate_limit: RateLimitSettings::default(),
         }
     }
 }
@@ -81,8 +88,9 @@ impl Default for GatewaySettings {
 pub fn router(catalog: CatalogClient, settings: GatewaySettings) -> Router {
     let max_body_bytes = settings.max_body_bytes;
     let request_timeout = settings.request_timeout;
+    let rate_limit = settings.rate_limit.clone();
     let (api, openapi) = api_router(catalog, settings);
-    Router::new()
+    let router = Router::new()
         .merge(api)
         .merge(SwaggerUi::new(DOCS_PATH).url(OPENAPI_PATH, openapi))
         .route("/api", axum::routing::any(problem::unknown_route))
@@ -90,7 +98,14 @@ pub fn router(catalog: CatalogClient, settings: GatewaySettings) -> Router {
         .layer(TimeoutLayer::with_status_code(
             StatusCode::GATEWAY_TIMEOUT,
             request_timeout,
-        ))
+        ));
+    // Inside `render_problems`, so a 429 gets its `instance` like any other problem.
+    let router = if rate_limit.enabled {
+        ratelimit::apply(router, Arc::new(ratelimit::RateLimits::new(&rate_limit)))
+    } else {
+        router
+    };
+    router
         .layer(axum::middleware::from_fn(problem::render_problems))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(CatchPanicLayer::custom(problem::panic_response))

@@ -9,5 +9,7 @@ mod docs;
 mod fakes;
 #[path = "rest/problems.rs"]
 mod problems;
+#[path = "rest/ratelimit.rs"]
+mod ratelimit;
 #[path = "rest/support.rs"]
 mod support;

@@ -1,6 +1,7 @@
 //! Cross-cutting plumbing every service uses: configuration loading, telemetry, databases,
 //! HTTP and gRPC helpers, and supervised tasks with graceful shutdown.
 
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod grpc;

@@ -1,0 +1,85 @@
+//! Configuration of token verification: the local issuer (the identity service) and any
+//! external OpenID issuers (Keycloak, ...) whose tokens are trusted too.
+
+use std::collections::BTreeMap;
+
+use innkeeper_kernel::Role;
+use jsonwebtoken::Algorithm;
+use serde::{Deserialize, Serialize};
+
+/// The issuer the identity service signs with unless configured otherwise.
+pub const DEFAULT_ISSUER: &str = "http://127.0.0.1:8080";
+/// The audience of Innkeeper access tokens.
+pub const DEFAULT_AUDIENCE: &str = "innkeeper";
+
+/// `[auth]`: which tokens are accepted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// The `iss` of tokens from the local identity service (exact match).
+    pub issuer: String,
+    /// The `aud` every local token must carry.
+    pub audience: String,
+    /// Clock skew tolerated on `exp` and `nbf`, seconds.
+    pub leeway_seconds: u64,
+    /// At most one key refetch per issuer per this many seconds, however many tokens with an
+    /// unknown `kid` arrive.
+    pub jwks_refetch_seconds: u64,
+    /// Further trusted issuers (OpenID providers).
+    pub external: Vec<ExternalIssuerSettings>,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            issuer: DEFAULT_ISSUER.to_owned(),
+            audience: DEFAULT_AUDIENCE.to_owned(),
+            leeway_seconds: 30,
+            jwks_refetch_seconds: 30,
+            external: Vec::new(),
+        }
+    }
+}
+
+/// `[[auth.external]]`: an external OpenID issuer whose access tokens are accepted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExternalIssuerSettings {
+    /// The issuer's `iss`, exactly as it appears in its tokens
+    /// (Keycloak: `https://host/realms/<realm>`).
+    pub issuer: String,
+    /// Where its signing keys are published (Keycloak:
+    /// `https://host/realms/<realm>/protocol/openid-connect/certs`).
+    pub jwks_url: String,
+    /// The `aud` its tokens must carry for Innkeeper.
+    pub audience: String,
+    /// Accepted signature algorithms. Asymmetric only (`HS*` is refused at start-up).
+    pub algorithms: Vec<Algorithm>,
+    /// Dotted path of the claim carrying the roles, a string or an array of strings
+    /// (Keycloak realm roles: `realm_access.roles`).
+    pub roles_claim: String,
+    /// External role name -> Innkeeper role. When several match, the strongest wins
+    /// (admin > hotelier > guest).
+    pub role_map: BTreeMap<String, Role>,
+    /// The role of a token none of whose roles is mapped; without one such tokens are refused.
+    pub default_role: Option<Role>,
+    /// Whether a `sub` that is a UUID is taken as the Innkeeper user id as is. By default every
+    /// external subject becomes a UUIDv5 derived from issuer and subject, so an external issuer
+    /// can never speak for a local user.
+    pub subject_is_user_id: bool,
+}
+
+impl Default for ExternalIssuerSettings {
+    fn default() -> Self {
+        Self {
+            issuer: String::new(),
+            jwks_url: String::new(),
+            audience: DEFAULT_AUDIENCE.to_owned(),
+            algorithms: vec![Algorithm::RS256],
+            roles_claim: "realm_access.roles".to_owned(),
+            role_map: BTreeMap::new(),
+            default_role: None,
+            subject_is_user_id: false,
+        }
+    }
+}

@@ -1,0 +1,468 @@
+//! The access-token verifier: which issuers are trusted, their pinned algorithms and keys, and
+//! how their claims become a [`Principal`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use innkeeper_kernel::{Clock, Error, ErrorCode, Principal, Result, Role, UserId};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::jwk::{JwkSet, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Validation};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::keys::{HttpKeySource, KeySource};
+use super::settings::{AuthSettings, ExternalIssuerSettings};
+
+/// How long one JWKS fetch over HTTP may take.
+const JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn unauthenticated(reason: impl Into<String>) -> Error {
+    Error::new(ErrorCode::Unauthenticated, reason)
+}
+
+/// How a token's roles claim becomes an Innkeeper [`Role`].
+#[derive(Debug, Clone)]
+struct RoleRule {
+    /// Dotted path of the claim (`role`, `realm_access.roles`).
+    path: Vec<String>,
+    /// Claim value -> role.
+    map: BTreeMap<String, Role>,
+    /// The role when no value is mapped.
+    default: Option<Role>,
+}
+
+impl RoleRule {
+    fn role(&self, claims: &Map<String, Value>) -> Result<Role> {
+        let mut parts = self.path.iter();
+        let first = parts.next().and_then(|p| claims.get(p));
+        let value = parts.fold(first, |v, p| v.and_then(|v| v.get(p)));
+        let names: Vec<&str> = match value {
+            Some(Value::String(s)) => vec![s.as_str()],
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        names
+            .iter()
+            .filter_map(|n| self.map.get(*n).copied())
+            .max_by_key(|r| strength(*r))
+            .or(self.default)
+            .ok_or_else(|| unauthenticated("token carries no accepted role"))
+    }
+}
+
+fn strength(role: Role) -> u8 {
+    match role {
+        Role::Guest => 0,
+        Role::Hotelier => 1,
+        Role::Admin => 2,
+    }
+}
+
+/// How a token's `sub` becomes a [`UserId`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SubjectRule {
+    /// `sub` must be the user's UUID (the local issuer).
+    Uuid,
+    /// Every `sub` becomes UUIDv5(namespace of the issuer, sub); with `keep_uuids`, a `sub` that
+    /// already is a UUID is taken as is.
+    Namespaced { keep_uuids: bool },
+}
+
+/// An issuer whose tokens are accepted: its exact `iss`, required `aud`, pinned algorithms,
+/// where its keys come from and how its claims map to a principal.
+#[derive(Debug, Clone)]
+pub struct TrustedIssuer {
+    issuer: String,
+    audience: String,
+    algorithms: Vec<Algorithm>,
+    keys: Arc<dyn KeySource>,
+    roles: RoleRule,
+    subjects: SubjectRule,
+    refetch_interval: Option<Duration>,
+}
+
+impl TrustedIssuer {
+    /// The local identity service: EdDSA only, `sub` is the user id, `role` is
+    /// `guest|hotelier|admin`.
+    pub fn local(issuer: &str, audience: &str, keys: Arc<dyn KeySource>) -> Self {
+        let map = [Role::Guest, Role::Hotelier, Role::Admin]
+            .into_iter()
+            .map(|r| (r.as_str().to_owned(), r))
+            .collect();
+        Self {
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            algorithms: vec![Algorithm::EdDSA],
+            keys,
+            roles: RoleRule {
+                path: vec!["role".to_owned()],
+                map,
+                default: None,
+            },
+            subjects: SubjectRule::Uuid,
+            refetch_interval: None,
+        }
+    }
+
+    /// An external OpenID issuer as configured; fails on a configuration that would be unsafe
+    /// or could never accept a token (no algorithms, a symmetric algorithm, no roles).
+    pub fn external(settings: &ExternalIssuerSettings, keys: Arc<dyn KeySource>) -> Result<Self> {
+        if settings.issuer.is_empty() {
+            return Err(Error::invalid_field("issuer", "must not be empty"));
+        }
+        if settings.audience.is_empty() {
+            return Err(Error::invalid_field("audience", "must not be empty"));
+        }
+        if settings.algorithms.is_empty() {
+            return Err(Error::invalid_field("algorithms", "must name at least one"));
+        }
+        if settings
+            .algorithms
+            .iter()
+            .any(|a| a.family() == AlgorithmFamily::Hmac)
+        {
+            return Err(Error::invalid_field(
+                "algorithms",
+                "symmetric (HS*) algorithms cannot be verified with published keys",
+            ));
+        }
+        if settings.role_map.is_empty() && settings.default_role.is_none() {
+            return Err(Error::invalid_field(
+                "role_map",
+                "map at least one role or set default_role",
+            ));
+        }
+        Ok(Self {
+            issuer: settings.issuer.clone(),
+            audience: settings.audience.clone(),
+            algorithms: settings.algorithms.clone(),
+            keys,
+            roles: RoleRule {
+                path: settings.roles_claim.split('.').map(str::to_owned).collect(),
+                map: settings.role_map.clone(),
+                default: settings.default_role,
+            },
+            subjects: SubjectRule::Namespaced {
+                keep_uuids: settings.subject_is_user_id,
+            },
+            refetch_interval: None,
+        })
+    }
+
+    /// Overrides the verifier's minimum time between key refetches for this issuer (an
+    /// embedded key source is cheap to ask).
+    pub fn with_refetch_interval(mut self, interval: Duration) -> Self {
+        self.refetch_interval = Some(interval);
+        self
+    }
+
+    /// The `iss` of this issuer.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    fn user_id(&self, sub: &str) -> Result<UserId> {
+        let parsed = Uuid::parse_str(sub).ok();
+        match (self.subjects, parsed) {
+            (SubjectRule::Uuid, Some(id)) => Ok(UserId(id)),
+            (SubjectRule::Uuid, None) => Err(unauthenticated("token subject is not a user id")),
+            (SubjectRule::Namespaced { keep_uuids: true }, Some(id)) => Ok(UserId(id)),
+            (SubjectRule::Namespaced { .. }, _) => Ok(external_user_id(&self.issuer, sub)),
+        }
+    }
+}
+
+/// The user id of an external subject: UUIDv5 of `sub` in a namespace derived from the issuer.
+pub fn external_user_id(issuer: &str, sub: &str) -> UserId {
+    let namespace = Uuid::new_v5(&Uuid::NAMESPACE_URL, issuer.as_bytes());
+    UserId(Uuid::new_v5(&namespace, sub.as_bytes()))
+}
+
+/// A key as cached: the decoding key and the algorithm the JWKS pinned it to, if any.
+struct CachedKey {
+    key: DecodingKey,
+    alg: Option<KeyAlgorithm>,
+}
+
+#[derive(Default)]
+struct KeyCache {
+    keys: HashMap<String, Arc<CachedKey>>,
+    /// When the keys were last asked for (successfully or not).
+    last_fetch: Option<OffsetDateTime>,
+    /// How many times they were asked for.
+    fetches: u64,
+}
+
+struct IssuerState {
+    trusted: TrustedIssuer,
+    cache: RwLock<KeyCache>,
+    /// Serialises fetches, so a burst of unknown `kid`s costs one.
+    fetching: tokio::sync::Mutex<()>,
+}
+
+impl IssuerState {
+    fn cached(&self, kid: &str) -> Option<Arc<CachedKey>> {
+        let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
+        cache.keys.get(kid).cloned()
+    }
+
+    /// The key `kid`, refetching the issuer's keys when it is unknown and the last fetch is at
+    /// least `refetch` ago.
+    async fn key(&self, kid: &str, clock: &dyn Clock, refetch: Duration) -> Result<Arc<CachedKey>> {
+        if let Some(key) = self.cached(kid) {
+            return Ok(key);
+        }
+        let _fetching = self.fetching.lock().await;
+        if let Some(key) = self.cached(kid) {
+            return Ok(key);
+        }
+        let now = clock.now();
+        {
+            let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+            let refetch = self.trusted.refetch_interval.unwrap_or(refetch);
+            if cache.last_fetch.is_some_and(|last| now - last < refetch) {
+                return Err(unauthenticated("token signed with an unknown key"));
+            }
+            cache.last_fetch = Some(now);
+            cache.fetches += 1;
+        }
+        let set = self.trusted.keys.fetch().await.inspect_err(|e| {
+            tracing::warn!(issuer = %self.trusted.issuer, error = %e, "fetching signing keys failed");
+        })?;
+        let keys = usable_keys(&set);
+        tracing::info!(issuer = %self.trusted.issuer, keys = keys.len(), "signing keys fetched");
+        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        cache.keys = keys;
+        cache
+            .keys
+            .get(kid)
+            .cloned()
+            .ok_or_else(|| unauthenticated("token signed with an unknown key"))
+    }
+}
+
+/// The signature keys of a set by `kid`; keys without a `kid`, for encryption, or of a shape
+/// that cannot verify are left out.
+fn usable_keys(set: &JwkSet) -> HashMap<String, Arc<CachedKey>> {
+    set.keys
+        .iter()
+        .filter(|jwk| {
+            !matches!(
+                jwk.common.public_key_use,
+                Some(PublicKeyUse::Encryption | PublicKeyUse::Other(_))
+            )
+        })
+        .filter_map(|jwk| {
+            let kid = jwk.common.key_id.clone()?;
+            let key = DecodingKey::from_jwk(jwk).ok()?;
+            if key.family() == AlgorithmFamily::Hmac {
+                return None;
+            }
+            let alg = jwk.common.key_algorithm;
+            Some((kid, Arc::new(CachedKey { key, alg })))
+        })
+        .collect()
+}
+
+/// Verifies access tokens from a set of trusted issuers.
+///
+/// The issuer is chosen by the token's (unverified) `iss`; then everything is checked against
+/// that issuer only: the algorithm is one it is pinned to, the `kid` names one of its keys, the
+/// signature verifies, `iss` matches exactly, `aud` is its audience, and `exp`/`nbf` hold with a
+/// small leeway on the injected clock. Any failure is
+/// [`ErrorCode::Unauthenticated`] with a short reason (a key fetch that fails is
+/// [`ErrorCode::Unavailable`]).
+pub struct Verifier {
+    issuers: HashMap<String, IssuerState>,
+    leeway: i64,
+    refetch: Duration,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("issuers", &self.issuers.keys().collect::<Vec<_>>())
+            .field("leeway", &self.leeway)
+            .field("refetch", &self.refetch)
+            .finish()
+    }
+}
+
+impl Verifier {
+    /// A verifier trusting `issuers`, tolerating `leeway` of clock skew and refetching an
+    /// issuer's keys at most once per `refetch`.
+    pub fn new(
+        issuers: Vec<TrustedIssuer>,
+        leeway: Duration,
+        refetch: Duration,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let issuers = issuers
+            .into_iter()
+            .map(|trusted| {
+                let state = IssuerState {
+                    trusted,
+                    cache: RwLock::new(KeyCache::default()),
+                    fetching: tokio::sync::Mutex::new(()),
+                };
+                (state.trusted.issuer.clone(), state)
+            })
+            .collect();
+        Self {
+            issuers,
+            leeway: i64::try_from(leeway.as_secs()).unwrap_or(i64::MAX),
+            refetch,
+            clock,
+        }
+    }
+
+    /// The verifier of `settings`: the local issuer with `local_keys` (the identity service's
+    /// keys, over HTTP or handed over in-process) and each external issuer with its JWKS URL.
+    pub fn from_settings(
+        settings: &AuthSettings,
+        local_keys: Arc<dyn KeySource>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
+        let mut issuers = vec![TrustedIssuer::local(
+            &settings.issuer,
+            &settings.audience,
+            local_keys,
+        )];
+        for (i, external) in settings.external.iter().enumerate() {
+            let named = |e: Error| prefix_fields(e, &format!("auth.external[{i}]."));
+            let keys = HttpKeySource::new(&external.jwks_url, JWKS_FETCH_TIMEOUT).map_err(named)?;
+            let trusted = TrustedIssuer::external(external, Arc::new(keys)).map_err(named)?;
+            if issuers.iter().any(|t| t.issuer == trusted.issuer) {
+                return Err(named(Error::invalid_field("issuer", "is trusted twice")));
+            }
+            issuers.push(trusted);
+        }
+        Ok(Self::new(
+            issuers,
+            Duration::from_secs(settings.leeway_seconds),
+            Duration::from_secs(settings.jwks_refetch_seconds),
+            clock,
+        ))
+    }
+
+    /// How many times the keys of `issuer` have been fetched (for tests and metrics).
+    pub fn key_fetches(&self, issuer: &str) -> u64 {
+        self.issuers.get(issuer).map_or(0, |s| {
+            s.cache.read().unwrap_or_else(|e| e.into_inner()).fetches
+        })
+    }
+
+    /// The principal an access token speaks for, or why it is refused.
+    pub async fn verify(&self, token: &str) -> Result<Principal> {
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| unauthenticated("malformed token"))?;
+        if header.crit.is_some() {
+            return Err(unauthenticated("token has critical header extensions"));
+        }
+        let kid = header
+            .kid
+            .as_deref()
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| unauthenticated("token has no key id (kid)"))?;
+        let unverified: Map<String, Value> = jsonwebtoken::dangerous::insecure_decode_claims(token)
+            .map_err(|_| unauthenticated("malformed token"))?;
+        let iss = unverified
+            .get("iss")
+            .and_then(Value::as_str)
+            .ok_or_else(|| unauthenticated("token has no issuer"))?;
+        let state = self
+            .issuers
+            .get(iss)
+            .ok_or_else(|| unauthenticated("token issuer is not trusted"))?;
+        let issuer = &state.trusted;
+        if !issuer.algorithms.contains(&header.alg) {
+            return Err(unauthenticated(format!(
+                "algorithm {:?} is not accepted from this issuer",
+                header.alg
+            )));
+        }
+        let key = state.key(kid, self.clock.as_ref(), self.refetch).await?;
+        if key.alg.is_some_and(|a| a != KeyAlgorithm::from(header.alg))
+            || key.key.family() != header.alg.family()
+        {
+            return Err(unauthenticated("token algorithm does not match its key"));
+        }
+
+        let mut validation = Validation::new(header.alg);
+        validation.set_issuer(&[&issuer.issuer]);
+        validation.set_audience(&[&issuer.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        // Time is checked below, on the injected clock.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.leeway = 0;
+        let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation)
+            .map_err(|e| unauthenticated(reason(e.kind())))?
+            .claims;
+
+        let now = self.clock.now().unix_timestamp();
+        let exp = time_claim(&claims, "exp")?.ok_or_else(|| unauthenticated("token has no exp"))?;
+        if now > exp.saturating_add(self.leeway) {
+            return Err(unauthenticated("token expired"));
+        }
+        if let Some(nbf) = time_claim(&claims, "nbf")?
+            && now.saturating_add(self.leeway) < nbf
+        {
+            return Err(unauthenticated("token not yet valid"));
+        }
+        let sub = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| unauthenticated("token has no subject"))?;
+        Ok(Principal {
+            user_id: issuer.user_id(sub)?,
+            role: issuer.roles.role(&claims)?,
+        })
+    }
+}
+
+/// A NumericDate claim, whole seconds.
+fn time_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .as_i64()
+            .or_else(|| v.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
+            .map(Some)
+            .ok_or_else(|| unauthenticated(format!("token {name} is not a number"))),
+    }
+}
+
+fn reason(kind: &ErrorKind) -> String {
+    match kind {
+        ErrorKind::InvalidSignature => "bad signature".to_owned(),
+        ErrorKind::InvalidIssuer => "wrong issuer".to_owned(),
+        ErrorKind::InvalidAudience => "wrong audience".to_owned(),
+        ErrorKind::InvalidAlgorithm => "algorithm not accepted".to_owned(),
+        ErrorKind::MissingRequiredClaim(c) => format!("token has no {c}"),
+        ErrorKind::InvalidClaimFormat(c) => format!("token {c} is malformed"),
+        _ => "invalid token".to_owned(),
+    }
+}
+
+fn prefix_fields(mut err: Error, prefix: &str) -> Error {
+    for field in &mut err.errors {
+        field.field = format!("{prefix}{}", field.field);
+    }
+    if err.errors.is_empty() {
+        err.message = format!("{prefix}: {}", err.message);
+    } else {
+        err.message = err
+            .errors
+            .iter()
+            .map(|f| format!("{}: {}", f.field, f.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+    }
+    err
+}
