@@ -63,6 +63,9 @@ pub struct GatewayConfig {
     pub max_body_bytes: usize,
     pub max_guests: u32,
     pub request_timeout_ms: u64,
+    /// `[gateway.rate_limit]`.
+    #[serde(default)]
+    pub rate_limit: innkeeper_gateway::RateLimitSettings,
 }
 
 impl Config {
@@ -119,6 +122,7 @@ impl Config {
                     .to_owned(),
             );
         }
+        problems.extend(self.gateway.rate_limit.problems("gateway.rate_limit."));
         if self.catalog.hold_sweep_interval_ms < 10 {
             problems.push("catalog.hold_sweep_interval_ms: must be at least 10".to_owned());
         }

@@ -172,6 +172,7 @@ impl Node {
                 max_guests: config.gateway.max_guests,
                 max_nights: config.catalog.max_nights,
                 request_timeout: Duration::from_millis(config.gateway.request_timeout_ms),
+                rate_limit: config.gateway.rate_limit.clone(),
                 clock: options.clock.clone(),
             };
             http_router = http_router.merge(innkeeper_gateway::router(catalog.clone(), settings));
