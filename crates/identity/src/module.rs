@@ -1,0 +1,42 @@
+//! Start-up of identity in a process: open and migrate its store, build the service, make
+//! sure a signing key exists.
+
+use std::sync::Arc;
+
+use innkeeper_kernel::Clock;
+use innkeeper_platform::db::Database;
+
+use crate::app::{IdentityService, IdentitySettings};
+use crate::store::IdentityStore;
+
+/// The store for a database, migrated to the current schema.
+pub async fn open_store(db: &Database) -> anyhow::Result<Arc<dyn IdentityStore>> {
+    let store: Arc<dyn IdentityStore> = match db {
+        Database::Sqlite(sqlite) => crate::store::sqlite_store(sqlite.clone()),
+        Database::Postgres(pool) => crate::store::postgres_store(pool.clone()),
+    };
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// A running identity service: what other modules call in-process.
+#[derive(Debug, Clone)]
+pub struct IdentityModule {
+    /// The in-process implementation of the contract (and the CLI's administration).
+    pub service: Arc<IdentityService>,
+}
+
+impl IdentityModule {
+    /// Opens the store on `db`, builds the service and prepares it (a signing key exists,
+    /// the login decoy hash is computed).
+    pub async fn start(
+        db: &Database,
+        clock: Arc<dyn Clock>,
+        settings: IdentitySettings,
+    ) -> anyhow::Result<Self> {
+        let store = open_store(db).await?;
+        let service = Arc::new(IdentityService::new(store, clock, settings));
+        service.prepare().await?;
+        Ok(Self { service })
+    }
+}
