@@ -2,7 +2,8 @@
 //!
 //! [`IdentityApi`] is implemented by the in-process service ([`crate::IdentityService`]) and by
 //! the gRPC client ([`crate::grpc::IdentityGrpcClient`]). Callers hold an [`IdentityClient`]
-//! and never know which one they have: both return the same values and the same [`innkeeper_kernel::Error`]s.
+//! and never know which one they have: both return the same values and the same
+//! [`innkeeper_kernel::Error`]s.
 //!
 //! Administration (creating admins, rotating signing keys) is deliberately not part of this
 //! contract: it is only reachable in-process, from the CLI, through inherent methods of
@@ -169,7 +170,10 @@ pub struct Logout {
 impl std::fmt::Debug for Logout {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Logout")
-            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -305,8 +309,12 @@ pub trait IdentityApi: Send + Sync + 'static {
     /// The caller's profile.
     async fn me(&self, caller: &Principal) -> Result<User>;
     /// Changes the caller's profile if its version is `if_match` (412 otherwise).
-    async fn update_me(&self, caller: &Principal, if_match: i64, patch: ProfilePatch)
-    -> Result<User>;
+    async fn update_me(
+        &self,
+        caller: &Principal,
+        if_match: i64,
+        patch: ProfilePatch,
+    ) -> Result<User>;
     /// The keys that verify current access tokens.
     async fn jwks(&self) -> Result<JwkSet>;
     /// The discovery document.

@@ -100,7 +100,11 @@ fn refresh_failed() -> Error {
 
 /// Collects the errors of several field checks into one 422 (all fields at once).
 fn all_fields<const N: usize>(errors: [Option<Error>; N]) -> Result<()> {
-    let fields: Vec<FieldError> = errors.into_iter().flatten().flat_map(|e| e.errors).collect();
+    let fields: Vec<FieldError> = errors
+        .into_iter()
+        .flatten()
+        .flat_map(|e| e.errors)
+        .collect();
     if fields.is_empty() {
         Ok(())
     } else {
@@ -127,6 +131,14 @@ impl IdentityService {
         &self.settings
     }
 
+    /// Now, to the microsecond: the precision both backends store, so a value returned from
+    /// a write equals the same value read back.
+    fn now(&self) -> OffsetDateTime {
+        let now = self.clock.now();
+        now.replace_nanosecond(now.nanosecond() / 1000 * 1000)
+            .unwrap_or(now)
+    }
+
     /// Prepares for traffic: makes sure a signing key exists and computes the decoy hash that
     /// makes unknown-email logins cost what wrong-password logins cost.
     pub async fn prepare(&self) -> Result<()> {
@@ -151,7 +163,7 @@ impl IdentityService {
     /// their next token, without a restart.
     #[instrument(skip(self))]
     pub async fn rotate_keys(&self) -> Result<SigningKeyInfo> {
-        let now = self.clock.now();
+        let now = self.now();
         let key = SigningKey::generate(now)?;
         self.store.activate_signing_key(&key, now).await?;
         let pruned = self
@@ -193,11 +205,15 @@ impl IdentityService {
             // Without a valid email the policy is still checked, minus the email rule.
             Err(_) => password::check_policy("password", &password, "").err(),
         };
-        all_fields([email.as_ref().err().cloned(), name.as_ref().err().cloned(), policy])?;
+        all_fields([
+            email.as_ref().err().cloned(),
+            name.as_ref().err().cloned(),
+            policy,
+        ])?;
         let (email, name) = (email?, name?);
 
         let password_hash = password::hash(password).await?;
-        let now = self.clock.now();
+        let now = self.now();
         let user = User {
             id,
             email,
@@ -225,7 +241,7 @@ impl IdentityService {
         if let Some(key) = self.current_key().await? {
             return Ok(key);
         }
-        let candidate = SigningKey::generate(self.clock.now())?;
+        let candidate = SigningKey::generate(self.now())?;
         self.store.ensure_signing_key(&candidate).await?;
         // Another replica may have won the race: whatever is current now signs.
         self.current_key()
@@ -309,7 +325,7 @@ impl IdentityApi for IdentityService {
             return Err(login_failed());
         };
 
-        let now = self.clock.now();
+        let now = self.now();
         let access = self.access_token(&user, now).await?;
         let (refresh_token, hash) = refresh::generate();
         self.store
@@ -330,7 +346,7 @@ impl IdentityApi for IdentityService {
         if !refresh::is_well_formed(&request.refresh_token) {
             return Err(refresh_failed());
         }
-        let now = self.clock.now();
+        let now = self.now();
         let (next, next_hash) = refresh::generate();
         let rotation = self
             .store
@@ -358,7 +374,7 @@ impl IdentityApi for IdentityService {
 
     #[instrument(skip(self))]
     async fn logout(&self, caller: &Principal, request: Logout) -> Result<()> {
-        let now = self.clock.now();
+        let now = self.now();
         match request.refresh_token {
             // Someone else's or a malformed token ends nothing, and says nothing about it.
             Some(token) if refresh::is_well_formed(&token) => {
@@ -368,9 +384,7 @@ impl IdentityApi for IdentityService {
             }
             Some(_) => {}
             None => {
-                self.store
-                    .revoke_user_families(caller.user_id, now)
-                    .await?;
+                self.store.revoke_user_families(caller.user_id, now).await?;
             }
         }
         tracing::info!(user_id = %caller.user_id, "logged out");
@@ -425,7 +439,10 @@ impl IdentityApi for IdentityService {
         // A channel without an address cannot be on.
         notifications.sms &= user.phone.is_some();
         notifications.telegram &= user.telegram_chat_id.is_some();
-        if patch.notifications.is_some_and(|n| n.sms && !notifications.sms) {
+        if patch
+            .notifications
+            .is_some_and(|n| n.sms && !notifications.sms)
+        {
             return Err(Error::invalid_field(
                 "notifications.sms",
                 "needs a phone number; set phone first",
@@ -441,12 +458,12 @@ impl IdentityApi for IdentityService {
             ));
         }
         user.notifications = notifications;
-        user.updated_at = self.clock.now();
+        user.updated_at = self.now();
         self.store.update_user(&user, if_match).await
     }
 
     async fn jwks(&self) -> Result<JwkSet> {
-        let now = self.clock.now();
+        let now = self.now();
         let window = self.settings.publish_after_retirement();
         let keys = self
             .store
@@ -471,9 +488,7 @@ impl IdentityApi for IdentityService {
             grant_types_supported: strings(&["password", "refresh_token"]),
             response_types_supported: strings(&["token"]),
             subject_types_supported: strings(&["public"]),
-            claims_supported: strings(&[
-                "iss", "aud", "sub", "iat", "nbf", "exp", "jti", "role",
-            ]),
+            claims_supported: strings(&["iss", "aud", "sub", "iat", "nbf", "exp", "jti", "role"]),
         })
     }
 }

@@ -21,8 +21,7 @@ pub use client::IdentityGrpcClient;
 pub use server::{IdentityGrpcServer, service};
 
 /// The full gRPC name of the identity service (for health checks and reflection).
-pub const SERVICE_NAME: &str =
-    innkeeper_proto::identity::v1::identity_service_server::SERVICE_NAME;
+pub const SERVICE_NAME: &str = innkeeper_proto::identity::v1::identity_service_server::SERVICE_NAME;
 
 /// Largest request or response accepted (identity messages are small).
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;

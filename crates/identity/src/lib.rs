@@ -21,5 +21,5 @@ pub mod grpc;
 pub mod module;
 pub mod store;
 
-pub use app::{IdentitySettings, IdentityService};
+pub use app::{IdentityService, IdentitySettings};
 pub use domain::password::{ARGON2_M_COST_KIB, ARGON2_P_COST, ARGON2_T_COST};

@@ -30,11 +30,7 @@ async fn harness() -> Harness {
     let start = OffsetDateTime::from_unix_timestamp(OffsetDateTime::now_utc().unix_timestamp())
         .expect("now");
     let clock = ManualClock::new(start);
-    let service = IdentityService::new(
-        store,
-        Arc::new(clock.clone()),
-        IdentitySettings::default(),
-    );
+    let service = IdentityService::new(store, Arc::new(clock.clone()), IdentitySettings::default());
     Harness {
         service,
         clock,
@@ -189,7 +185,10 @@ async fn admins_are_created_in_process_and_carry_the_admin_role() {
         .login(login("root@innkeeper.test", PASSWORD))
         .await
         .expect("login");
-    assert_eq!(h.verify(&pair.access_token).await.expect("valid").role, "admin");
+    assert_eq!(
+        h.verify(&pair.access_token).await.expect("valid").role,
+        "admin"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -279,7 +278,9 @@ async fn an_unknown_email_costs_what_a_wrong_password_costs() {
 #[tokio::test]
 async fn refresh_rotates_and_a_reused_token_revokes_the_family() {
     let h = harness().await;
-    let user = h.registered("ana@example.com", RegisterRole::Hotelier).await;
+    let user = h
+        .registered("ana@example.com", RegisterRole::Hotelier)
+        .await;
     let first = h
         .service
         .login(login("ana@example.com", PASSWORD))
@@ -293,7 +294,10 @@ async fn refresh_rotates_and_a_reused_token_revokes_the_family() {
         .expect("rotated");
     assert_ne!(second.refresh_token, first.refresh_token);
     let claims = h.verify(&second.access_token).await.expect("valid");
-    assert_eq!((claims.sub, claims.role), (user.id.to_string(), "hotelier".into()));
+    assert_eq!(
+        (claims.sub, claims.role),
+        (user.id.to_string(), "hotelier".into())
+    );
     let third = h
         .service
         .refresh(refresh(&second.refresh_token))
@@ -302,8 +306,14 @@ async fn refresh_rotates_and_a_reused_token_revokes_the_family() {
 
     // The thief (or the victim) presents the spent first token: the family dies.
     let expected = Err(unauthenticated(REFRESH_FAILED));
-    assert_eq!(h.service.refresh(refresh(&first.refresh_token)).await, expected);
-    assert_eq!(h.service.refresh(refresh(&third.refresh_token)).await, expected);
+    assert_eq!(
+        h.service.refresh(refresh(&first.refresh_token)).await,
+        expected
+    );
+    assert_eq!(
+        h.service.refresh(refresh(&third.refresh_token)).await,
+        expected
+    );
     // Malformed and unknown tokens get the same answer.
     assert_eq!(h.service.refresh(refresh("nonsense")).await, expected);
     let (unknown, _) = crate::domain::refresh::generate();
@@ -412,7 +422,10 @@ async fn logout_ends_one_family_or_every_family() {
         .await
         .expect("logout");
     let expected = Err(unauthenticated(REFRESH_FAILED));
-    assert_eq!(h.service.refresh(refresh(&phone.refresh_token)).await, expected);
+    assert_eq!(
+        h.service.refresh(refresh(&phone.refresh_token)).await,
+        expected
+    );
     let laptop = h
         .service
         .refresh(refresh(&laptop.refresh_token))
@@ -423,7 +436,10 @@ async fn logout_ends_one_family_or_every_family() {
         .logout(&ana.principal(), Logout::default())
         .await
         .expect("logout everywhere");
-    assert_eq!(h.service.refresh(refresh(&laptop.refresh_token)).await, expected);
+    assert_eq!(
+        h.service.refresh(refresh(&laptop.refresh_token)).await,
+        expected
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -449,7 +465,11 @@ async fn the_profile_reads_and_changes_with_its_version() {
             in_app: true,
         }),
     };
-    let updated = h.service.update_me(&me, 1, patch.clone()).await.expect("updated");
+    let updated = h
+        .service
+        .update_me(&me, 1, patch.clone())
+        .await
+        .expect("updated");
     assert_eq!(updated.name, "Ana Maria");
     assert_eq!(updated.phone.as_deref(), Some("+351912345678"));
     assert_eq!(updated.telegram_chat_id.as_deref(), Some("12345"));
@@ -549,7 +569,12 @@ async fn rotated_keys_stay_published_until_their_tokens_expired() {
     assert_eq!(kids, vec![rotated.kid.as_str(), old_kid.as_str()]);
     for key in &jwks.keys {
         assert_eq!(
-            (key.kty.as_str(), key.crv.as_str(), key.alg.as_str(), key.use_.as_str()),
+            (
+                key.kty.as_str(),
+                key.crv.as_str(),
+                key.alg.as_str(),
+                key.use_.as_str()
+            ),
             ("OKP", "Ed25519", "EdDSA", "sig")
         );
     }
@@ -593,8 +618,14 @@ async fn discovery_describes_the_issuer() {
     let h = harness().await;
     let config = h.service.openid_configuration().await.expect("config");
     assert_eq!(config.issuer, "http://127.0.0.1:8080");
-    assert_eq!(config.jwks_uri, "http://127.0.0.1:8080/.well-known/jwks.json");
-    assert_eq!(config.token_endpoint, "http://127.0.0.1:8080/api/v1/auth/login");
+    assert_eq!(
+        config.jwks_uri,
+        "http://127.0.0.1:8080/.well-known/jwks.json"
+    );
+    assert_eq!(
+        config.token_endpoint,
+        "http://127.0.0.1:8080/api/v1/auth/login"
+    );
     assert_eq!(config.id_token_signing_alg_values_supported, vec!["EdDSA"]);
 }
 

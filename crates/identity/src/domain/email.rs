@@ -77,12 +77,30 @@ mod tests {
             ("", "must not be empty"),
             ("   ", "must not be empty"),
             ("ana", "must be an email address (name@example.com)"),
-            ("@example.com", "must be an email address (name@example.com)"),
-            ("a@b@example.com", "must be an email address (name@example.com)"),
-            ("ana@localhost", "the part after @ must be a domain such as example.com"),
-            ("ana@example..com", "the part after @ must be a domain such as example.com"),
-            ("ana@example.com.", "the part after @ must be a domain such as example.com"),
-            ("an a@example.com", "must not contain spaces or control characters"),
+            (
+                "@example.com",
+                "must be an email address (name@example.com)",
+            ),
+            (
+                "a@b@example.com",
+                "must be an email address (name@example.com)",
+            ),
+            (
+                "ana@localhost",
+                "the part after @ must be a domain such as example.com",
+            ),
+            (
+                "ana@example..com",
+                "the part after @ must be a domain such as example.com",
+            ),
+            (
+                "ana@example.com.",
+                "the part after @ must be a domain such as example.com",
+            ),
+            (
+                "an a@example.com",
+                "must not contain spaces or control characters",
+            ),
         ] {
             let err = normalize("email", raw).expect_err(raw);
             assert_eq!(err.errors[0].field, "email", "{raw}");

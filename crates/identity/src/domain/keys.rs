@@ -66,8 +66,12 @@ impl SigningKey {
         let mut header = Header::new(Algorithm::EdDSA);
         header.typ = Some("JWT".to_owned());
         header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &EncodingKey::from_ed_der(&self.private_key))
-            .map_err(|e| Error::internal(format!("signing with key {} failed: {e}", self.kid)))
+        jsonwebtoken::encode(
+            &header,
+            claims,
+            &EncodingKey::from_ed_der(&self.private_key),
+        )
+        .map_err(|e| Error::internal(format!("signing with key {} failed: {e}", self.kid)))
     }
 
     /// The public half as a JWK.

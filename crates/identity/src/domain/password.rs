@@ -201,7 +201,10 @@ mod tests {
         let hash = hash("correct horse battery staple".into())
             .await
             .expect("hashed");
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
         assert!(
             verify("correct horse battery staple".into(), Some(hash.clone()))
                 .await

@@ -95,7 +95,10 @@ mod tests {
             telegram_chat_id("telegram_chat_id", " -100123 ").expect("valid"),
             Some("-100123".to_owned())
         );
-        assert_eq!(telegram_chat_id("telegram_chat_id", "").expect("clears"), None);
+        assert_eq!(
+            telegram_chat_id("telegram_chat_id", "").expect("clears"),
+            None
+        );
         assert!(telegram_chat_id("telegram_chat_id", "0").is_err());
         assert!(telegram_chat_id("telegram_chat_id", "@ana").is_err());
     }

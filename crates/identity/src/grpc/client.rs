@@ -134,9 +134,13 @@ impl IdentityApi for IdentityGrpcClient {
         let req = pb::LogoutRequest {
             refresh_token: request.refresh_token,
         };
-        self.call(Some(caller), req, |mut c, r| async move { c.logout(r).await })
-            .await
-            .map(drop)
+        self.call(
+            Some(caller),
+            req,
+            |mut c, r| async move { c.logout(r).await },
+        )
+        .await
+        .map(drop)
     }
 
     async fn me(&self, caller: &Principal) -> Result<User> {
@@ -159,9 +163,11 @@ impl IdentityApi for IdentityGrpcClient {
             patch: Some(patch_to_proto(patch)),
         };
         let user = self
-            .call(Some(caller), req, |mut c, r| async move {
-                c.update_me(r).await
-            })
+            .call(
+                Some(caller),
+                req,
+                |mut c, r| async move { c.update_me(r).await },
+            )
             .await?;
         user_from_proto(user).map_err(malformed)
     }

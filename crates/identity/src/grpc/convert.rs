@@ -20,7 +20,10 @@ pub(crate) fn timestamp(at: OffsetDateTime) -> prost_types::Timestamp {
     }
 }
 
-pub(crate) fn instant(field: &str, proto: Option<prost_types::Timestamp>) -> Result<OffsetDateTime> {
+pub(crate) fn instant(
+    field: &str,
+    proto: Option<prost_types::Timestamp>,
+) -> Result<OffsetDateTime> {
     let proto = proto.ok_or_else(|| Error::invalid_field(field, "is required"))?;
     let nanos = i128::from(proto.seconds) * 1_000_000_000 + i128::from(proto.nanos);
     OffsetDateTime::from_unix_timestamp_nanos(nanos)
@@ -40,7 +43,10 @@ pub(crate) fn role_from_proto(field: &str, proto: i32) -> Result<Role> {
         Ok(pb::Role::Guest) => Ok(Role::Guest),
         Ok(pb::Role::Hotelier) => Ok(Role::Hotelier),
         Ok(pb::Role::Admin) => Ok(Role::Admin),
-        _ => Err(Error::invalid_field(field, "must be guest, hotelier or admin")),
+        _ => Err(Error::invalid_field(
+            field,
+            "must be guest, hotelier or admin",
+        )),
     }
 }
 

@@ -76,7 +76,11 @@ fn register(email: &str) -> Register {
 #[tokio::test]
 async fn values_round_trip_every_field() {
     let h = harness().await;
-    let ana = h.remote.register(register("ana@example.com")).await.expect("registered");
+    let ana = h
+        .remote
+        .register(register("ana@example.com"))
+        .await
+        .expect("registered");
     assert_eq!(h.local.me(&ana.principal()).await, Ok(ana.clone()));
 
     let patch = ProfilePatch {
@@ -136,7 +140,11 @@ async fn values_round_trip_every_field() {
 #[tokio::test]
 async fn errors_are_identical_local_and_remote() {
     let h = harness().await;
-    let ana = h.local.register(register("ana@example.com")).await.expect("registered");
+    let ana = h
+        .local
+        .register(register("ana@example.com"))
+        .await
+        .expect("registered");
     let stranger = Principal {
         user_id: UserId::new(),
         role: Role::Guest,
@@ -208,7 +216,11 @@ async fn errors_are_identical_local_and_remote() {
 async fn calls_about_the_caller_need_one_and_roles_are_checked() {
     let h = harness().await;
     let mut raw = IdentityServiceClient::new(h.channel.clone());
-    let err = error_from_status(&raw.get_me(pb::GetMeRequest {}).await.expect_err("anonymous"));
+    let err = error_from_status(
+        &raw.get_me(pb::GetMeRequest {})
+            .await
+            .expect_err("anonymous"),
+    );
     assert_eq!(err.code, ErrorCode::Unauthenticated);
     let err = error_from_status(
         &raw.logout(pb::LogoutRequest {

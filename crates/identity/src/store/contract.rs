@@ -70,7 +70,8 @@ pub(crate) fn user(email: &str, role: Role) -> StoredUser {
             created_at: T0,
             updated_at: T0,
         },
-        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".to_owned(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
+            .to_owned(),
     }
 }
 

@@ -178,25 +178,33 @@ impl IdentityStore for PgIdentityStore {
     }
 
     async fn get_user(&self, id: UserId) -> Result<Option<StoredUser>> {
-        sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"))
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error)?
-            .as_ref()
-            .map(user)
-            .transpose()
+        sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE id = $1"
+        ))
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .as_ref()
+        .map(user)
+        .transpose()
     }
 
     async fn find_user_by_email(&self, email: &str) -> Result<Option<StoredUser>> {
-        sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE email = $1"))
-            .bind(email)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error)?
-            .as_ref()
-            .map(user)
-            .transpose()
+        sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE email = $1"
+        ))
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .as_ref()
+        .map(user)
+        .transpose()
     }
 
     async fn update_user(&self, user: &User, expected_version: i64) -> Result<User> {

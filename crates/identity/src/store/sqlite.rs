@@ -190,25 +190,33 @@ impl IdentityStore for SqliteIdentityStore {
     }
 
     async fn get_user(&self, id: UserId) -> Result<Option<StoredUser>> {
-        sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE id = ?"))
-            .bind(id.0)
-            .fetch_optional(&self.db.reader)
-            .await
-            .map_err(internal)?
-            .as_ref()
-            .map(user)
-            .transpose()
+        sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE id = ?"
+        ))
+        .bind(id.0)
+        .fetch_optional(&self.db.reader)
+        .await
+        .map_err(internal)?
+        .as_ref()
+        .map(user)
+        .transpose()
     }
 
     async fn find_user_by_email(&self, email: &str) -> Result<Option<StoredUser>> {
-        sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE email = ?"))
-            .bind(email)
-            .fetch_optional(&self.db.reader)
-            .await
-            .map_err(internal)?
-            .as_ref()
-            .map(user)
-            .transpose()
+        sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE email = ?"
+        ))
+        .bind(email)
+        .fetch_optional(&self.db.reader)
+        .await
+        .map_err(internal)?
+        .as_ref()
+        .map(user)
+        .transpose()
     }
 
     async fn update_user(&self, user: &User, expected_version: i64) -> Result<User> {
@@ -239,11 +247,15 @@ impl IdentityStore for SqliteIdentityStore {
                 None => Error::not_found("user", user.id),
             });
         }
-        let row = sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE id = ?"))
-            .bind(user.id.0)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(internal)?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE id = ?"
+        ))
+        .bind(user.id.0)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(internal)?;
         let updated = self::user(&row)?.user;
         commit(tx).await?;
         Ok(updated)
@@ -404,12 +416,12 @@ impl IdentityStore for SqliteIdentityStore {
             key_columns!(),
             " FROM signing_keys ORDER BY created_at DESC, kid DESC"
         ))
-            .fetch_all(&self.db.reader)
-            .await
-            .map_err(internal)?
-            .iter()
-            .map(signing_key)
-            .collect()
+        .fetch_all(&self.db.reader)
+        .await
+        .map_err(internal)?
+        .iter()
+        .map(signing_key)
+        .collect()
     }
 
     async fn prune_signing_keys(&self, retired_by: OffsetDateTime) -> Result<u32> {

@@ -17,14 +17,23 @@ pub(crate) async fn signing_keys_activate_retire_and_prune(store: Arc<dyn Identi
     let first = key(T0);
     assert!(store.ensure_signing_key(&first).await.expect("ensure"));
     assert!(!store.ensure_signing_key(&key(T0)).await.expect("ensure"));
-    assert_eq!(store.signing_keys().await.expect("keys"), vec![first.clone()]);
+    assert_eq!(
+        store.signing_keys().await.expect("keys"),
+        vec![first.clone()]
+    );
 
     let t1 = T0 + Duration::hours(1);
     let second = key(t1);
-    store.activate_signing_key(&second, t1).await.expect("rotate");
+    store
+        .activate_signing_key(&second, t1)
+        .await
+        .expect("rotate");
     let t2 = T0 + Duration::hours(2);
     let third = key(t2);
-    store.activate_signing_key(&third, t2).await.expect("rotate");
+    store
+        .activate_signing_key(&third, t2)
+        .await
+        .expect("rotate");
 
     let keys = store.signing_keys().await.expect("keys");
     let retired = |k: &SigningKey, at| SigningKey {

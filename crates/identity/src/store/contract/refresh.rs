@@ -121,7 +121,7 @@ pub(crate) async fn concurrent_uses_of_one_token_rotate_it_exactly_once(
         })
         .collect();
     let mut winners = Vec::new();
-    let mut reused = 0;
+    let (mut reused, mut rejected) = (0, 0);
     for task in tasks {
         match task.await.expect("task") {
             (i, Rotation::Rotated { family_id, .. }) => {
@@ -132,11 +132,13 @@ pub(crate) async fn concurrent_uses_of_one_token_rotate_it_exactly_once(
                 assert_eq!(family_id, first.family_id);
                 reused += 1;
             }
-            (i, Rotation::Rejected) => panic!("racer {i} was rejected, not told of reuse"),
+            // Racers after the first reuse find the family revoked already.
+            (_, Rotation::Rejected) => rejected += 1,
         }
     }
     assert_eq!(winners.len(), 1, "exactly one racer rotates: {winners:?}");
-    assert_eq!(reused, racers - 1);
+    assert!(reused >= 1, "the first late racer detects the reuse");
+    assert_eq!(reused + rejected, racers - 1);
     // The reuse revoked the family: the winner's successor is dead too.
     assert_eq!(
         store

@@ -12,7 +12,10 @@ use crate::store::IdentityStore;
 pub(crate) async fn users_round_trip_and_emails_are_unique(store: Arc<dyn IdentityStore>) {
     let ana = user("ana@example.com", Role::Hotelier);
     store.insert_user(&ana).await.expect("insert");
-    assert_eq!(store.get_user(ana.user.id).await.expect("get"), Some(ana.clone()));
+    assert_eq!(
+        store.get_user(ana.user.id).await.expect("get"),
+        Some(ana.clone())
+    );
     assert_eq!(
         store
             .find_user_by_email("ana@example.com")
@@ -51,7 +54,9 @@ pub(crate) async fn concurrent_registrations_of_one_email_have_one_winner(
             let (store, start) = (Arc::clone(&store), Arc::clone(&start));
             tokio::spawn(async move {
                 start.wait().await;
-                store.insert_user(&user("race@example.com", Role::Guest)).await
+                store
+                    .insert_user(&user("race@example.com", Role::Guest))
+                    .await
             })
         })
         .collect();
@@ -88,9 +93,20 @@ pub(crate) async fn profile_updates_check_the_version(store: Arc<dyn IdentitySto
     attempt.role = Role::Admin;
 
     let updated = store.update_user(&attempt, 1).await.expect("updated");
-    assert_eq!(updated, crate::api::User { version: 2, ..ana.clone() });
     assert_eq!(
-        store.get_user(ana.id).await.expect("get").expect("exists").user,
+        updated,
+        crate::api::User {
+            version: 2,
+            ..ana.clone()
+        }
+    );
+    assert_eq!(
+        store
+            .get_user(ana.id)
+            .await
+            .expect("get")
+            .expect("exists")
+            .user,
         updated
     );
 
