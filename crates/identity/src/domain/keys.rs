@@ -142,7 +142,7 @@ mod tests {
         let other = SigningKey::generate(datetime!(2026-11-30 10:00 UTC)).expect("key");
         let wrong = DecodingKey::from_ed_components(&other.jwk().x).expect("x");
         assert!(jsonwebtoken::decode::<AccessClaims>(&token, &wrong, &validation).is_err());
-        assert_eq!(format!("{key:?}").contains("private_key"), false);
+        assert!(!format!("{key:?}").contains("private_key"));
     }
 
     /// The fixed claims with the random parts of `seen`.
