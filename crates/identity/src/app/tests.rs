@@ -641,3 +641,54 @@ fn settings_default_and_deserialize_with_documented_names() {
     assert_eq!(settings.refresh_token_ttl_seconds, 2_592_000);
     assert!(serde_json::from_str::<IdentitySettings>(r#"{"isuer": "x"}"#).is_err());
 }
+
+#[tokio::test]
+async fn a_rotation_by_another_process_is_picked_up_without_a_restart() {
+    let h = harness().await;
+    h.registered("ana@example.com", RegisterRole::Guest).await;
+    h.service.prepare().await.expect("first key");
+    // The CLI (`innkeeper keys rotate`) is another service instance on the same database.
+    let cli = IdentityService::new(
+        Arc::clone(&h.service.store),
+        Arc::new(h.clock.clone()),
+        IdentitySettings::default(),
+    );
+    let before = h
+        .service
+        .login(login("ana@example.com", PASSWORD))
+        .await
+        .expect("login");
+    let rotated = cli.rotate_keys().await.expect("rotated");
+    let after = h
+        .service
+        .refresh(refresh(&before.refresh_token))
+        .await
+        .expect("refresh");
+    let kid = |token: &str| jsonwebtoken::decode_header(token).expect("header").kid;
+    assert_ne!(kid(&before.access_token), Some(rotated.kid.clone()));
+    assert_eq!(kid(&after.access_token), Some(rotated.kid));
+    h.verify(&before.access_token).await.expect("old still valid");
+    h.verify(&after.access_token).await.expect("new valid");
+}
+
+#[tokio::test]
+#[ignore = "prints timings; run by hand"]
+async fn measure_login_timings() {
+    let h = harness().await;
+    h.registered("ana@example.com", RegisterRole::Guest).await;
+    h.service.prepare().await.expect("warm");
+    for (what, attempt) in [
+        ("right password", login("ana@example.com", PASSWORD)),
+        ("wrong password", login("ana@example.com", "wrong horse battery staple")),
+        ("unknown email", login("nobody@example.com", PASSWORD)),
+    ] {
+        let mut samples = Vec::new();
+        for _ in 0..10 {
+            let started = Instant::now();
+            let _ = h.service.login(attempt.clone()).await;
+            samples.push(started.elapsed());
+        }
+        samples.sort();
+        eprintln!("{what}: median {:?}, min {:?}, max {:?}", samples[5], samples[0], samples[9]);
+    }
+}
