@@ -174,6 +174,12 @@ impl IdentityService {
         Ok(key.info())
     }
 
+    /// Deletes up to `batch` refresh tokens that have expired, and the families left empty;
+    /// returns how many tokens. Run by the sweeper.
+    pub async fn prune_expired_refresh_tokens(&self, batch: u32) -> Result<u32> {
+        self.store.prune_refresh_tokens(self.now(), batch).await
+    }
+
     /// Every stored signing key, newest first (published or not).
     pub async fn signing_keys(&self) -> Result<Vec<SigningKeyInfo>> {
         Ok(self

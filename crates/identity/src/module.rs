@@ -1,10 +1,12 @@
 //! Start-up of identity in a process: open and migrate its store, build the service, make
-//! sure a signing key exists.
+//! sure a signing key exists; the sweeper that deletes expired refresh tokens.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use innkeeper_kernel::Clock;
 use innkeeper_platform::db::Database;
+use tokio_util::sync::CancellationToken;
 
 use crate::app::{IdentityService, IdentitySettings};
 use crate::store::IdentityStore;
@@ -38,5 +40,40 @@ impl IdentityModule {
         let service = Arc::new(IdentityService::new(store, clock, settings));
         service.prepare().await?;
         Ok(Self { service })
+    }
+}
+
+impl IdentityModule {
+    /// Deletes expired refresh tokens every `interval` until `shutdown`. Several replicas may
+    /// run it: each deletes what it finds, none twice.
+    pub async fn run_token_sweeper(
+        self,
+        interval: Duration,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        const BATCH: u32 = 1000;
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                _ = tick.tick() => {}
+            }
+            loop {
+                match self.service.prune_expired_refresh_tokens(BATCH).await {
+                    Ok(n) if n < BATCH => {
+                        if n > 0 {
+                            tracing::info!(deleted = n, "expired refresh tokens deleted");
+                        }
+                        break;
+                    }
+                    Ok(n) => tracing::info!(deleted = n, "expired refresh tokens deleted"),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "refresh token sweep failed; retrying next tick");
+                        break;
+                    }
+                }
+            }
+        }
     }
 }

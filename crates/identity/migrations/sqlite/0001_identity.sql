@@ -40,6 +40,8 @@ CREATE TABLE refresh_tokens (
 );
 
 CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id);
+-- The sweeper deletes expired tokens in batches.
+CREATE INDEX refresh_tokens_expiry ON refresh_tokens (expires_at);
 
 -- Ed25519 signing keys. The newest key without `retired_at` signs; retired keys stay
 -- published until every token they signed has expired, then are pruned.

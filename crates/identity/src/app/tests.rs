@@ -667,7 +667,9 @@ async fn a_rotation_by_another_process_is_picked_up_without_a_restart() {
     let kid = |token: &str| jsonwebtoken::decode_header(token).expect("header").kid;
     assert_ne!(kid(&before.access_token), Some(rotated.kid.clone()));
     assert_eq!(kid(&after.access_token), Some(rotated.kid));
-    h.verify(&before.access_token).await.expect("old still valid");
+    h.verify(&before.access_token)
+        .await
+        .expect("old still valid");
     h.verify(&after.access_token).await.expect("new valid");
 }
 
@@ -679,7 +681,10 @@ async fn measure_login_timings() {
     h.service.prepare().await.expect("warm");
     for (what, attempt) in [
         ("right password", login("ana@example.com", PASSWORD)),
-        ("wrong password", login("ana@example.com", "wrong horse battery staple")),
+        (
+            "wrong password",
+            login("ana@example.com", "wrong horse battery staple"),
+        ),
         ("unknown email", login("nobody@example.com", PASSWORD)),
     ] {
         let mut samples = Vec::new();
@@ -689,6 +694,9 @@ async fn measure_login_timings() {
             samples.push(started.elapsed());
         }
         samples.sort();
-        eprintln!("{what}: median {:?}, min {:?}, max {:?}", samples[5], samples[0], samples[9]);
+        eprintln!(
+            "{what}: median {:?}, min {:?}, max {:?}",
+            samples[5], samples[0], samples[9]
+        );
     }
 }

@@ -31,6 +31,7 @@ macro_rules! contract_suite {
             refresh::expired_and_unknown_tokens_are_rejected,
             refresh::concurrent_uses_of_one_token_rotate_it_exactly_once,
             refresh::logout_revokes_one_family_or_all_of_a_user,
+            refresh::expired_tokens_and_empty_families_are_pruned,
             keys::signing_keys_activate_retire_and_prune,
             keys::concurrent_starts_create_one_signing_key,
         );

@@ -105,6 +105,9 @@ pub trait IdentityStore: Send + Sync + 'static {
     ) -> Result<bool>;
     /// Revokes every live family of a user; returns how many.
     async fn revoke_user_families(&self, user_id: UserId, now: OffsetDateTime) -> Result<u32>;
+    /// Deletes up to `limit` tokens that expired at or before `expired_by`, then the families
+    /// left without tokens; returns how many tokens were deleted.
+    async fn prune_refresh_tokens(&self, expired_by: OffsetDateTime, limit: u32) -> Result<u32>;
 
     /// Stores `candidate` as the signing key if no unretired key exists (concurrent callers:
     /// one key at most); returns whether it was stored.

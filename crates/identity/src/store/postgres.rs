@@ -359,6 +359,31 @@ impl IdentityStore for PgIdentityStore {
         Ok(u32::try_from(done.rows_affected()).unwrap_or(u32::MAX))
     }
 
+    async fn prune_refresh_tokens(&self, expired_by: OffsetDateTime, limit: u32) -> Result<u32> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(
+            "DELETE FROM refresh_tokens WHERE token_hash IN \
+             (SELECT token_hash FROM refresh_tokens WHERE expires_at <= $1 LIMIT $2 \
+              FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(expired_by)
+        .bind(i64::from(limit))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        // A family being started holds its first token in the same transaction, so it is
+        // never seen empty here.
+        sqlx::query(
+            "DELETE FROM refresh_families f WHERE NOT EXISTS \
+             (SELECT 1 FROM refresh_tokens t WHERE t.family_id = f.id)",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(u32::try_from(done.rows_affected()).unwrap_or(u32::MAX))
+    }
+
     async fn ensure_signing_key(&self, candidate: &SigningKey) -> Result<bool> {
         let mut tx = self.begin().await?;
         lock_signing_keys(&mut tx).await?;

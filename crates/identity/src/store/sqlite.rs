@@ -384,6 +384,28 @@ impl IdentityStore for SqliteIdentityStore {
         Ok(u32::try_from(done.rows_affected()).unwrap_or(u32::MAX))
     }
 
+    async fn prune_refresh_tokens(&self, expired_by: OffsetDateTime, limit: u32) -> Result<u32> {
+        let mut tx = self.write().await?;
+        let done = sqlx::query(
+            "DELETE FROM refresh_tokens WHERE token_hash IN \
+             (SELECT token_hash FROM refresh_tokens WHERE expires_at <= ? LIMIT ?)",
+        )
+        .bind(micros(expired_by)?)
+        .bind(i64::from(limit))
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?;
+        sqlx::query(
+            "DELETE FROM refresh_families WHERE NOT EXISTS \
+             (SELECT 1 FROM refresh_tokens t WHERE t.family_id = refresh_families.id)",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?;
+        commit(tx).await?;
+        Ok(u32::try_from(done.rows_affected()).unwrap_or(u32::MAX))
+    }
+
     async fn ensure_signing_key(&self, candidate: &SigningKey) -> Result<bool> {
         let mut tx = self.write().await?;
         let live: i64 =

@@ -224,3 +224,48 @@ pub(crate) async fn logout_revokes_one_family_or_all_of_a_user(store: Arc<dyn Id
         Rotation::Rotated { .. }
     ));
 }
+
+pub(crate) async fn expired_tokens_and_empty_families_are_pruned(store: Arc<dyn IdentityStore>) {
+    let ana = stored_user(&store, "ana@example.com").await;
+    // Families 1..=5 expire a day after T0; family 6 is rotated to a token lasting 30 days.
+    for n in 1..=6 {
+        store
+            .start_refresh_family(&first_token(&ana, n))
+            .await
+            .expect("family");
+    }
+    assert!(matches!(
+        store
+            .rotate_refresh_token(&hash(6), &hash(60), later(), expiry())
+            .await
+            .expect("rotate"),
+        Rotation::Rotated { .. }
+    ));
+    let day = T0 + Duration::days(1);
+    assert_eq!(
+        store
+            .prune_refresh_tokens(day - Duration::seconds(1), 100)
+            .await
+            .expect("prune"),
+        0
+    );
+    assert_eq!(store.prune_refresh_tokens(day, 4).await.expect("prune"), 4);
+    assert_eq!(store.prune_refresh_tokens(day, 4).await.expect("prune"), 2);
+    assert_eq!(store.prune_refresh_tokens(day, 4).await.expect("prune"), 0);
+    // The live token of family 6 survived with its family, and still rotates.
+    assert!(matches!(
+        store
+            .rotate_refresh_token(&hash(60), &hash(61), later(), expiry())
+            .await
+            .expect("rotate"),
+        Rotation::Rotated { .. }
+    ));
+    // A pruned token is simply unknown.
+    assert_eq!(
+        store
+            .rotate_refresh_token(&hash(1), &hash(11), later(), expiry())
+            .await
+            .expect("rotate"),
+        Rotation::Rejected
+    );
+}
