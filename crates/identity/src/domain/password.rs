@@ -3,8 +3,15 @@
 //! Hashing costs OWASP's minimum for argon2id (19 MiB of memory, two passes, one lane) and
 //! runs on the blocking pool, never on an async worker. Verifying uses the parameters stored
 //! in the hash, so raising them later keeps old hashes valid.
+//!
+//! At most [`max_concurrent_hashes`] hashes run at once (each holds 19 MiB): a burst of logins
+//! queues instead of exhausting memory, and a caller that waits longer than
+//! [`QUEUE_TIMEOUT`] gets `unavailable`, whatever its credentials.
 
 use std::sync::OnceLock;
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -119,8 +126,30 @@ fn dummy_hash() -> Result<&'static str> {
     Ok(DUMMY.get_or_init(|| hash))
 }
 
+/// Longest a hash waits for its turn before the request is refused as `unavailable`.
+pub(crate) const QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many hashes may run at once: two per core (at least two).
+pub(crate) fn max_concurrent_hashes() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get() * 2)
+}
+
+/// A turn to hash.
+async fn turn() -> Result<SemaphorePermit<'static>> {
+    static TURNS: OnceLock<Semaphore> = OnceLock::new();
+    let turns = TURNS.get_or_init(|| Semaphore::new(max_concurrent_hashes()));
+    match tokio::time::timeout(QUEUE_TIMEOUT, turns.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        Ok(Err(closed)) => Err(Error::internal(format!("hash turns closed: {closed}"))),
+        Err(_) => Err(Error::unavailable(
+            "too many sign-ins at once; retry in a few seconds",
+        )),
+    }
+}
+
 /// Hashes on the blocking pool.
 pub(crate) async fn hash(password: String) -> Result<String> {
+    let _turn = turn().await?;
     tokio::task::spawn_blocking(move || hash_blocking(&password))
         .await
         .map_err(|e| Error::internal(format!("password hashing task failed: {e}")))?
@@ -129,6 +158,7 @@ pub(crate) async fn hash(password: String) -> Result<String> {
 /// Verifies on the blocking pool. `None` as the hash runs the same work against the decoy and
 /// answers `false`.
 pub(crate) async fn verify(password: String, hash: Option<String>) -> Result<bool> {
+    let _turn = turn().await?;
     tokio::task::spawn_blocking(move || match hash {
         Some(hash) => Ok(verify_blocking(&password, &hash)),
         None => {
@@ -193,6 +223,23 @@ mod tests {
             &"aB".repeat(64),
         ] {
             check_policy("password", ok, "ana@example.com").expect(ok);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_burst_of_verifications_queues_for_turns_and_completes() {
+        let hash = hash("correct horse battery staple".into())
+            .await
+            .expect("hash");
+        let burst = max_concurrent_hashes() * 3;
+        let tasks: Vec<_> = (0..burst)
+            .map(|_| {
+                let hash = hash.clone();
+                tokio::spawn(async move { verify("wrong".into(), Some(hash)).await })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.expect("task"), Ok(false));
         }
     }
 
