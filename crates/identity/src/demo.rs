@@ -6,7 +6,7 @@
 
 use innkeeper_kernel::{ErrorCode, Principal, Result, Role, UserId};
 
-use crate::api::User;
+use crate::api::{IdentityApi as _, User};
 use crate::app::IdentityService;
 
 /// The password of every demo account. Demo data only: never for a real deployment.
@@ -79,6 +79,10 @@ pub const DEMO_USERS: [DemoUser; 3] = [DEMO_GUEST, DEMO_HOTELIER, DEMO_SECOND_HO
 pub async fn seed_demo(identity: &IdentityService) -> Result<Vec<User>> {
     let mut created = Vec::new();
     for demo in DEMO_USERS {
+        // Skip existing accounts before paying for a password hash.
+        if identity.me(&demo.principal()).await.is_ok() {
+            continue;
+        }
         match identity
             .create_user(
                 demo.id,

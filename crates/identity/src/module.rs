@@ -77,3 +77,43 @@ impl IdentityModule {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use innkeeper_kernel::SystemClock;
+    use innkeeper_platform::testing::TestDatabase;
+
+    use super::IdentityModule;
+    use crate::IdentitySettings;
+    use crate::api::IdentityApi as _;
+
+    /// Two starts on one database (a restart, or two replicas) share one signing key.
+    async fn restarts_keep_the_signing_key(database: TestDatabase) {
+        let start = || {
+            IdentityModule::start(
+                &database.db,
+                Arc::new(SystemClock),
+                IdentitySettings::default(),
+            )
+        };
+        let first = start().await.expect("first start");
+        let jwks = first.service.jwks().await.expect("jwks");
+        assert_eq!(jwks.keys.len(), 1);
+        let second = start().await.expect("second start");
+        assert_eq!(second.service.jwks().await.expect("jwks"), jwks);
+    }
+
+    #[tokio::test]
+    async fn sqlite_restarts_keep_the_signing_key() {
+        restarts_keep_the_signing_key(TestDatabase::sqlite().await).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_restarts_keep_the_signing_key() {
+        if let Some(database) = TestDatabase::postgres().await {
+            restarts_keep_the_signing_key(database).await;
+        }
+    }
+}
