@@ -9,6 +9,7 @@ use std::path::PathBuf;
 const PROTOS: &[&str] = &[
     "innkeeper/common/v1/types.proto",
     "innkeeper/catalog/v1/catalog.proto",
+    "innkeeper/identity/v1/identity.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

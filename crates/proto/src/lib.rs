@@ -19,6 +19,11 @@ mod generated {
                 tonic::include_proto!("innkeeper.catalog.v1");
             }
         }
+        pub mod identity {
+            pub mod v1 {
+                tonic::include_proto!("innkeeper.identity.v1");
+            }
+        }
     }
 }
 
@@ -27,6 +32,9 @@ pub use generated::innkeeper::common;
 
 /// `innkeeper.catalog.v1`: the catalog service.
 pub use generated::innkeeper::catalog;
+
+/// `innkeeper.identity.v1`: the identity service.
+pub use generated::innkeeper::identity;
 
 /// The encoded `FileDescriptorSet` of every contract, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("innkeeper_descriptor");
@@ -43,6 +51,7 @@ mod tests {
         for name in [
             "innkeeper/catalog/v1/catalog.proto",
             "innkeeper/common/v1/types.proto",
+            "innkeeper/identity/v1/identity.proto",
             "google/protobuf/timestamp.proto",
         ] {
             assert!(files.contains(&name), "{name} missing from {files:?}");

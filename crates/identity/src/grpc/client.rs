@@ -1,0 +1,192 @@
+//! The remote client: [`IdentityApi`] over a gRPC channel.
+//!
+//! Every call goes through [`IdentityGrpcClient::call`] (deadline, caller metadata, every
+//! failure mapped by [`error_from_status_of`]), so it returns the same values and the same
+//! errors as the in-process service.
+
+use std::future::Future;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use innkeeper_kernel::{Error, Principal, Result};
+use innkeeper_platform::grpc::{error_from_status_of, insert_principal};
+use innkeeper_proto::identity::v1 as pb;
+use pb::identity_service_client::IdentityServiceClient;
+use tonic::Status;
+use tonic::transport::{Channel, Endpoint};
+
+use super::MAX_MESSAGE_BYTES;
+use super::convert::*;
+use crate::api::{
+    IdentityApi, JwkSet, Login, Logout, OpenIdConfiguration, ProfilePatch, Refresh, Register,
+    TokenPair, User,
+};
+
+/// How errors name the service when the transport fails ("identity unavailable").
+const SERVICE: &str = "identity";
+
+type Client = IdentityServiceClient<Channel>;
+
+/// Identity reached over gRPC. Wrap it in an `IdentityClient` like the in-process service:
+/// `IdentityClient::new(Arc::new(IdentityGrpcClient::connect(endpoint, timeout).await?))`.
+#[derive(Debug, Clone)]
+pub struct IdentityGrpcClient {
+    client: Client,
+    timeout: Duration,
+}
+
+impl IdentityGrpcClient {
+    /// A client over `channel`; every call must finish within `timeout`.
+    pub fn new(channel: Channel, timeout: Duration) -> Self {
+        let client = IdentityServiceClient::new(channel)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        Self { client, timeout }
+    }
+
+    /// A client of identity at `endpoint` (`http://host:port`, or `host:port`). Connects
+    /// lazily: while identity is down each call fails with `unavailable`.
+    pub async fn connect(endpoint: &str, timeout: Duration) -> anyhow::Result<Self> {
+        let uri = if endpoint.contains("://") {
+            endpoint.to_owned()
+        } else {
+            format!("http://{endpoint}")
+        };
+        let channel = Endpoint::from_shared(uri.clone())
+            .with_context(|| format!("invalid identity endpoint {uri}"))?
+            .connect_timeout(timeout)
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(30))
+            .keep_alive_timeout(Duration::from_secs(10))
+            .connect_lazy();
+        Ok(Self::new(channel, timeout))
+    }
+
+    /// Runs one RPC under the deadline, naming the caller if there is one, and maps every
+    /// failure to identity's [`Error`].
+    async fn call<Req, Resp, F, Fut>(
+        &self,
+        caller: Option<&Principal>,
+        message: Req,
+        rpc: F,
+    ) -> Result<Resp>
+    where
+        F: FnOnce(Client, tonic::Request<Req>) -> Fut,
+        Fut: Future<Output = std::result::Result<tonic::Response<Resp>, Status>>,
+    {
+        let mut request = tonic::Request::new(message);
+        request.set_timeout(self.timeout);
+        innkeeper_platform::grpc::inject_trace_context(request.metadata_mut());
+        if let Some(caller) = caller {
+            insert_principal(request.metadata_mut(), caller)?;
+        }
+        match tokio::time::timeout(self.timeout, rpc(self.client.clone(), request)).await {
+            Ok(Ok(response)) => Ok(response.into_inner()),
+            Ok(Err(status)) => Err(error_from_status_of(SERVICE, &status)),
+            Err(_) => Err(error_from_status_of(
+                SERVICE,
+                &Status::deadline_exceeded("client deadline passed"),
+            )),
+        }
+    }
+}
+
+/// A response that does not decode is identity's fault, not the caller's.
+fn malformed(error: Error) -> Error {
+    Error::internal(format!("identity sent a malformed response: {error}"))
+}
+
+#[async_trait::async_trait]
+impl IdentityApi for IdentityGrpcClient {
+    async fn register(&self, request: Register) -> Result<User> {
+        let req = pb::RegisterRequest {
+            email: request.email,
+            password: request.password,
+            name: request.name,
+            role: register_role_to_proto(request.role).into(),
+        };
+        let user = self
+            .call(None, req, |mut c, r| async move { c.register(r).await })
+            .await?;
+        user_from_proto(user).map_err(malformed)
+    }
+
+    async fn login(&self, request: Login) -> Result<TokenPair> {
+        let req = pb::LoginRequest {
+            email: request.email,
+            password: request.password,
+        };
+        self.call(None, req, |mut c, r| async move { c.login(r).await })
+            .await
+            .map(pair_from_proto)
+    }
+
+    async fn refresh(&self, request: Refresh) -> Result<TokenPair> {
+        let req = pb::RefreshRequest {
+            refresh_token: request.refresh_token,
+        };
+        self.call(None, req, |mut c, r| async move { c.refresh(r).await })
+            .await
+            .map(pair_from_proto)
+    }
+
+    async fn logout(&self, caller: &Principal, request: Logout) -> Result<()> {
+        let req = pb::LogoutRequest {
+            refresh_token: request.refresh_token,
+        };
+        self.call(
+            Some(caller),
+            req,
+            |mut c, r| async move { c.logout(r).await },
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn me(&self, caller: &Principal) -> Result<User> {
+        let user = self
+            .call(Some(caller), pb::GetMeRequest {}, |mut c, r| async move {
+                c.get_me(r).await
+            })
+            .await?;
+        user_from_proto(user).map_err(malformed)
+    }
+
+    async fn update_me(
+        &self,
+        caller: &Principal,
+        if_match: i64,
+        patch: ProfilePatch,
+    ) -> Result<User> {
+        let req = pb::UpdateMeRequest {
+            if_match,
+            patch: Some(patch_to_proto(patch)),
+        };
+        let user = self
+            .call(
+                Some(caller),
+                req,
+                |mut c, r| async move { c.update_me(r).await },
+            )
+            .await?;
+        user_from_proto(user).map_err(malformed)
+    }
+
+    async fn jwks(&self) -> Result<JwkSet> {
+        self.call(None, pb::GetJwksRequest {}, |mut c, r| async move {
+            c.get_jwks(r).await
+        })
+        .await
+        .map(jwks_from_proto)
+    }
+
+    async fn openid_configuration(&self) -> Result<OpenIdConfiguration> {
+        self.call(
+            None,
+            pb::GetOpenIdConfigurationRequest {},
+            |mut c, r| async move { c.get_open_id_configuration(r).await },
+        )
+        .await
+        .map(openid_from_proto)
+    }
+}
