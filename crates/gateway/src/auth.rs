@@ -1,23 +1,82 @@
 //! Who is calling: the one place the gateway decides the caller of a request.
 //!
-//! Until the identity service exists every request acts as [`Principal::DEVELOPMENT`], the
-//! hotelier who owns the demo hotels. Identity will replace [`Caller`]'s extractor with one that
-//! verifies the `Authorization: Bearer` access token (401 when missing or invalid) and builds the
-//! principal from its claims; handlers and the catalog's ownership checks stay as they are.
+//! [`authenticate`] runs on every request before the rate limiter: a request with an
+//! `Authorization: Bearer` access token has it verified (signature, `iss`, `aud`, `exp`, `nbf`,
+//! pinned algorithms; see `innkeeper_platform::auth`) and carries the verified principal in its
+//! extensions; a bad token is answered with 401 at once, never treated as anonymous. A request
+//! without the header is anonymous: public reads work, and [`Caller`] refuses the rest with 401.
+//!
+//! The verified token also travels on with the request (`platform::auth::credential`), so a
+//! service reached over gRPC receives the original token and verifies it again itself.
 
-use axum::extract::FromRequestParts;
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use http::request::Parts;
-use innkeeper_kernel::Principal;
+use http::{HeaderValue, header};
+use innkeeper_kernel::{Error, ErrorCode, Principal};
+use innkeeper_platform::auth::{AuthenticatedPrincipal, Verifier, bearer_token, credential};
 
-/// The caller of a request, as an extractor.
+use crate::ApiError;
+
+/// Verifies the bearer token of a request, if it has one (see the module documentation).
+pub(crate) async fn authenticate(
+    State(verifier): State<Arc<Verifier>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let Some(value) = request.headers().get(header::AUTHORIZATION) else {
+        return next.run(request).await;
+    };
+    let token = match value.to_str().ok().and_then(bearer_token) {
+        Some(token) => token.to_owned(),
+        None => {
+            return unauthenticated("the Authorization header must be `Bearer <access token>`");
+        }
+    };
+    match verifier.verify(&token).await {
+        Ok(principal) => {
+            tracing::Span::current().record("user_id", tracing::field::display(principal.user_id));
+            request
+                .extensions_mut()
+                .insert(AuthenticatedPrincipal(principal));
+            credential::scope(token, next.run(request)).await
+        }
+        Err(err) if err.code == ErrorCode::Unauthenticated => challenge(ApiError(err)),
+        Err(err) => ApiError(err).into_response(),
+    }
+}
+
+/// A 401 with the `WWW-Authenticate` challenge of RFC 6750.
+fn unauthenticated(message: &str) -> Response {
+    challenge(ApiError(Error::new(ErrorCode::Unauthenticated, message)))
+}
+
+fn challenge(err: ApiError) -> Response {
+    let mut response = err.into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"innkeeper\""),
+    );
+    response
+}
+
+/// The authenticated caller of a request, as an extractor: 401 when the request has no
+/// (valid) access token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Caller(pub Principal);
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
-    type Rejection = std::convert::Infallible;
+    type Rejection = Response;
 
-    async fn from_request_parts(_parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        // Development stand-in: identity will verify the bearer token here instead.
-        Ok(Caller(Principal::DEVELOPMENT))
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<AuthenticatedPrincipal>() {
+            Some(AuthenticatedPrincipal(principal)) => Ok(Caller(*principal)),
+            None => Err(unauthenticated(
+                "this request needs `Authorization: Bearer <access token>` (POST /api/v1/auth/login)",
+            )),
+        }
     }
 }

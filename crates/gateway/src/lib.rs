@@ -25,7 +25,9 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use http::StatusCode;
 use innkeeper_catalog::api::CatalogClient;
+use innkeeper_identity::api::IdentityClient;
 use innkeeper_kernel::{Clock, SystemClock};
+use innkeeper_platform::auth::Verifier;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use utoipa::OpenApi as _;
@@ -48,6 +50,18 @@ pub const API_V1: &str = "/api/v1";
 pub const OPENAPI_PATH: &str = "/api/openapi.json";
 /// Where the Swagger UI is served (`/docs` redirects to `/docs/`).
 pub const DOCS_PATH: &str = "/docs";
+
+/// The services behind the edge (local or remote, the gateway cannot tell) and the verifier
+/// of access tokens.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// Hotels, inventory, search.
+    pub catalog: CatalogClient,
+    /// Accounts and tokens.
+    pub identity: IdentityClient,
+    /// Checks the bearer tokens of requests.
+    pub verifier: Arc<Verifier>,
+}
 
 /// Tunables of the REST edge.
 #[derive(Debug, Clone)]
@@ -85,11 +99,12 @@ impl Default for GatewaySettings {
 /// requests slower than `request_timeout` and panics) is answered with
 /// `application/problem+json`. The router has no fallback of its own,
 /// so the runtime can merge it with other routers.
-pub fn router(catalog: CatalogClient, settings: GatewaySettings) -> Router {
+pub fn router(upstream: Upstream, settings: GatewaySettings) -> Router {
     let max_body_bytes = settings.max_body_bytes;
     let request_timeout = settings.request_timeout;
     let rate_limit = settings.rate_limit.clone();
-    let (api, openapi) = api_router(catalog, settings);
+    let verifier = upstream.verifier.clone();
+    let (api, openapi) = api_router(upstream, settings);
     let router = Router::new()
         .merge(api)
         .merge(SwaggerUi::new(DOCS_PATH).url(OPENAPI_PATH, openapi))
@@ -105,7 +120,12 @@ pub fn router(catalog: CatalogClient, settings: GatewaySettings) -> Router {
     } else {
         router
     };
+    // Authentication runs before the rate limiter, which keys verified callers by principal.
     router
+        .layer(axum::middleware::from_fn_with_state(
+            verifier,
+            auth::authenticate,
+        ))
         .layer(axum::middleware::from_fn(problem::render_problems))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(CatchPanicLayer::custom(problem::panic_response))
@@ -119,15 +139,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 fn documented_routes() -> OpenApiRouter<routes::AppState> {
-    OpenApiRouter::with_openapi(routes::ApiDoc::openapi()).nest(API_V1, routes::api_v1())
+    OpenApiRouter::with_openapi(routes::ApiDoc::openapi())
+        .merge(routes::well_known())
+        .nest(API_V1, routes::api_v1())
 }
 
-fn api_router(
-    catalog: CatalogClient,
-    settings: GatewaySettings,
-) -> (Router, utoipa::openapi::OpenApi) {
+fn api_router(upstream: Upstream, settings: GatewaySettings) -> (Router, utoipa::openapi::OpenApi) {
     let state = routes::AppState {
-        catalog,
+        catalog: upstream.catalog,
+        identity: upstream.identity,
         settings: Arc::new(settings),
     };
     let (router, mut api) = documented_routes().with_state(state).split_for_parts();

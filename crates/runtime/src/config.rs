@@ -17,6 +17,8 @@ pub struct Config {
     pub node: NodeConfig,
     pub telemetry: TelemetryConfig,
     pub catalog: CatalogConfig,
+    pub identity: IdentityConfig,
+    pub auth: innkeeper_platform::auth::AuthSettings,
     pub gateway: GatewayConfig,
 }
 
@@ -56,6 +58,20 @@ pub struct CatalogConfig {
     pub search_index_reload_seconds: u64,
 }
 
+/// `[identity]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityConfig {
+    pub database_url: String,
+    pub max_connections: u32,
+    pub endpoint: String,
+    pub request_timeout_ms: u64,
+    pub access_token_ttl_seconds: u64,
+    pub refresh_token_ttl_seconds: u64,
+    pub key_publish_leeway_seconds: u64,
+    pub token_sweep_interval_seconds: u64,
+}
+
 /// `[gateway]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -92,20 +108,49 @@ impl Config {
                 self.node.grpc_listen
             ));
         }
-        let url = &self.catalog.database_url;
-        if !(url.is_empty()
-            || url.starts_with("sqlite:")
-            || url.starts_with("postgres://")
-            || url.starts_with("postgresql://"))
-        {
+        for (key, url) in [
+            ("catalog.database_url", &self.catalog.database_url),
+            ("identity.database_url", &self.identity.database_url),
+        ] {
+            if !(url.is_empty()
+                || url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
+            {
+                problems.push(format!(
+                    "{key}: must be empty, sqlite:... or postgres://..."
+                ));
+            }
+        }
+        for (key, url) in [
+            ("catalog.endpoint", &self.catalog.endpoint),
+            ("identity.endpoint", &self.identity.endpoint),
+        ] {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                problems.push(format!("{key}: must be an http:// or https:// URL"));
+            }
+        }
+        if self.identity.max_connections == 0 {
+            problems.push("identity.max_connections: must be at least 1".to_owned());
+        }
+        if self.identity.request_timeout_ms == 0 {
+            problems.push("identity.request_timeout_ms: must be positive".to_owned());
+        }
+        if !(60..=86_400).contains(&self.identity.access_token_ttl_seconds) {
+            problems
+                .push("identity.access_token_ttl_seconds: must be between 60 and 86400".to_owned());
+        }
+        if self.identity.refresh_token_ttl_seconds < self.identity.access_token_ttl_seconds {
             problems.push(
-                "catalog.database_url: must be empty, sqlite:... or postgres://...".to_owned(),
+                "identity.refresh_token_ttl_seconds: must be at least the access token TTL"
+                    .to_owned(),
             );
         }
-        if !(self.catalog.endpoint.starts_with("http://")
-            || self.catalog.endpoint.starts_with("https://"))
-        {
-            problems.push("catalog.endpoint: must be an http:// or https:// URL".to_owned());
+        if self.identity.token_sweep_interval_seconds == 0 {
+            problems.push("identity.token_sweep_interval_seconds: must be positive".to_owned());
+        }
+        if self.auth.issuer.trim().is_empty() || self.auth.audience.trim().is_empty() {
+            problems.push("auth.issuer / auth.audience: must not be empty".to_owned());
         }
         if !(1..=365).contains(&self.catalog.max_nights) {
             problems.push("catalog.max_nights: must be between 1 and 365".to_owned());
@@ -141,13 +186,31 @@ impl Config {
 
     /// The catalog's database URL: the configured one, or an SQLite file in the data dir.
     pub fn catalog_database_url(&self) -> String {
-        if self.catalog.database_url.is_empty() {
-            format!(
-                "sqlite://{}",
-                self.node.data_dir.join("catalog.db").display()
-            )
+        self.database_url(&self.catalog.database_url, "catalog.db")
+    }
+
+    /// The identity database URL: the configured one, or an SQLite file in the data dir.
+    pub fn identity_database_url(&self) -> String {
+        self.database_url(&self.identity.database_url, "identity.db")
+    }
+
+    fn database_url(&self, configured: &str, file: &str) -> String {
+        if configured.is_empty() {
+            format!("sqlite://{}", self.node.data_dir.join(file).display())
         } else {
-            self.catalog.database_url.clone()
+            configured.to_owned()
+        }
+    }
+
+    /// The identity service's settings: lifetimes from `[identity]`, issuer and audience from
+    /// `[auth]` (one source for the issuer and every verifier).
+    pub fn identity_settings(&self) -> innkeeper_identity::IdentitySettings {
+        innkeeper_identity::IdentitySettings {
+            issuer: self.auth.issuer.clone(),
+            audience: self.auth.audience.clone(),
+            access_token_ttl_seconds: self.identity.access_token_ttl_seconds,
+            refresh_token_ttl_seconds: self.identity.refresh_token_ttl_seconds,
+            key_publish_leeway_seconds: self.identity.key_publish_leeway_seconds,
         }
     }
 }

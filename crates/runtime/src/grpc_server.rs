@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use futures::future::BoxFuture;
 use innkeeper_catalog::api::CatalogApi;
+use innkeeper_identity::api::IdentityApi;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -15,11 +16,12 @@ use tokio_util::sync::CancellationToken;
 #[derive(Default)]
 pub(crate) struct GrpcServices {
     pub(crate) catalog: Option<Arc<dyn CatalogApi>>,
+    pub(crate) identity: Option<Arc<dyn IdentityApi>>,
 }
 
 impl GrpcServices {
     pub(crate) fn is_empty(&self) -> bool {
-        self.catalog.is_none()
+        self.catalog.is_none() && self.identity.is_none()
     }
 
     pub(crate) async fn serve(
@@ -40,6 +42,16 @@ impl GrpcServices {
             health_reporter
                 .set_service_status(
                     innkeeper_catalog::grpc::SERVICE_NAME,
+                    tonic_health::ServingStatus::Serving,
+                )
+                .await;
+            routes = routes.add_service(service);
+        }
+        if let Some(api) = self.identity {
+            let service = innkeeper_identity::grpc::service(api);
+            health_reporter
+                .set_service_status(
+                    innkeeper_identity::grpc::SERVICE_NAME,
                     tonic_health::ServingStatus::Serving,
                 )
                 .await;

@@ -10,7 +10,11 @@ use innkeeper_catalog::CatalogSettings;
 use innkeeper_catalog::api::{CatalogApi, CatalogClient};
 use innkeeper_catalog::grpc::CatalogGrpcClient;
 use innkeeper_catalog::module::CatalogModule;
+use innkeeper_identity::api::{IdentityApi, IdentityClient};
+use innkeeper_identity::grpc::IdentityGrpcClient;
+use innkeeper_identity::module::IdentityModule;
 use innkeeper_kernel::{Clock, SystemClock};
+use innkeeper_platform::auth::{FnKeySource, Verifier, lenient_jwk_set};
 use innkeeper_platform::db::{Database, PoolOptions};
 use innkeeper_platform::http::{Readiness, operations_router, track_requests};
 use innkeeper_platform::supervisor::Supervisor;
@@ -44,6 +48,41 @@ fn remote_health_check(
     }))
 }
 
+/// Connects to a service's database, creating the data directory for SQLite files.
+async fn connect(
+    config: &Config,
+    url: &str,
+    max_connections: u32,
+    key: &str,
+) -> anyhow::Result<Database> {
+    if url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&config.node.data_dir).with_context(|| {
+            format!(
+                "node.data_dir: cannot create {}",
+                config.node.data_dir.display()
+            )
+        })?;
+    }
+    Database::connect(
+        url,
+        PoolOptions {
+            max_connections,
+            ..PoolOptions::default()
+        },
+    )
+    .await
+    .with_context(|| key.to_owned())
+}
+
+/// Readiness of a local database: one ping.
+fn database_check(db: &Database) -> innkeeper_platform::http::ReadinessCheck {
+    let db = db.clone();
+    Arc::new(move || {
+        let db = db.clone();
+        Box::pin(async move { db.ping().await })
+    })
+}
+
 /// What a caller can vary beyond the config (tests, `innkeeper up`).
 #[derive(Debug, Clone)]
 pub struct NodeOptions {
@@ -67,6 +106,8 @@ pub struct Node {
     grpc: Option<(TcpListener, GrpcServices)>,
     catalog: CatalogClient,
     local_catalog: Option<CatalogModule>,
+    identity: IdentityClient,
+    local_identity: Option<IdentityModule>,
     grace: Duration,
     databases: Vec<Database>,
 }
@@ -94,24 +135,13 @@ impl Node {
 
         // Catalog: local, or reached over gRPC.
         let (catalog, local_catalog) = if local.contains(&Target::Catalog) {
-            let url = config.catalog_database_url();
-            if url.starts_with("sqlite:") {
-                std::fs::create_dir_all(&config.node.data_dir).with_context(|| {
-                    format!(
-                        "node.data_dir: cannot create {}",
-                        config.node.data_dir.display()
-                    )
-                })?;
-            }
-            let db = Database::connect(
-                &url,
-                PoolOptions {
-                    max_connections: config.catalog.max_connections,
-                    ..PoolOptions::default()
-                },
+            let db = connect(
+                config,
+                &config.catalog_database_url(),
+                config.catalog.max_connections,
+                "catalog.database_url",
             )
-            .await
-            .context("catalog.database_url")?;
+            .await?;
             let settings = CatalogSettings {
                 max_nights: config.catalog.max_nights,
                 max_hold_ttl_seconds: config.catalog.max_hold_ttl_seconds,
@@ -121,14 +151,7 @@ impl Node {
             let module = CatalogModule::start(&db, options.clock.clone(), settings)
                 .await
                 .context("starting the catalog")?;
-            let check_db = db.clone();
-            readiness.add(
-                "catalog_database",
-                Arc::new(move || {
-                    let db = check_db.clone();
-                    Box::pin(async move { db.ping().await })
-                }),
-            );
+            readiness.add("catalog_database", database_check(&db));
             supervisor.spawn(
                 "catalog.hold_sweeper",
                 module.clone().run_hold_sweeper(
@@ -164,6 +187,64 @@ impl Node {
             (CatalogClient::new(Arc::new(remote)), None)
         };
 
+        // Identity: local, or reached over gRPC.
+        let (identity, local_identity) = if local.contains(&Target::Identity) {
+            let db = connect(
+                config,
+                &config.identity_database_url(),
+                config.identity.max_connections,
+                "identity.database_url",
+            )
+            .await?;
+            let module =
+                IdentityModule::start(&db, options.clock.clone(), config.identity_settings())
+                    .await
+                    .context("starting identity")?;
+            readiness.add("identity_database", database_check(&db));
+            supervisor.spawn(
+                "identity.token_sweeper",
+                module.clone().run_token_sweeper(
+                    Duration::from_secs(config.identity.token_sweep_interval_seconds),
+                    supervisor.shutdown_token(),
+                ),
+            );
+            let api: Arc<dyn IdentityApi> = module.service.clone();
+            grpc_services.identity = Some(api.clone());
+            databases.push(db);
+            (IdentityClient::new(api), Some(module))
+        } else {
+            let timeout = Duration::from_millis(config.identity.request_timeout_ms);
+            let remote = IdentityGrpcClient::connect(&config.identity.endpoint, timeout)
+                .await
+                .context("identity.endpoint")?;
+            readiness.add(
+                "identity",
+                remote_health_check(
+                    &config.identity.endpoint,
+                    innkeeper_identity::grpc::SERVICE_NAME,
+                )?,
+            );
+            (IdentityClient::new(Arc::new(remote)), None)
+        };
+
+        // Token verification: the local issuer's keys come from identity (in-process or over
+        // gRPC, the verifier cannot tell), external issuers' from their JWKS URLs.
+        let keys_from = identity.clone();
+        let local_keys = FnKeySource::new(move || {
+            let identity = keys_from.clone();
+            async move {
+                let keys = identity.jwks().await?;
+                let value = serde_json::to_value(&keys)
+                    .map_err(|e| innkeeper_kernel::Error::internal(format!("JWKS: {e}")))?;
+                Ok(lenient_jwk_set(&value))
+            }
+        });
+        let verifier = Arc::new(
+            Verifier::from_settings(&config.auth, Arc::new(local_keys), options.clock.clone())
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .context("auth")?,
+        );
+
         // Gateway: the public REST API, on this node's HTTP listener.
         let mut http_router = Router::new();
         if local.contains(&Target::Gateway) {
@@ -175,7 +256,12 @@ impl Node {
                 rate_limit: config.gateway.rate_limit.clone(),
                 clock: options.clock.clone(),
             };
-            http_router = http_router.merge(innkeeper_gateway::router(catalog.clone(), settings));
+            let upstream = innkeeper_gateway::Upstream {
+                catalog: catalog.clone(),
+                identity: identity.clone(),
+                verifier: verifier.clone(),
+            };
+            http_router = http_router.merge(innkeeper_gateway::router(upstream, settings));
         }
         let http_router = http_router
             .merge(operations_router(readiness))
@@ -204,6 +290,8 @@ impl Node {
             grpc,
             catalog,
             local_catalog,
+            identity,
+            local_identity,
             grace: Duration::from_secs(config.node.shutdown_grace_seconds),
             databases,
         })
@@ -224,6 +312,16 @@ impl Node {
     /// The catalog as this node reaches it (local or remote).
     pub fn catalog(&self) -> CatalogClient {
         self.catalog.clone()
+    }
+
+    /// Identity as this node reaches it (local or remote).
+    pub fn identity(&self) -> IdentityClient {
+        self.identity.clone()
+    }
+
+    /// The in-process identity service (for demo seeding), if it runs here.
+    pub fn local_identity(&self) -> Option<&IdentityModule> {
+        self.local_identity.as_ref()
     }
 
     /// Whether the catalog runs in this process.

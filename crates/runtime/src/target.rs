@@ -14,11 +14,13 @@ pub enum Target {
     Gateway,
     /// Hotels, rooms, rates, inventory, holds, search.
     Catalog,
+    /// Accounts, passwords, access and refresh tokens, signing keys.
+    Identity,
 }
 
 impl Target {
     /// Every target with what it runs, for `innkeeper list-targets`.
-    pub const DESCRIBED: [(Target, &'static str); 3] = [
+    pub const DESCRIBED: [(Target, &'static str); 4] = [
         (Target::All, "every service in one process"),
         (
             Target::Gateway,
@@ -28,6 +30,10 @@ impl Target {
             Target::Catalog,
             "hotels, room types, rooms, rates, per-night inventory, holds, availability search (gRPC)",
         ),
+        (
+            Target::Identity,
+            "accounts, argon2id passwords, signed access tokens, refresh token families, signing keys (gRPC)",
+        ),
     ];
 
     /// The name used in flags and config.
@@ -36,6 +42,7 @@ impl Target {
             Target::All => "all",
             Target::Gateway => "gateway",
             Target::Catalog => "catalog",
+            Target::Identity => "identity",
         }
     }
 
@@ -45,7 +52,9 @@ impl Target {
             .iter()
             .map(|(t, _)| *t)
             .find(|t| t.as_str() == s.trim())
-            .ok_or_else(|| anyhow::anyhow!("unknown target {s:?}; known: all, gateway, catalog"))
+            .ok_or_else(|| {
+                anyhow::anyhow!("unknown target {s:?}; known: all, gateway, catalog, identity")
+            })
     }
 }
 
@@ -57,6 +66,7 @@ pub fn services(targets: &[Target]) -> BTreeSet<Target> {
             Target::All => {
                 set.insert(Target::Gateway);
                 set.insert(Target::Catalog);
+                set.insert(Target::Identity);
             }
             other => {
                 set.insert(*other);
@@ -74,7 +84,7 @@ mod tests {
     fn all_expands_to_every_service() {
         assert_eq!(
             services(&[Target::All]),
-            BTreeSet::from([Target::Gateway, Target::Catalog])
+            BTreeSet::from([Target::Gateway, Target::Catalog, Target::Identity])
         );
         assert_eq!(
             services(&[Target::Gateway]),

@@ -6,6 +6,7 @@ use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use innkeeper_catalog::api::CatalogClient;
+use innkeeper_identity::api::IdentityClient;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -16,6 +17,7 @@ use crate::extract::etag;
 
 mod availability;
 mod hotels;
+mod identity;
 mod inventory;
 mod rooms;
 
@@ -23,6 +25,7 @@ mod rooms;
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub(crate) catalog: CatalogClient,
+    pub(crate) identity: IdentityClient,
     pub(crate) settings: Arc<GatewaySettings>,
 }
 
@@ -36,17 +39,51 @@ pub(crate) struct AppState {
                        mutable resources carry an `ETag` and `PATCH` requires `If-Match`."
     ),
     tags(
+        (name = "identity", description = "Accounts, tokens and the caller's profile"),
         (name = "catalog", description = "Hotels, room types, rooms, rates, inventory and availability"),
         (name = "meta", description = "Service information")
     ),
-    components(schemas(crate::Problem))
+    components(schemas(crate::Problem)),
+    modifiers(&BearerAuth)
 )]
 pub(crate) struct ApiDoc;
+
+/// Declares the `bearer` security scheme the protected operations name.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        api.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .bearer_format("JWT")
+                        .build(),
+                ),
+            );
+    }
+}
+
+/// The issuer's documents at the root (`/.well-known/...`), documented.
+pub(crate) fn well_known() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(identity::jwks))
+        .routes(routes!(identity::openid_configuration))
+}
 
 /// The routes of `/api/v1`, documented.
 pub(crate) fn api_v1() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(ping))
+        .routes(routes!(identity::register))
+        .routes(routes!(identity::login))
+        .routes(routes!(identity::refresh))
+        .routes(routes!(identity::logout))
+        .routes(routes!(identity::me, identity::update_me))
         .routes(routes!(hotels::list_hotels, hotels::create_hotel))
         .routes(routes!(hotels::get_hotel, hotels::update_hotel))
         .routes(routes!(rooms::create_room_type))

@@ -6,7 +6,14 @@ use serde_json::json;
 use crate::support::*;
 
 /// Every path of the API; GET and POST share `/hotels`, GET and PATCH `/hotels/{id}`.
-const API_PATHS: [&str; 12] = [
+const API_PATHS: [&str; 19] = [
+    "/.well-known/jwks.json",
+    "/.well-known/openid-configuration",
+    "/api/v1/auth/register",
+    "/api/v1/auth/login",
+    "/api/v1/auth/refresh",
+    "/api/v1/auth/logout",
+    "/api/v1/me",
     "/api/v1/ping",
     "/api/v1/hotels",
     "/api/v1/hotels/{id}",

@@ -116,3 +116,67 @@ impl CatalogApi for Broken {
         panic!("{SECRET}")
     }
 }
+
+/// An identity service that is down: every call is `unavailable`, and it publishes no keys.
+pub struct NoIdentity;
+
+#[async_trait::async_trait]
+impl innkeeper_identity::api::IdentityApi for NoIdentity {
+    async fn register(
+        &self,
+        _: innkeeper_identity::api::Register,
+    ) -> Result<innkeeper_identity::api::User> {
+        Err(Error::unavailable("identity is down"))
+    }
+    async fn login(
+        &self,
+        _: innkeeper_identity::api::Login,
+    ) -> Result<innkeeper_identity::api::TokenPair> {
+        Err(Error::unavailable("identity is down"))
+    }
+    async fn refresh(
+        &self,
+        _: innkeeper_identity::api::Refresh,
+    ) -> Result<innkeeper_identity::api::TokenPair> {
+        Err(Error::unavailable("identity is down"))
+    }
+    async fn logout(&self, _: &Principal, _: innkeeper_identity::api::Logout) -> Result<()> {
+        Err(Error::unavailable("identity is down"))
+    }
+    async fn me(&self, _: &Principal) -> Result<innkeeper_identity::api::User> {
+        Err(Error::unavailable("identity is down"))
+    }
+    async fn update_me(
+        &self,
+        _: &Principal,
+        _: i64,
+        _: innkeeper_identity::api::ProfilePatch,
+    ) -> Result<innkeeper_identity::api::User> {
+        Err(Error::unavailable("identity is down"))
+    }
+    async fn jwks(&self) -> Result<innkeeper_identity::api::JwkSet> {
+        Err(Error::unavailable("identity is down"))
+    }
+    async fn openid_configuration(&self) -> Result<innkeeper_identity::api::OpenIdConfiguration> {
+        Err(Error::unavailable("identity is down"))
+    }
+}
+
+/// The broken catalog beside a down identity service, with a verifier that knows no keys.
+pub fn broken_upstream() -> innkeeper_gateway::Upstream {
+    use innkeeper_platform::auth::{AuthSettings, FnKeySource, Verifier};
+    use std::sync::Arc;
+    let keys = FnKeySource::new(|| async { Ok(jsonwebtoken::jwk::JwkSet { keys: vec![] }) });
+    innkeeper_gateway::Upstream {
+        catalog: CatalogClient::new(Arc::new(Broken)),
+        identity: innkeeper_identity::api::IdentityClient::new(Arc::new(NoIdentity)),
+        verifier: Arc::new(
+            Verifier::from_settings(
+                &AuthSettings::default(),
+                Arc::new(keys),
+                Arc::new(innkeeper_kernel::SystemClock),
+            )
+            .expect("default settings"),
+        ),
+    }
+}

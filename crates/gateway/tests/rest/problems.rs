@@ -6,7 +6,6 @@ use std::time::Duration;
 use axum::body::Body;
 use http::Method;
 use http::Request;
-use innkeeper_catalog::api::CatalogClient;
 use innkeeper_gateway::{GatewaySettings, router};
 use innkeeper_kernel::ManualClock;
 use serde_json::json;
@@ -210,10 +209,7 @@ async fn unknown_routes_and_methods_are_problems() {
 
 #[tokio::test]
 async fn a_panicking_handler_is_a_500_problem_without_details() {
-    let router = router(
-        CatalogClient::new(Arc::new(crate::fakes::Broken)),
-        GatewaySettings::default(),
-    );
+    let router = router(crate::fakes::broken_upstream(), GatewaySettings::default());
     let request = Request::get(format!("/api/v1/hotels/{}", uuid_v4()))
         .body(Body::empty())
         .expect("request");
@@ -240,7 +236,7 @@ async fn a_request_slower_than_the_timeout_is_a_504_problem() {
         clock: Arc::new(ManualClock::new(TODAY)),
         ..GatewaySettings::default()
     };
-    let router = router(CatalogClient::new(Arc::new(crate::fakes::Broken)), settings);
+    let router = router(crate::fakes::broken_upstream(), settings);
     let uri = format!(
         "/api/v1/hotels/{}/availability?check_in=2026-12-01&check_out=2026-12-02",
         uuid_v4()

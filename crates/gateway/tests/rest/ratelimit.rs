@@ -1,11 +1,8 @@
 //! The rate limiter as wired into the gateway router: a 429 problem document with
 //! `Retry-After`, under the configured quota; and off when disabled.
 
-use std::sync::Arc;
-
 use axum::body::Body;
 use http::Request;
-use innkeeper_catalog::api::CatalogClient;
 use innkeeper_gateway::{GatewaySettings, RateLimitSettings, router};
 
 use crate::support::*;
@@ -29,10 +26,7 @@ fn get(path: &str) -> Request<Body> {
 
 #[tokio::test]
 async fn over_the_quota_the_gateway_answers_429_problems_with_retry_after() {
-    let router = router(
-        CatalogClient::new(Arc::new(crate::fakes::Broken)),
-        settings(true),
-    );
+    let router = router(crate::fakes::broken_upstream(), settings(true));
     // The broken catalog answers 503; the limiter counts every request all the same.
     for _ in 0..2 {
         call(&router, get("/api/v1/hotels"))
@@ -48,7 +42,7 @@ async fn over_the_quota_the_gateway_answers_429_problems_with_retry_after() {
     // `/auth` has its own, stricter bucket.
     call(&router, get("/api/v1/auth/login"))
         .await
-        .assert_problem(404, "not_found", None);
+        .assert_problem(405, "method_not_allowed", None);
     let reply = call(&router, get("/api/v1/auth/login")).await;
     reply.assert_problem(429, "rate_limited", None);
     let retry: u64 = reply.header("retry-after").parse().expect("whole seconds");
@@ -57,10 +51,7 @@ async fn over_the_quota_the_gateway_answers_429_problems_with_retry_after() {
 
 #[tokio::test]
 async fn a_disabled_limiter_never_refuses() {
-    let router = router(
-        CatalogClient::new(Arc::new(crate::fakes::Broken)),
-        settings(false),
-    );
+    let router = router(crate::fakes::broken_upstream(), settings(false));
     for _ in 0..10 {
         call(&router, get("/api/v1/hotels"))
             .await

@@ -8,18 +8,30 @@ use axum::body::Body;
 use http::{Method, Request, StatusCode, header};
 use innkeeper_catalog::api::CatalogClient;
 use innkeeper_catalog::{CatalogService, CatalogSettings};
-use innkeeper_gateway::{GatewaySettings, router};
+use innkeeper_gateway::{GatewaySettings, Upstream, router};
+use innkeeper_identity::api::IdentityClient;
+use innkeeper_identity::demo::{DEMO_HOTELIER, DEMO_PASSWORD};
+use innkeeper_identity::module::IdentityModule;
+use innkeeper_identity::{IdentityService, IdentitySettings};
 use innkeeper_kernel::{ManualClock, UserId};
+use innkeeper_platform::auth::{AuthSettings, FnKeySource, Verifier, lenient_jwk_set};
 use innkeeper_platform::testing::TestDatabase;
 use serde_json::{Value, json};
 use time::macros::datetime;
 use tower::ServiceExt as _;
 
-/// The router over a real catalog, and what the test may poke at directly.
+/// The router over a real catalog and a real identity service, and what the test may poke
+/// at directly. Requests carry `token` (the demo hotelier's, who owns what tests create)
+/// unless they set their own `authorization` header.
 pub struct TestApp {
     pub router: Router,
     pub catalog: CatalogClient,
-    _db: TestDatabase,
+    pub identity: IdentityClient,
+    /// The in-process identity service, for what only the CLI may do (keys, admins).
+    pub identity_service: Arc<IdentityService>,
+    pub clock: Arc<ManualClock>,
+    pub token: Option<String>,
+    _dbs: Arc<(TestDatabase, TestDatabase)>,
 }
 
 /// What came back.
@@ -69,9 +81,20 @@ impl Reply {
     }
 }
 
+/// An admin account every test app has (password `DEMO_PASSWORD`).
+pub const ADMIN_EMAIL: &str = "admin@innkeeper.test";
+
 pub const TODAY: time::OffsetDateTime = datetime!(2026-11-22 10:00 UTC);
 
+/// The app, with requests acting as the demo hotelier.
 pub async fn app() -> TestApp {
+    let mut app = anonymous_app().await;
+    app.token = Some(app.login(DEMO_HOTELIER.email).await);
+    app
+}
+
+/// The app, with requests sent without a token.
+pub async fn anonymous_app() -> TestApp {
     let db = TestDatabase::sqlite().await;
     let store = innkeeper_catalog::module::open_store(&db.db)
         .await
@@ -79,14 +102,51 @@ pub async fn app() -> TestApp {
     let clock = Arc::new(ManualClock::new(TODAY));
     let service = CatalogService::new(store, clock.clone(), CatalogSettings::default());
     let catalog = CatalogClient::new(Arc::new(service));
+
+    let identity_db = TestDatabase::sqlite().await;
+    let module = IdentityModule::start(&identity_db.db, clock.clone(), IdentitySettings::default())
+        .await
+        .expect("start identity");
+    innkeeper_identity::demo::seed_demo(&module.service)
+        .await
+        .expect("demo accounts");
+    module
+        .service
+        .create_admin(ADMIN_EMAIL, DEMO_PASSWORD.to_owned(), "Ada Admin")
+        .await
+        .expect("admin account");
+    let identity = IdentityClient::new(module.service.clone());
+    let keys_from = identity.clone();
+    let keys = FnKeySource::new(move || {
+        let identity = keys_from.clone();
+        async move {
+            let keys = identity.jwks().await?;
+            Ok(lenient_jwk_set(&serde_json::to_value(&keys).expect("JSON")))
+        }
+    });
+    let verifier = Verifier::from_settings(&AuthSettings::default(), Arc::new(keys), clock.clone())
+        .expect("verifier");
     let settings = GatewaySettings {
-        clock,
+        clock: clock.clone(),
+        rate_limit: innkeeper_gateway::RateLimitSettings {
+            enabled: false,
+            ..Default::default()
+        },
         ..GatewaySettings::default()
     };
+    let upstream = Upstream {
+        catalog: catalog.clone(),
+        identity: identity.clone(),
+        verifier: Arc::new(verifier),
+    };
     TestApp {
-        router: router(catalog.clone(), settings),
+        router: router(upstream, settings),
         catalog,
-        _db: db,
+        identity,
+        identity_service: module.service.clone(),
+        clock,
+        token: None,
+        _dbs: Arc::new((db, identity_db)),
     }
 }
 
@@ -122,6 +182,13 @@ impl TestApp {
         let mut request = Request::builder().method(method).uri(uri);
         for (name, value) in headers {
             request = request.header(*name, *value);
+        }
+        if let Some(token) = &self.token
+            && !headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+        {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
         }
         let request = match body {
             Some(body) => request
@@ -160,7 +227,40 @@ impl TestApp {
         if let Some(content_type) = content_type {
             request = request.header(header::CONTENT_TYPE, content_type);
         }
+        if let Some(token) = &self.token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
         call(&self.router, request.body(body.into()).expect("request")).await
+    }
+
+    /// Logs a demo account in through the API; returns its access token.
+    pub async fn login(&self, email: &str) -> String {
+        let reply = self
+            .send(
+                Method::POST,
+                "/api/v1/auth/login",
+                &[],
+                Some(json!({"email": email, "password": DEMO_PASSWORD})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        reply.body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    /// The same app acting with another token (or none).
+    pub fn acting_as(&self, token: Option<String>) -> TestApp {
+        TestApp {
+            router: self.router.clone(),
+            catalog: self.catalog.clone(),
+            identity: self.identity.clone(),
+            identity_service: self.identity_service.clone(),
+            clock: self.clock.clone(),
+            token,
+            _dbs: self._dbs.clone(),
+        }
     }
 
     /// Opens a hotel in Lisbon; returns its id.

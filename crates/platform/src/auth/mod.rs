@@ -10,6 +10,7 @@
 //! - [`AuthenticatedPrincipal`]: the request extension an edge layer inserts once the token of a
 //!   request verified, read by later layers (rate limiting per principal) and handlers.
 
+pub mod credential;
 mod keys;
 mod settings;
 mod verifier;
