@@ -30,6 +30,12 @@ pub enum Command {
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Administrator accounts (never created through the API).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// The identity service's token signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// List the targets `serve --target` accepts.
     ListTargets,
 }
@@ -95,4 +101,33 @@ pub enum ConfigCommand {
     Print,
     /// Print the commented defaults.
     Defaults,
+}
+
+/// `innkeeper admin ...`.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an admin account. The password is read from the terminal (twice), or from the
+    /// first line of standard input when it is not a terminal; never from a flag.
+    Create(AdminCreateArgs),
+}
+
+/// `innkeeper admin create`.
+#[derive(Debug, Args)]
+pub struct AdminCreateArgs {
+    /// The admin's email (their login).
+    #[arg(long)]
+    pub email: String,
+    /// The admin's display name.
+    #[arg(long, default_value = "Administrator")]
+    pub name: String,
+}
+
+/// `innkeeper keys ...`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Start signing with a new key. The old key stays published until its tokens expired,
+    /// so running processes keep verifying them; no restart is needed.
+    Rotate,
+    /// List the signing keys: active, retired and still published.
+    List,
 }

@@ -9,12 +9,13 @@ use std::time::Instant;
 use anyhow::Context as _;
 use clap::Parser as _;
 use innkeeper_catalog::api::{CatalogClient, HotelQuery};
+use innkeeper_identity::demo::{DEMO_PASSWORD, DEMO_USERS};
 use innkeeper_kernel::{Clock as _, Principal, SystemClock};
 use innkeeper_platform::telemetry::{self, TelemetrySettings};
 use innkeeper_runtime::{Config, Node, NodeOptions, Target};
 use serde_json::json;
 
-use crate::cli::{Cli, Command, ConfigCommand, TargetArgs};
+use crate::cli::{AdminCommand, Cli, Command, ConfigCommand, KeysCommand, TargetArgs};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -46,6 +47,49 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Admin(AdminCommand::Create(args)) => {
+            let config = Config::load(file, &[])?;
+            let password = read_password()?;
+            let identity = open_identity(&config).await?;
+            let user = identity
+                .create_admin(&args.email, password, &args.name)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("created admin {} ({})", user.email, user.id);
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Rotate) => {
+            let config = Config::load(file, &[])?;
+            let identity = open_identity(&config).await?;
+            let key = identity
+                .rotate_keys()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "signing with key {} from now on; earlier keys stay published until their tokens expired",
+                key.kid
+            );
+            Ok(())
+        }
+        Command::Keys(KeysCommand::List) => {
+            let config = Config::load(file, &[])?;
+            let identity = open_identity(&config).await?;
+            for key in identity
+                .signing_keys()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+            {
+                let state = match key.retired_at {
+                    None => "active".to_owned(),
+                    Some(at) => format!("retired {at}"),
+                };
+                println!(
+                    "{}  {}  created {}  {state}",
+                    key.kid, key.algorithm, key.created_at
+                );
+            }
+            Ok(())
+        }
         Command::Up(args) => {
             if args.fresh && args.data_dir.exists() {
                 std::fs::remove_dir_all(&args.data_dir).with_context(|| {
@@ -57,6 +101,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ("node.grpc_listen", json!("")),
                 ("node.data_dir", json!(args.data_dir)),
                 ("node.listen", json!(args.listen.to_string())),
+                // The issuer is the URL people reach, so discovery documents point here.
+                ("auth.issuer", json!(format!("http://{}", args.listen))),
             ];
             let config = Config::load(file, &overrides)?;
             up(config).await
@@ -110,6 +156,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 innkeeper_catalog::demo::seed_demo(&catalog, &Principal::DEVELOPMENT, today).await?
             };
+            if let Some(identity) = node.local_identity() {
+                let created = innkeeper_identity::demo::seed_demo(&identity.service)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                println!("demo accounts created: {}", created.len());
+            }
             println!(
                 "seeded {} hotels, {} room types, {} rooms in {} cities in {:.1} s",
                 summary.hotels,
@@ -157,6 +209,11 @@ async fn up(config: Config) -> anyhow::Result<()> {
     .await?;
     let catalog = node.catalog();
     let seeded = seed_if_empty(&catalog).await?;
+    if let Some(identity) = node.local_identity() {
+        innkeeper_identity::demo::seed_demo(&identity.service)
+            .await
+            .map_err(|e| anyhow::anyhow!("demo accounts: {e}"))?;
+    }
     let addr = node.http_addr();
     let ready_ms = started.elapsed().as_millis();
     tracing::info!(%addr, ready_ms, seeded, "innkeeper is up");
@@ -176,9 +233,11 @@ async fn up(config: Config) -> anyhow::Result<()> {
         "  Try        curl 'http://{addr}/api/v1/availability?city=Lisbon&check_in={check_in}&check_out={check_out}&guests=2'"
     );
     println!();
-    println!(
-        "  Demo logins: none yet (accounts arrive with the identity service); writes act as the demo hotelier."
-    );
+    println!("  Demo logins (POST /api/v1/auth/login), password {DEMO_PASSWORD}:");
+    for user in DEMO_USERS {
+        println!("    {:<26} {}", user.email, user.name);
+    }
+    println!("  Admins: innkeeper admin create --email you@example.com");
     println!(
         "  Ready in {ready_ms} ms{}. Ctrl-C stops.",
         if seeded { " (demo data seeded)" } else { "" }
@@ -202,4 +261,50 @@ async fn seed_if_empty(catalog: &CatalogClient) -> anyhow::Result<bool> {
     innkeeper_catalog::demo::seed_demo(catalog, &Principal::DEVELOPMENT, SystemClock.today())
         .await?;
     Ok(true)
+}
+
+/// The identity service on its configured database, in this process (for the CLI).
+async fn open_identity(
+    config: &Config,
+) -> anyhow::Result<Arc<innkeeper_identity::IdentityService>> {
+    let url = config.identity_database_url();
+    if url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&config.node.data_dir).with_context(|| {
+            format!(
+                "node.data_dir: cannot create {}",
+                config.node.data_dir.display()
+            )
+        })?;
+    }
+    let db = innkeeper_platform::db::Database::connect(&url, Default::default())
+        .await
+        .context("identity.database_url")?;
+    let module = innkeeper_identity::module::IdentityModule::start(
+        &db,
+        Arc::new(SystemClock),
+        config.identity_settings(),
+    )
+    .await
+    .context("starting identity")?;
+    Ok(module.service)
+}
+
+/// A new password: from the terminal (asked twice), or the first line of standard input when
+/// it is not a terminal (scripts). Never from a flag, so it stays out of shell history and `ps`.
+fn read_password() -> anyhow::Result<String> {
+    use std::io::IsTerminal as _;
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ").context("reading the password")?;
+        let second = rpassword::prompt_password("Again: ").context("reading the password")?;
+        anyhow::ensure!(first == second, "the two passwords differ");
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
+        let password = line.trim_end_matches(['\r', '\n']).to_owned();
+        anyhow::ensure!(!password.is_empty(), "no password on standard input");
+        Ok(password)
+    }
 }

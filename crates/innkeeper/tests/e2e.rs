@@ -2,8 +2,8 @@
 //!
 //! The same scenario runs against
 //! - the embedded shape (`innkeeper up`: every service in one process, SQLite),
-//! - the split shape (`innkeeper serve --target catalog` and `innkeeper serve --target gateway`
-//!   as two processes talking gRPC), on SQLite and on PostgreSQL.
+//! - the split shape (`innkeeper serve --target identity`, `--target catalog` and
+//!   `--target gateway` as three processes talking gRPC), on SQLite and on PostgreSQL.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
@@ -64,8 +64,54 @@ async fn wait_ready(http: &reqwest::Client, base: &str) {
 
 /// The scenario every shape must pass: a hotelier sets up a hotel, a guest finds it.
 async fn hotelier_sets_up_a_hotel_and_a_guest_finds_it(base: &str) {
-    let http = reqwest::Client::new();
+    let anonymous = reqwest::Client::new();
     let api = format!("{base}/api/v1");
+
+    // A hotelier opens an account and logs in; every write carries the access token.
+    let email = format!("owner-{}@example.com", uuid::Uuid::new_v4().simple());
+    let password = "a long hotelier passphrase 1";
+    let resp = anonymous
+        .post(format!("{api}/auth/register"))
+        .json(&json!({"email": email, "password": password, "name": "Olga Owner", "role": "hotelier"}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(resp.status(), 201);
+    let anonymous_write = anonymous
+        .post(format!("{api}/hotels"))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("anonymous write");
+    assert_eq!(anonymous_write.status(), 401);
+    let tokens: Value = anonymous
+        .post(format!("{api}/auth/login"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let access = tokens["access_token"].as_str().expect("access token");
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {access}").parse().expect("header"),
+    );
+    let http = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("client");
+    let me: Value = http
+        .get(format!("{api}/me"))
+        .send()
+        .await
+        .expect("me")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(me["email"], email.as_str());
     let today = OffsetDateTime::now_utc().date();
     let check_in = today + time::Duration::days(20);
     let check_out = check_in + time::Duration::days(3);
@@ -268,12 +314,42 @@ async fn embedded_shape_serves_the_demo_and_the_scenario() {
     assert!(items.len() >= 3, "the demo has offers in Lisbon: {offers}");
     assert_eq!(items[0]["nights"].as_array().map(Vec::len), Some(2));
 
+    // The demo logins `up` prints work.
+    for email in ["guest@innkeeper.test", "hotelier@innkeeper.test"] {
+        let resp = http
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&json!({"email": email, "password": "innkeeper-demo-2026"}))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(resp.status(), 200, "{email}");
+    }
+
     hotelier_sets_up_a_hotel_and_a_guest_finds_it(&base).await;
 }
 
-async fn split_shape(catalog_db_url: String) {
+/// The split shape: catalog, identity and gateway as three processes over gRPC.
+async fn split_shape(catalog_db_url: String, identity_db_url: String) {
     let dir = TempDir::new("e2e_split");
-    let (catalog_http, catalog_grpc, gateway_http) = (free_addr(), free_addr(), free_addr());
+    let (catalog_http, catalog_grpc) = (free_addr(), free_addr());
+    let (identity_http, identity_grpc, gateway_http) = (free_addr(), free_addr(), free_addr());
+    let identity_endpoint = (
+        "INNKEEPER__IDENTITY__ENDPOINT",
+        format!("http://{identity_grpc}"),
+    );
+    let _identity = spawn(
+        &[
+            "serve",
+            "--target",
+            "identity",
+            "--listen",
+            &identity_http.to_string(),
+            "--grpc-listen",
+            &identity_grpc.to_string(),
+        ],
+        &[("INNKEEPER__IDENTITY__DATABASE_URL", identity_db_url)],
+        &dir.path,
+    );
     let _catalog = spawn(
         &[
             "serve",
@@ -284,7 +360,10 @@ async fn split_shape(catalog_db_url: String) {
             "--grpc-listen",
             &catalog_grpc.to_string(),
         ],
-        &[("INNKEEPER__CATALOG__DATABASE_URL", catalog_db_url)],
+        &[
+            ("INNKEEPER__CATALOG__DATABASE_URL", catalog_db_url),
+            identity_endpoint.clone(),
+        ],
         &dir.path,
     );
     let _gateway = spawn(
@@ -295,41 +374,54 @@ async fn split_shape(catalog_db_url: String) {
             "--listen",
             &gateway_http.to_string(),
         ],
-        &[(
-            "INNKEEPER__CATALOG__ENDPOINT",
-            format!("http://{catalog_grpc}"),
-        )],
+        &[
+            (
+                "INNKEEPER__CATALOG__ENDPOINT",
+                format!("http://{catalog_grpc}"),
+            ),
+            identity_endpoint,
+        ],
         &dir.path,
     );
     let http = reqwest::Client::new();
+    wait_ready(&http, &format!("http://{identity_http}")).await;
     wait_ready(&http, &format!("http://{catalog_http}")).await;
     wait_ready(&http, &format!("http://{gateway_http}")).await;
     hotelier_sets_up_a_hotel_and_a_guest_finds_it(&format!("http://{gateway_http}")).await;
-    // The gateway really went over gRPC: the catalog process counted the calls.
-    let metrics = http
-        .get(format!("http://{catalog_http}/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    assert!(
-        metrics.contains("innkeeper_grpc_requests_total"),
-        "catalog served gRPC"
-    );
+    // The gateway really went over gRPC: the catalog and identity processes counted the calls.
+    for (service, addr) in [("catalog", catalog_http), ("identity", identity_http)] {
+        let metrics = http
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        assert!(
+            metrics.contains("innkeeper_grpc_requests_total"),
+            "{service} served gRPC"
+        );
+    }
 }
 
 #[tokio::test]
 async fn split_shape_over_grpc_on_sqlite() {
     let dir = TempDir::new("e2e_split_db");
-    split_shape(format!("sqlite://{}/catalog.db", dir.path.display())).await;
+    split_shape(
+        format!("sqlite://{}/catalog.db", dir.path.display()),
+        format!("sqlite://{}/identity.db", dir.path.display()),
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn split_shape_over_grpc_on_postgres() {
-    let Some(db) = TestDatabase::postgres().await else {
+    let Some(catalog) = TestDatabase::postgres().await else {
         return;
     };
-    split_shape(db.url.clone()).await;
+    let Some(identity) = TestDatabase::postgres().await else {
+        return;
+    };
+    split_shape(catalog.url.clone(), identity.url.clone()).await;
 }

@@ -177,13 +177,16 @@ impl Node {
             let remote = CatalogGrpcClient::connect(&config.catalog.endpoint, timeout)
                 .await
                 .context("catalog.endpoint")?;
-            readiness.add(
-                "catalog",
-                remote_health_check(
-                    &config.catalog.endpoint,
-                    innkeeper_catalog::grpc::SERVICE_NAME,
-                )?,
-            );
+            // Only the gateway calls the catalog; a node without it is ready without one.
+            if local.contains(&Target::Gateway) {
+                readiness.add(
+                    "catalog",
+                    remote_health_check(
+                        &config.catalog.endpoint,
+                        innkeeper_catalog::grpc::SERVICE_NAME,
+                    )?,
+                );
+            }
             (CatalogClient::new(Arc::new(remote)), None)
         };
 
@@ -217,13 +220,17 @@ impl Node {
             let remote = IdentityGrpcClient::connect(&config.identity.endpoint, timeout)
                 .await
                 .context("identity.endpoint")?;
-            readiness.add(
-                "identity",
-                remote_health_check(
-                    &config.identity.endpoint,
-                    innkeeper_identity::grpc::SERVICE_NAME,
-                )?,
-            );
+            // The gateway needs identity for logins and keys; other nodes only for keys, which
+            // they fetch when a token arrives.
+            if local.contains(&Target::Gateway) {
+                readiness.add(
+                    "identity",
+                    remote_health_check(
+                        &config.identity.endpoint,
+                        innkeeper_identity::grpc::SERVICE_NAME,
+                    )?,
+                );
+            }
             (IdentityClient::new(Arc::new(remote)), None)
         };
 
