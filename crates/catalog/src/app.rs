@@ -97,9 +97,26 @@ impl CatalogService {
             .await;
     }
 
-    /// Expires holds whose TTL has passed; returns how many. Run by the sweeper.
-    pub async fn expire_due_holds(&self, batch: u32) -> Result<u32> {
-        self.store.expire_holds(self.clock.now(), batch).await
+    /// Expires up to `batch` holds whose TTL has passed and refreshes the search index over
+    /// their nights (once per hotel); returns the expired holds. Run by the sweeper.
+    pub async fn expire_due_holds(&self, batch: u32) -> Result<Vec<Hold>> {
+        let expired = self.store.expire_holds(self.clock.now(), batch).await?;
+        let mut stays: std::collections::BTreeMap<HotelId, (Date, Date)> =
+            std::collections::BTreeMap::new();
+        for hold in &expired {
+            let (from, to) = (hold.stay.check_in(), hold.stay.check_out());
+            stays
+                .entry(hold.hotel_id)
+                .and_modify(|(lo, hi)| {
+                    *lo = (*lo).min(from);
+                    *hi = (*hi).max(to);
+                })
+                .or_insert((from, to));
+        }
+        for (hotel_id, (from, to)) in stays {
+            self.refresh_index(hotel_id, from, to).await;
+        }
+        Ok(expired)
     }
 
     /// The hotel, if the caller may manage it; otherwise not found (never forbidden: an

@@ -33,6 +33,7 @@ macro_rules! contract_suite {
             rooms::room_types_count_their_active_rooms,
             rooms::room_numbers_are_unique_per_hotel,
             rooms::room_changes_resync_default_allotments,
+            rooms::default_allotments_follow_active_rooms_as_rooms_come_back,
             inventory::rates_price_nights_and_materialise_them,
             inventory::inventory_below_held_and_sold_is_refused_whole,
             inventory::room_type_nights_follow_scope_and_capacity,

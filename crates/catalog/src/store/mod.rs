@@ -6,7 +6,10 @@
 //! constraint on the table is the backstop. Rows of `room_nights` are created lazily, with
 //! the room type's active-room count as their total, the first time a night is priced,
 //! allotted or held; a night without a row has that default total, nothing held or sold, and
-//! the base price.
+//! the base price. A materialised night keeps following the active-room count (room changes
+//! resync it; giving rooms back lowers it again) until the hotelier sets its allotment, and
+//! never drops below its `held + sold`. Rates and allotments write a date range with one
+//! statement.
 //!
 //! Both backends pass the same contract suite (`contract.rs`).
 
@@ -167,8 +170,10 @@ pub trait CatalogStore: Send + Sync + 'static {
     /// returned as is.
     async fn release_hold(&self, id: HoldId, now: OffsetDateTime) -> Result<Hold>;
     async fn get_hold(&self, id: HoldId) -> Result<Option<Hold>>;
-    /// Expires up to `limit` held holds whose `expires_at <= now`; returns how many.
-    async fn expire_holds(&self, now: OffsetDateTime, limit: u32) -> Result<u32>;
+    /// Expires up to `limit` held holds whose `expires_at <= now` (oldest due first) and
+    /// returns them as they now are (status `expired`), so the caller can refresh what it
+    /// caches about their nights.
+    async fn expire_holds(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<Hold>>;
 }
 
 /// The SQLite backend.

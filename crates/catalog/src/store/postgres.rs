@@ -172,7 +172,7 @@ impl CatalogStore for PgCatalogStore {
         self.get_hold_impl(id).await
     }
 
-    async fn expire_holds(&self, now: OffsetDateTime, limit: u32) -> Result<u32> {
+    async fn expire_holds(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<Hold>> {
         self.expire_holds_impl(now, limit).await
     }
 }

@@ -201,7 +201,7 @@ impl CatalogStore for SqliteCatalogStore {
         holds::get(&mut conn, id).await
     }
 
-    async fn expire_holds(&self, now: OffsetDateTime, limit: u32) -> Result<u32> {
+    async fn expire_holds(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<Hold>> {
         let mut tx = self.write().await?;
         let expired = holds::expire_due(&mut tx, now, limit).await?;
         commit(tx).await?;

@@ -206,16 +206,36 @@ pub(crate) async fn expiry_gives_rooms_back(store: Arc<dyn CatalogStore>) {
         [Some((5, 2, 1)); 2]
     );
 
-    assert_eq!(store.expire_holds(at(9), 10).await.expect("nothing due"), 0);
     assert_eq!(
-        store.expire_holds(at(10), 10).await.expect("expire"),
-        1,
-        "due at expires_at; confirmed holds are not"
+        store.expire_holds(at(9), 10).await.expect("nothing due"),
+        []
     );
+    let swept = store.expire_holds(at(10), 10).await.expect("expire");
     let expired = store.get_hold(soon.id).await.expect("get").expect("exists");
     assert_eq!(
-        (expired.status, expired.updated_at),
-        (HoldStatus::Expired, at(10))
+        swept,
+        [expired.clone()],
+        "due at expires_at; confirmed holds are not; returned as stored"
+    );
+    assert_eq!(
+        (
+            expired.status,
+            expired.updated_at,
+            expired.hotel_id,
+            expired.room_type_id,
+            expired.stay.check_in(),
+            expired.stay.check_out(),
+            expired.quantity,
+        ),
+        (
+            HoldStatus::Expired,
+            at(10),
+            rt.hotel_id,
+            rt.id,
+            day(50),
+            day(52),
+            1
+        )
     );
     assert_eq!(
         counters(&store, &rt, day(50), day(52)).await,
@@ -223,7 +243,7 @@ pub(crate) async fn expiry_gives_rooms_back(store: Arc<dyn CatalogStore>) {
     );
     assert_eq!(
         store.expire_holds(at(11), 10).await.expect("again"),
-        0,
+        [],
         "expired once"
     );
     assert_eq!(
@@ -264,17 +284,32 @@ pub(crate) async fn expiry_gives_rooms_back(store: Arc<dyn CatalogStore>) {
     );
 
     // The limit bounds one sweep; the next sweep takes the rest.
-    for _ in 0..3 {
-        store.place_hold(&with_ttl(30)).await.expect("place");
+    let mut batch = Vec::new();
+    for minutes in [28, 29, 30] {
+        batch.push(
+            store
+                .place_hold(&with_ttl(minutes))
+                .await
+                .expect("place")
+                .id,
+        );
     }
     assert_eq!(
         counters(&store, &rt, day(50), day(52)).await,
         [Some((5, 3, 1)); 2]
     );
-    assert_eq!(store.expire_holds(at(30), 2).await.expect("first sweep"), 2);
+    let ids = |holds: Vec<crate::api::Hold>| -> Vec<_> {
+        assert!(holds.iter().all(|h| h.status == HoldStatus::Expired));
+        holds.into_iter().map(|h| h.id).collect()
+    };
     assert_eq!(
-        store.expire_holds(at(30), 2).await.expect("second sweep"),
-        1
+        ids(store.expire_holds(at(30), 2).await.expect("first sweep")),
+        batch[..2],
+        "oldest due first"
+    );
+    assert_eq!(
+        ids(store.expire_holds(at(30), 2).await.expect("second sweep")),
+        batch[2..]
     );
     assert_eq!(
         counters(&store, &rt, day(50), day(52)).await,

@@ -4,9 +4,11 @@ use std::sync::Arc;
 
 use innkeeper_kernel::{ErrorCode, HotelId, RoomId, RoomTypeId};
 
-use super::{counters, day, hotel, new_hold, room, room_type, seed};
+use time::Duration;
+
+use super::{T0, counters, day, hotel, new_hold, room, room_type, seed};
 use crate::api::{Bed, BedKind, Room, RoomStatus};
-use crate::store::CatalogStore;
+use crate::store::{CatalogStore, NewHold};
 
 pub(crate) async fn room_types_count_their_active_rooms(store: Arc<dyn CatalogStore>) {
     let h = hotel("Casa Azul", "Lisbon", 38.7223, -9.1393);
@@ -303,5 +305,115 @@ pub(crate) async fn room_changes_resync_default_allotments(store: Arc<dyn Catalo
             .expect_err("unknown")
             .code,
         ErrorCode::NotFound
+    );
+}
+
+/// Rooms taken out of service while booked leave a night's default total at `held + sold`;
+/// as those rooms come back (release, expiry, release after confirmation) the total follows
+/// the active rooms again, never below what stays held or sold. Manual allotments stay put.
+pub(crate) async fn default_allotments_follow_active_rooms_as_rooms_come_back(
+    store: Arc<dyn CatalogStore>,
+) {
+    let (_, rt) = seed(&store, 0).await;
+    let mut rooms = Vec::new();
+    for number in ["201", "202", "203"] {
+        let r = room(&rt, number, 2, RoomStatus::Ready);
+        store.insert_room(&r).await.expect("insert");
+        rooms.push(r);
+    }
+    let at = |minutes: i64| T0 + Duration::minutes(minutes);
+    // Nights 70..72 on the default allotment, night 72 allotted by hand.
+    store
+        .set_inventory(rt.id, day(72), day(73), 3)
+        .await
+        .expect("manual allotment");
+    let released = store
+        .place_hold(&new_hold(&rt, day(70), day(73), 1))
+        .await
+        .expect("hold 1");
+    let confirmed = store
+        .place_hold(&new_hold(&rt, day(70), day(73), 1))
+        .await
+        .expect("hold 2");
+    store
+        .confirm_hold(confirmed.id, at(1))
+        .await
+        .expect("confirm");
+    let expiring = store
+        .place_hold(&NewHold {
+            expires_at: at(5),
+            ..new_hold(&rt, day(70), day(72), 1)
+        })
+        .await
+        .expect("hold 3");
+    assert_eq!(
+        counters(&store, &rt, day(70), day(73)).await,
+        [Some((3, 2, 1)), Some((3, 2, 1)), Some((3, 1, 1))]
+    );
+
+    // Every room out of service: nothing below held + sold, so the defaults stay at 3.
+    for r in &rooms {
+        let out = Room {
+            status: RoomStatus::OutOfService,
+            ..r.clone()
+        };
+        store.update_room(&out, 1).await.expect("out of service");
+    }
+    assert_eq!(
+        counters(&store, &rt, day(70), day(73)).await,
+        [Some((3, 2, 1)), Some((3, 2, 1)), Some((3, 1, 1))]
+    );
+
+    // Each room given back lowers the default total with it, to held + sold (0 active).
+    store
+        .release_hold(released.id, at(2))
+        .await
+        .expect("release held");
+    assert_eq!(
+        counters(&store, &rt, day(70), day(73)).await,
+        [Some((2, 1, 1)), Some((2, 1, 1)), Some((3, 0, 1))]
+    );
+    let swept = store.expire_holds(at(5), 10).await.expect("sweep");
+    assert_eq!(swept.len(), 1);
+    assert_eq!(swept[0].id, expiring.id);
+    assert_eq!(
+        counters(&store, &rt, day(70), day(73)).await,
+        [Some((1, 0, 1)), Some((1, 0, 1)), Some((3, 0, 1))]
+    );
+
+    // One room back in service: the defaults rise to it (resync), and once the sold room
+    // is given back they stay at the active count, not at 0.
+    let back = Room {
+        status: RoomStatus::Ready,
+        version: 2,
+        ..rooms[0].clone()
+    };
+    store.update_room(&back, 2).await.expect("back in service");
+    assert_eq!(
+        counters(&store, &rt, day(70), day(73)).await,
+        [Some((1, 0, 1)), Some((1, 0, 1)), Some((3, 0, 1))]
+    );
+    store
+        .release_hold(confirmed.id, at(6))
+        .await
+        .expect("release confirmed");
+    assert_eq!(
+        counters(&store, &rt, day(70), day(73)).await,
+        [Some((1, 0, 0)), Some((1, 0, 0)), Some((3, 0, 0))],
+        "defaults at the one active room; the manual night untouched"
+    );
+
+    // A new night is materialised at the active count, and a hold there is capped by it.
+    store
+        .place_hold(&new_hold(&rt, day(73), day(74), 1))
+        .await
+        .expect("the one active room");
+    assert_eq!(
+        store
+            .place_hold(&new_hold(&rt, day(73), day(74), 1))
+            .await
+            .expect_err("only one room in service")
+            .code,
+        ErrorCode::SoldOut
     );
 }

@@ -34,7 +34,12 @@ const INSERT_HOLD: &str = concat!(
 const TAKE_NIGHT: &str = "UPDATE room_nights SET held = held + $3 \
      WHERE room_type_id = $1 AND night = $2 AND held + sold + $3 <= total";
 
-const MOVE_COUNTERS: &str = "UPDATE room_nights SET held = held + $3, sold = sold + $4 \
+// A night on the default allotment follows the active rooms again as rooms come back (a
+// room taken out of service while booked left its total at `held + sold`); never below what
+// stays held or sold. The count runs once per statement, under the caller's room type lock.
+const MOVE_COUNTERS: &str = "UPDATE room_nights SET held = held + $3, sold = sold + $4, \
+     total = CASE WHEN manual_total THEN total ELSE GREATEST((SELECT count(*) FROM rooms \
+         WHERE room_type_id = $1 AND status <> 'out_of_service')::int, held + $3 + sold + $4) END \
      WHERE room_type_id = $1 AND night = $2";
 
 const SET_HOLD_STATUS: &str = concat!(
@@ -52,8 +57,10 @@ const DUE_HOLDS: &str = concat!(
 const LOCK_ROOM_TYPES_SHARED: &str =
     "SELECT id FROM room_types WHERE id = ANY($1) ORDER BY id FOR KEY SHARE";
 
-const EXPIRE_HOLDS: &str =
-    "UPDATE holds SET status = 'expired', updated_at = $2 WHERE id = ANY($1)";
+const EXPIRE_HOLDS: &str = concat!(
+    "UPDATE holds SET status = 'expired', updated_at = $2 WHERE id = ANY($1) RETURNING ",
+    hold_columns!()
+);
 
 /// Why one attempt at placing a hold failed.
 enum PlaceFailure {
@@ -289,7 +296,11 @@ impl PgCatalogStore {
         row.as_ref().map(rows::hold).transpose()
     }
 
-    pub(super) async fn expire_holds_impl(&self, now: OffsetDateTime, limit: u32) -> Result<u32> {
+    pub(super) async fn expire_holds_impl(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Hold>> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let due = sqlx::query(DUE_HOLDS)
             .bind(now)
@@ -298,7 +309,7 @@ impl PgCatalogStore {
             .await
             .map_err(db_error)?;
         if due.is_empty() {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         let due = due.iter().map(rows::hold).collect::<Result<Vec<_>>>()?;
         // Sum per (room type, night) and apply in that order: the global order every other
@@ -325,13 +336,21 @@ impl PgCatalogStore {
             move_counters(&mut tx, room_type_id.into(), night, -quantity, 0).await?;
         }
         let ids: Vec<uuid::Uuid> = due.iter().map(|h| h.id.as_uuid()).collect();
-        sqlx::query(EXPIRE_HOLDS)
+        let expired = sqlx::query(EXPIRE_HOLDS)
             .bind(&ids)
             .bind(now)
-            .execute(&mut *tx)
+            .fetch_all(&mut *tx)
             .await
-            .map_err(db_error)?;
+            .map_err(db_error)?
+            .iter()
+            .map(rows::hold)
+            .collect::<Result<Vec<_>>>()?;
         tx.commit().await.map_err(db_error)?;
-        u32::try_from(due.len()).map_err(internal)
+        // In the order they were due, as the SQLite backend returns them.
+        let position: std::collections::HashMap<HoldId, usize> =
+            due.iter().enumerate().map(|(i, h)| (h.id, i)).collect();
+        let mut expired = expired;
+        expired.sort_by_key(|h| position.get(&h.id).copied().unwrap_or(usize::MAX));
+        Ok(expired)
     }
 }

@@ -2,11 +2,12 @@
 //!
 //! Lock order, shared by every transaction that touches `room_nights`: first the room type's
 //! row (KEY SHARE here, FOR UPDATE for room changes), then the nights of the range created in
-//! one date-ordered insert, then the nights locked or updated one by one in date order. The
-//! order is what keeps a hot room type free of deadlocks (stack-notes: inventory trap).
-//! Creating the whole range before locking any night matters too: were one transaction to
-//! interleave create and update per night while another creates its range first, each could
-//! wait on the other (a row lock one way, an uncommitted insert the other).
+//! one date-ordered insert, then the nights locked or updated in date order (one statement
+//! per range for rates and allotments, one per night for holds). The order is what keeps a hot
+//! room type free of deadlocks (stack-notes: inventory trap). Creating the whole range before
+//! locking any night matters too: were one transaction to interleave create and update per
+//! night while another creates its range first, each could wait on the other (a row lock one
+//! way, an uncommitted insert the other).
 
 use std::collections::HashMap;
 
@@ -15,7 +16,7 @@ use sqlx::{Postgres, Row as _, Transaction};
 use time::Date;
 
 use super::rows::{self, hotel_columns, room_type_columns};
-use super::{PgCatalogStore, db_error};
+use super::{PgCatalogStore, db_error, internal};
 use crate::store::{RoomTypeNights, SearchScope};
 
 const LOCK_ROOM_TYPE_SHARED: &str =
@@ -29,16 +30,28 @@ const MATERIALISE_NIGHTS: &str = "INSERT INTO room_nights (room_type_id, night, 
      ORDER BY i \
      ON CONFLICT (room_type_id, night) DO NOTHING";
 
-// The lock node sits above the sort, so rows are locked in date order.
-const LOCK_NIGHTS: &str = "SELECT night, held + sold AS used FROM room_nights \
-     WHERE room_type_id = $1 AND night >= $2 AND night < $3 \
-     ORDER BY night FOR NO KEY UPDATE";
+// After `MATERIALISE_NIGHTS` every night of the range exists, so these upserts only ever take
+// their update branch: one statement that locks and writes the nights in the series' (date)
+// order. They are not used to create rows: an upsert that locked one existing night and then
+// met another transaction's uncommitted insert of the next would wait while holding a lock
+// that transaction (a hold, which creates first and locks after) may need.
+const SET_RATES: &str = "INSERT INTO room_nights AS rn (room_type_id, night, total, price, min_stay) \
+     SELECT $1, $2::date + i, (SELECT count(*) FROM rooms \
+         WHERE room_type_id = $1 AND status <> 'out_of_service')::int, $4, $5 FROM generate_series(0, $3::date - $2::date - 1) AS i ORDER BY i \
+     ON CONFLICT (room_type_id, night) DO UPDATE SET price = excluded.price, min_stay = excluded.min_stay";
 
-const SET_RATES: &str = "UPDATE room_nights SET price = $4, min_stay = $5 \
-     WHERE room_type_id = $1 AND night >= $2 AND night < $3";
+// A night where the new total is below `held + sold` keeps its row (still locked) and is not
+// returned; the caller then refuses the whole range and rolls back.
+const SET_INVENTORY: &str = "INSERT INTO room_nights AS rn (room_type_id, night, total, manual_total) \
+     SELECT $1, $2::date + i, $4, true FROM generate_series(0, $3::date - $2::date - 1) AS i ORDER BY i \
+     ON CONFLICT (room_type_id, night) DO UPDATE SET total = excluded.total, manual_total = true \
+     WHERE rn.held + rn.sold <= excluded.total \
+     RETURNING night";
 
-const SET_INVENTORY: &str = "UPDATE room_nights SET total = $4, manual_total = true \
-     WHERE room_type_id = $1 AND night >= $2 AND night < $3";
+// The first night of the range where `held + sold` exceeds a total (rows locked by the caller).
+const FIRST_OVERBOOKED: &str = "SELECT night, held + sold AS used FROM room_nights \
+     WHERE room_type_id = $1 AND night >= $2 AND night < $3 AND held + sold > $4 \
+     ORDER BY night LIMIT 1";
 
 const NIGHTS_OF_TYPES: &str = "SELECT room_type_id, night, total, held, sold, price, min_stay FROM room_nights \
      WHERE room_type_id = ANY($1) AND night >= $2 AND night < $3 ORDER BY room_type_id, night";
@@ -115,22 +128,26 @@ pub(super) async fn materialise_nights(
     Ok(())
 }
 
-/// Materialises and locks `[from, to)` in date order; returns each night with `held + sold`.
-async fn lock_range(
+/// Takes the room type's lock and creates the missing nights of `[from, to)`.
+async fn prepare_range(
     tx: &mut Transaction<'static, Postgres>,
     room_type_id: RoomTypeId,
     from: Date,
     to: Date,
-) -> Result<Vec<(Date, i32)>> {
+) -> Result<()> {
     lock_room_type_shared(tx, room_type_id).await?;
-    materialise_nights(tx, room_type_id, from, to).await?;
-    sqlx::query_as(LOCK_NIGHTS)
-        .bind(room_type_id.as_uuid())
-        .bind(from)
-        .bind(to)
-        .fetch_all(&mut **tx)
-        .await
-        .map_err(db_error)
+    materialise_nights(tx, room_type_id, from, to).await
+}
+
+/// The number of nights a range write touched: one row per night of `[from, to)`.
+fn written(rows: u64, from: Date, to: Date) -> Result<u32> {
+    let expected = night_count(from, to);
+    if rows != u64::from(expected) {
+        return Err(internal(format!(
+            "a range write over {from}..{to} touched {rows} nights, not {expected}"
+        )));
+    }
+    Ok(expected)
 }
 
 impl PgCatalogStore {
@@ -146,20 +163,22 @@ impl PgCatalogStore {
             .map(|m| i32::try_from(m).map_err(|_| Error::invalid_field("min_stay", "is too large")))
             .transpose()?;
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        lock_range(&mut tx, room_type_id, from, to).await?;
-        if from < to {
-            sqlx::query(SET_RATES)
-                .bind(room_type_id.as_uuid())
-                .bind(from)
-                .bind(to)
-                .bind(price)
-                .bind(min_stay)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
+        prepare_range(&mut tx, room_type_id, from, to).await?;
+        if from >= to {
+            return Ok(0);
         }
+        let done = sqlx::query(SET_RATES)
+            .bind(room_type_id.as_uuid())
+            .bind(from)
+            .bind(to)
+            .bind(price)
+            .bind(min_stay)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let nights = written(done.rows_affected(), from, to)?;
         tx.commit().await.map_err(db_error)?;
-        Ok(night_count(from, to))
+        Ok(nights)
     }
 
     pub(super) async fn set_inventory_impl(
@@ -172,21 +191,37 @@ impl PgCatalogStore {
         let total_i32 =
             i32::try_from(total).map_err(|_| Error::invalid_field("total", "is too large"))?;
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let nights = lock_range(&mut tx, room_type_id, from, to).await?;
-        if let Some((night, used)) = nights.iter().find(|(_, used)| *used > total_i32) {
-            return Err(Error::conflict(format!(
-                "cannot set the allotment of {night} to {total}: {used} rooms are already held or sold"
-            )));
+        prepare_range(&mut tx, room_type_id, from, to).await?;
+        if from >= to {
+            return Ok(0);
         }
-        if from < to {
-            sqlx::query(SET_INVENTORY)
+        let set: Vec<Date> = sqlx::query_scalar(SET_INVENTORY)
+            .bind(room_type_id.as_uuid())
+            .bind(from)
+            .bind(to)
+            .bind(total_i32)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        if set.len() as u64 != u64::from(night_count(from, to)) {
+            let first: Option<(Date, i32)> = sqlx::query_as(FIRST_OVERBOOKED)
                 .bind(room_type_id.as_uuid())
                 .bind(from)
                 .bind(to)
                 .bind(total_i32)
-                .execute(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await
                 .map_err(db_error)?;
+            // Dropping `tx` rolls back the nights already set: all or nothing.
+            let _ = tx.rollback().await;
+            return Err(match first {
+                Some((night, used)) => Error::conflict(format!(
+                    "cannot set the allotment of {night} to {total}: {used} rooms are already held or sold"
+                )),
+                None => internal(format!(
+                    "the allotment of {from}..{to} skipped nights that are not overbooked"
+                )),
+            });
         }
         tx.commit().await.map_err(db_error)?;
         Ok(night_count(from, to))

@@ -175,7 +175,7 @@ async fn postgres_sweepers_expire_each_hold_once() {
             tokio::spawn(async move {
                 let mut expired = 0;
                 loop {
-                    match store.expire_holds(later, 3).await.expect("sweep") {
+                    match store.expire_holds(later, 3).await.expect("sweep").len() {
                         0 => return expired,
                         n => expired += n,
                     }

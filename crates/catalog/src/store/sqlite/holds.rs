@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::nights::{active_rooms, materialise};
-use super::rows::{self, count, hold_columns, instant, internal, is_check_violation, micros};
+use super::rows::{self, hold_columns, instant, internal, is_check_violation, micros};
 use crate::api::{Hold, HoldStatus};
 use crate::store::NewHold;
 
@@ -59,9 +59,16 @@ pub(super) async fn place(conn: &mut SqliteConnection, hold: &NewHold) -> Result
     let stay = StayDates::from_stored(hold.check_in, hold.check_out)?;
     let quantity = i64::from(hold.quantity);
 
+    materialise(
+        conn,
+        hold.room_type_id,
+        hold.check_in,
+        hold.check_out,
+        active,
+    )
+    .await?;
     // One conditional update per night, in date order.
     for night in stay.nights() {
-        materialise(conn, hold.room_type_id, night, active).await?;
         let sold_out = || {
             if hold.quantity == 1 {
                 Error::sold_out(format!("no {name} left on {night}"))
@@ -128,16 +135,25 @@ enum Move {
 }
 
 impl Move {
+    /// `?1` room type, `?2` night, `?3` quantity, `?4` active rooms. A night on the default
+    /// allotment follows the active rooms again as rooms come back (a room taken out of
+    /// service while booked left its total at `held + sold`), never below what stays taken.
     fn sql(self) -> &'static str {
         match self {
             Move::UnholdHeld => {
-                "UPDATE room_nights SET held = held - ?3 WHERE room_type_id = ?1 AND night = ?2"
+                "UPDATE room_nights SET held = held - ?3, \
+                 total = CASE WHEN manual_total = 1 THEN total ELSE MAX(?4, held - ?3 + sold) END \
+                 WHERE room_type_id = ?1 AND night = ?2"
             }
             Move::SellHeld => {
-                "UPDATE room_nights SET held = held - ?3, sold = sold + ?3 WHERE room_type_id = ?1 AND night = ?2"
+                "UPDATE room_nights SET held = held - ?3, sold = sold + ?3, \
+                 total = CASE WHEN manual_total = 1 THEN total ELSE MAX(?4, held + sold) END \
+                 WHERE room_type_id = ?1 AND night = ?2"
             }
             Move::UnsellSold => {
-                "UPDATE room_nights SET sold = sold - ?3 WHERE room_type_id = ?1 AND night = ?2"
+                "UPDATE room_nights SET sold = sold - ?3, \
+                 total = CASE WHEN manual_total = 1 THEN total ELSE MAX(?4, held + sold - ?3) END \
+                 WHERE room_type_id = ?1 AND night = ?2"
             }
         }
     }
@@ -151,11 +167,13 @@ async fn transition(
     status: HoldStatus,
     now: OffsetDateTime,
 ) -> Result<Hold> {
+    let active = active_rooms(conn, hold.room_type_id).await?;
     for night in hold.stay.nights() {
         let done = sqlx::query(movement.sql())
             .bind(hold.room_type_id.0)
             .bind(night)
             .bind(i64::from(hold.quantity))
+            .bind(i64::from(active))
             .execute(&mut *conn)
             .await
             .map_err(internal)?;
@@ -234,7 +252,7 @@ pub(super) async fn expire_due(
     conn: &mut SqliteConnection,
     now: OffsetDateTime,
     limit: u32,
-) -> Result<u32> {
+) -> Result<Vec<Hold>> {
     let due = sqlx::query(concat!(
         "SELECT ",
         hold_columns!(),
@@ -245,17 +263,18 @@ pub(super) async fn expire_due(
     .fetch_all(&mut *conn)
     .await
     .map_err(internal)?;
-    let mut expired = 0_i64;
+    let mut expired = Vec::with_capacity(due.len());
     for row in &due {
-        transition(
-            conn,
-            rows::hold(row)?,
-            Move::UnholdHeld,
-            HoldStatus::Expired,
-            now,
-        )
-        .await?;
-        expired += 1;
+        expired.push(
+            transition(
+                conn,
+                rows::hold(row)?,
+                Move::UnholdHeld,
+                HoldStatus::Expired,
+                now,
+            )
+            .await?,
+        );
     }
-    count(expired, "expired holds")
+    Ok(expired)
 }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use innkeeper_kernel::{Error, Night, Result, RoomTypeId};
+use innkeeper_kernel::{Error, Result, RoomTypeId};
 use sqlx::{QueryBuilder, Row as _, Sqlite, SqliteConnection};
 use time::Date;
 use uuid::Uuid;
@@ -11,9 +11,13 @@ use super::catalog::city_key;
 use super::rows::{self, count, hotel_columns, internal, is_check_violation, room_type_columns};
 use crate::store::{RoomTypeNights, SearchScope};
 
-/// The nights `[from, to)` in date order.
-pub(super) fn nights(from: Date, to: Date) -> impl Iterator<Item = Night> {
-    std::iter::successors(Some(from), |d| d.next_day()).take_while(move |d| *d < to)
+/// The nights `[?2, ?3)` as a recursive CTE named `range_nights(night)`, in date order; the
+/// caller makes sure `?2 < ?3`. Dates are stored as `YYYY-MM-DD` text, which `date()` keeps.
+macro_rules! range_nights {
+    () => {
+        "range_nights(night) AS (SELECT ?2 UNION ALL \
+         SELECT date(night, '+1 day') FROM range_nights WHERE date(night, '+1 day') < ?3)"
+    };
 }
 
 /// Rooms of the type that are not out of service: the default allotment of a night.
@@ -31,20 +35,31 @@ pub(super) async fn active_rooms(
     count(active, "active rooms")
 }
 
-/// Creates the night's row with the default allotment unless it exists.
+/// Creates the missing rows of `[from, to)` with the default allotment, in one statement.
 pub(super) async fn materialise(
     conn: &mut SqliteConnection,
     room_type_id: RoomTypeId,
-    night: Night,
+    from: Date,
+    to: Date,
     active: u32,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO room_nights (room_type_id, night, total) VALUES (?, ?, ?) ON CONFLICT (room_type_id, night) DO NOTHING")
-        .bind(room_type_id.0)
-        .bind(night)
-        .bind(i64::from(active))
-        .execute(conn)
-        .await
-        .map_err(internal)?;
+    if from >= to {
+        return Ok(());
+    }
+    sqlx::query(concat!(
+        "WITH RECURSIVE ",
+        range_nights!(),
+        " INSERT INTO room_nights (room_type_id, night, total) \
+         SELECT ?1, night, ?4 FROM range_nights WHERE true \
+         ON CONFLICT (room_type_id, night) DO NOTHING"
+    ))
+    .bind(room_type_id.0)
+    .bind(from)
+    .bind(to)
+    .bind(i64::from(active))
+    .execute(conn)
+    .await
+    .map_err(internal)?;
     Ok(())
 }
 
@@ -80,9 +95,16 @@ async fn require_active_rooms(
     active_rooms(conn, room_type_id).await
 }
 
-/// Night counts are bounded by the caller's range checks; this only guards the conversion.
-fn night_count(changed: usize) -> Result<u32> {
-    u32::try_from(changed).map_err(|_| Error::invalid_request("too many nights"))
+/// The number of nights a range write touched: one row per night of `[from, to)`, or the
+/// statement did not do what it says.
+fn written(rows: u64, from: Date, to: Date) -> Result<u32> {
+    let expected = (to - from).whole_days();
+    if i64::try_from(rows).ok() != Some(expected) {
+        return Err(Error::internal(format!(
+            "a range write over {from}..{to} touched {rows} nights, not {expected}"
+        )));
+    }
+    u32::try_from(rows).map_err(|_| Error::invalid_request("too many nights"))
 }
 
 pub(super) async fn set_rates(
@@ -94,23 +116,26 @@ pub(super) async fn set_rates(
     min_stay: Option<u32>,
 ) -> Result<u32> {
     let active = require_active_rooms(conn, room_type_id).await?;
-    let mut changed = 0;
-    for night in nights(from, to) {
-        sqlx::query(
-            "INSERT INTO room_nights (room_type_id, night, total, price, min_stay) VALUES (?, ?, ?, ?, ?) \
-             ON CONFLICT (room_type_id, night) DO UPDATE SET price = excluded.price, min_stay = excluded.min_stay",
-        )
-        .bind(room_type_id.0)
-        .bind(night)
-        .bind(i64::from(active))
-        .bind(price)
-        .bind(min_stay.map(i64::from))
-        .execute(&mut *conn)
-        .await
-        .map_err(internal)?;
-        changed += 1;
+    if from >= to {
+        return Ok(0);
     }
-    night_count(changed)
+    let done = sqlx::query(concat!(
+        "WITH RECURSIVE ",
+        range_nights!(),
+        " INSERT INTO room_nights (room_type_id, night, total, price, min_stay) \
+         SELECT ?1, night, ?4, ?5, ?6 FROM range_nights WHERE true \
+         ON CONFLICT (room_type_id, night) DO UPDATE SET price = excluded.price, min_stay = excluded.min_stay"
+    ))
+    .bind(room_type_id.0)
+    .bind(from)
+    .bind(to)
+    .bind(i64::from(active))
+    .bind(price)
+    .bind(min_stay.map(i64::from))
+    .execute(&mut *conn)
+    .await
+    .map_err(internal)?;
+    written(done.rows_affected(), from, to)
 }
 
 pub(super) async fn set_inventory(
@@ -138,21 +163,34 @@ pub(super) async fn set_inventory(
         let taken: i64 = row.try_get("taken").map_err(internal)?;
         return Err(allotment_conflict(night, taken, total));
     }
-    let mut changed = 0;
-    for night in nights(from, to) {
-        sqlx::query(
-            "INSERT INTO room_nights (room_type_id, night, total, manual_total) VALUES (?, ?, ?, 1) \
-             ON CONFLICT (room_type_id, night) DO UPDATE SET total = excluded.total, manual_total = 1",
-        )
-        .bind(room_type_id.0)
-        .bind(night)
-        .bind(i64::from(total))
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| if is_check_violation(&e) { allotment_conflict(night, i64::from(total) + 1, total) } else { internal(e) })?;
-        changed += 1;
+    if from >= to {
+        return Ok(0);
     }
-    night_count(changed)
+    // The check above makes the CHECK constraint unreachable here; were it to fire anyway,
+    // the statement fails whole and the caller's transaction writes nothing.
+    let done = sqlx::query(concat!(
+        "WITH RECURSIVE ",
+        range_nights!(),
+        " INSERT INTO room_nights (room_type_id, night, total, manual_total) \
+         SELECT ?1, night, ?4, 1 FROM range_nights WHERE true \
+         ON CONFLICT (room_type_id, night) DO UPDATE SET total = excluded.total, manual_total = 1"
+    ))
+    .bind(room_type_id.0)
+    .bind(from)
+    .bind(to)
+    .bind(i64::from(total))
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| {
+        if is_check_violation(&e) {
+            Error::conflict(format!(
+                "rooms are already held or sold between {from} and {to}; the allotment cannot be set to {total}"
+            ))
+        } else {
+            internal(e)
+        }
+    })?;
+    written(done.rows_affected(), from, to)
 }
 
 fn allotment_conflict(night: Date, taken: i64, total: u32) -> Error {
