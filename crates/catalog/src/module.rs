@@ -29,14 +29,14 @@ pub struct CatalogModule {
 }
 
 impl CatalogModule {
-    /// Opens the store on `db` and builds the service.
+    /// Opens the store on `db`, builds the service and loads its search index.
     pub async fn start(
         db: &Database,
         clock: Arc<dyn Clock>,
         settings: CatalogSettings,
     ) -> anyhow::Result<Self> {
-        let store = open_store(db).await?;
-        let service = Arc::new(CatalogService::new(store, clock, settings));
+        let module = Self::open(db, clock, settings).await?;
+        let service = module.service;
         let started = std::time::Instant::now();
         let room_types = service.load_search_index().await?;
         tracing::info!(
@@ -44,6 +44,19 @@ impl CatalogModule {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "search index loaded"
         );
+        Ok(Self { service })
+    }
+
+    /// Opens the store on `db` and builds the service without loading the search index: for
+    /// one-shot commands (seeding, migrations) that write much and never search. Searches read
+    /// the store, and writes skip the index refresh.
+    pub async fn open(
+        db: &Database,
+        clock: Arc<dyn Clock>,
+        settings: CatalogSettings,
+    ) -> anyhow::Result<Self> {
+        let store = open_store(db).await?;
+        let service = Arc::new(CatalogService::new(store, clock, settings));
         Ok(Self { service })
     }
 

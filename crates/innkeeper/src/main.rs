@@ -129,7 +129,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = Config::load(file, &overrides)?;
             let _telemetry = init_telemetry(&config)?;
             // Building a node opens and migrates the databases of its local services.
-            let node = Node::build(&config, NodeOptions::default()).await?;
+            let one_shot = NodeOptions {
+                one_shot: true,
+                ..NodeOptions::default()
+            };
+            let node = Node::build(&config, one_shot).await?;
             tracing::info!(catalog = node.runs_catalog(), "migrations applied");
             Ok(())
         }
@@ -139,7 +143,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             overrides.push(("node.grpc_listen", json!("")));
             let config = Config::load(file, &overrides)?;
             let _telemetry = init_telemetry(&config)?;
-            let node = Node::build(&config, NodeOptions::default()).await?;
+            let one_shot = NodeOptions {
+                one_shot: true,
+                ..NodeOptions::default()
+            };
+            let node = Node::build(&config, one_shot).await?;
             let catalog = node.catalog();
             let started = Instant::now();
             let today = SystemClock.today();
@@ -204,6 +212,7 @@ async fn up(config: Config) -> anyhow::Result<()> {
         &config,
         NodeOptions {
             clock: Arc::new(SystemClock),
+            one_shot: false,
         },
     )
     .await?;

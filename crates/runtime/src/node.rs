@@ -88,12 +88,16 @@ fn database_check(db: &Database) -> innkeeper_platform::http::ReadinessCheck {
 pub struct NodeOptions {
     /// The clock every service uses.
     pub clock: Arc<dyn Clock>,
+    /// A one-shot command (seed, migrate), not a server: read models such as the catalog's
+    /// search index are not loaded, so bulk writes do not pay for keeping them fresh.
+    pub one_shot: bool,
 }
 
 impl Default for NodeOptions {
     fn default() -> Self {
         Self {
             clock: Arc::new(SystemClock),
+            one_shot: false,
         }
     }
 }
@@ -148,9 +152,12 @@ impl Node {
                 search_horizon_days: config.catalog.search_horizon_days,
                 ..CatalogSettings::default()
             };
-            let module = CatalogModule::start(&db, options.clock.clone(), settings)
-                .await
-                .context("starting the catalog")?;
+            let module = if options.one_shot {
+                CatalogModule::open(&db, options.clock.clone(), settings).await
+            } else {
+                CatalogModule::start(&db, options.clock.clone(), settings).await
+            }
+            .context("starting the catalog")?;
             readiness.add("catalog_database", database_check(&db));
             supervisor.spawn(
                 "catalog.hold_sweeper",
