@@ -214,7 +214,7 @@ pub(crate) async fn expiry_gives_rooms_back(store: Arc<dyn CatalogStore>) {
     let expired = store.get_hold(soon.id).await.expect("get").expect("exists");
     assert_eq!(
         swept,
-        [expired.clone()],
+        std::slice::from_ref(&expired),
         "due at expires_at; confirmed holds are not; returned as stored"
     );
     assert_eq!(
