@@ -15,7 +15,7 @@ use tracing::instrument;
 use crate::api::*;
 use crate::domain;
 use crate::search::{self, Pick, Wanted, summary};
-use crate::search_index::{SearchIndex, Slot};
+use crate::search_index::{Block, SearchIndex, Slot};
 use crate::store::{CatalogStore, HotelFilter, NewHold, RoomTypeNights, SearchScope};
 
 /// Tunables of the catalog.
@@ -158,33 +158,29 @@ impl CatalogService {
             rooms,
             pick,
         };
-        let min_capacity = guests.div_ceil(rooms);
         let (from, to) = (stay.check_in(), stay.check_out());
-        if let Some(offers) = self
-            .index
-            .with_slots(scope, min_capacity, from, to, |slots| {
-                search::best_offers(slots, wanted)
-            })
-        {
+        if let Some(offers) = self.index.with_blocks(scope, from, to, |blocks| {
+            search::best_offers(blocks, wanted)
+        }) {
             return Ok(offers);
         }
-        let days = stay.night_count() as usize;
-        let slots: Vec<Slot> = self
+        // Outside the indexed window: the store's rows, laid out and ranked the same way.
+        let min_capacity = guests.div_ceil(rooms);
+        let found = self
             .store
             .room_type_nights(scope, min_capacity, from, to)
             .await?
             .into_iter()
             .map(|f| {
-                Slot::new(
-                    Arc::new(f.hotel),
-                    Arc::new(f.room_type),
-                    from,
-                    days,
-                    &f.nights,
-                )
+                let slot = Slot {
+                    hotel: Arc::new(f.hotel),
+                    room_type: Arc::new(f.room_type),
+                };
+                (slot, f.nights)
             })
             .collect();
-        Ok(search::best_offers(&mut slots.iter(), wanted))
+        let block = Block::build(from, stay.night_count() as usize, found);
+        Ok(search::best_offers(&[(&block, None)], wanted))
     }
 }
 

@@ -11,7 +11,7 @@ use innkeeper_kernel::{GeoPoint, Money, StayDates};
 
 use crate::api::{Hotel, HotelSummary, NightPrice, Offer, SortOrder};
 use crate::domain;
-use crate::search_index::Slot;
+use crate::search_index::{Block, Slot};
 
 /// Which offers a search keeps, and in what order.
 #[derive(Debug, Clone)]
@@ -35,17 +35,20 @@ pub(crate) struct Wanted<'a> {
 
 /// A room type that can be sold for the stay, before it becomes an offer.
 struct Ranked<'s> {
+    block: &'s Block,
     slot: &'s Slot,
+    column: usize,
     start: usize,
     total: i64,
     rooms_left: u32,
     distance: Option<f64>,
 }
 
-/// The best `pick.limit` offers among `slots`, in `pick.sort` order. An offer appears only if
-/// the room type fits the party and every night of the stay has the rooms free.
-pub(crate) fn best_offers<'s>(
-    slots: &mut dyn Iterator<Item = &'s Slot>,
+/// The best `pick.limit` offers among the columns of `blocks` (`None`: every column), in
+/// `pick.sort` order. An offer appears only if the room type fits the party and every night
+/// of the stay has the rooms free.
+pub(crate) fn best_offers(
+    blocks: &[(&Block, Option<Vec<usize>>)],
     wanted: Wanted<'_>,
 ) -> Vec<Offer> {
     let Wanted {
@@ -54,43 +57,45 @@ pub(crate) fn best_offers<'s>(
         rooms,
         pick,
     } = wanted;
-    let (check_in, check_out) = (stay.check_in(), stay.check_out());
-    let mut ranked: Vec<Ranked<'s>> = Vec::with_capacity(slots.size_hint().0.min(1024));
-    for slot in slots {
-        if !domain::fits(slot.room_type.capacity, guests, rooms) {
-            continue;
-        }
-        let Some((start, nights)) = slot.range(check_in, check_out) else {
-            continue;
-        };
-        let Some((total, rooms_left)) = slot.stay_total(start, nights, rooms) else {
-            continue;
-        };
-        if pick.max_price.is_some_and(|max| total > max) {
-            continue;
-        }
-        let distance = match pick.centre {
-            Some((point, radius)) => {
-                let d = point.distance_km(&slot.hotel.location);
-                if d > radius {
-                    continue;
-                }
-                Some(d)
-            }
-            None => None,
-        };
-        ranked.push(Ranked {
-            slot,
-            start,
-            total,
-            rooms_left,
-            distance,
-        });
-    }
-    let order = |a: &Ranked<'_>, b: &Ranked<'_>| compare(pick.sort, a, b);
-    if pick.limit == 0 {
+    if pick.limit == 0 || rooms == 0 {
         return Vec::new();
     }
+    let (check_in, check_out) = (stay.check_in(), stay.check_out());
+    let min_capacity = guests.div_ceil(rooms);
+    let mut ranked: Vec<Ranked<'_>> = Vec::new();
+    for (block, only) in blocks {
+        let Some((start, nights)) = block.rows(check_in, check_out) else {
+            continue;
+        };
+        for s in block.sellable(start, nights, rooms, min_capacity, only.as_deref()) {
+            let slot = &block.slots[s.column];
+            if !domain::fits(slot.room_type.capacity, guests, rooms)
+                || pick.max_price.is_some_and(|max| s.total > max)
+            {
+                continue;
+            }
+            let distance = match pick.centre {
+                Some((point, radius)) => {
+                    let d = point.distance_km(&slot.hotel.location);
+                    if d > radius {
+                        continue;
+                    }
+                    Some(d)
+                }
+                None => None,
+            };
+            ranked.push(Ranked {
+                block,
+                slot,
+                column: s.column,
+                start,
+                total: s.total,
+                rooms_left: s.rooms_left,
+                distance,
+            });
+        }
+    }
+    let order = |a: &Ranked<'_>, b: &Ranked<'_>| compare(pick.sort, a, b);
     if ranked.len() > pick.limit {
         ranked.select_nth_unstable_by(pick.limit - 1, order);
         ranked.truncate(pick.limit);
@@ -128,8 +133,8 @@ fn offer(r: &Ranked<'_>, nights: usize, wanted: Wanted<'_>) -> Offer {
         check_out: wanted.stay.check_out(),
         rooms: wanted.rooms,
         nights: r
-            .slot
-            .night_prices(r.start, nights)
+            .block
+            .night_prices(r.column, r.start, nights)
             .map(|(night, amount)| NightPrice {
                 night,
                 price: Money { amount, currency },

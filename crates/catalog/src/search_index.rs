@@ -28,130 +28,296 @@ const BASE_PRICE: i64 = i64::MIN;
 /// Hotels read per page while loading.
 const LOAD_PAGE: u32 = 200;
 
-/// One room type with its hotel and its nights over a window of dates, dense.
+/// One room type with its hotel: what an offer shows. Its nights live in its city's [`Block`].
 #[derive(Debug, Clone)]
 pub(crate) struct Slot {
     pub(crate) hotel: Arc<Hotel>,
     pub(crate) room_type: Arc<RoomType>,
-    /// The night of index 0.
-    from: Date,
-    /// Rooms free per night (`total - held - sold`), or [`DEFAULT_FREE`].
-    free: Box<[u32]>,
-    /// Seasonal price per night in minor units, or [`BASE_PRICE`].
-    price: Box<[i64]>,
-    /// Minimum stay for arrivals on the night; 0 when none.
-    min_stay: Box<[u16]>,
 }
 
-impl Slot {
-    /// A slot over `days` nights from `from` with the stored nights laid over the defaults
-    /// (nights outside the window are ignored).
-    pub(crate) fn new(
-        hotel: Arc<Hotel>,
-        room_type: Arc<RoomType>,
-        from: Date,
-        days: usize,
-        stored: &[StoredNight],
-    ) -> Self {
-        let mut slot = Slot {
-            hotel,
-            room_type,
+/// The room types of one place laid out for scanning: per-column facts and night-major arrays
+/// (`free[night * width + column]`), so checking a stay for every room type of a city reads a
+/// few contiguous rows instead of chasing a pointer per room type.
+#[derive(Debug, Clone)]
+pub(crate) struct Block {
+    /// The night of row 0.
+    from: Date,
+    days: usize,
+    /// Column -> room type.
+    pub(crate) slots: Vec<Slot>,
+    capacity: Vec<u32>,
+    /// Rooms free on a night without a row (the active-room count).
+    default_free: Vec<u32>,
+    base_price: Vec<i64>,
+    /// Rooms free (`total - held - sold`), or [`DEFAULT_FREE`].
+    free: Vec<u32>,
+    /// Seasonal price in minor units, or [`BASE_PRICE`].
+    price: Vec<i64>,
+    /// Minimum stay for arrivals on the night; 0 when none.
+    min_stay: Vec<u16>,
+}
+
+/// One column's nights, moved between blocks.
+struct Column {
+    free: Vec<u32>,
+    price: Vec<i64>,
+    min_stay: Vec<u16>,
+}
+
+impl Column {
+    fn defaults(days: usize) -> Self {
+        Column {
+            free: vec![DEFAULT_FREE; days],
+            price: vec![BASE_PRICE; days],
+            min_stay: vec![0; days],
+        }
+    }
+}
+
+/// A stay that can be sold in one column: its total for all rooms and the fewest rooms free.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sellable {
+    pub(crate) column: usize,
+    pub(crate) total: i64,
+    pub(crate) rooms_left: u32,
+}
+
+impl Block {
+    /// An empty block over `days` nights from `from`.
+    pub(crate) fn new(from: Date, days: usize) -> Self {
+        Block {
             from,
-            free: vec![DEFAULT_FREE; days].into_boxed_slice(),
-            price: vec![BASE_PRICE; days].into_boxed_slice(),
-            min_stay: vec![0; days].into_boxed_slice(),
-        };
-        slot.overlay(stored);
-        slot
+            days,
+            slots: Vec::new(),
+            capacity: Vec::new(),
+            default_free: Vec::new(),
+            base_price: Vec::new(),
+            free: Vec::new(),
+            price: Vec::new(),
+            min_stay: Vec::new(),
+        }
     }
 
-    /// Writes stored nights into the arrays.
-    fn overlay(&mut self, stored: &[StoredNight]) {
-        for row in stored {
-            if let Some(i) = self.index_of(row.night) {
-                self.free[i] = row
-                    .total
-                    .saturating_sub(row.held.saturating_add(row.sold))
-                    .min(DEFAULT_FREE - 1);
-                self.price[i] = row.price.unwrap_or(BASE_PRICE);
-                self.min_stay[i] = row
-                    .min_stay
-                    .map_or(0, |m| u16::try_from(m).unwrap_or(u16::MAX));
+    /// A block of `slots` with their stored nights laid over the defaults.
+    pub(crate) fn build(from: Date, days: usize, slots: Vec<(Slot, Vec<StoredNight>)>) -> Self {
+        let columns = slots
+            .into_iter()
+            .map(|(slot, nights)| {
+                let mut column = Column::defaults(days);
+                overlay(&mut column, from, &nights);
+                (slot, column)
+            })
+            .collect();
+        Self::from_columns(from, days, columns)
+    }
+
+    fn from_columns(from: Date, days: usize, columns: Vec<(Slot, Column)>) -> Self {
+        let width = columns.len();
+        let mut block = Block::new(from, days);
+        block.free = vec![DEFAULT_FREE; width * days];
+        block.price = vec![BASE_PRICE; width * days];
+        block.min_stay = vec![0; width * days];
+        for (c, (slot, column)) in columns.into_iter().enumerate() {
+            block.capacity.push(slot.room_type.capacity);
+            block.default_free.push(slot.room_type.active_rooms);
+            block.base_price.push(slot.room_type.base_price.amount);
+            block.slots.push(slot);
+            for d in 0..days {
+                block.free[d * width + c] = column.free[d];
+                block.price[d * width + c] = column.price[d];
+                block.min_stay[d * width + c] = column.min_stay[d];
+            }
+        }
+        block
+    }
+
+    fn width(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn column_of(&self, id: RoomTypeId) -> Option<usize> {
+        self.slots.iter().position(|s| s.room_type.id == id)
+    }
+
+    fn columns(&self) -> Vec<(Slot, Column)> {
+        (0..self.width())
+            .map(|c| (self.slots[c].clone(), self.column(c)))
+            .collect()
+    }
+
+    fn column(&self, c: usize) -> Column {
+        let w = self.width();
+        Column {
+            free: (0..self.days).map(|d| self.free[d * w + c]).collect(),
+            price: (0..self.days).map(|d| self.price[d * w + c]).collect(),
+            min_stay: (0..self.days).map(|d| self.min_stay[d * w + c]).collect(),
+        }
+    }
+
+    /// Adds a column (rebuilds the block: room types come and go rarely).
+    fn push(&mut self, slot: Slot, column: Column) {
+        let mut columns = self.columns();
+        columns.push((slot, column));
+        *self = Self::from_columns(self.from, self.days, columns);
+    }
+
+    /// Takes a column out (rebuilds the block).
+    fn take(&mut self, c: usize) -> (Slot, Column) {
+        let mut columns = self.columns();
+        let taken = columns.remove(c);
+        *self = Self::from_columns(self.from, self.days, columns);
+        taken
+    }
+
+    /// Replaces a column's room type and hotel (their defaults included) in place.
+    fn set_slot(&mut self, c: usize, slot: Slot) {
+        self.capacity[c] = slot.room_type.capacity;
+        self.default_free[c] = slot.room_type.active_rooms;
+        self.base_price[c] = slot.room_type.base_price.amount;
+        self.slots[c] = slot;
+    }
+
+    /// Resets the nights `[from, to)` of a column to defaults, then lays `stored` over them.
+    fn rewrite(&mut self, c: usize, from: Date, to: Date, stored: &[StoredNight]) {
+        let w = self.width();
+        for d in self.row(from)..self.row(to) {
+            self.free[d * w + c] = DEFAULT_FREE;
+            self.price[d * w + c] = BASE_PRICE;
+            self.min_stay[d * w + c] = 0;
+        }
+        for night in stored.iter().filter(|n| n.night >= from && n.night < to) {
+            if let Some(d) = self.row_of(night.night) {
+                let (free, price, min_stay) = cell(night);
+                self.free[d * w + c] = free;
+                self.price[d * w + c] = price;
+                self.min_stay[d * w + c] = min_stay;
             }
         }
     }
 
-    /// Back to defaults for the nights in `[from, to)`.
-    fn clear(&mut self, from: Date, to: Date) {
-        let start = self.clamped_index(from);
-        let end = self.clamped_index(to);
-        self.free[start..end].fill(DEFAULT_FREE);
-        self.price[start..end].fill(BASE_PRICE);
-        self.min_stay[start..end].fill(0);
+    fn row_of(&self, night: Date) -> Option<usize> {
+        let d = usize::try_from((night - self.from).whole_days()).ok()?;
+        (d < self.days).then_some(d)
     }
 
-    fn index_of(&self, night: Date) -> Option<usize> {
-        let i = usize::try_from((night - self.from).whole_days()).ok()?;
-        (i < self.free.len()).then_some(i)
-    }
-
-    fn clamped_index(&self, night: Date) -> usize {
+    /// The row of `night`, clamped to `[0, days]`.
+    fn row(&self, night: Date) -> usize {
         usize::try_from((night - self.from).whole_days())
             .unwrap_or(0)
-            .min(self.free.len())
+            .min(self.days)
     }
 
-    /// The array range of the nights `[check_in, check_out)`, when all are in the window.
-    pub(crate) fn range(&self, check_in: Date, check_out: Date) -> Option<(usize, usize)> {
-        let start = self.index_of(check_in)?;
+    /// The rows of `[check_in, check_out)`, when all are in the block's window.
+    pub(crate) fn rows(&self, check_in: Date, check_out: Date) -> Option<(usize, usize)> {
+        let start = self.row_of(check_in)?;
         let nights = usize::try_from((check_out - check_in).whole_days()).ok()?;
-        (nights >= 1 && start + nights <= self.free.len()).then_some((start, nights))
+        (nights >= 1 && start + nights <= self.days).then_some((start, nights))
     }
 
-    /// Prices `rooms` rooms for the `nights` nights from index `start`: the total in minor
-    /// units and the fewest rooms free on any night. `None` when a night has fewer than
-    /// `rooms` free, the first night's minimum stay is longer, or the sum overflows.
-    pub(crate) fn stay_total(&self, start: usize, nights: usize, rooms: u32) -> Option<(i64, u32)> {
-        let min_stay = usize::from(self.min_stay[start]);
-        if min_stay > 1 && nights < min_stay {
-            return None;
-        }
-        let (default_free, base) = (
-            self.room_type.active_rooms,
-            self.room_type.base_price.amount,
-        );
-        let end = start + nights;
-        let mut total: i64 = 0;
-        let mut rooms_left = u32::MAX;
-        for (&free, &price) in self.free[start..end].iter().zip(&self.price[start..end]) {
-            let free = if free == DEFAULT_FREE {
-                default_free
-            } else {
-                free
-            };
-            if free < rooms {
-                return None;
-            }
-            rooms_left = rooms_left.min(free);
-            total = total.checked_add(if price == BASE_PRICE { base } else { price })?;
-        }
-        Some((total.checked_mul(i64::from(rooms))?, rooms_left))
-    }
-
-    /// The price of one room for each of the `nights` nights from index `start`.
-    pub(crate) fn night_prices(
+    /// Every column (or those of `only`) that sleeps `min_capacity` per room and has `rooms`
+    /// free on each of the `nights` nights from row `start`, with the first night's minimum
+    /// stay met: the total for all rooms (overflow: not sellable) and the fewest rooms free.
+    pub(crate) fn sellable(
         &self,
         start: usize,
         nights: usize,
-    ) -> impl Iterator<Item = (Date, i64)> + '_ {
-        let base = self.room_type.base_price.amount;
-        self.price[start..start + nights]
-            .iter()
-            .enumerate()
-            .map(move |(i, &price)| {
-                let night = self.from + Duration::days((start + i) as i64);
-                (night, if price == BASE_PRICE { base } else { price })
+        rooms: u32,
+        min_capacity: u32,
+        only: Option<&[usize]>,
+    ) -> Vec<Sellable> {
+        let w = self.width();
+        let mut total = vec![0i64; w];
+        let mut left = vec![u32::MAX; w];
+        let mut ok: Vec<bool> = (0..w)
+            .map(|c| {
+                let min_stay = usize::from(self.min_stay[start * w + c]);
+                self.capacity[c] >= min_capacity && (min_stay <= 1 || nights >= min_stay)
             })
+            .collect();
+        if let Some(only) = only {
+            let mut keep = vec![false; w];
+            for &c in only.iter().filter(|&&c| c < w) {
+                keep[c] = ok[c];
+            }
+            ok = keep;
+        }
+        for d in start..start + nights {
+            let free = &self.free[d * w..(d + 1) * w];
+            let price = &self.price[d * w..(d + 1) * w];
+            for c in 0..w {
+                let f = if free[c] == DEFAULT_FREE {
+                    self.default_free[c]
+                } else {
+                    free[c]
+                };
+                let p = if price[c] == BASE_PRICE {
+                    self.base_price[c]
+                } else {
+                    price[c]
+                };
+                ok[c] &= f >= rooms;
+                left[c] = left[c].min(f);
+                match total[c].checked_add(p) {
+                    Some(t) => total[c] = t,
+                    None => ok[c] = false,
+                }
+            }
+        }
+        (0..w)
+            .filter(|&c| ok[c])
+            .filter_map(|c| {
+                Some(Sellable {
+                    column: c,
+                    total: total[c].checked_mul(i64::from(rooms))?,
+                    rooms_left: left[c],
+                })
+            })
+            .collect()
+    }
+
+    /// The price of one room for each of the `nights` nights from row `start` in column `c`.
+    pub(crate) fn night_prices(
+        &self,
+        c: usize,
+        start: usize,
+        nights: usize,
+    ) -> impl Iterator<Item = (Date, i64)> + '_ {
+        let w = self.width();
+        (start..start + nights).map(move |d| {
+            let price = self.price[d * w + c];
+            let night = self.from + Duration::days(d as i64);
+            (
+                night,
+                if price == BASE_PRICE {
+                    self.base_price[c]
+                } else {
+                    price
+                },
+            )
+        })
+    }
+}
+
+/// A stored night as the three cells of a column.
+fn cell(row: &StoredNight) -> (u32, i64, u16) {
+    (
+        row.total
+            .saturating_sub(row.held.saturating_add(row.sold))
+            .min(DEFAULT_FREE - 1),
+        row.price.unwrap_or(BASE_PRICE),
+        row.min_stay
+            .map_or(0, |m| u16::try_from(m).unwrap_or(u16::MAX)),
+    )
+}
+
+fn overlay(column: &mut Column, from: Date, stored: &[StoredNight]) {
+    for row in stored {
+        let Ok(d) = usize::try_from((row.night - from).whole_days()) else {
+            continue;
+        };
+        if d < column.free.len() {
+            (column.free[d], column.price[d], column.min_stay[d]) = cell(row);
+        }
     }
 }
 
@@ -159,35 +325,63 @@ impl Slot {
 struct Data {
     /// First night held in memory and the number of nights; `None` until loaded.
     window: Option<(Date, usize)>,
-    slots: HashMap<RoomTypeId, Arc<Slot>>,
-    by_city: HashMap<String, Vec<Arc<Slot>>>,
+    /// Room type -> its city key.
+    city_of: HashMap<RoomTypeId, String>,
+    by_city: HashMap<String, Block>,
     by_hotel: HashMap<HotelId, Vec<RoomTypeId>>,
 }
 
 impl Data {
-    fn insert(&mut self, slot: Slot) {
-        let slot = Arc::new(slot);
+    /// Puts a room type (with its hotel) in its city's block, keeping its cached nights when
+    /// it was there already, then rewrites the nights `[from, to)` from `stored`.
+    fn upsert(&mut self, slot: Slot, from: Date, to: Date, stored: &[StoredNight]) {
+        let Some((window_from, days)) = self.window else {
+            return;
+        };
         let id = slot.room_type.id;
-        if self.slots.contains_key(&id) {
-            self.remove(id);
+        let key = city_key(&slot.hotel.city);
+        let hotel_id = slot.hotel.id;
+        let same_city = self.city_of.get(&id) == Some(&key);
+        if same_city {
+            if let Some(block) = self.by_city.get_mut(&key)
+                && let Some(c) = block.column_of(id)
+            {
+                block.set_slot(c, slot);
+                block.rewrite(c, from, to, stored);
+            }
+        } else {
+            // New, or moved to another city: carry its nights over.
+            let mut column = self
+                .take(id)
+                .map_or_else(|| Column::defaults(days), |(_, column)| column);
+            if self.city_of.contains_key(&id) {
+                self.city_of.remove(&id);
+            }
+            let mut single = Block::from_columns(window_from, days, vec![(slot.clone(), column)]);
+            single.rewrite(0, from, to, stored);
+            column = single.column(0);
+            self.by_city
+                .entry(key.clone())
+                .or_insert_with(|| Block::new(window_from, days))
+                .push(slot, column);
+            self.city_of.insert(id, key);
         }
-        self.by_city
-            .entry(city_key(&slot.hotel.city))
-            .or_default()
-            .push(slot.clone());
-        self.by_hotel.entry(slot.hotel.id).or_default().push(id);
-        self.slots.insert(id, slot);
+        let ids = self.by_hotel.entry(hotel_id).or_default();
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
     }
 
-    fn remove(&mut self, id: RoomTypeId) {
-        if let Some(old) = self.slots.remove(&id) {
-            if let Some(slots) = self.by_city.get_mut(&city_key(&old.hotel.city)) {
-                slots.retain(|s| s.room_type.id != id);
-            }
-            if let Some(ids) = self.by_hotel.get_mut(&old.hotel.id) {
-                ids.retain(|x| *x != id);
-            }
+    /// Takes a room type out of its block.
+    fn take(&mut self, id: RoomTypeId) -> Option<(Slot, Column)> {
+        let key = self.city_of.remove(&id)?;
+        let block = self.by_city.get_mut(&key)?;
+        let c = block.column_of(id)?;
+        let (slot, column) = block.take(c);
+        if let Some(ids) = self.by_hotel.get_mut(&slot.hotel.id) {
+            ids.retain(|x| *x != id);
         }
+        Some((slot, column))
     }
 }
 
@@ -221,6 +415,7 @@ impl SearchIndex {
         let from = today - Duration::days(1);
         let days = self.horizon_days as usize + 1;
         let to = from + Duration::days(days as i64);
+        let mut cities: HashMap<String, Vec<(Slot, Column)>> = HashMap::new();
         let mut data = Data {
             window: Some((from, days)),
             ..Data::default()
@@ -240,8 +435,17 @@ impl SearchIndex {
                     .await?;
                 let shared = found.first().map(|f| Arc::new(f.hotel.clone()));
                 for (f, hotel) in found.into_iter().filter_map(|f| Some((f, shared.clone()?))) {
-                    let slot = Slot::new(hotel, Arc::new(f.room_type), from, days, &f.nights);
-                    data.insert(slot);
+                    let key = city_key(&hotel.city);
+                    let id = f.room_type.id;
+                    data.by_hotel.entry(hotel.id).or_default().push(id);
+                    data.city_of.insert(id, key.clone());
+                    let mut column = Column::defaults(days);
+                    overlay(&mut column, from, &f.nights);
+                    let slot = Slot {
+                        hotel,
+                        room_type: Arc::new(f.room_type),
+                    };
+                    cities.entry(key).or_default().push((slot, column));
                 }
             }
             match hotels.last() {
@@ -249,7 +453,11 @@ impl SearchIndex {
                 _ => break,
             }
         }
-        let count = data.slots.len();
+        let count = data.city_of.len();
+        data.by_city = cities
+            .into_iter()
+            .map(|(key, columns)| (key, Block::from_columns(from, days, columns)))
+            .collect();
         *self.data.write().unwrap_or_else(|e| e.into_inner()) = data;
         metrics::gauge!("innkeeper_catalog_search_index_room_types").set(count as f64);
         Ok(count)
@@ -287,82 +495,79 @@ impl SearchIndex {
         let seen: Vec<RoomTypeId> = found.iter().map(|f| f.room_type.id).collect();
         let shared = found.first().map(|f| Arc::new(f.hotel.clone()));
         for (f, hotel) in found.into_iter().filter_map(|f| Some((f, shared.clone()?))) {
-            let room_type = Arc::new(f.room_type);
-            let slot = match data.slots.get(&room_type.id) {
-                Some(old) => {
-                    let mut slot = Slot {
-                        hotel,
-                        room_type,
-                        ..Slot::clone(old)
-                    };
-                    if from < to {
-                        // Replace the refreshed window: rows absent from the read are defaults.
-                        slot.clear(from, to);
-                        slot.overlay(&f.nights);
-                    }
-                    slot
-                }
-                None => Slot::new(hotel, room_type, window_from, days, &f.nights),
+            let slot = Slot {
+                hotel,
+                room_type: Arc::new(f.room_type),
             };
-            data.insert(slot);
+            // Rows absent from the read are back to defaults within the refreshed range.
+            let (from, to) = if from < to { (from, to) } else { (from, from) };
+            data.upsert(slot, from, to, &f.nights);
         }
         // Room types (or the hotel) no longer in the store leave the index.
         for id in known.into_iter().filter(|id| !seen.contains(id)) {
-            data.remove(id);
+            data.take(id);
         }
         Ok(())
     }
 
     /// The hotel of a cached room type.
     pub(crate) fn hotel_of(&self, room_type_id: RoomTypeId) -> Option<HotelId> {
-        self.data
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .slots
-            .get(&room_type_id)
-            .map(|s| s.hotel.id)
+        let data = self.data.read().unwrap_or_else(|e| e.into_inner());
+        let block = data.by_city.get(data.city_of.get(&room_type_id)?)?;
+        let c = block.column_of(room_type_id)?;
+        Some(block.slots[c].hotel.id)
     }
 
-    /// Runs `f` over the room types of `scope` with capacity of at least `min_capacity`,
+    /// Runs `f` over the blocks of `scope` (with the columns to consider, `None` for all),
     /// under the read lock. `None` when `[check_in, check_out)` is not in memory (the caller
     /// asks the store instead).
-    pub(crate) fn with_slots<R>(
+    pub(crate) fn with_blocks<R>(
         &self,
         scope: &SearchScope,
-        min_capacity: u32,
         check_in: Date,
         check_out: Date,
-        f: impl FnOnce(&mut dyn Iterator<Item = &Slot>) -> R,
+        f: impl FnOnce(&[(&Block, Option<Vec<usize>>)]) -> R,
     ) -> Option<R> {
         let data = self.data.read().unwrap_or_else(|e| e.into_inner());
         let (from, days) = data.window?;
         if check_in < from || check_out > from + Duration::days(days as i64) {
             return None;
         }
-        let fits = |s: &&Slot| s.room_type.capacity >= min_capacity;
-        Some(match scope {
-            SearchScope::City(city) => f(&mut data
+        let blocks: Vec<(&Block, Option<Vec<usize>>)> = match scope {
+            SearchScope::City(city) => data
                 .by_city
                 .get(&city_key(city))
+                .map(|b| (b, None))
                 .into_iter()
-                .flatten()
-                .map(|s| &**s)
-                .filter(fits)),
-            SearchScope::Hotel(id) => f(&mut data
-                .by_hotel
-                .get(id)
-                .into_iter()
-                .flatten()
-                .filter_map(|id| data.slots.get(id))
-                .map(|s| &**s)
-                .filter(fits)),
-            SearchScope::Area(b) => f(&mut data
-                .slots
+                .collect(),
+            SearchScope::Hotel(id) => {
+                let mut by_block: Vec<(&Block, Option<Vec<usize>>)> = Vec::new();
+                for rt in data.by_hotel.get(id).into_iter().flatten() {
+                    let Some(block) = data.city_of.get(rt).and_then(|k| data.by_city.get(k)) else {
+                        continue;
+                    };
+                    let Some(c) = block.column_of(*rt) else {
+                        continue;
+                    };
+                    match by_block.iter_mut().find(|(b, _)| std::ptr::eq(*b, block)) {
+                        Some((_, Some(columns))) => columns.push(c),
+                        _ => by_block.push((block, Some(vec![c]))),
+                    }
+                }
+                by_block
+            }
+            SearchScope::Area(b) => data
+                .by_city
                 .values()
-                .map(|s| &**s)
-                .filter(|s| inside(b, s))
-                .filter(fits)),
-        })
+                .filter_map(|block| {
+                    let columns: Vec<usize> = (0..block.slots.len())
+                        .filter(|&c| inside(b, &block.slots[c]))
+                        .collect();
+                    (!columns.is_empty()).then_some((block, Some(columns)))
+                })
+                .collect(),
+        };
+        Some(f(&blocks))
     }
 }
 
@@ -425,32 +630,48 @@ mod tests {
         }
     }
 
-    /// The dense slot answers exactly as the reference rules in `domain` over the sparse
-    /// rows, for random rows, stays and room counts (including rows outside the stay).
+    fn slot(room_type: RoomType) -> Slot {
+        Slot {
+            hotel: hotel(),
+            room_type: Arc::new(room_type),
+        }
+    }
+
+    fn random_nights(rng: &mut StdRng, from: Date, days: i64) -> Vec<StoredNight> {
+        let mut stored = Vec::new();
+        for d in 0..days {
+            if rng.random_bool(0.5) {
+                let total = rng.random_range(0..5);
+                let held = rng.random_range(0..=total);
+                stored.push(StoredNight {
+                    night: from + Duration::days(d),
+                    total,
+                    held,
+                    sold: rng.random_range(0..=total - held),
+                    price: rng.random_bool(0.6).then(|| rng.random_range(1..90_000)),
+                    min_stay: rng.random_bool(0.2).then(|| rng.random_range(1..6)),
+                });
+            }
+        }
+        stored
+    }
+
+    /// The night-major block answers exactly as the reference rules in `domain` over the
+    /// sparse rows, for random rows, stays and room counts, column by column.
     #[test]
-    fn dense_slots_price_and_check_stays_like_the_domain_rules() {
+    fn blocks_price_and_check_stays_like_the_domain_rules() {
         let mut rng = StdRng::seed_from_u64(7);
         let from = date!(2027 - 01 - 01);
         let days = 40;
-        for _ in 0..300 {
-            let room_type = room_type(rng.random_range(0..4), rng.random_range(1..50_000));
-            let mut stored = Vec::new();
-            for d in 0..days {
-                if rng.random_bool(0.5) {
-                    let total = rng.random_range(0..5);
-                    let held = rng.random_range(0..=total);
-                    stored.push(StoredNight {
-                        night: from + Duration::days(d),
-                        total,
-                        held,
-                        sold: rng.random_range(0..=total - held),
-                        price: rng.random_bool(0.6).then(|| rng.random_range(1..90_000)),
-                        min_stay: rng.random_bool(0.2).then(|| rng.random_range(1..6)),
-                    });
-                }
-            }
-            let rt = Arc::new(room_type);
-            let slot = Slot::new(hotel(), rt.clone(), from, days as usize, &stored);
+        for _ in 0..60 {
+            let width = rng.random_range(1..7);
+            let columns: Vec<(Slot, Vec<StoredNight>)> = (0..width)
+                .map(|_| {
+                    let rt = room_type(rng.random_range(0..4), rng.random_range(1..50_000));
+                    (slot(rt), random_nights(&mut rng, from, days))
+                })
+                .collect();
+            let block = Block::build(from, days as usize, columns.clone());
             for _ in 0..20 {
                 let start = rng.random_range(0..days - 1);
                 let nights = rng.random_range(1..=(days - start).min(10));
@@ -463,57 +684,121 @@ mod tests {
                 )
                 .expect("valid stay");
                 let rooms = rng.random_range(1..=3);
-                let (i, n) = slot
-                    .range(stay.check_in(), stay.check_out())
+                let (i, n) = block
+                    .rows(stay.check_in(), stay.check_out())
                     .expect("inside the window");
                 assert_eq!((i, n), (start as usize, nights as usize));
-                let expected = domain::stay_total(&rt, &stored, &stay, rooms);
-                assert_eq!(slot.stay_total(i, n, rooms), expected, "{stay:?} x{rooms}");
-                let priced = domain::price_stay(&rt, &stored, &stay, 1).expect("priced");
-                let dense: Vec<(Date, i64)> = slot.night_prices(i, n).collect();
-                let reference: Vec<(Date, i64)> = priced
-                    .nights
-                    .iter()
-                    .map(|p| (p.night, p.price.amount))
-                    .collect();
-                assert_eq!(dense, reference);
+                let sellable = block.sellable(i, n, rooms, 0, None);
+                for (c, (slot, stored)) in columns.iter().enumerate() {
+                    let expected = domain::stay_total(&slot.room_type, stored, &stay, rooms);
+                    let got = sellable
+                        .iter()
+                        .find(|s| s.column == c)
+                        .map(|s| (s.total, s.rooms_left));
+                    assert_eq!(got, expected, "column {c}, {stay:?} x{rooms}");
+                    let priced =
+                        domain::price_stay(&slot.room_type, stored, &stay, 1).expect("priced");
+                    let dense: Vec<(Date, i64)> = block.night_prices(c, i, n).collect();
+                    let reference: Vec<(Date, i64)> = priced
+                        .nights
+                        .iter()
+                        .map(|p| (p.night, p.price.amount))
+                        .collect();
+                    assert_eq!(dense, reference);
+                }
             }
         }
     }
 
     #[test]
-    fn stays_outside_the_window_have_no_range() {
+    fn stays_outside_the_window_have_no_rows() {
         let from = date!(2027 - 01 - 01);
-        let slot = Slot::new(hotel(), Arc::new(room_type(2, 100)), from, 10, &[]);
+        let block = Block::build(from, 10, vec![(slot(room_type(2, 100)), vec![])]);
         assert_eq!(
-            slot.range(from - Duration::days(1), from + Duration::days(2)),
+            block.rows(from - Duration::days(1), from + Duration::days(2)),
             None
         );
         assert_eq!(
-            slot.range(from + Duration::days(8), from + Duration::days(11)),
+            block.rows(from + Duration::days(8), from + Duration::days(11)),
             None
         );
         assert_eq!(
-            slot.range(from + Duration::days(8), from + Duration::days(10)),
+            block.rows(from + Duration::days(8), from + Duration::days(10)),
             Some((8, 2))
         );
-        assert_eq!(slot.range(from, from), None);
+        assert_eq!(block.rows(from, from), None);
     }
 
     #[test]
-    fn clearing_a_range_restores_the_defaults() {
+    fn capacity_and_chosen_columns_filter_the_scan() {
         let from = date!(2027 - 01 - 01);
-        let rows = [StoredNight {
+        let mut big = room_type(2, 100);
+        big.capacity = 4;
+        let block = Block::build(
+            from,
+            5,
+            vec![(slot(room_type(2, 100)), vec![]), (slot(big), vec![])],
+        );
+        let columns = |s: Vec<Sellable>| s.iter().map(|s| s.column).collect::<Vec<_>>();
+        assert_eq!(columns(block.sellable(0, 2, 1, 3, None)), vec![1]);
+        assert_eq!(columns(block.sellable(0, 2, 1, 1, Some(&[0]))), vec![0]);
+        assert_eq!(
+            columns(block.sellable(0, 2, 3, 1, None)),
+            Vec::<usize>::new()
+        );
+    }
+
+    #[test]
+    fn refreshed_ranges_restore_defaults_and_moves_keep_nights() {
+        let from = date!(2027 - 01 - 01);
+        let full = StoredNight {
             night: from + Duration::days(1),
             total: 5,
             held: 5,
             sold: 0,
             price: Some(1),
             min_stay: Some(3),
-        }];
-        let mut slot = Slot::new(hotel(), Arc::new(room_type(2, 100)), from, 5, &rows);
-        assert_eq!(slot.stay_total(1, 3, 1), None);
-        slot.clear(from + Duration::days(1), from + Duration::days(2));
-        assert_eq!(slot.stay_total(1, 1, 2), Some((200, 2)));
+        };
+        let mut data = Data {
+            window: Some((from, 5)),
+            ..Data::default()
+        };
+        let s = slot(room_type(2, 100));
+        let id = s.room_type.id;
+        data.upsert(s.clone(), from, from + Duration::days(5), &[full]);
+        let lisbon = |data: &Data| data.by_city.get("lisbon").expect("lisbon").clone();
+        assert_eq!(lisbon(&data).sellable(1, 1, 1, 0, None), vec![]);
+
+        // A refresh of the night without a row: back to the default allotment.
+        data.upsert(
+            s.clone(),
+            from + Duration::days(1),
+            from + Duration::days(2),
+            &[],
+        );
+        assert_eq!(
+            lisbon(&data).sellable(1, 1, 2, 0, None),
+            vec![Sellable {
+                column: 0,
+                total: 200,
+                rooms_left: 2
+            }]
+        );
+
+        // The hotel moves to Porto: the room type leaves Lisbon and keeps its nights.
+        data.upsert(s.clone(), from, from + Duration::days(5), &[full]);
+        let mut moved = (*s.hotel).clone();
+        moved.city = "Porto".into();
+        let in_porto = Slot {
+            hotel: Arc::new(moved),
+            room_type: s.room_type.clone(),
+        };
+        data.upsert(in_porto, from, from, &[]);
+        assert_eq!(lisbon(&data).slots.len(), 0);
+        let porto = data.by_city.get("porto").expect("porto");
+        assert_eq!(porto.sellable(1, 1, 1, 0, None), vec![]);
+        assert_eq!(porto.sellable(2, 1, 1, 0, None).len(), 1);
+        assert!(data.take(id).is_some());
+        assert!(data.by_hotel.values().all(|ids| ids.is_empty()));
     }
 }
