@@ -14,12 +14,13 @@
 //!
 //! # The caller
 //!
-//! Calls that act for someone carry the header [`PRINCIPAL_HEADER`] (`innkeeper-principal`)
-//! with [`Principal::to_header`]'s `role:user-uuid`. Services trust it as sent: they listen on
-//! the internal network only. Until the identity service exists the gateway acts as
-//! [`Principal::DEVELOPMENT`] for every write; identity will replace this header with the
-//! verified bearer token (forwarded by the gateway, checked by each service), and only the two
-//! helpers here will change.
+//! A call that acts for someone carries that caller's original access token, as in HTTP:
+//! `authorization: Bearer <token>` ([`AUTHORIZATION_HEADER`]). The gateway verifies the token of
+//! a request and runs the rest of it inside [`crate::auth::credential::scope`]; a remote client
+//! forwards that credential with [`forward_credential`]; the service at the other end verifies
+//! it again with its own [`Verifier`] ([`verified_caller`]) and takes the caller from the token
+//! only. Nothing else in the metadata names a caller, so a request that reaches a service some
+//! other way (or with a forged, expired or missing token) is `unauthenticated`.
 
 use std::collections::HashMap;
 
@@ -28,8 +29,10 @@ use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-/// The metadata header that names the caller (`role:user-uuid`).
-pub const PRINCIPAL_HEADER: &str = "innkeeper-principal";
+use crate::auth::{Verifier, bearer_token, credential};
+
+/// The metadata header carrying the caller's access token (`Bearer <token>`).
+pub const AUTHORIZATION_HEADER: &str = "authorization";
 
 /// The `google.rpc.ErrorInfo` domain of Innkeeper's errors.
 pub const ERROR_DOMAIN: &str = "innkeeper";
@@ -120,32 +123,52 @@ fn innkeeper_error(status: &Status) -> Option<Error> {
     })
 }
 
-/// Names the caller of a request in its metadata.
-pub fn insert_principal(metadata: &mut MetadataMap, principal: &Principal) -> Result<(), Error> {
-    let value = MetadataValue::try_from(principal.to_header())
-        .map_err(|e| Error::internal(format!("principal header is not valid metadata: {e}")))?;
-    metadata.insert(PRINCIPAL_HEADER, value);
+/// Puts `token` in a request's metadata as the caller's credential (`Bearer <token>`).
+pub fn insert_bearer(metadata: &mut MetadataMap, token: &str) -> Result<(), Error> {
+    let mut value = MetadataValue::try_from(format!("Bearer {token}")).map_err(|_| {
+        Error::new(
+            ErrorCode::Unauthenticated,
+            "the access token is not valid metadata",
+        )
+    })?;
+    value.set_sensitive(true);
+    metadata.insert(AUTHORIZATION_HEADER, value);
     Ok(())
 }
 
-/// The caller named in a request's metadata; `unauthenticated` when absent or malformed.
-pub fn principal_from_metadata(metadata: &MetadataMap) -> Result<Principal, Error> {
-    let value = metadata.get(PRINCIPAL_HEADER).ok_or_else(|| {
+/// Forwards the credential of the request being served ([`credential::current`]), if there is
+/// one; without one the request goes out anonymous and a service answers calls that need a
+/// caller with `unauthenticated`.
+pub fn forward_credential(metadata: &mut MetadataMap) -> Result<(), Error> {
+    match credential::current() {
+        Some(token) => insert_bearer(metadata, &token),
+        None => Ok(()),
+    }
+}
+
+/// The bearer token of a request's metadata; `unauthenticated` when absent or malformed.
+pub fn bearer_from_metadata(metadata: &MetadataMap) -> Result<&str, Error> {
+    let value = metadata.get(AUTHORIZATION_HEADER).ok_or_else(|| {
         Error::new(
             ErrorCode::Unauthenticated,
-            "the call does not name its caller",
+            "the call carries no access token",
         )
     })?;
-    value
-        .to_str()
-        .ok()
-        .and_then(Principal::from_header)
-        .ok_or_else(|| {
-            Error::new(
-                ErrorCode::Unauthenticated,
-                "the caller named by the call is malformed",
-            )
-        })
+    value.to_str().ok().and_then(bearer_token).ok_or_else(|| {
+        Error::new(
+            ErrorCode::Unauthenticated,
+            "the authorization metadata must be `Bearer <access token>`",
+        )
+    })
+}
+
+/// The caller of a request: its bearer token, verified by `verifier`. A missing, malformed or
+/// refused token is `unauthenticated` (a key fetch that fails, `unavailable`).
+pub async fn verified_caller(
+    verifier: &Verifier,
+    metadata: &MetadataMap,
+) -> Result<Principal, Error> {
+    verifier.verify(bearer_from_metadata(metadata)?).await
 }
 
 /// Writes the current span's W3C trace context (`traceparent`, `tracestate`) into outgoing
@@ -169,7 +192,6 @@ pub fn inject_trace_context(metadata: &mut MetadataMap) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use innkeeper_kernel::{Role, UserId};
 
     fn sample(code: ErrorCode) -> Error {
         Error::new(code, format!("{} happened — très désolé 🛏️", code.as_str()))
@@ -242,26 +264,73 @@ mod tests {
     }
 
     #[test]
-    fn the_principal_travels_in_metadata() {
-        let principal = Principal {
-            user_id: UserId::new(),
-            role: Role::Admin,
-        };
+    fn the_token_travels_as_a_bearer_credential() {
         let mut metadata = MetadataMap::new();
-        insert_principal(&mut metadata, &principal).expect("valid metadata");
-        assert_eq!(principal_from_metadata(&metadata), Ok(principal));
+        insert_bearer(&mut metadata, "a.b.c").expect("valid metadata");
+        assert_eq!(
+            metadata.get(AUTHORIZATION_HEADER).map(|v| v.to_str().ok()),
+            Some(Some("Bearer a.b.c"))
+        );
+        assert_eq!(bearer_from_metadata(&metadata), Ok("a.b.c"));
+    }
+
+    #[tokio::test]
+    async fn the_current_credential_is_forwarded_and_none_is_not_invented() {
+        let mut metadata = MetadataMap::new();
+        forward_credential(&mut metadata).expect("nothing to forward");
+        assert!(metadata.get(AUTHORIZATION_HEADER).is_none());
+        credential::scope("x.y.z", async {
+            forward_credential(&mut metadata).expect("forwarded");
+        })
+        .await;
+        assert_eq!(bearer_from_metadata(&metadata), Ok("x.y.z"));
     }
 
     #[test]
-    fn a_missing_or_malformed_principal_is_unauthenticated() {
-        let missing = principal_from_metadata(&MetadataMap::new()).expect_err("missing");
+    fn a_missing_or_malformed_credential_is_unauthenticated() {
+        let missing = bearer_from_metadata(&MetadataMap::new()).expect_err("missing");
         assert_eq!(missing.code, ErrorCode::Unauthenticated);
+        for value in ["Basic dXNlcjpwYXNz", "Bearer ", "a.b.c"] {
+            let mut metadata = MetadataMap::new();
+            metadata.insert(AUTHORIZATION_HEADER, value.parse().expect("ascii"));
+            let malformed = bearer_from_metadata(&metadata).expect_err(value);
+            assert_eq!(malformed.code, ErrorCode::Unauthenticated, "{value}");
+        }
+        // The retired header names nobody.
         let mut metadata = MetadataMap::new();
         metadata.insert(
-            PRINCIPAL_HEADER,
-            MetadataValue::from_static("root:not-a-uuid"),
+            "innkeeper-principal",
+            "admin:00000000-0000-7000-8000-000000000d01"
+                .parse()
+                .expect("ascii"),
         );
-        let malformed = principal_from_metadata(&metadata).expect_err("malformed");
-        assert_eq!(malformed.code, ErrorCode::Unauthenticated);
+        assert!(bearer_from_metadata(&metadata).is_err());
+    }
+
+    #[tokio::test]
+    async fn the_caller_is_the_verified_token_only() {
+        use crate::auth::testing::TestIssuer;
+        use innkeeper_kernel::{Role, SystemClock, UserId};
+
+        let issuer = TestIssuer::new();
+        let verifier = issuer.verifier(std::sync::Arc::new(SystemClock));
+        let principal = Principal {
+            user_id: UserId::new(),
+            role: Role::Guest,
+        };
+        let mut metadata = MetadataMap::new();
+        insert_bearer(&mut metadata, &issuer.token(&principal)).expect("valid metadata");
+        assert_eq!(verified_caller(&verifier, &metadata).await, Ok(principal));
+
+        let mut forged = MetadataMap::new();
+        insert_bearer(&mut forged, &TestIssuer::new().token(&principal)).expect("valid");
+        let err = verified_caller(&verifier, &forged)
+            .await
+            .expect_err("forged");
+        assert_eq!(err.code, ErrorCode::Unauthenticated);
+        let err = verified_caller(&verifier, &MetadataMap::new())
+            .await
+            .expect_err("anonymous");
+        assert_eq!(err.code, ErrorCode::Unauthenticated);
     }
 }

@@ -9,14 +9,16 @@ use anyhow::Context as _;
 use futures::future::BoxFuture;
 use innkeeper_catalog::api::CatalogApi;
 use innkeeper_identity::api::IdentityApi;
+use innkeeper_platform::auth::Verifier;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-/// The gRPC services this node serves.
-#[derive(Default)]
+/// The gRPC services this node serves, and the verifier their callers' tokens are checked
+/// with.
 pub(crate) struct GrpcServices {
     pub(crate) catalog: Option<Arc<dyn CatalogApi>>,
     pub(crate) identity: Option<Arc<dyn IdentityApi>>,
+    pub(crate) verifier: Arc<Verifier>,
 }
 
 impl GrpcServices {
@@ -38,7 +40,7 @@ impl GrpcServices {
             .add_service(health_service)
             .add_service(reflection);
         if let Some(api) = self.catalog {
-            let service = innkeeper_catalog::grpc::service(api);
+            let service = innkeeper_catalog::grpc::service(api, self.verifier.clone());
             health_reporter
                 .set_service_status(
                     innkeeper_catalog::grpc::SERVICE_NAME,
@@ -48,7 +50,7 @@ impl GrpcServices {
             routes = routes.add_service(service);
         }
         if let Some(api) = self.identity {
-            let service = innkeeper_identity::grpc::service(api);
+            let service = innkeeper_identity::grpc::service(api, self.verifier.clone());
             health_reporter
                 .set_service_status(
                     innkeeper_identity::grpc::SERVICE_NAME,

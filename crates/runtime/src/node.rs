@@ -134,7 +134,7 @@ impl Node {
         let local = services(&config.node.targets);
         let mut supervisor = Supervisor::new();
         let mut readiness = Readiness::default();
-        let mut grpc_services = GrpcServices::default();
+        let (mut grpc_catalog, mut grpc_identity) = (None, None);
         let mut databases = Vec::new();
 
         // Catalog: local, or reached over gRPC.
@@ -176,7 +176,7 @@ impl Node {
                 );
             }
             let api: Arc<dyn CatalogApi> = module.service.clone();
-            grpc_services.catalog = Some(api.clone());
+            grpc_catalog = Some(api.clone());
             databases.push(db);
             (CatalogClient::new(api), Some(module))
         } else {
@@ -219,7 +219,7 @@ impl Node {
                 ),
             );
             let api: Arc<dyn IdentityApi> = module.service.clone();
-            grpc_services.identity = Some(api.clone());
+            grpc_identity = Some(api.clone());
             databases.push(db);
             (IdentityClient::new(api), Some(module))
         } else {
@@ -284,6 +284,12 @@ impl Node {
         let http_listener = TcpListener::bind(config.node.listen)
             .await
             .with_context(|| format!("node.listen: cannot listen on {}", config.node.listen))?;
+        // The gRPC services verify their callers' tokens again with the same verifier.
+        let grpc_services = GrpcServices {
+            catalog: grpc_catalog,
+            identity: grpc_identity,
+            verifier: verifier.clone(),
+        };
         let grpc = if grpc_services.is_empty() || config.node.grpc_listen.is_empty() {
             None
         } else {

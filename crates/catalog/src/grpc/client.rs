@@ -1,9 +1,14 @@
 //! The remote client: [`CatalogApi`] over a gRPC channel.
 //!
-//! Every call goes through [`CatalogGrpcClient::request`] (deadline, caller metadata) and
-//! [`CatalogGrpcClient::call`] (one deadline on the whole call, every failure mapped by
-//! [`error_from_status_of`]), so it returns the same values and the same errors as the
-//! in-process service.
+//! Every call goes through [`CatalogGrpcClient::request`] (deadline, the caller's forwarded
+//! access token) and [`CatalogGrpcClient::call`] (one deadline on the whole call, every failure
+//! mapped by [`error_from_status_of`]), so it returns the same values and the same errors as
+//! the in-process service.
+//!
+//! Calls that act for a caller send the caller's original access token, taken from
+//! `innkeeper_platform::auth::credential::current` (the gateway runs each request inside
+//! `credential::scope`); outside such a scope they go out without one and the catalog answers
+//! `unauthenticated`.
 
 use std::future::Future;
 use std::time::Duration;
@@ -12,7 +17,7 @@ use anyhow::Context as _;
 use innkeeper_kernel::{
     Error, HoldId, HotelId, Page, Principal, Result, RoomId, RoomTypeId, StayDates,
 };
-use innkeeper_platform::grpc::{error_from_status_of, insert_principal};
+use innkeeper_platform::grpc::{error_from_status_of, forward_credential};
 use innkeeper_proto::catalog::v1 as pb;
 use pb::catalog_service_client::CatalogServiceClient;
 use time::Date;
@@ -70,13 +75,16 @@ impl CatalogGrpcClient {
         Ok(Self::new(channel, timeout))
     }
 
-    /// Builds every outgoing request: the deadline, and the caller for calls that act for one.
+    /// Builds every outgoing request: the deadline, and for calls that act for a caller the
+    /// caller's own access token (the credential of the request being served), which the
+    /// catalog verifies again. The `caller` argument itself is never sent: the catalog believes
+    /// only the token.
     fn request<T>(&self, caller: Option<&Principal>, message: T) -> Result<tonic::Request<T>> {
         let mut request = tonic::Request::new(message);
         request.set_timeout(self.timeout);
         innkeeper_platform::grpc::inject_trace_context(request.metadata_mut());
-        if let Some(caller) = caller {
-            insert_principal(request.metadata_mut(), caller)?;
+        if caller.is_some() {
+            forward_credential(request.metadata_mut())?;
         }
         Ok(request)
     }

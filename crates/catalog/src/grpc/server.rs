@@ -1,14 +1,17 @@
 //! The server adapter: decode the request, call the [`CatalogApi`], encode the answer.
 //!
 //! A request that cannot be decoded (a bad UUID, date or enum) fails with `validation_failed`
-//! naming the field; calls that act for someone read the caller from the
-//! `innkeeper-principal` metadata and fail with `unauthenticated` without it. Every error goes
-//! back through [`status_from_error`], so the remote client rebuilds it exactly.
+//! naming the field. Calls that act for someone take the caller only from the access token the
+//! request carries (`authorization: Bearer`), verified here again with the node's [`Verifier`]:
+//! without a token, or with one that does not verify, they fail with `unauthenticated`. Calls
+//! without a caller (reads, search, quotes, holds) need no token. Every error goes back through
+//! [`status_from_error`], so the remote client rebuilds it exactly.
 
 use std::sync::Arc;
 
 use innkeeper_kernel::{Principal, Result};
-use innkeeper_platform::grpc::{principal_from_metadata, status_from_error};
+use innkeeper_platform::auth::Verifier;
+use innkeeper_platform::grpc::{status_from_error, verified_caller};
 use innkeeper_proto::catalog::v1 as pb;
 use pb::catalog_service_server::{CatalogService, CatalogServiceServer};
 use tonic::{Request, Response, Status};
@@ -20,12 +23,19 @@ use crate::api::{AvailabilityQuery, CatalogApi, HotelAvailabilityQuery, HotelQue
 /// Serves a [`CatalogApi`] (in practice the in-process `CatalogService`) over gRPC.
 pub struct CatalogGrpcServer {
     api: Arc<dyn CatalogApi>,
+    verifier: Arc<Verifier>,
 }
 
 impl CatalogGrpcServer {
-    /// An adapter in front of `api`.
-    pub fn new(api: Arc<dyn CatalogApi>) -> Self {
-        Self { api }
+    /// An adapter in front of `api`, verifying callers' tokens with `verifier`.
+    pub fn new(api: Arc<dyn CatalogApi>, verifier: Arc<Verifier>) -> Self {
+        Self { api, verifier }
+    }
+
+    /// The caller of the request (its verified token), and its message.
+    async fn with_caller<T>(&self, request: Request<T>) -> Result<(Principal, T)> {
+        let caller = verified_caller(&self.verifier, request.metadata()).await?;
+        Ok((caller, request.into_inner()))
     }
 }
 
@@ -35,9 +45,12 @@ impl std::fmt::Debug for CatalogGrpcServer {
     }
 }
 
-/// The tonic service to add to a server: `Server::builder().add_service(service(api))`.
-pub fn service(api: Arc<dyn CatalogApi>) -> CatalogServiceServer<CatalogGrpcServer> {
-    CatalogServiceServer::new(CatalogGrpcServer::new(api))
+/// The tonic service to add to a server: `Server::builder().add_service(service(api, verifier))`.
+pub fn service(
+    api: Arc<dyn CatalogApi>,
+    verifier: Arc<Verifier>,
+) -> CatalogServiceServer<CatalogGrpcServer> {
+    CatalogServiceServer::new(CatalogGrpcServer::new(api, verifier))
         .max_decoding_message_size(MAX_REQUEST_BYTES)
         .max_encoding_message_size(MAX_RESPONSE_BYTES)
 }
@@ -50,18 +63,12 @@ fn reply<T>(result: Result<T>) -> Reply<T> {
     result.map(Response::new).map_err(|e| status_from_error(&e))
 }
 
-/// The caller named by the request, and its message.
-fn with_caller<T>(request: Request<T>) -> Result<(Principal, T)> {
-    let caller = principal_from_metadata(request.metadata())?;
-    Ok((caller, request.into_inner()))
-}
-
 #[tonic::async_trait]
 impl CatalogService for CatalogGrpcServer {
     async fn create_hotel(&self, request: Request<pb::CreateHotelRequest>) -> Reply<pb::Hotel> {
         reply(
             async {
-                let (caller, req) = with_caller(request)?;
+                let (caller, req) = self.with_caller(request).await?;
                 let hotel = self
                     .api
                     .create_hotel(&caller, required("", "hotel", req.hotel)?)
@@ -89,7 +96,7 @@ impl CatalogService for CatalogGrpcServer {
     async fn update_hotel(&self, request: Request<pb::UpdateHotelRequest>) -> Reply<pb::Hotel> {
         reply(
             async {
-                let (caller, req) = with_caller(request)?;
+                let (caller, req) = self.with_caller(request).await?;
                 let id = field("", "id", req.id)?;
                 // An absent patch is an empty one, as proto3 readers expect.
                 let patch = optional("", "patch", req.patch)?.unwrap_or_default();
@@ -126,7 +133,7 @@ impl CatalogService for CatalogGrpcServer {
     ) -> Reply<pb::RoomType> {
         reply(
             async {
-                let (caller, req) = with_caller(request)?;
+                let (caller, req) = self.with_caller(request).await?;
                 let hotel_id = field("", "hotel_id", req.hotel_id)?;
                 let room_type = required("", "room_type", req.room_type)?;
                 Ok(self
@@ -145,7 +152,7 @@ impl CatalogService for CatalogGrpcServer {
     ) -> Reply<pb::RoomType> {
         reply(
             async {
-                let (caller, req) = with_caller(request)?;
+                let (caller, req) = self.with_caller(request).await?;
                 let hotel_id = field("", "hotel_id", req.hotel_id)?;
                 let id = field("", "id", req.id)?;
                 let patch = optional("", "patch", req.patch)?.unwrap_or_default();
@@ -162,7 +169,7 @@ impl CatalogService for CatalogGrpcServer {
     async fn create_room(&self, request: Request<pb::CreateRoomRequest>) -> Reply<pb::Room> {
         reply(
             async {
-                let (caller, req) = with_caller(request)?;
+                let (caller, req) = self.with_caller(request).await?;
                 let hotel_id = field("", "hotel_id", req.hotel_id)?;
                 let room = required("", "room", req.room)?;
                 Ok(self
@@ -178,7 +185,7 @@ impl CatalogService for CatalogGrpcServer {
     async fn update_room(&self, request: Request<pb::UpdateRoomRequest>) -> Reply<pb::Room> {
         reply(
             async {
-                let (caller, req) = with_caller(request)?;
+                let (caller, req) = self.with_caller(request).await?;
                 let hotel_id = field("", "hotel_id", req.hotel_id)?;
                 let id = field("", "id", req.id)?;
                 let patch = optional("", "patch", req.patch)?.unwrap_or_default();
@@ -198,7 +205,7 @@ impl CatalogService for CatalogGrpcServer {
     ) -> Reply<pb::ListRoomsResponse> {
         reply(
             async {
-                let (caller, req) = with_caller(request)?;
+                let (caller, req) = self.with_caller(request).await?;
                 let rooms = self
                     .api
                     .list_rooms(&caller, field("", "hotel_id", req.hotel_id)?)
@@ -214,7 +221,7 @@ impl CatalogService for CatalogGrpcServer {
     async fn set_rate(&self, request: Request<pb::SetRateRequest>) -> Reply<pb::NightsChanged> {
         reply(
             async {
-                let (caller, req) = with_caller(request)?;
+                let (caller, req) = self.with_caller(request).await?;
                 let hotel_id = field("", "hotel_id", req.hotel_id)?;
                 let room_type_id = field("", "room_type_id", req.room_type_id)?;
                 let rate = required("", "rate", req.rate)?;
@@ -234,7 +241,7 @@ impl CatalogService for CatalogGrpcServer {
     ) -> Reply<pb::NightsChanged> {
         reply(
             async {
-                let (caller, req) = with_caller(request)?;
+                let (caller, req) = self.with_caller(request).await?;
                 let hotel_id = field("", "hotel_id", req.hotel_id)?;
                 let room_type_id = field("", "room_type_id", req.room_type_id)?;
                 let inventory = required("", "inventory", req.inventory)?;
@@ -254,7 +261,7 @@ impl CatalogService for CatalogGrpcServer {
     ) -> Reply<pb::GetInventoryResponse> {
         reply(
             async {
-                let (caller, req) = with_caller(request)?;
+                let (caller, req) = self.with_caller(request).await?;
                 let hotel_id = field("", "hotel_id", req.hotel_id)?;
                 let (from, to) = (field("", "from", req.from)?, field("", "to", req.to)?);
                 let nights = self.api.get_inventory(&caller, hotel_id, from, to).await?;

@@ -1,15 +1,20 @@
 //! The remote client: [`IdentityApi`] over a gRPC channel.
 //!
-//! Every call goes through [`IdentityGrpcClient::call`] (deadline, caller metadata, every
-//! failure mapped by [`error_from_status_of`]), so it returns the same values and the same
-//! errors as the in-process service.
+//! Every call goes through [`IdentityGrpcClient::call`] (deadline, the caller's forwarded
+//! access token, every failure mapped by [`error_from_status_of`]), so it returns the same
+//! values and the same errors as the in-process service.
+//!
+//! Calls that act for a caller send the caller's original access token, taken from
+//! `innkeeper_platform::auth::credential::current` (the gateway runs each request inside
+//! `credential::scope`); outside such a scope they go out without one and identity answers
+//! `unauthenticated`.
 
 use std::future::Future;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use innkeeper_kernel::{Error, Principal, Result};
-use innkeeper_platform::grpc::{error_from_status_of, insert_principal};
+use innkeeper_platform::grpc::{error_from_status_of, forward_credential};
 use innkeeper_proto::identity::v1 as pb;
 use pb::identity_service_client::IdentityServiceClient;
 use tonic::Status;
@@ -62,8 +67,10 @@ impl IdentityGrpcClient {
         Ok(Self::new(channel, timeout))
     }
 
-    /// Runs one RPC under the deadline, naming the caller if there is one, and maps every
-    /// failure to identity's [`Error`].
+    /// Runs one RPC under the deadline and maps every failure to identity's [`Error`]. A call
+    /// that acts for a caller carries the caller's own access token (the credential of the
+    /// request being served), which identity verifies again; the `caller` argument itself is
+    /// never sent.
     async fn call<Req, Resp, F, Fut>(
         &self,
         caller: Option<&Principal>,
@@ -77,8 +84,8 @@ impl IdentityGrpcClient {
         let mut request = tonic::Request::new(message);
         request.set_timeout(self.timeout);
         innkeeper_platform::grpc::inject_trace_context(request.metadata_mut());
-        if let Some(caller) = caller {
-            insert_principal(request.metadata_mut(), caller)?;
+        if caller.is_some() {
+            forward_credential(request.metadata_mut())?;
         }
         match tokio::time::timeout(self.timeout, rpc(self.client.clone(), request)).await {
             Ok(Ok(response)) => Ok(response.into_inner()),

@@ -1,13 +1,16 @@
 //! The server adapter: decode the request, call the [`IdentityApi`], encode the answer.
 //!
-//! Calls about the caller read it from the `innkeeper-principal` metadata and fail with
-//! `unauthenticated` without it. Every error goes back through [`status_from_error`], so the
-//! remote client rebuilds it exactly.
+//! Calls about the caller (logout, me) take it only from the access token the request carries
+//! (`authorization: Bearer`), verified here again with the node's [`Verifier`]: without a
+//! token, or with one that does not verify, they fail with `unauthenticated`. Register, login,
+//! refresh and the key documents need no token. Every error goes back through
+//! [`status_from_error`], so the remote client rebuilds it exactly.
 
 use std::sync::Arc;
 
 use innkeeper_kernel::{Principal, Result};
-use innkeeper_platform::grpc::{principal_from_metadata, status_from_error};
+use innkeeper_platform::auth::Verifier;
+use innkeeper_platform::grpc::{status_from_error, verified_caller};
 use innkeeper_proto::identity::v1 as pb;
 use pb::identity_service_server::{IdentityService, IdentityServiceServer};
 use tonic::{Request, Response, Status};
@@ -19,12 +22,19 @@ use crate::api::{IdentityApi, Login, Logout, Refresh, Register};
 /// Serves an [`IdentityApi`] (in practice the in-process `IdentityService`) over gRPC.
 pub struct IdentityGrpcServer {
     api: Arc<dyn IdentityApi>,
+    verifier: Arc<Verifier>,
 }
 
 impl IdentityGrpcServer {
-    /// An adapter in front of `api`.
-    pub fn new(api: Arc<dyn IdentityApi>) -> Self {
-        Self { api }
+    /// An adapter in front of `api`, verifying callers' tokens with `verifier`.
+    pub fn new(api: Arc<dyn IdentityApi>, verifier: Arc<Verifier>) -> Self {
+        Self { api, verifier }
+    }
+
+    /// The caller of the request (its verified token), and its message.
+    async fn with_caller<T>(&self, request: Request<T>) -> Result<(Principal, T)> {
+        let caller = verified_caller(&self.verifier, request.metadata()).await?;
+        Ok((caller, request.into_inner()))
     }
 }
 
@@ -34,9 +44,12 @@ impl std::fmt::Debug for IdentityGrpcServer {
     }
 }
 
-/// The tonic service to add to a server: `Server::builder().add_service(service(api))`.
-pub fn service(api: Arc<dyn IdentityApi>) -> IdentityServiceServer<IdentityGrpcServer> {
-    IdentityServiceServer::new(IdentityGrpcServer::new(api))
+/// The tonic service to add to a server: `Server::builder().add_service(service(api, verifier))`.
+pub fn service(
+    api: Arc<dyn IdentityApi>,
+    verifier: Arc<Verifier>,
+) -> IdentityServiceServer<IdentityGrpcServer> {
+    IdentityServiceServer::new(IdentityGrpcServer::new(api, verifier))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES)
 }
@@ -46,12 +59,6 @@ type Reply<T> = std::result::Result<Response<T>, Status>;
 /// Encodes a handler's outcome; errors carry the whole [`innkeeper_kernel::Error`].
 fn reply<T>(result: Result<T>) -> Reply<T> {
     result.map(Response::new).map_err(|e| status_from_error(&e))
-}
-
-/// The caller named by the request, and its message.
-fn with_caller<T>(request: Request<T>) -> Result<(Principal, T)> {
-    let caller = principal_from_metadata(request.metadata())?;
-    Ok((caller, request.into_inner()))
 }
 
 #[tonic::async_trait]
@@ -100,7 +107,7 @@ impl IdentityService for IdentityGrpcServer {
     async fn logout(&self, request: Request<pb::LogoutRequest>) -> Reply<pb::LogoutResponse> {
         reply(
             async {
-                let (caller, req) = with_caller(request)?;
+                let (caller, req) = self.with_caller(request).await?;
                 self.api
                     .logout(
                         &caller,
@@ -118,7 +125,7 @@ impl IdentityService for IdentityGrpcServer {
     async fn get_me(&self, request: Request<pb::GetMeRequest>) -> Reply<pb::User> {
         reply(
             async {
-                let (caller, _) = with_caller(request)?;
+                let (caller, _) = self.with_caller(request).await?;
                 Ok(user_to_proto(&self.api.me(&caller).await?))
             }
             .await,
@@ -128,7 +135,7 @@ impl IdentityService for IdentityGrpcServer {
     async fn update_me(&self, request: Request<pb::UpdateMeRequest>) -> Reply<pb::User> {
         reply(
             async {
-                let (caller, req) = with_caller(request)?;
+                let (caller, req) = self.with_caller(request).await?;
                 // An absent patch is an empty one, as proto3 readers expect.
                 let patch = req.patch.map(patch_from_proto).unwrap_or_default();
                 Ok(user_to_proto(

@@ -1,15 +1,21 @@
 //! The adapter end to end: a real tonic server on a loopback port in front of the real
 //! service (SQLite), called in-process and through the remote client: same values, same errors.
+//! The server trusts the service's own signing keys (tokens from login) and a test issuer's
+//! (tokens minted for users that do not exist); remote calls run inside the caller's
+//! credential scope, as the gateway runs them.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use innkeeper_kernel::{ErrorCode, Principal, Role, SystemClock, UserId};
+use innkeeper_platform::auth::testing::TestIssuer;
+use innkeeper_platform::auth::{AuthSettings, FnKeySource, Verifier, credential, lenient_jwk_set};
 use innkeeper_platform::db::Database;
-use innkeeper_platform::grpc::error_from_status;
+use innkeeper_platform::grpc::{error_from_status, insert_bearer};
 use innkeeper_platform::testing::TestDatabase;
 use innkeeper_proto::identity::v1 as pb;
 use pb::identity_service_client::IdentityServiceClient;
+use time::OffsetDateTime;
 use tonic::transport::{Channel, Endpoint, Server};
 
 use super::{IdentityGrpcClient, service};
@@ -25,7 +31,42 @@ struct Harness {
     local: IdentityClient,
     remote: IdentityClient,
     channel: Channel,
+    issuer: TestIssuer,
     _database: TestDatabase,
+}
+
+impl Harness {
+    /// A valid access token for `who` (minted by the test issuer).
+    fn token(&self, who: &Principal) -> String {
+        self.issuer.token(who)
+    }
+
+    /// Runs `work` as the gateway runs a request of `who`: inside the scope of their token.
+    async fn acting_as<F: std::future::Future>(&self, who: &Principal, work: F) -> F::Output {
+        credential::scope(self.token(who), work).await
+    }
+}
+
+/// A verifier trusting the keys `api` publishes and those of `issuer`, as a node trusts
+/// identity's keys.
+fn verifier(api: Arc<dyn IdentityApi>, issuer: &TestIssuer) -> Arc<Verifier> {
+    let extra = issuer.jwks();
+    let keys = FnKeySource::new(move || {
+        let (api, extra) = (Arc::clone(&api), extra.clone());
+        async move {
+            let published = serde_json::to_value(api.jwks().await?).expect("serialises");
+            let mut keys = lenient_jwk_set(&published);
+            keys.keys.extend(extra.keys);
+            Ok(keys)
+        }
+    });
+    let verifier = Verifier::from_settings(
+        &AuthSettings::default(),
+        Arc::new(keys),
+        Arc::new(SystemClock),
+    )
+    .expect("default settings");
+    Arc::new(verifier)
 }
 
 async fn harness() -> Harness {
@@ -35,17 +76,20 @@ async fn harness() -> Harness {
     };
     let store = crate::store::sqlite_store(db);
     store.migrate().await.expect("migrate");
-    let api: Arc<dyn IdentityApi> = Arc::new(IdentityService::new(
-        store,
-        Arc::new(SystemClock),
-        IdentitySettings::default(),
-    ));
+    let identity = IdentityService::new(store, Arc::new(SystemClock), IdentitySettings::default());
+    // As the module does at start: a signing key exists before the first token is verified.
+    identity.prepare().await.expect("prepared");
+    let api: Arc<dyn IdentityApi> = Arc::new(identity);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("bound");
+    let issuer = TestIssuer::new();
     let server = Server::builder()
-        .add_service(service(Arc::clone(&api)))
+        .add_service(service(
+            Arc::clone(&api),
+            verifier(Arc::clone(&api), &issuer),
+        ))
         .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener));
     // The server lives as long as the test's runtime.
     tokio::spawn(server);
@@ -60,6 +104,7 @@ async fn harness() -> Harness {
         local: IdentityClient::new(api),
         remote,
         channel,
+        issuer,
         _database: database,
     }
 }
@@ -95,11 +140,17 @@ async fn values_round_trip_every_field() {
         }),
     };
     let updated = h
-        .remote
-        .update_me(&ana.principal(), 1, patch)
+        .acting_as(
+            &ana.principal(),
+            h.remote.update_me(&ana.principal(), 1, patch),
+        )
         .await
         .expect("updated");
-    assert_eq!(h.remote.me(&ana.principal()).await, Ok(updated.clone()));
+    assert_eq!(
+        h.acting_as(&ana.principal(), h.remote.me(&ana.principal()))
+            .await,
+        Ok(updated.clone())
+    );
     assert_eq!(h.local.me(&ana.principal()).await, Ok(updated));
 
     let pair = h
@@ -118,13 +169,15 @@ async fn values_round_trip_every_field() {
         })
         .await
         .expect("refresh");
-    h.remote
-        .logout(
-            &ana.principal(),
-            Logout {
-                refresh_token: Some(next.refresh_token.clone()),
-            },
-        )
+    // The access token from login is what travels, and identity verifies its own token.
+    let principal = ana.principal();
+    let logout = h.remote.logout(
+        &principal,
+        Logout {
+            refresh_token: Some(next.refresh_token.clone()),
+        },
+    );
+    credential::scope(next.access_token.clone(), logout)
         .await
         .expect("logout");
 
@@ -155,6 +208,14 @@ async fn errors_are_identical_local_and_remote() {
         .expect("now at version 2");
 
     macro_rules! same {
+        ($who:expr => $call:ident ( $($arg:expr),* ), $code:expr) => {{
+            let local = h.local.$call($($arg),*).await;
+            let remote = h.acting_as($who, h.remote.$call($($arg),*)).await;
+            assert_eq!(remote, local, stringify!($call));
+            let err = local.expect_err(stringify!($call));
+            assert_eq!(err.code, $code, "{err:?}");
+            err
+        }};
         ($call:ident ( $($arg:expr),* ), $code:expr) => {{
             let local = h.local.$call($($arg),*).await;
             let remote = h.remote.$call($($arg),*).await;
@@ -194,13 +255,13 @@ async fn errors_are_identical_local_and_remote() {
         }),
         ErrorCode::Unauthenticated
     );
-    same!(me(&stranger), ErrorCode::NotFound);
+    same!(&stranger => me(&stranger), ErrorCode::NotFound);
     same!(
-        update_me(&ana.principal(), 1, ProfilePatch::default()),
+        &ana.principal() => update_me(&ana.principal(), 1, ProfilePatch::default()),
         ErrorCode::VersionMismatch
     );
     same!(
-        update_me(
+        &ana.principal() => update_me(
             &ana.principal(),
             2,
             ProfilePatch {
@@ -258,4 +319,56 @@ async fn an_unreachable_identity_is_unavailable() {
         .expect("lazy");
     let err = client.jwks().await.expect_err("down");
     assert_eq!(err.code, ErrorCode::Unavailable, "{err:?}");
+}
+
+#[tokio::test]
+async fn the_caller_is_the_verified_token_only() {
+    let h = harness().await;
+    let ana = h
+        .local
+        .register(register("ana@example.com"))
+        .await
+        .expect("registered");
+    let bob = h
+        .local
+        .register(register("bob@example.com"))
+        .await
+        .expect("registered");
+
+    // Outside a request scope the remote client has no token to send.
+    let err = h.remote.me(&ana.principal()).await.expect_err("no token");
+    assert_eq!(err.code, ErrorCode::Unauthenticated, "{err:?}");
+
+    // Forged (another key under the same kid), expired, or not a token at all.
+    let forged = TestIssuer::new().token(&ana.principal());
+    let expired = h.issuer.token_at(
+        &ana.principal(),
+        OffsetDateTime::now_utc() - Duration::from_secs(3600),
+    );
+    for token in [forged, expired, "not-a-jwt".to_owned()] {
+        let err = credential::scope(token.clone(), h.remote.me(&ana.principal()))
+            .await
+            .expect_err("refused");
+        assert_eq!(err.code, ErrorCode::Unauthenticated, "{token}: {err:?}");
+        let mut request = tonic::Request::new(pb::GetMeRequest {});
+        insert_bearer(request.metadata_mut(), &token).expect("metadata");
+        let mut raw = IdentityServiceClient::new(h.channel.clone());
+        let status = raw.get_me(request).await.expect_err("refused");
+        assert_eq!(status.code(), tonic::Code::Unauthenticated, "{token}");
+    }
+
+    // Bob's token speaks for Bob, whoever the call names or the metadata claims.
+    let seen = h
+        .acting_as(&bob.principal(), h.remote.me(&ana.principal()))
+        .await;
+    assert_eq!(seen, Ok(bob.clone()));
+    let mut request = tonic::Request::new(pb::GetMeRequest {});
+    request.metadata_mut().insert(
+        "innkeeper-principal",
+        ana.principal().to_header().parse().expect("ascii"),
+    );
+    insert_bearer(request.metadata_mut(), &h.token(&bob.principal())).expect("metadata");
+    let mut raw = IdentityServiceClient::new(h.channel.clone());
+    let user = raw.get_me(request).await.expect("bob").into_inner();
+    assert_eq!(user.id, bob.id.to_string());
 }

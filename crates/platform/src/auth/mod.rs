@@ -18,6 +18,10 @@ mod verifier;
 #[cfg(test)]
 mod tests;
 
+#[cfg(any(test, feature = "testing"))]
+#[doc(hidden)]
+pub mod testing;
+
 use innkeeper_kernel::Principal;
 
 pub use keys::{FnKeySource, HttpKeySource, KeySource, lenient_jwk_set};

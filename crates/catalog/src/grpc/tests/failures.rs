@@ -1,14 +1,14 @@
-//! Failures: errors, missing callers, malformed requests, a catalog down or too slow.
+//! Failures: errors, malformed requests, a catalog down or too slow (callers: `tokens`).
 
 use std::time::{Duration, Instant};
 
-use innkeeper_kernel::{Error, ErrorCode, HoldId, Principal};
-use innkeeper_platform::grpc::{PRINCIPAL_HEADER, error_from_status, insert_principal};
+use innkeeper_kernel::{Error, ErrorCode, HoldId};
+use innkeeper_platform::grpc::{error_from_status, insert_bearer};
 use innkeeper_proto::catalog::v1 as pb;
 use innkeeper_proto::common::v1 as common;
 
 use super::Harness;
-use super::fake::{Call, SLOW_HOLD, error_for, failing_hold};
+use super::fake::{SLOW_HOLD, error_for, failing_hold};
 use super::fixtures::{caller, ids, money, stay};
 use crate::api::{Bed, BedKind, CatalogApi, NewRoomType};
 use crate::grpc::CatalogGrpcClient;
@@ -23,39 +23,6 @@ async fn errors_are_identical_local_and_remote_for_every_code() {
         let remote = h.client.get_hold(failing_hold(i)).await;
         assert_eq!(remote, local, "{code}");
     }
-}
-
-#[tokio::test]
-async fn writes_carry_the_caller_and_are_refused_without_one() {
-    let h = Harness::start().await;
-    let ids = ids();
-    for who in [caller(), Principal::DEVELOPMENT] {
-        h.client.list_rooms(&who, ids.hotel).await.expect("listed");
-        assert_eq!(h.last_call(), Some(Call::ListRooms(who, ids.hotel)));
-    }
-
-    let anonymous = h
-        .raw()
-        .list_rooms(pb::ListRoomsRequest {
-            hotel_id: ids.hotel.to_proto(),
-        })
-        .await;
-    let error = error_from_status(&anonymous.expect_err("refused"));
-    assert_eq!(error.code, ErrorCode::Unauthenticated);
-
-    let mut forged = tonic::Request::new(pb::ListRoomsRequest {
-        hotel_id: ids.hotel.to_proto(),
-    });
-    forged
-        .metadata_mut()
-        .insert(PRINCIPAL_HEADER, "root:me".parse().expect("ascii"));
-    let error = error_from_status(&h.raw().list_rooms(forged).await.expect_err("refused"));
-    assert_eq!(error.code, ErrorCode::Unauthenticated);
-    assert_eq!(
-        h.fake.calls().len(),
-        2,
-        "refused calls never reach the service"
-    );
 }
 
 /// The error a raw request fails with, after checking it is INVALID_ARGUMENT.
@@ -131,7 +98,7 @@ async fn malformed_requests_fail_naming_the_field() {
             status: 99,
         }),
     });
-    insert_principal(bad_enum.metadata_mut(), &caller()).expect("metadata");
+    insert_bearer(bad_enum.metadata_mut(), &h.token(&caller())).expect("metadata");
     assert_eq!(
         fields(&invalid_argument(h.raw().create_room(bad_enum).await)),
         ["room.status"]
@@ -160,7 +127,7 @@ async fn malformed_requests_fail_naming_the_field() {
             count: 1,
         });
     }
-    insert_principal(bad_bed.metadata_mut(), &caller()).expect("metadata");
+    insert_bearer(bad_bed.metadata_mut(), &h.token(&caller())).expect("metadata");
     assert_eq!(
         fields(&invalid_argument(h.raw().create_room_type(bad_bed).await)),
         ["room_type.beds[1].kind"]
