@@ -10,7 +10,6 @@ use std::cmp::Ordering;
 use innkeeper_kernel::{GeoPoint, Money, StayDates};
 
 use crate::api::{Hotel, HotelSummary, NightPrice, Offer, SortOrder};
-use crate::domain;
 use crate::search_index::{Block, Slot};
 
 /// Which offers a search keeps, and in what order.
@@ -36,7 +35,6 @@ pub(crate) struct Wanted<'a> {
 /// A room type that can be sold for the stay, before it becomes an offer.
 struct Ranked<'s> {
     block: &'s Block,
-    slot: &'s Slot,
     column: usize,
     start: usize,
     total: i64,
@@ -67,16 +65,15 @@ pub(crate) fn best_offers(
         let Some((start, nights)) = block.rows(check_in, check_out) else {
             continue;
         };
+        // `sellable` checked the capacity per room (what `domain::fits` asks, for a party of
+        // at least one guest per room) from the block's own column, without touching the slot.
         for s in block.sellable(start, nights, rooms, min_capacity, only.as_deref()) {
-            let slot = &block.slots[s.column];
-            if !domain::fits(slot.room_type.capacity, guests, rooms)
-                || pick.max_price.is_some_and(|max| s.total > max)
-            {
+            if pick.max_price.is_some_and(|max| s.total > max) {
                 continue;
             }
             let distance = match pick.centre {
                 Some((point, radius)) => {
-                    let d = point.distance_km(&slot.hotel.location);
+                    let d = point.distance_km(&block.slots[s.column].hotel.location);
                     if d > radius {
                         continue;
                     }
@@ -86,7 +83,6 @@ pub(crate) fn best_offers(
             };
             ranked.push(Ranked {
                 block,
-                slot,
                 column: s.column,
                 start,
                 total: s.total,
@@ -116,16 +112,25 @@ fn compare(sort: SortOrder, a: &Ranked<'_>, b: &Ranked<'_>) -> Ordering {
             .unwrap_or(Ordering::Equal)
             .then(a.total.cmp(&b.total)),
     };
-    first
-        .then_with(|| a.slot.hotel.name.cmp(&b.slot.hotel.name))
-        .then_with(|| a.slot.room_type.id.cmp(&b.slot.room_type.id))
+    first.then_with(|| {
+        if std::ptr::eq(a.block, b.block) {
+            a.block.name_order[a.column].cmp(&b.block.name_order[b.column])
+        } else {
+            let (a, b) = (&a.block.slots[a.column], &b.block.slots[b.column]);
+            a.hotel
+                .name
+                .cmp(&b.hotel.name)
+                .then(a.room_type.id.cmp(&b.room_type.id))
+        }
+    })
 }
 
 fn offer(r: &Ranked<'_>, nights: usize, wanted: Wanted<'_>) -> Offer {
-    let room_type = &r.slot.room_type;
+    let slot: &Slot = &r.block.slots[r.column];
+    let room_type = &slot.room_type;
     let currency = room_type.base_price.currency;
     Offer {
-        hotel: summary(&r.slot.hotel, r.distance),
+        hotel: summary(&slot.hotel, r.distance),
         room_type_id: room_type.id,
         room_type_name: room_type.name.clone(),
         capacity: room_type.capacity,

@@ -45,6 +45,9 @@ pub(crate) struct Block {
     days: usize,
     /// Column -> room type.
     pub(crate) slots: Vec<Slot>,
+    /// Column -> its place in (hotel name, room type id) order: the tie-break of equal
+    /// totals without touching the hotels.
+    pub(crate) name_order: Vec<u32>,
     capacity: Vec<u32>,
     /// Rooms free on a night without a row (the active-room count).
     default_free: Vec<u32>,
@@ -89,6 +92,7 @@ impl Block {
             from,
             days,
             slots: Vec::new(),
+            name_order: Vec::new(),
             capacity: Vec::new(),
             default_free: Vec::new(),
             base_price: Vec::new(),
@@ -128,7 +132,23 @@ impl Block {
                 block.min_stay[d * width + c] = column.min_stay[d];
             }
         }
+        block.order_names();
         block
+    }
+
+    fn order_names(&mut self) {
+        let mut columns: Vec<usize> = (0..self.width()).collect();
+        columns.sort_by(|&a, &b| {
+            let (a, b) = (&self.slots[a], &self.slots[b]);
+            a.hotel
+                .name
+                .cmp(&b.hotel.name)
+                .then(a.room_type.id.cmp(&b.room_type.id))
+        });
+        self.name_order = vec![0; self.width()];
+        for (rank, c) in columns.into_iter().enumerate() {
+            self.name_order[c] = rank as u32;
+        }
     }
 
     fn width(&self) -> usize {
@@ -174,7 +194,11 @@ impl Block {
         self.capacity[c] = slot.room_type.capacity;
         self.default_free[c] = slot.room_type.active_rooms;
         self.base_price[c] = slot.room_type.base_price.amount;
+        let renamed = self.slots[c].hotel.name != slot.hotel.name;
         self.slots[c] = slot;
+        if renamed {
+            self.order_names();
+        }
     }
 
     /// Resets the nights `[from, to)` of a column to defaults, then lays `stored` over them.

@@ -19,6 +19,7 @@ pub struct StayPrice {
 }
 
 /// Whether `rooms` rooms of `capacity` sleep `guests`: every room has a guest, none is over capacity.
+#[cfg(test)]
 pub fn fits(capacity: u32, guests: u32, rooms: u32) -> bool {
     rooms >= 1 && guests >= rooms && u64::from(capacity) * u64::from(rooms) >= u64::from(guests)
 }

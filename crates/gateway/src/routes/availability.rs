@@ -1,7 +1,8 @@
 //! Availability search: offers with per-night prices, across hotels or in one.
 
-use axum::Json;
 use axum::extract::{Path, State};
+use axum::response::{IntoResponse as _, Response};
+use http::{HeaderValue, header};
 use innkeeper_catalog::api::{AvailabilityQuery, HotelAvailabilityQuery, Offer, Place, SortOrder};
 use innkeeper_kernel::StayDates;
 use serde::Deserialize;
@@ -199,9 +200,31 @@ fn availability_query(
 pub(crate) async fn search_availability(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<AvailabilityParams>,
-) -> Result<Json<Vec<Offer>>, ApiError> {
+) -> Result<Response, ApiError> {
     let query = availability_query(&params, &state.settings)?;
-    Ok(Json(state.catalog.search_availability(query).await?))
+    Ok(offers_json(
+        &state.catalog.search_availability(query).await?,
+    ))
+}
+
+/// The offers as a JSON response, serialised once into a buffer sized for them (an offer is
+/// ~0.5 KB; growing from axum's 128 bytes copies the body several times).
+fn offers_json(offers: &[Offer]) -> Response {
+    let mut body = Vec::with_capacity(64 + offers.len() * 640);
+    match serde_json::to_writer(&mut body, offers) {
+        Ok(()) => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response(),
+        Err(err) => ApiError(innkeeper_kernel::Error::internal(format!(
+            "serialising offers: {err}"
+        )))
+        .into_response(),
+    }
 }
 
 /// Offers in one hotel, cheapest first.
@@ -221,7 +244,7 @@ pub(crate) async fn hotel_availability(
     State(state): State<AppState>,
     Path(id): Path<String>,
     ApiQuery(params): ApiQuery<HotelAvailabilityParams>,
-) -> Result<Json<Vec<Offer>>, ApiError> {
+) -> Result<Response, ApiError> {
     let hotel_id = hotel_id(&id)?;
     let mut check = ParamCheck::default();
     let raw = [
@@ -238,7 +261,7 @@ pub(crate) async fn hotel_availability(
         guests,
         rooms,
     };
-    Ok(Json(state.catalog.hotel_availability(query).await?))
+    Ok(offers_json(&state.catalog.hotel_availability(query).await?))
 }
 
 #[cfg(test)]
