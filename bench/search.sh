@@ -6,9 +6,10 @@
 #
 # SHAPE embedded (default): `innkeeper up`; the ceiling is /api/v1/ping, a trivial JSON endpoint
 #   of the same gateway.
-# SHAPE split: `serve --target catalog` and `serve --target gateway` as two processes over
-#   gRPC on the same SQLite data; the one-hop ceiling is the gateway's /health/ready, which
-#   makes exactly one gRPC call (health check) to the catalog per request.
+# SHAPE split: `serve --target catalog` and `serve --target gateway,identity` as two processes
+#   over gRPC on the same data directory; the one-hop ceiling is the gateway's /health/ready,
+#   which makes exactly one gRPC call (the catalog's health) per request, beside a ping of the
+#   gateway process's own identity database.
 #
 # Needs: a release build (cargo build --release -p innkeeper) and wrk (apt-get install wrk).
 set -euo pipefail
@@ -51,7 +52,8 @@ case "$SHAPE" in
     INNKEEPER__NODE__DATA_DIR="$DATA" "$BIN" serve --target catalog \
       --listen 127.0.0.1:18081 --grpc-listen 127.0.0.1:50151 > /tmp/innkeeper-bench-catalog.log 2>&1 &
     PIDS+=($!); SERVER=$!
-    INNKEEPER__CATALOG__ENDPOINT=http://127.0.0.1:50151 "$BIN" serve --target gateway \
+    INNKEEPER__NODE__DATA_DIR="$DATA" INNKEEPER__CATALOG__ENDPOINT=http://127.0.0.1:50151 \
+      "$BIN" serve --target gateway,identity \
       --listen "$ADDR" --grpc-listen 127.0.0.1:50152 > /tmp/innkeeper-bench-gateway.log 2>&1 &
     PIDS+=($!); GATEWAY=$!
     wait_ready "http://127.0.0.1:18081"
