@@ -770,6 +770,24 @@ mod tests {
             columns(block.sellable(0, 2, 3, 1, None)),
             Vec::<usize>::new()
         );
+        // The capacity filter is the party rule of `domain::fits`.
+        for capacity in 1..5 {
+            let mut rt = room_type(9, 100);
+            rt.capacity = capacity;
+            let one = Block::build(from, 5, vec![(slot(rt), vec![])]);
+            for rooms in 1..4 {
+                for guests in rooms..12 {
+                    let sold = !one
+                        .sellable(0, 1, rooms, guests.div_ceil(rooms), None)
+                        .is_empty();
+                    assert_eq!(
+                        sold,
+                        domain::fits(capacity, guests, rooms),
+                        "capacity {capacity}, {guests} guests, {rooms} rooms"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
