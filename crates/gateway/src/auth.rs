@@ -38,11 +38,15 @@ pub(crate) async fn authenticate(
     };
     match verifier.verify(&token).await {
         Ok(principal) => {
-            tracing::Span::current().record("user_id", tracing::field::display(principal.user_id));
             request
                 .extensions_mut()
                 .insert(AuthenticatedPrincipal(principal));
-            credential::scope(token, next.run(request)).await
+            let mut response = credential::scope(token, next.run(request)).await;
+            // For the access log (`platform::http::track_requests`): the id, never the token.
+            response
+                .extensions_mut()
+                .insert(AuthenticatedPrincipal(principal));
+            response
         }
         Err(err) if err.code == ErrorCode::Unauthenticated => challenge(ApiError(err)),
         Err(err) => ApiError(err).into_response(),

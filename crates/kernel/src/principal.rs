@@ -64,6 +64,27 @@ impl Principal {
         self.role == Role::Admin || (self.role == Role::Hotelier && self.user_id == owner)
     }
 
+    /// Whether the caller may create a booking for `guest`: a guest for themselves, an admin
+    /// for anyone, a hotelier never (role rules 2 and 3).
+    pub fn may_book_for(&self, guest: UserId) -> bool {
+        match self.role {
+            Role::Guest => self.user_id == guest,
+            Role::Admin => true,
+            Role::Hotelier => false,
+        }
+    }
+
+    /// Whether the caller may see (or act on) a booking of `guest` at a hotel owned by
+    /// `hotel_owner`: the guest, the hotel's owner, or an admin (role rules 1 and 2). Anyone
+    /// else is told the booking does not exist.
+    pub fn may_see_booking(&self, guest: UserId, hotel_owner: UserId) -> bool {
+        match self.role {
+            Role::Guest => self.user_id == guest,
+            Role::Hotelier => self.user_id == hotel_owner,
+            Role::Admin => true,
+        }
+    }
+
     /// Fails with 403 unless the caller may create hotels (hoteliers and admins).
     pub fn require_hotel_manager(&self) -> Result<()> {
         match self.role {
@@ -114,6 +135,38 @@ mod tests {
         assert!(admin.may_manage(owner.user_id));
         assert!(!guest.may_manage(owner.user_id));
         assert!(guest.require_hotel_manager().is_err());
+    }
+
+    #[test]
+    fn bookings_belong_to_their_guest_and_their_hotel() {
+        let guest = Principal {
+            user_id: UserId::new(),
+            role: Role::Guest,
+        };
+        let other_guest = Principal {
+            user_id: UserId::new(),
+            role: Role::Guest,
+        };
+        let owner = Principal::DEVELOPMENT;
+        let other_hotelier = Principal {
+            user_id: UserId::new(),
+            role: Role::Hotelier,
+        };
+        let admin = Principal {
+            user_id: UserId::new(),
+            role: Role::Admin,
+        };
+        assert!(guest.may_book_for(guest.user_id));
+        assert!(!guest.may_book_for(other_guest.user_id));
+        assert!(!owner.may_book_for(owner.user_id), "hoteliers never book");
+        assert!(admin.may_book_for(guest.user_id));
+
+        let (g, o) = (guest.user_id, owner.user_id);
+        assert!(guest.may_see_booking(g, o));
+        assert!(!other_guest.may_see_booking(g, o));
+        assert!(owner.may_see_booking(g, o));
+        assert!(!other_hotelier.may_see_booking(g, o));
+        assert!(admin.may_see_booking(g, o));
     }
 
     #[test]

@@ -102,6 +102,22 @@ pub async fn track_requests(request: Request, next: Next) -> Response {
     let response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
     let status = response.status().as_u16();
     span.record("http.status", status);
+    // The access log: who asked what, how it went. The principal's id only (set by the edge's
+    // auth layer on the response), never a token, password or body.
+    let user_id = response
+        .extensions()
+        .get::<crate::auth::AuthenticatedPrincipal>()
+        .map(|p| p.0.user_id.to_string());
+    tracing::info!(
+        target: "innkeeper::access",
+        parent: &span,
+        method = %method,
+        route = %route,
+        status,
+        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        user_id = user_id.as_deref().unwrap_or("-"),
+        "request"
+    );
     let labels = [
         ("method", method),
         ("route", route),
@@ -111,4 +127,78 @@ pub async fn track_requests(request: Request, next: Next) -> Response {
     metrics::histogram!("innkeeper_http_request_duration_seconds", &labels[..2])
         .record(started.elapsed().as_secs_f64());
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::routing::get;
+    use innkeeper_kernel::Principal;
+    use tower::ServiceExt as _;
+
+    use super::*;
+    use crate::auth::AuthenticatedPrincipal;
+
+    /// Collects what the subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_access_log_names_the_principal_and_never_the_token() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_writer(move || writer.clone())
+            .finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+
+        // What the edge's auth layer does: the verified principal on the response.
+        let router = Router::new()
+            .route(
+                "/me",
+                get(|| async {
+                    let mut response = "ok".into_response();
+                    response
+                        .extensions_mut()
+                        .insert(AuthenticatedPrincipal(Principal::DEVELOPMENT));
+                    response
+                }),
+            )
+            .layer(axum::middleware::from_fn(track_requests));
+        let request = http::Request::get("/me")
+            .header("authorization", "Bearer secret-token-value")
+            .body(Body::empty())
+            .expect("request");
+        let response = router.oneshot(request).await.expect("infallible");
+        assert_eq!(response.status(), 200);
+
+        let logs = String::from_utf8_lossy(&captured.0.lock().expect("lock")).into_owned();
+        let line = logs
+            .lines()
+            .find(|l| l.contains("innkeeper::access"))
+            .unwrap_or_else(|| panic!("no access log line in {logs}"));
+        assert!(
+            line.contains(&Principal::DEVELOPMENT.user_id.to_string()),
+            "{line}"
+        );
+        assert!(line.contains("\"route\":\"/me\""), "{line}");
+        assert!(!logs.contains("secret-token-value"), "{logs}");
+    }
 }
