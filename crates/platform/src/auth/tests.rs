@@ -513,10 +513,16 @@ async fn a_key_source_that_is_down_is_unavailable_not_unauthenticated() {
     let token = key.sign(&local_claims(&clock, UserId::new(), "guest"));
     let err = verifier.verify(&token).await.expect_err("no keys");
     assert_eq!(err.code, ErrorCode::Unavailable);
-    // The failed fetch counts against the refetch budget: no hammering of a down endpoint.
+    // Right after a failed fetch: still unavailable (the key may exist), without fetching again,
+    // so a down endpoint is not hammered.
     let err = verifier.verify(&token).await.expect_err("no keys");
-    assert_eq!(err.code, ErrorCode::Unauthenticated);
+    assert_eq!(err.code, ErrorCode::Unavailable);
     assert_eq!(verifier.key_fetches(LOCAL), 1);
+    // A second later (not the whole 30 s refetch interval) it asks again.
+    clock.advance(time::Duration::seconds(2));
+    let err = verifier.verify(&token).await.expect_err("still down");
+    assert_eq!(err.code, ErrorCode::Unavailable);
+    assert_eq!(verifier.key_fetches(LOCAL), 2);
 }
 
 #[test]

@@ -194,7 +194,14 @@ struct KeyCache {
     last_fetch: Option<OffsetDateTime>,
     /// How many times they were asked for.
     fetches: u64,
+    /// Whether the last fetch failed (the source was down): then the next may come sooner.
+    last_failed: bool,
 }
+
+/// After a failed fetch, the next may come this soon (not after the whole refetch interval):
+/// a node that met a token while identity was restarting must not refuse valid tokens for
+/// `jwks_refetch_seconds`, and one fetch a second does not hammer a source that is down.
+const FAILED_FETCH_BACKOFF: Duration = Duration::from_secs(1);
 
 struct IssuerState {
     trusted: TrustedIssuer,
@@ -222,14 +229,28 @@ impl IssuerState {
         let now = clock.now();
         {
             let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
-            let refetch = self.trusted.refetch_interval.unwrap_or(refetch);
+            let refetch = if cache.last_failed {
+                FAILED_FETCH_BACKOFF
+            } else {
+                self.trusted.refetch_interval.unwrap_or(refetch)
+            };
             if cache.last_fetch.is_some_and(|last| now - last < refetch) {
-                return Err(unauthenticated("token signed with an unknown key"));
+                return Err(if cache.last_failed {
+                    // The key may well exist: we could not ask. Retry, do not re-login.
+                    Error::unavailable("the issuer's signing keys cannot be fetched right now")
+                } else {
+                    unauthenticated("token signed with an unknown key")
+                });
             }
             cache.last_fetch = Some(now);
             cache.fetches += 1;
         }
-        let set = self.trusted.keys.fetch().await.inspect_err(|e| {
+        let fetched = self.trusted.keys.fetch().await;
+        self.cache
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .last_failed = fetched.is_err();
+        let set = fetched.inspect_err(|e| {
             tracing::warn!(issuer = %self.trusted.issuer, error = %e, "fetching signing keys failed");
         })?;
         let keys = usable_keys(&set);
