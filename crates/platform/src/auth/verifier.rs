@@ -203,6 +203,9 @@ struct KeyCache {
 /// `jwks_refetch_seconds`, and one fetch a second does not hammer a source that is down.
 const FAILED_FETCH_BACKOFF: Duration = Duration::from_secs(1);
 
+/// The local issuer's minimum time between key refetches (see [`Verifier::from_settings`]).
+const LOCAL_REFETCH: Duration = Duration::from_secs(1);
+
 struct IssuerState {
     trusted: TrustedIssuer,
     cache: RwLock<KeyCache>,
@@ -348,11 +351,13 @@ impl Verifier {
         local_keys: Arc<dyn KeySource>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
-        let mut issuers = vec![TrustedIssuer::local(
-            &settings.issuer,
-            &settings.audience,
-            local_keys,
-        )];
+        // The local issuer's keys come from our own identity service (in-process, or one gRPC
+        // call), so a token of a freshly rotated key may refetch them after a second; external
+        // issuers' JWKS URLs are asked at most once per `jwks_refetch_seconds`.
+        let mut issuers = vec![
+            TrustedIssuer::local(&settings.issuer, &settings.audience, local_keys)
+                .with_refetch_interval(LOCAL_REFETCH),
+        ];
         for (i, external) in settings.external.iter().enumerate() {
             let named = |e: Error| prefix_fields(e, &format!("auth.external[{i}]."));
             let keys = HttpKeySource::new(&external.jwks_url, JWKS_FETCH_TIMEOUT).map_err(named)?;
