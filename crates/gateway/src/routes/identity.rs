@@ -28,7 +28,6 @@ use crate::{API_V1, ApiError, Problem};
         (status = 400, description = "The body is not valid JSON", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The email is taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid email or name, or a weak password", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn register(
@@ -48,7 +47,6 @@ pub(crate) async fn register(
     responses(
         (status = 200, description = "A token pair", body = TokenPair),
         (status = 401, description = "Invalid email or password (the same answer for both)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn login(
@@ -68,7 +66,6 @@ pub(crate) async fn login(
     responses(
         (status = 200, description = "A new token pair", body = TokenPair),
         (status = 401, description = "Unknown, expired, spent or revoked refresh token", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn refresh(

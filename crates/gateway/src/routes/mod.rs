@@ -111,6 +111,25 @@ pub(crate) fn document_other_failures(api: &mut utoipa::openapi::OpenApi) {
                 .build(),
         )
         .build();
+    let rate_limited = ResponseBuilder::new()
+        .description("Over the caller's request quota; `Retry-After` says when to try again")
+        .header(
+            "Retry-After",
+            utoipa::openapi::HeaderBuilder::new()
+                .schema(Some(
+                    utoipa::openapi::ObjectBuilder::new()
+                        .schema_type(utoipa::openapi::schema::Type::Integer),
+                ))
+                .description(Some("Whole seconds"))
+                .build(),
+        )
+        .content(
+            crate::problem::PROBLEM_JSON,
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build();
     for item in api.paths.paths.values_mut() {
         let operations = [
             &mut item.get,
@@ -120,6 +139,11 @@ pub(crate) fn document_other_failures(api: &mut utoipa::openapi::OpenApi) {
             &mut item.patch,
         ];
         for operation in operations.into_iter().flatten() {
+            operation
+                .responses
+                .responses
+                .entry("429".to_owned())
+                .or_insert_with(|| rate_limited.clone().into());
             operation
                 .responses
                 .responses

@@ -67,6 +67,15 @@ async fn the_openapi_document_describes_every_path() {
     let hotels = &paths["/api/v1/hotels"];
     assert!(hotels["get"].is_object() && hotels["post"].is_object());
     assert!(hotels["post"]["responses"]["422"]["content"]["application/problem+json"].is_object());
+    // Every operation documents the rate limit's answer.
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().into_iter().flatten() {
+            assert!(
+                operation["responses"]["429"]["headers"]["Retry-After"].is_object(),
+                "{method} {path} does not document 429"
+            );
+        }
+    }
     let patch = &paths["/api/v1/hotels/{id}"]["patch"];
     for status in ["200", "412", "428", "default"] {
         assert!(
