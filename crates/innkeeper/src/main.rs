@@ -15,6 +15,10 @@ use innkeeper_platform::telemetry::{self, TelemetrySettings};
 use innkeeper_runtime::{Config, Node, NodeOptions, Target};
 use serde_json::json;
 
+/// mimalloc instead of glibc malloc: see the dependency's comment in Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use crate::cli::{AdminCommand, Cli, Command, ConfigCommand, KeysCommand, TargetArgs};
 
 fn main() -> anyhow::Result<()> {
