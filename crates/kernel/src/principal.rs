@@ -47,11 +47,9 @@ pub struct Principal {
 }
 
 impl Principal {
-    /// The development principal: the hotelier who owns the demo hotels.
-    ///
-    /// Until the identity service exists, the gateway acts as this hotelier for every write.
-    /// Ownership is still checked against it in the catalog, so the code path identity will
-    /// feed with real, verified principals is the one exercised today.
+    /// The demo hotelier: the owner of the demo hotels, and identity's demo account
+    /// `hotelier@innkeeper.test`. In-process seeding acts as this principal; requests never
+    /// do (the gateway takes the caller from a verified access token only).
     pub const DEVELOPMENT: Principal = Principal {
         user_id: UserId(uuid::Uuid::from_u128(
             0x0000_0000_0000_7000_8000_0000_0000_0d01,
@@ -96,7 +94,8 @@ impl Principal {
         }
     }
 
-    /// The wire form `role:uuid` used in gRPC metadata.
+    /// A compact text form, `role:uuid`. No service trusts it as a credential (the gRPC
+    /// servers take the caller from a verified token only; tests send it to prove that).
     pub fn to_header(&self) -> String {
         format!("{}:{}", self.role.as_str(), self.user_id)
     }
