@@ -374,20 +374,16 @@ impl Data {
                 block.rewrite(c, from, to, stored);
             }
         } else {
-            // New, or moved to another city: carry its nights over.
-            let mut column = self
+            // New, or moved to another city: carry its nights over, then rewrite the range.
+            let column = self
                 .take(id)
                 .map_or_else(|| Column::defaults(days), |(_, column)| column);
-            if self.city_of.contains_key(&id) {
-                self.city_of.remove(&id);
-            }
-            let mut single = Block::from_columns(window_from, days, vec![(slot.clone(), column)]);
-            single.rewrite(0, from, to, stored);
-            column = single.column(0);
-            self.by_city
+            let block = self
+                .by_city
                 .entry(key.clone())
-                .or_insert_with(|| Block::new(window_from, days))
-                .push(slot, column);
+                .or_insert_with(|| Block::new(window_from, days));
+            block.push(slot, column);
+            block.rewrite(block.width() - 1, from, to, stored);
             self.city_of.insert(id, key);
         }
         let ids = self.by_hotel.entry(hotel_id).or_default();
@@ -518,13 +514,14 @@ impl SearchIndex {
         // Every row carries its hotel: one fresh copy, shared by all its room types.
         let seen: Vec<RoomTypeId> = found.iter().map(|f| f.room_type.id).collect();
         let shared = found.first().map(|f| Arc::new(f.hotel.clone()));
+        // Rows absent from the read are back to defaults within the refreshed range (none
+        // when the range is empty: only the room types and the hotel were re-read).
+        let to = to.max(from);
         for (f, hotel) in found.into_iter().filter_map(|f| Some((f, shared.clone()?))) {
             let slot = Slot {
                 hotel,
                 room_type: Arc::new(f.room_type),
             };
-            // Rows absent from the read are back to defaults within the refreshed range.
-            let (from, to) = if from < to { (from, to) } else { (from, from) };
             data.upsert(slot, from, to, &f.nights);
         }
         // Room types (or the hotel) no longer in the store leave the index.

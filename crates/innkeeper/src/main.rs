@@ -280,18 +280,13 @@ async fn seed_if_empty(catalog: &CatalogClient) -> anyhow::Result<bool> {
 async fn open_identity(
     config: &Config,
 ) -> anyhow::Result<Arc<innkeeper_identity::IdentityService>> {
-    let url = config.identity_database_url();
-    if url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&config.node.data_dir).with_context(|| {
-            format!(
-                "node.data_dir: cannot create {}",
-                config.node.data_dir.display()
-            )
-        })?;
-    }
-    let db = innkeeper_platform::db::Database::connect(&url, Default::default())
-        .await
-        .context("identity.database_url")?;
+    let db = innkeeper_runtime::connect(
+        config,
+        &config.identity_database_url(),
+        config.identity.max_connections,
+        "identity.database_url",
+    )
+    .await?;
     let module = innkeeper_identity::module::IdentityModule::start(
         &db,
         Arc::new(SystemClock),

@@ -10,5 +10,5 @@ mod node;
 pub mod target;
 
 pub use config::Config;
-pub use node::{Node, NodeOptions};
+pub use node::{Node, NodeOptions, connect};
 pub use target::Target;

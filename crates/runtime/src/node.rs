@@ -14,7 +14,7 @@ use innkeeper_identity::api::{IdentityApi, IdentityClient};
 use innkeeper_identity::grpc::IdentityGrpcClient;
 use innkeeper_identity::module::IdentityModule;
 use innkeeper_kernel::{Clock, SystemClock};
-use innkeeper_platform::auth::{FnKeySource, Verifier, lenient_jwk_set};
+use innkeeper_platform::auth::Verifier;
 use innkeeper_platform::db::{Database, PoolOptions};
 use innkeeper_platform::http::{Readiness, operations_router, track_requests};
 use innkeeper_platform::supervisor::Supervisor;
@@ -48,8 +48,9 @@ fn remote_health_check(
     }))
 }
 
-/// Connects to a service's database, creating the data directory for SQLite files.
-async fn connect(
+/// Connects to a service's database, creating the data directory for SQLite files; `key` names
+/// the configuration key in errors.
+pub async fn connect(
     config: &Config,
     url: &str,
     max_connections: u32,
@@ -243,20 +244,14 @@ impl Node {
 
         // Token verification: the local issuer's keys come from identity (in-process or over
         // gRPC, the verifier cannot tell), external issuers' from their JWKS URLs.
-        let keys_from = identity.clone();
-        let local_keys = FnKeySource::new(move || {
-            let identity = keys_from.clone();
-            async move {
-                let keys = identity.jwks().await?;
-                let value = serde_json::to_value(&keys)
-                    .map_err(|e| innkeeper_kernel::Error::internal(format!("JWKS: {e}")))?;
-                Ok(lenient_jwk_set(&value))
-            }
-        });
         let verifier = Arc::new(
-            Verifier::from_settings(&config.auth, Arc::new(local_keys), options.clock.clone())
-                .map_err(|e| anyhow::anyhow!("{e}"))
-                .context("auth")?,
+            Verifier::from_settings(
+                &config.auth,
+                innkeeper_identity::verification::key_source(identity.clone()),
+                options.clock.clone(),
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .context("auth")?,
         );
 
         // Gateway: the public REST API, on this node's HTTP listener.

@@ -14,7 +14,7 @@ use innkeeper_identity::demo::{DEMO_HOTELIER, DEMO_PASSWORD};
 use innkeeper_identity::module::IdentityModule;
 use innkeeper_identity::{IdentityService, IdentitySettings};
 use innkeeper_kernel::{ManualClock, UserId};
-use innkeeper_platform::auth::{AuthSettings, FnKeySource, Verifier, lenient_jwk_set};
+use innkeeper_platform::auth::{AuthSettings, Verifier};
 use innkeeper_platform::testing::TestDatabase;
 use serde_json::{Value, json};
 use time::macros::datetime;
@@ -116,16 +116,12 @@ pub async fn anonymous_app() -> TestApp {
         .await
         .expect("admin account");
     let identity = IdentityClient::new(module.service.clone());
-    let keys_from = identity.clone();
-    let keys = FnKeySource::new(move || {
-        let identity = keys_from.clone();
-        async move {
-            let keys = identity.jwks().await?;
-            Ok(lenient_jwk_set(&serde_json::to_value(&keys).expect("JSON")))
-        }
-    });
-    let verifier = Verifier::from_settings(&AuthSettings::default(), Arc::new(keys), clock.clone())
-        .expect("verifier");
+    let verifier = Verifier::from_settings(
+        &AuthSettings::default(),
+        innkeeper_identity::verification::key_source(identity.clone()),
+        clock.clone(),
+    )
+    .expect("verifier");
     let settings = GatewaySettings {
         clock: clock.clone(),
         rate_limit: innkeeper_gateway::RateLimitSettings {

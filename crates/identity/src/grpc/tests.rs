@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use innkeeper_kernel::{ErrorCode, Principal, Role, SystemClock, UserId};
 use innkeeper_platform::auth::testing::TestIssuer;
-use innkeeper_platform::auth::{AuthSettings, FnKeySource, Verifier, credential, lenient_jwk_set};
+use innkeeper_platform::auth::{AuthSettings, FnKeySource, Verifier, credential};
 use innkeeper_platform::db::Database;
 use innkeeper_platform::grpc::{error_from_status, insert_bearer};
 use innkeeper_platform::testing::TestDatabase;
@@ -54,8 +54,7 @@ fn verifier(api: Arc<dyn IdentityApi>, issuer: &TestIssuer) -> Arc<Verifier> {
     let keys = FnKeySource::new(move || {
         let (api, extra) = (Arc::clone(&api), extra.clone());
         async move {
-            let published = serde_json::to_value(api.jwks().await?).expect("serialises");
-            let mut keys = lenient_jwk_set(&published);
+            let mut keys = crate::verification::published_keys(&*api).await?;
             keys.keys.extend(extra.keys);
             Ok(keys)
         }
