@@ -123,6 +123,29 @@ fn innkeeper_error(status: &Status) -> Option<Error> {
     })
 }
 
+/// A lazily connecting channel to `service` at `endpoint` (`http://host:port`, or `host:port`):
+/// a service that is down fails each call with `unavailable` rather than the caller's start-up,
+/// and the channel reconnects by itself when it comes back.
+pub fn lazy_channel(
+    service: &str,
+    endpoint: &str,
+    timeout: std::time::Duration,
+) -> anyhow::Result<tonic::transport::Channel> {
+    use anyhow::Context as _;
+    let uri = if endpoint.contains("://") {
+        endpoint.to_owned()
+    } else {
+        format!("http://{endpoint}")
+    };
+    Ok(tonic::transport::Endpoint::from_shared(uri.clone())
+        .with_context(|| format!("invalid {service} endpoint {uri}"))?
+        .connect_timeout(timeout)
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(std::time::Duration::from_secs(30))
+        .keep_alive_timeout(std::time::Duration::from_secs(10))
+        .connect_lazy())
+}
+
 /// Puts `token` in a request's metadata as the caller's credential (`Bearer <token>`).
 pub fn insert_bearer(metadata: &mut MetadataMap, token: &str) -> Result<(), Error> {
     let mut value = MetadataValue::try_from(format!("Bearer {token}")).map_err(|_| {

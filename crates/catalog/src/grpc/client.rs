@@ -13,7 +13,6 @@
 use std::future::Future;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use innkeeper_kernel::{
     Error, HoldId, HotelId, Page, Principal, Result, RoomId, RoomTypeId, StayDates,
 };
@@ -22,7 +21,7 @@ use innkeeper_proto::catalog::v1 as pb;
 use pb::catalog_service_client::CatalogServiceClient;
 use time::Date;
 use tonic::Status;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use super::wire::{Wire, list};
 use super::{MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES};
@@ -60,18 +59,7 @@ impl CatalogGrpcClient {
     /// Connects lazily: a catalog that is down yet fails each call with `unavailable`, not the
     /// start-up, and the channel reconnects by itself when the catalog comes back.
     pub async fn connect(endpoint: &str, timeout: Duration) -> anyhow::Result<Self> {
-        let uri = if endpoint.contains("://") {
-            endpoint.to_owned()
-        } else {
-            format!("http://{endpoint}")
-        };
-        let channel = Endpoint::from_shared(uri.clone())
-            .with_context(|| format!("invalid catalog endpoint {uri}"))?
-            .connect_timeout(timeout)
-            .tcp_nodelay(true)
-            .http2_keep_alive_interval(Duration::from_secs(30))
-            .keep_alive_timeout(Duration::from_secs(10))
-            .connect_lazy();
+        let channel = innkeeper_platform::grpc::lazy_channel("catalog", endpoint, timeout)?;
         Ok(Self::new(channel, timeout))
     }
 

@@ -12,13 +12,12 @@
 use std::future::Future;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use innkeeper_kernel::{Error, Principal, Result};
 use innkeeper_platform::grpc::{error_from_status_of, forward_credential};
 use innkeeper_proto::identity::v1 as pb;
 use pb::identity_service_client::IdentityServiceClient;
 use tonic::Status;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use super::MAX_MESSAGE_BYTES;
 use super::convert::*;
@@ -52,18 +51,7 @@ impl IdentityGrpcClient {
     /// A client of identity at `endpoint` (`http://host:port`, or `host:port`). Connects
     /// lazily: while identity is down each call fails with `unavailable`.
     pub async fn connect(endpoint: &str, timeout: Duration) -> anyhow::Result<Self> {
-        let uri = if endpoint.contains("://") {
-            endpoint.to_owned()
-        } else {
-            format!("http://{endpoint}")
-        };
-        let channel = Endpoint::from_shared(uri.clone())
-            .with_context(|| format!("invalid identity endpoint {uri}"))?
-            .connect_timeout(timeout)
-            .tcp_nodelay(true)
-            .http2_keep_alive_interval(Duration::from_secs(30))
-            .keep_alive_timeout(Duration::from_secs(10))
-            .connect_lazy();
+        let channel = innkeeper_platform::grpc::lazy_channel("identity", endpoint, timeout)?;
         Ok(Self::new(channel, timeout))
     }
 
