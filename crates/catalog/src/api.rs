@@ -367,6 +367,7 @@ pub struct HotelAvailabilityQuery {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct NightPrice {
     #[schema(value_type = String, format = Date)]
+    #[serde(serialize_with = "innkeeper_kernel::serialize_date")]
     pub night: Night,
     /// Price of one room for this night.
     pub price: Money,
@@ -380,8 +381,10 @@ pub struct Offer {
     pub room_type_name: String,
     pub capacity: u32,
     #[schema(value_type = String, format = Date)]
+    #[serde(serialize_with = "innkeeper_kernel::serialize_date")]
     pub check_in: Date,
     #[schema(value_type = String, format = Date)]
+    #[serde(serialize_with = "innkeeper_kernel::serialize_date")]
     pub check_out: Date,
     /// Rooms asked for.
     pub rooms: u32,

@@ -23,7 +23,7 @@ macro_rules! id_type {
             }
 
             /// Parses a UUID string, naming the field on failure.
-            pub fn parse_field(field: &str, s: &str) -> crate::Result<Self> {
+            pub fn parse_field(field: impl Into<String>, s: &str) -> crate::Result<Self> {
                 uuid::Uuid::parse_str(s)
                     .map(Self)
                     .map_err(|_| crate::Error::invalid_field(field, concat!("must be a ", $what, " id (UUID)")))

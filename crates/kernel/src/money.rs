@@ -14,7 +14,7 @@ impl Currency {
     pub const EUR: Currency = Currency(*b"EUR");
 
     /// Parses a currency code, naming `field` on failure.
-    pub fn parse_field(field: &str, code: &str) -> Result<Self> {
+    pub fn parse_field(field: impl Into<String>, code: &str) -> Result<Self> {
         match code.as_bytes() {
             [a, b, c] if [a, b, c].iter().all(|x| x.is_ascii_uppercase()) => {
                 Ok(Currency([*a, *b, *c]))

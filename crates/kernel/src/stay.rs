@@ -104,6 +104,36 @@ impl<'de> Deserialize<'de> for StayDates {
     }
 }
 
+/// Serialises a date as `YYYY-MM-DD`, as `time` does, but written straight from its parts: an
+/// availability answer holds hundreds of dates and the general formatter allocates for each.
+/// For `#[serde(serialize_with = "innkeeper_kernel::stay::serialize_date")]`.
+pub fn serialize_date<S: serde::Serializer>(
+    date: &Date,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    let year = date.year();
+    if !(0..=9999).contains(&year) || !s.is_human_readable() {
+        return date.serialize(s);
+    }
+    let (month, day) = (u8::from(date.month()), date.day());
+    let digit = |n: u32| b'0' + (n % 10) as u8;
+    let year = year as u32;
+    let text = [
+        digit(year / 1000),
+        digit(year / 100),
+        digit(year / 10),
+        digit(year),
+        b'-',
+        digit(u32::from(month) / 10),
+        digit(u32::from(month)),
+        b'-',
+        digit(u32::from(day) / 10),
+        digit(u32::from(day)),
+    ];
+    // Ten ASCII digits and dashes.
+    s.serialize_str(std::str::from_utf8(&text).unwrap_or_default())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +180,23 @@ mod tests {
             StayDates::new(date!(2026 - 12 - 02), date!(2026 - 12 - 04), TODAY, 30).expect("valid");
         assert!(!a.overlaps(&b));
         assert!(a.overlaps(&c) && c.overlaps(&b));
+    }
+
+    #[test]
+    fn dates_serialise_as_time_does() {
+        use time::macros::date;
+        #[derive(Serialize)]
+        struct Fast(#[serde(serialize_with = "serialize_date")] Date);
+        for d in [
+            date!(0001 - 01 - 01),
+            date!(0987 - 06 - 05),
+            date!(2026 - 12 - 31),
+            date!(9999 - 12 - 31),
+        ] {
+            assert_eq!(
+                serde_json::to_string(&Fast(d)).ok(),
+                serde_json::to_string(&d).ok()
+            );
+        }
     }
 }

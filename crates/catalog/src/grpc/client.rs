@@ -23,7 +23,7 @@ use time::Date;
 use tonic::Status;
 use tonic::transport::Channel;
 
-use super::wire::{Wire, list};
+use super::wire::{At, Wire, list};
 use super::{MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES};
 use crate::api::{
     AvailabilityQuery, CatalogApi, Hold, Hotel, HotelAvailabilityQuery, HotelDetails, HotelPatch,
@@ -103,12 +103,12 @@ impl CatalogGrpcClient {
 
 /// Decodes a response; a malformed one is the catalog's fault, not the caller's.
 fn decode<T: Wire>(proto: T::Proto) -> Result<T> {
-    T::from_proto(proto, "").map_err(malformed)
+    T::from_proto(proto, &At::ROOT).map_err(malformed)
 }
 
 /// Decodes the repeated field `name` of a response.
 fn decode_list<T: Wire>(name: &str, protos: Vec<T::Proto>) -> Result<Vec<T>> {
-    list("", name, protos).map_err(malformed)
+    list(&At::ROOT, name, protos).map_err(malformed)
 }
 
 fn malformed(error: Error) -> Error {

@@ -3,7 +3,7 @@
 use innkeeper_kernel::{Page, Result};
 use innkeeper_proto::catalog::v1 as pb;
 
-use super::wire::{Wire, field, list, opt_proto, optional, protos, required};
+use super::wire::{At, Wire, field, list, opt_proto, optional, protos, required};
 use crate::api::{
     Bed, Hotel, HotelDetails, HotelPatch, HotelQuery, HotelSummary, NewHotel, NewRoom, NewRoomType,
     Room, RoomPatch, RoomType, RoomTypePatch,
@@ -29,7 +29,7 @@ impl Wire for Hotel {
             updated_at: Some(self.updated_at.to_proto()),
         }
     }
-    fn from_proto(p: pb::Hotel, at: &str) -> Result<Self> {
+    fn from_proto(p: pb::Hotel, at: &At<'_>) -> Result<Self> {
         Ok(Hotel {
             id: field(at, "id", p.id)?,
             owner_id: field(at, "owner_id", p.owner_id)?,
@@ -57,7 +57,7 @@ impl Wire for HotelDetails {
             room_types: protos(&self.room_types),
         }
     }
-    fn from_proto(p: pb::HotelDetails, at: &str) -> Result<Self> {
+    fn from_proto(p: pb::HotelDetails, at: &At<'_>) -> Result<Self> {
         Ok(HotelDetails {
             hotel: required(at, "hotel", p.hotel)?,
             room_types: list(at, "room_types", p.room_types)?,
@@ -80,7 +80,7 @@ impl Wire for NewHotel {
             timezone: self.timezone.clone(),
         }
     }
-    fn from_proto(p: pb::NewHotel, at: &str) -> Result<Self> {
+    fn from_proto(p: pb::NewHotel, at: &At<'_>) -> Result<Self> {
         Ok(NewHotel {
             name: p.name,
             description: p.description,
@@ -109,7 +109,7 @@ impl Wire for HotelPatch {
             timezone: self.timezone.clone(),
         }
     }
-    fn from_proto(p: pb::HotelPatch, at: &str) -> Result<Self> {
+    fn from_proto(p: pb::HotelPatch, at: &At<'_>) -> Result<Self> {
         Ok(HotelPatch {
             name: p.name,
             description: p.description,
@@ -135,7 +135,7 @@ impl Wire for HotelQuery {
             cursor: self.cursor.clone(),
         }
     }
-    fn from_proto(p: pb::ListHotelsRequest, at: &str) -> Result<Self> {
+    fn from_proto(p: pb::ListHotelsRequest, at: &At<'_>) -> Result<Self> {
         Ok(HotelQuery {
             city: p.city,
             near: optional(at, "near", p.near)?,
@@ -161,7 +161,7 @@ impl Wire for HotelSummary {
             distance_km: self.distance_km,
         }
     }
-    fn from_proto(p: pb::HotelSummary, at: &str) -> Result<Self> {
+    fn from_proto(p: pb::HotelSummary, at: &At<'_>) -> Result<Self> {
         Ok(HotelSummary {
             id: field(at, "id", p.id)?,
             name: p.name,
@@ -183,7 +183,7 @@ impl Wire for Page<HotelSummary> {
             next_cursor: self.next_cursor.clone(),
         }
     }
-    fn from_proto(p: pb::ListHotelsResponse, at: &str) -> Result<Self> {
+    fn from_proto(p: pb::ListHotelsResponse, at: &At<'_>) -> Result<Self> {
         Ok(Page {
             items: list(at, "items", p.items)?,
             next_cursor: p.next_cursor,
@@ -199,7 +199,7 @@ impl Wire for Bed {
             count: self.count.to_proto(),
         }
     }
-    fn from_proto(p: pb::Bed, at: &str) -> Result<Self> {
+    fn from_proto(p: pb::Bed, at: &At<'_>) -> Result<Self> {
         Ok(Bed {
             kind: field(at, "kind", p.kind)?,
             count: field(at, "count", p.count)?,
@@ -223,7 +223,7 @@ impl Wire for RoomType {
             version: self.version,
         }
     }
-    fn from_proto(p: pb::RoomType, at: &str) -> Result<Self> {
+    fn from_proto(p: pb::RoomType, at: &At<'_>) -> Result<Self> {
         Ok(RoomType {
             id: field(at, "id", p.id)?,
             hotel_id: field(at, "hotel_id", p.hotel_id)?,
@@ -251,7 +251,7 @@ impl Wire for NewRoomType {
             base_price: Some(self.base_price.to_proto()),
         }
     }
-    fn from_proto(p: pb::NewRoomType, at: &str) -> Result<Self> {
+    fn from_proto(p: pb::NewRoomType, at: &At<'_>) -> Result<Self> {
         Ok(NewRoomType {
             name: p.name,
             description: p.description,
@@ -281,8 +281,8 @@ impl Wire for RoomTypePatch {
             base_price: opt_proto(self.base_price.as_ref()),
         }
     }
-    fn from_proto(p: pb::RoomTypePatch, at: &str) -> Result<Self> {
-        let beds_at = super::wire::path(at, "beds");
+    fn from_proto(p: pb::RoomTypePatch, at: &At<'_>) -> Result<Self> {
+        let beds_at = at.field("beds");
         Ok(RoomTypePatch {
             name: p.name,
             description: p.description,
@@ -310,7 +310,7 @@ impl Wire for Room {
             version: self.version,
         }
     }
-    fn from_proto(p: pb::Room, at: &str) -> Result<Self> {
+    fn from_proto(p: pb::Room, at: &At<'_>) -> Result<Self> {
         Ok(Room {
             id: field(at, "id", p.id)?,
             hotel_id: field(at, "hotel_id", p.hotel_id)?,
@@ -333,7 +333,7 @@ impl Wire for NewRoom {
             status: self.status.to_proto(),
         }
     }
-    fn from_proto(p: pb::NewRoom, at: &str) -> Result<Self> {
+    fn from_proto(p: pb::NewRoom, at: &At<'_>) -> Result<Self> {
         Ok(NewRoom {
             number: p.number,
             floor: p.floor,
@@ -353,7 +353,7 @@ impl Wire for RoomPatch {
             status: opt_proto(self.status.as_ref()),
         }
     }
-    fn from_proto(p: pb::RoomPatch, at: &str) -> Result<Self> {
+    fn from_proto(p: pb::RoomPatch, at: &At<'_>) -> Result<Self> {
         Ok(RoomPatch {
             number: p.number,
             floor: p.floor,

@@ -1,10 +1,11 @@
 //! [`Wire`] for what is sold night by night: rates, inventory, availability, quotes, holds.
 
-use innkeeper_kernel::{Error, Result};
+use innkeeper_kernel::{Error, Money, Result};
 use innkeeper_proto::catalog::v1 as pb;
 use pb::search_availability_request::Place as PbPlace;
+use time::Date;
 
-use super::wire::{Wire, field, list, path, protos, required};
+use super::wire::{At, Wire, field, list, protos, required};
 use crate::api::{
     AvailabilityQuery, Hold, HotelAvailabilityQuery, InventoryNight, NightPrice, NightsChanged,
     Offer, Place, PlaceHold, Quote, SetInventory, SetRate,
@@ -20,7 +21,7 @@ impl Wire for SetRate {
             min_stay: self.min_stay,
         }
     }
-    fn from_proto(p: pb::SetRate, at: &str) -> Result<Self> {
+    fn from_proto(p: pb::SetRate, at: &At<'_>) -> Result<Self> {
         Ok(SetRate {
             from: field(at, "from", p.from)?,
             to: field(at, "to", p.to)?,
@@ -39,7 +40,7 @@ impl Wire for SetInventory {
             total: self.total,
         }
     }
-    fn from_proto(p: pb::SetInventory, at: &str) -> Result<Self> {
+    fn from_proto(p: pb::SetInventory, at: &At<'_>) -> Result<Self> {
         Ok(SetInventory {
             from: field(at, "from", p.from)?,
             to: field(at, "to", p.to)?,
@@ -56,7 +57,7 @@ impl Wire for NightsChanged {
             nights: self.nights,
         }
     }
-    fn from_proto(p: pb::NightsChanged, at: &str) -> Result<Self> {
+    fn from_proto(p: pb::NightsChanged, at: &At<'_>) -> Result<Self> {
         Ok(NightsChanged {
             room_type_id: field(at, "room_type_id", p.room_type_id)?,
             nights: p.nights,
@@ -75,7 +76,7 @@ impl Wire for InventoryNight {
             sold: self.sold,
         }
     }
-    fn from_proto(p: pb::InventoryNight, at: &str) -> Result<Self> {
+    fn from_proto(p: pb::InventoryNight, at: &At<'_>) -> Result<Self> {
         Ok(InventoryNight {
             room_type_id: field(at, "room_type_id", p.room_type_id)?,
             night: field(at, "night", p.night)?,
@@ -106,11 +107,11 @@ impl Wire for AvailabilityQuery {
             limit: self.limit,
         }
     }
-    fn from_proto(p: pb::SearchAvailabilityRequest, at: &str) -> Result<Self> {
+    fn from_proto(p: pb::SearchAvailabilityRequest, at: &At<'_>) -> Result<Self> {
         let place = match p.place {
             Some(PbPlace::City(city)) => Place::City(city),
             Some(PbPlace::Near(near)) => {
-                let near_at = path(at, "near");
+                let near_at = at.field("near");
                 Place::Near {
                     point: required(&near_at, "point", near.point)?,
                     radius_km: near.radius_km,
@@ -118,7 +119,7 @@ impl Wire for AvailabilityQuery {
             }
             None => {
                 return Err(Error::invalid_field(
-                    path(at, "place"),
+                    &at.field("place"),
                     "is required: either city or near",
                 ));
             }
@@ -145,7 +146,7 @@ impl Wire for HotelAvailabilityQuery {
             rooms: self.rooms,
         }
     }
-    fn from_proto(p: pb::HotelAvailabilityRequest, at: &str) -> Result<Self> {
+    fn from_proto(p: pb::HotelAvailabilityRequest, at: &At<'_>) -> Result<Self> {
         Ok(HotelAvailabilityQuery {
             hotel_id: field(at, "hotel_id", p.hotel_id)?,
             stay: required(at, "stay", p.stay)?,
@@ -163,7 +164,7 @@ impl Wire for NightPrice {
             price: Some(self.price.to_proto()),
         }
     }
-    fn from_proto(p: pb::NightPrice, at: &str) -> Result<Self> {
+    fn from_proto(p: pb::NightPrice, at: &At<'_>) -> Result<Self> {
         Ok(NightPrice {
             night: field(at, "night", p.night)?,
             price: required(at, "price", p.price)?,
@@ -182,22 +183,43 @@ impl Wire for Offer {
             check_in: self.check_in.to_proto(),
             check_out: self.check_out.to_proto(),
             rooms: self.rooms,
-            nights: protos(&self.nights),
+            night_prices: self.nights.iter().map(|n| n.price.amount).collect(),
             total: Some(self.total.to_proto()),
             rooms_left: self.rooms_left,
         }
     }
-    fn from_proto(p: pb::Offer, at: &str) -> Result<Self> {
+    fn from_proto(p: pb::Offer, at: &At<'_>) -> Result<Self> {
+        let check_in: Date = field(at, "check_in", p.check_in)?;
+        let check_out: Date = field(at, "check_out", p.check_out)?;
+        let total: Money = required(at, "total", p.total)?;
+        if (check_out - check_in).whole_days() != p.night_prices.len() as i64 {
+            return Err(Error::invalid_field(
+                &at.field("night_prices"),
+                "must hold one price per night from check_in to check_out",
+            ));
+        }
+        let nights = p
+            .night_prices
+            .into_iter()
+            .zip(std::iter::successors(Some(check_in), |d| d.next_day()))
+            .map(|(amount, night)| NightPrice {
+                night,
+                price: Money {
+                    amount,
+                    currency: total.currency,
+                },
+            })
+            .collect();
         Ok(Offer {
             hotel: required(at, "hotel", p.hotel)?,
             room_type_id: field(at, "room_type_id", p.room_type_id)?,
             room_type_name: p.room_type_name,
             capacity: p.capacity,
-            check_in: field(at, "check_in", p.check_in)?,
-            check_out: field(at, "check_out", p.check_out)?,
+            check_in,
+            check_out,
             rooms: p.rooms,
-            nights: list(at, "nights", p.nights)?,
-            total: required(at, "total", p.total)?,
+            nights,
+            total,
             rooms_left: p.rooms_left,
         })
     }
@@ -215,7 +237,7 @@ impl Wire for Quote {
             total: Some(self.total.to_proto()),
         }
     }
-    fn from_proto(p: pb::Quote, at: &str) -> Result<Self> {
+    fn from_proto(p: pb::Quote, at: &At<'_>) -> Result<Self> {
         Ok(Quote {
             hotel_id: field(at, "hotel_id", p.hotel_id)?,
             room_type_id: field(at, "room_type_id", p.room_type_id)?,
@@ -238,7 +260,7 @@ impl Wire for PlaceHold {
             ttl_seconds: self.ttl_seconds,
         }
     }
-    fn from_proto(p: pb::PlaceHoldRequest, at: &str) -> Result<Self> {
+    fn from_proto(p: pb::PlaceHoldRequest, at: &At<'_>) -> Result<Self> {
         Ok(PlaceHold {
             hold_id: field(at, "hold_id", p.hold_id)?,
             room_type_id: field(at, "room_type_id", p.room_type_id)?,
@@ -264,7 +286,7 @@ impl Wire for Hold {
             updated_at: Some(self.updated_at.to_proto()),
         }
     }
-    fn from_proto(p: pb::Hold, at: &str) -> Result<Self> {
+    fn from_proto(p: pb::Hold, at: &At<'_>) -> Result<Self> {
         Ok(Hold {
             id: field(at, "id", p.id)?,
             hotel_id: field(at, "hotel_id", p.hotel_id)?,

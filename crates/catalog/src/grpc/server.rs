@@ -16,7 +16,7 @@ use innkeeper_proto::catalog::v1 as pb;
 use pb::catalog_service_server::{CatalogService, CatalogServiceServer};
 use tonic::{Request, Response, Status};
 
-use super::wire::{Wire, field, optional, protos, required};
+use super::wire::{At, Wire, field, optional, protos, required};
 use super::{MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES};
 use crate::api::{AvailabilityQuery, CatalogApi, HotelAvailabilityQuery, HotelQuery, PlaceHold};
 
@@ -71,7 +71,7 @@ impl CatalogService for CatalogGrpcServer {
                 let (caller, req) = self.with_caller(request).await?;
                 let hotel = self
                     .api
-                    .create_hotel(&caller, required("", "hotel", req.hotel)?)
+                    .create_hotel(&caller, required(&At::ROOT, "hotel", req.hotel)?)
                     .await?;
                 Ok(hotel.to_proto())
             }
@@ -85,7 +85,7 @@ impl CatalogService for CatalogGrpcServer {
             async {
                 Ok(self
                     .api
-                    .get_hotel(field("", "id", req.id)?)
+                    .get_hotel(field(&At::ROOT, "id", req.id)?)
                     .await?
                     .to_proto())
             }
@@ -97,9 +97,9 @@ impl CatalogService for CatalogGrpcServer {
         reply(
             async {
                 let (caller, req) = self.with_caller(request).await?;
-                let id = field("", "id", req.id)?;
+                let id = field(&At::ROOT, "id", req.id)?;
                 // An absent patch is an empty one, as proto3 readers expect.
-                let patch = optional("", "patch", req.patch)?.unwrap_or_default();
+                let patch = optional(&At::ROOT, "patch", req.patch)?.unwrap_or_default();
                 Ok(self
                     .api
                     .update_hotel(&caller, id, req.if_match, patch)
@@ -119,7 +119,7 @@ impl CatalogService for CatalogGrpcServer {
             async {
                 Ok(self
                     .api
-                    .list_hotels(HotelQuery::from_proto(req, "")?)
+                    .list_hotels(HotelQuery::from_proto(req, &At::ROOT)?)
                     .await?
                     .to_proto())
             }
@@ -134,8 +134,8 @@ impl CatalogService for CatalogGrpcServer {
         reply(
             async {
                 let (caller, req) = self.with_caller(request).await?;
-                let hotel_id = field("", "hotel_id", req.hotel_id)?;
-                let room_type = required("", "room_type", req.room_type)?;
+                let hotel_id = field(&At::ROOT, "hotel_id", req.hotel_id)?;
+                let room_type = required(&At::ROOT, "room_type", req.room_type)?;
                 Ok(self
                     .api
                     .create_room_type(&caller, hotel_id, room_type)
@@ -153,9 +153,9 @@ impl CatalogService for CatalogGrpcServer {
         reply(
             async {
                 let (caller, req) = self.with_caller(request).await?;
-                let hotel_id = field("", "hotel_id", req.hotel_id)?;
-                let id = field("", "id", req.id)?;
-                let patch = optional("", "patch", req.patch)?.unwrap_or_default();
+                let hotel_id = field(&At::ROOT, "hotel_id", req.hotel_id)?;
+                let id = field(&At::ROOT, "id", req.id)?;
+                let patch = optional(&At::ROOT, "patch", req.patch)?.unwrap_or_default();
                 Ok(self
                     .api
                     .update_room_type(&caller, hotel_id, id, req.if_match, patch)
@@ -170,8 +170,8 @@ impl CatalogService for CatalogGrpcServer {
         reply(
             async {
                 let (caller, req) = self.with_caller(request).await?;
-                let hotel_id = field("", "hotel_id", req.hotel_id)?;
-                let room = required("", "room", req.room)?;
+                let hotel_id = field(&At::ROOT, "hotel_id", req.hotel_id)?;
+                let room = required(&At::ROOT, "room", req.room)?;
                 Ok(self
                     .api
                     .create_room(&caller, hotel_id, room)
@@ -186,9 +186,9 @@ impl CatalogService for CatalogGrpcServer {
         reply(
             async {
                 let (caller, req) = self.with_caller(request).await?;
-                let hotel_id = field("", "hotel_id", req.hotel_id)?;
-                let id = field("", "id", req.id)?;
-                let patch = optional("", "patch", req.patch)?.unwrap_or_default();
+                let hotel_id = field(&At::ROOT, "hotel_id", req.hotel_id)?;
+                let id = field(&At::ROOT, "id", req.id)?;
+                let patch = optional(&At::ROOT, "patch", req.patch)?.unwrap_or_default();
                 Ok(self
                     .api
                     .update_room(&caller, hotel_id, id, req.if_match, patch)
@@ -208,7 +208,7 @@ impl CatalogService for CatalogGrpcServer {
                 let (caller, req) = self.with_caller(request).await?;
                 let rooms = self
                     .api
-                    .list_rooms(&caller, field("", "hotel_id", req.hotel_id)?)
+                    .list_rooms(&caller, field(&At::ROOT, "hotel_id", req.hotel_id)?)
                     .await?;
                 Ok(pb::ListRoomsResponse {
                     rooms: protos(&rooms),
@@ -222,9 +222,9 @@ impl CatalogService for CatalogGrpcServer {
         reply(
             async {
                 let (caller, req) = self.with_caller(request).await?;
-                let hotel_id = field("", "hotel_id", req.hotel_id)?;
-                let room_type_id = field("", "room_type_id", req.room_type_id)?;
-                let rate = required("", "rate", req.rate)?;
+                let hotel_id = field(&At::ROOT, "hotel_id", req.hotel_id)?;
+                let room_type_id = field(&At::ROOT, "room_type_id", req.room_type_id)?;
+                let rate = required(&At::ROOT, "rate", req.rate)?;
                 Ok(self
                     .api
                     .set_rate(&caller, hotel_id, room_type_id, rate)
@@ -242,9 +242,9 @@ impl CatalogService for CatalogGrpcServer {
         reply(
             async {
                 let (caller, req) = self.with_caller(request).await?;
-                let hotel_id = field("", "hotel_id", req.hotel_id)?;
-                let room_type_id = field("", "room_type_id", req.room_type_id)?;
-                let inventory = required("", "inventory", req.inventory)?;
+                let hotel_id = field(&At::ROOT, "hotel_id", req.hotel_id)?;
+                let room_type_id = field(&At::ROOT, "room_type_id", req.room_type_id)?;
+                let inventory = required(&At::ROOT, "inventory", req.inventory)?;
                 Ok(self
                     .api
                     .set_inventory(&caller, hotel_id, room_type_id, inventory)
@@ -262,8 +262,11 @@ impl CatalogService for CatalogGrpcServer {
         reply(
             async {
                 let (caller, req) = self.with_caller(request).await?;
-                let hotel_id = field("", "hotel_id", req.hotel_id)?;
-                let (from, to) = (field("", "from", req.from)?, field("", "to", req.to)?);
+                let hotel_id = field(&At::ROOT, "hotel_id", req.hotel_id)?;
+                let (from, to) = (
+                    field(&At::ROOT, "from", req.from)?,
+                    field(&At::ROOT, "to", req.to)?,
+                );
                 let nights = self.api.get_inventory(&caller, hotel_id, from, to).await?;
                 Ok(pb::GetInventoryResponse {
                     nights: protos(&nights),
@@ -282,7 +285,7 @@ impl CatalogService for CatalogGrpcServer {
             async {
                 let offers = self
                     .api
-                    .search_availability(AvailabilityQuery::from_proto(req, "")?)
+                    .search_availability(AvailabilityQuery::from_proto(req, &At::ROOT)?)
                     .await?;
                 Ok(pb::OffersResponse {
                     offers: protos(&offers),
@@ -301,7 +304,7 @@ impl CatalogService for CatalogGrpcServer {
             async {
                 let offers = self
                     .api
-                    .hotel_availability(HotelAvailabilityQuery::from_proto(req, "")?)
+                    .hotel_availability(HotelAvailabilityQuery::from_proto(req, &At::ROOT)?)
                     .await?;
                 Ok(pb::OffersResponse {
                     offers: protos(&offers),
@@ -315,8 +318,8 @@ impl CatalogService for CatalogGrpcServer {
         let req = request.into_inner();
         reply(
             async {
-                let room_type_id = field("", "room_type_id", req.room_type_id)?;
-                let stay = required("", "stay", req.stay)?;
+                let room_type_id = field(&At::ROOT, "room_type_id", req.room_type_id)?;
+                let stay = required(&At::ROOT, "stay", req.stay)?;
                 Ok(self
                     .api
                     .quote(room_type_id, stay, req.rooms)
@@ -333,7 +336,7 @@ impl CatalogService for CatalogGrpcServer {
             async {
                 Ok(self
                     .api
-                    .place_hold(PlaceHold::from_proto(req, "")?)
+                    .place_hold(PlaceHold::from_proto(req, &At::ROOT)?)
                     .await?
                     .to_proto())
             }
@@ -347,7 +350,7 @@ impl CatalogService for CatalogGrpcServer {
             async {
                 Ok(self
                     .api
-                    .confirm_hold(field("", "id", req.id)?)
+                    .confirm_hold(field(&At::ROOT, "id", req.id)?)
                     .await?
                     .to_proto())
             }
@@ -361,7 +364,7 @@ impl CatalogService for CatalogGrpcServer {
             async {
                 Ok(self
                     .api
-                    .release_hold(field("", "id", req.id)?)
+                    .release_hold(field(&At::ROOT, "id", req.id)?)
                     .await?
                     .to_proto())
             }
@@ -375,7 +378,7 @@ impl CatalogService for CatalogGrpcServer {
             async {
                 Ok(self
                     .api
-                    .get_hold(field("", "id", req.id)?)
+                    .get_hold(field(&At::ROOT, "id", req.id)?)
                     .await?
                     .to_proto())
             }

@@ -6,6 +6,8 @@
 //! invalid input does in-process. Values are decoded, not validated: range and business
 //! checks stay in the service, so local and remote callers get the same answer.
 
+use std::fmt;
+
 use innkeeper_kernel::{
     Currency, Error, GeoPoint, HoldId, HotelId, Money, Result, RoomId, RoomTypeId, StayDates,
     UserId,
@@ -22,50 +24,81 @@ pub(crate) trait Wire: Sized {
     /// Encodes the value.
     fn to_proto(&self) -> Self::Proto;
     /// Decodes a value found at the field path `at` of a message.
-    fn from_proto(proto: Self::Proto, at: &str) -> Result<Self>;
+    fn from_proto(proto: Self::Proto, at: &At<'_>) -> Result<Self>;
 }
 
-/// The path of field `name` inside the message at `at`.
-pub(crate) fn path(at: &str, name: &str) -> String {
-    if at.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{at}.{name}")
+/// Where a value sits in a message: the field path an error names (`stay.check_in`,
+/// `offers[3].total.currency`). It is spelled out only when an error names it, so decoding a
+/// valid message builds no strings for it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum At<'a> {
+    /// The top of a message (`""`), or a name the caller gives a value.
+    Name(&'a str),
+    /// Field `name` of the message at the first path.
+    Field(&'a At<'a>, &'a str),
+    /// Item `i` of the repeated field at the first path.
+    Item(&'a At<'a>, usize),
+}
+
+impl At<'_> {
+    /// The top of a message.
+    pub(crate) const ROOT: At<'static> = At::Name("");
+
+    /// Field `name` of the message here.
+    pub(crate) fn field<'b>(&'b self, name: &'b str) -> At<'b> {
+        At::Field(self, name)
+    }
+}
+
+impl fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            At::Name(name) => f.write_str(name),
+            At::Field(At::Name(""), name) => f.write_str(name),
+            At::Field(parent, name) => write!(f, "{parent}.{name}"),
+            At::Item(parent, i) => write!(f, "{parent}[{i}]"),
+        }
+    }
+}
+
+impl From<&At<'_>> for String {
+    fn from(at: &At<'_>) -> String {
+        at.to_string()
     }
 }
 
 /// Decodes the scalar field `name`.
-pub(crate) fn field<T: Wire>(at: &str, name: &str, proto: T::Proto) -> Result<T> {
-    T::from_proto(proto, &path(at, name))
+pub(crate) fn field<T: Wire>(at: &At<'_>, name: &str, proto: T::Proto) -> Result<T> {
+    T::from_proto(proto, &at.field(name))
 }
 
 /// Decodes the message field `name`, which must be present.
-pub(crate) fn required<T: Wire>(at: &str, name: &str, proto: Option<T::Proto>) -> Result<T> {
-    let at = path(at, name);
+pub(crate) fn required<T: Wire>(at: &At<'_>, name: &str, proto: Option<T::Proto>) -> Result<T> {
+    let at = at.field(name);
     match proto {
         Some(proto) => T::from_proto(proto, &at),
-        None => Err(Error::invalid_field(at, "is required")),
+        None => Err(Error::invalid_field(&at, "is required")),
     }
 }
 
 /// Decodes the field `name`, which may be absent.
 pub(crate) fn optional<T: Wire>(
-    at: &str,
+    at: &At<'_>,
     name: &str,
     proto: Option<T::Proto>,
 ) -> Result<Option<T>> {
     proto
-        .map(|proto| T::from_proto(proto, &path(at, name)))
+        .map(|proto| T::from_proto(proto, &at.field(name)))
         .transpose()
 }
 
 /// Decodes the repeated field `name`; items are named `name[i]`.
-pub(crate) fn list<T: Wire>(at: &str, name: &str, protos: Vec<T::Proto>) -> Result<Vec<T>> {
-    let at = path(at, name);
+pub(crate) fn list<T: Wire>(at: &At<'_>, name: &str, protos: Vec<T::Proto>) -> Result<Vec<T>> {
+    let at = at.field(name);
     protos
         .into_iter()
         .enumerate()
-        .map(|(i, proto)| T::from_proto(proto, &format!("{at}[{i}]")))
+        .map(|(i, proto)| T::from_proto(proto, &At::Item(&at, i)))
         .collect()
 }
 
@@ -86,7 +119,7 @@ macro_rules! wire_id {
             fn to_proto(&self) -> String {
                 self.to_string()
             }
-            fn from_proto(proto: String, at: &str) -> Result<Self> {
+            fn from_proto(proto: String, at: &At<'_>) -> Result<Self> {
                 <$id>::parse_field(at, &proto)
             }
         }
@@ -109,7 +142,7 @@ impl Wire for Date {
             self.day()
         )
     }
-    fn from_proto(proto: String, at: &str) -> Result<Self> {
+    fn from_proto(proto: String, at: &At<'_>) -> Result<Self> {
         Date::parse(&proto, DATE_FORMAT)
             .map_err(|_| Error::invalid_field(at, "must be a date YYYY-MM-DD"))
     }
@@ -124,7 +157,7 @@ impl Wire for OffsetDateTime {
             nanos: i32::try_from(self.nanosecond()).unwrap_or(0),
         }
     }
-    fn from_proto(proto: prost_types::Timestamp, at: &str) -> Result<Self> {
+    fn from_proto(proto: prost_types::Timestamp, at: &At<'_>) -> Result<Self> {
         let nanos = i128::from(proto.seconds) * 1_000_000_000 + i128::from(proto.nanos);
         OffsetDateTime::from_unix_timestamp_nanos(nanos)
             .map_err(|_| Error::invalid_field(at, "is out of range"))
@@ -136,7 +169,7 @@ impl Wire for Currency {
     fn to_proto(&self) -> String {
         self.as_str().to_owned()
     }
-    fn from_proto(proto: String, at: &str) -> Result<Self> {
+    fn from_proto(proto: String, at: &At<'_>) -> Result<Self> {
         Currency::parse_field(at, &proto)
     }
 }
@@ -149,7 +182,7 @@ impl Wire for Money {
             currency: self.currency.to_proto(),
         }
     }
-    fn from_proto(proto: common::Money, at: &str) -> Result<Self> {
+    fn from_proto(proto: common::Money, at: &At<'_>) -> Result<Self> {
         Ok(Money {
             amount: proto.amount,
             currency: field(at, "currency", proto.currency)?,
@@ -165,7 +198,7 @@ impl Wire for GeoPoint {
             lon: self.lon,
         }
     }
-    fn from_proto(proto: common::GeoPoint, _at: &str) -> Result<Self> {
+    fn from_proto(proto: common::GeoPoint, _at: &At<'_>) -> Result<Self> {
         // The service checks the range and names the field as the caller knows it.
         Ok(GeoPoint {
             lat: proto.lat,
@@ -182,12 +215,12 @@ impl Wire for StayDates {
             check_out: self.check_out().to_proto(),
         }
     }
-    fn from_proto(proto: common::StayDates, at: &str) -> Result<Self> {
+    fn from_proto(proto: common::StayDates, at: &At<'_>) -> Result<Self> {
         let check_in: Date = field(at, "check_in", proto.check_in)?;
         let check_out: Date = field(at, "check_out", proto.check_out)?;
         if check_out <= check_in {
             return Err(Error::invalid_field(
-                path(at, "check_out"),
+                &at.field("check_out"),
                 "must be after check_in",
             ));
         }
@@ -200,13 +233,13 @@ impl Wire for u8 {
     fn to_proto(&self) -> u32 {
         u32::from(*self)
     }
-    fn from_proto(proto: u32, at: &str) -> Result<Self> {
+    fn from_proto(proto: u32, at: &At<'_>) -> Result<Self> {
         u8::try_from(proto).map_err(|_| Error::invalid_field(at, "must be at most 255"))
     }
 }
 
 /// The error for an enum field that is unspecified or holds a value this build does not know.
-fn unknown_value<T>(at: &str, allowed: &str) -> Result<T> {
+fn unknown_value<T>(at: &At<'_>, allowed: &str) -> Result<T> {
     Err(Error::invalid_field(
         at,
         format!("must be one of {allowed}"),
@@ -227,7 +260,7 @@ impl Wire for BedKind {
         };
         kind.into()
     }
-    fn from_proto(proto: i32, at: &str) -> Result<Self> {
+    fn from_proto(proto: i32, at: &At<'_>) -> Result<Self> {
         match pb::BedKind::try_from(proto) {
             Ok(pb::BedKind::Single) => Ok(BedKind::Single),
             Ok(pb::BedKind::Double) => Ok(BedKind::Double),
@@ -254,7 +287,7 @@ impl Wire for RoomStatus {
         };
         status.into()
     }
-    fn from_proto(proto: i32, at: &str) -> Result<Self> {
+    fn from_proto(proto: i32, at: &At<'_>) -> Result<Self> {
         match pb::RoomStatus::try_from(proto) {
             Ok(pb::RoomStatus::Ready) => Ok(RoomStatus::Ready),
             Ok(pb::RoomStatus::Dirty) => Ok(RoomStatus::Dirty),
@@ -276,7 +309,7 @@ impl Wire for SortOrder {
         };
         order.into()
     }
-    fn from_proto(proto: i32, at: &str) -> Result<Self> {
+    fn from_proto(proto: i32, at: &At<'_>) -> Result<Self> {
         match pb::SortOrder::try_from(proto) {
             // Unspecified is the contract's default order.
             Ok(pb::SortOrder::Unspecified) => Ok(SortOrder::default()),
@@ -298,7 +331,7 @@ impl Wire for HoldStatus {
         };
         status.into()
     }
-    fn from_proto(proto: i32, at: &str) -> Result<Self> {
+    fn from_proto(proto: i32, at: &At<'_>) -> Result<Self> {
         match pb::HoldStatus::try_from(proto) {
             Ok(pb::HoldStatus::Held) => Ok(HoldStatus::Held),
             Ok(pb::HoldStatus::Confirmed) => Ok(HoldStatus::Confirmed),
@@ -329,20 +362,29 @@ mod tests {
             BedKind::Sofa,
             BedKind::Bunk,
         ] {
-            assert_eq!(BedKind::from_proto(kind.to_proto(), "k"), Ok(kind));
+            assert_eq!(
+                BedKind::from_proto(kind.to_proto(), &At::Name("k")),
+                Ok(kind)
+            );
         }
         for status in [
             RoomStatus::Ready,
             RoomStatus::Dirty,
             RoomStatus::OutOfService,
         ] {
-            assert_eq!(RoomStatus::from_proto(status.to_proto(), "s"), Ok(status));
+            assert_eq!(
+                RoomStatus::from_proto(status.to_proto(), &At::Name("s")),
+                Ok(status)
+            );
         }
         for order in [SortOrder::Price, SortOrder::Distance] {
-            assert_eq!(SortOrder::from_proto(order.to_proto(), "s"), Ok(order));
+            assert_eq!(
+                SortOrder::from_proto(order.to_proto(), &At::Name("s")),
+                Ok(order)
+            );
         }
         assert_eq!(
-            SortOrder::from_proto(0, "sort"),
+            SortOrder::from_proto(0, &At::Name("sort")),
             Ok(SortOrder::Price),
             "unspecified is the default order"
         );
@@ -352,10 +394,13 @@ mod tests {
             HoldStatus::Released,
             HoldStatus::Expired,
         ] {
-            assert_eq!(HoldStatus::from_proto(status.to_proto(), "s"), Ok(status));
+            assert_eq!(
+                HoldStatus::from_proto(status.to_proto(), &At::Name("s")),
+                Ok(status)
+            );
         }
         assert_eq!(
-            RoomStatus::from_proto(0, "status").map_err(|e| e.errors[0].field.clone()),
+            RoomStatus::from_proto(0, &At::Name("status")).map_err(|e| e.errors[0].field.clone()),
             Err("status".into())
         );
     }
@@ -367,13 +412,13 @@ mod tests {
             date!(2024 - 02 - 29),
             date!(9999 - 12 - 31),
         ] {
-            assert_eq!(Date::from_proto(d.to_proto(), "d"), Ok(d));
+            assert_eq!(Date::from_proto(d.to_proto(), &At::Name("d")), Ok(d));
         }
         assert_eq!(date!(0987 - 06 - 05).to_proto(), "0987-06-05");
-        assert!(Date::from_proto("2026-02-30".into(), "d").is_err());
+        assert!(Date::from_proto("2026-02-30".into(), &At::Name("d")).is_err());
         let before_1970 = datetime!(1969-12-31 23:59:59.999_999_999 UTC);
         assert_eq!(
-            OffsetDateTime::from_proto(before_1970.to_proto(), "t"),
+            OffsetDateTime::from_proto(before_1970.to_proto(), &At::Name("t")),
             Ok(before_1970)
         );
     }

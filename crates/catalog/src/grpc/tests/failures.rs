@@ -151,6 +151,21 @@ async fn malformed_requests_fail_naming_the_field() {
     );
 }
 
+#[test]
+fn an_offer_without_a_price_for_every_night_is_malformed() {
+    use crate::api::Offer;
+    use crate::grpc::wire::At;
+
+    let mut proto = super::fixtures::offer().to_proto();
+    assert_eq!(
+        Offer::from_proto(proto.clone(), &At::ROOT),
+        Ok(super::fixtures::offer())
+    );
+    proto.night_prices.pop();
+    let err = Offer::from_proto(proto, &At::Item(&At::Name("offers"), 3)).expect_err("short");
+    assert_eq!(fields(&err), ["offers[3].night_prices"]);
+}
+
 #[tokio::test]
 async fn a_catalog_nobody_serves_is_unavailable_promptly() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");

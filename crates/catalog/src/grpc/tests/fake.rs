@@ -4,7 +4,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use innkeeper_kernel::{
-    Error, ErrorCode, HoldId, HotelId, Page, Principal, Result, RoomId, RoomTypeId, StayDates,
+    Error, ErrorCode, HoldId, HotelId, Money, Page, Principal, Result, RoomId, RoomTypeId,
+    StayDates,
 };
 use time::Date;
 use time::macros::date;
@@ -14,8 +15,8 @@ use super::fixtures::{self, hold, hotel, ids, offer, room, room_type, summary};
 use crate::api::{
     AvailabilityQuery, CatalogApi, Hold, HoldStatus, Hotel, HotelAvailabilityQuery, HotelDetails,
     HotelPatch, HotelQuery, HotelSummary, InventoryNight, NewHotel, NewRoom, NewRoomType,
-    NightsChanged, Offer, PlaceHold, Quote, Room, RoomPatch, RoomStatus, RoomType, RoomTypePatch,
-    SetInventory, SetRate,
+    NightPrice, NightsChanged, Offer, PlaceHold, Quote, Room, RoomPatch, RoomStatus, RoomType,
+    RoomTypePatch, SetInventory, SetRate,
 };
 
 /// One call the fake received, with every argument.
@@ -231,14 +232,24 @@ impl CatalogApi for FakeCatalog {
     }
     async fn search_availability(&self, query: AvailabilityQuery) -> Result<Vec<Offer>> {
         self.record(Call::SearchAvailability(query));
-        Ok(vec![
-            offer(),
+        Ok(vec![offer(), {
+            // One free night and no room left: the edges of every number.
+            let base = offer();
+            let free = Money {
+                amount: 0,
+                ..base.total
+            };
             Offer {
-                nights: vec![],
+                check_out: base.check_in.next_day().expect("a later day"),
+                nights: vec![NightPrice {
+                    night: base.check_in,
+                    price: free,
+                }],
+                total: free,
                 rooms_left: 0,
-                ..offer()
-            },
-        ])
+                ..base
+            }
+        }])
     }
     async fn hotel_availability(&self, query: HotelAvailabilityQuery) -> Result<Vec<Offer>> {
         self.record(Call::HotelAvailability(query));
