@@ -23,4 +23,4 @@ pub use ids::{HoldId, HotelId, RoomId, RoomTypeId, UserId};
 pub use money::{Currency, Money};
 pub use page::Page;
 pub use principal::{Principal, Role};
-pub use stay::{Night, StayDates, serialize_date};
+pub use stay::{Night, StayDates, iso_date, parse_iso_date, serialize_date};

@@ -104,34 +104,57 @@ impl<'de> Deserialize<'de> for StayDates {
     }
 }
 
-/// Serialises a date as `YYYY-MM-DD`, as `time` does, but written straight from its parts: an
-/// availability answer holds hundreds of dates and the general formatter allocates for each.
-/// For `#[serde(serialize_with = "innkeeper_kernel::stay::serialize_date")]`.
-pub fn serialize_date<S: serde::Serializer>(
-    date: &Date,
-    s: S,
-) -> std::result::Result<S::Ok, S::Error> {
-    let year = date.year();
-    if !(0..=9999).contains(&year) || !s.is_human_readable() {
-        return date.serialize(s);
-    }
-    let (month, day) = (u8::from(date.month()), date.day());
+/// A date as the ten ASCII bytes `YYYY-MM-DD`, written from its parts (no formatter, no
+/// allocation); `None` for a year outside 0..=9999, which that form cannot hold.
+pub fn iso_date(date: Date) -> Option<[u8; 10]> {
+    let year = u32::try_from(date.year()).ok().filter(|y| *y <= 9999)?;
+    let (month, day) = (u32::from(u8::from(date.month())), u32::from(date.day()));
     let digit = |n: u32| b'0' + (n % 10) as u8;
-    let year = year as u32;
-    let text = [
+    Some([
         digit(year / 1000),
         digit(year / 100),
         digit(year / 10),
         digit(year),
         b'-',
-        digit(u32::from(month) / 10),
-        digit(u32::from(month)),
+        digit(month / 10),
+        digit(month),
         b'-',
-        digit(u32::from(day) / 10),
-        digit(u32::from(day)),
-    ];
-    // Ten ASCII digits and dashes.
-    s.serialize_str(std::str::from_utf8(&text).unwrap_or_default())
+        digit(day / 10),
+        digit(day),
+    ])
+}
+
+/// Reads exactly `YYYY-MM-DD` (what [`iso_date`] writes); `None` for anything else, including
+/// a day the month does not have.
+pub fn parse_iso_date(text: &str) -> Option<Date> {
+    let b = text.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| {
+        b[range].iter().try_fold(0u32, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    let month = time::Month::try_from(u8::try_from(month).ok()?).ok()?;
+    Date::from_calendar_date(i32::try_from(year).ok()?, month, u8::try_from(day).ok()?).ok()
+}
+
+/// Serialises a date as `YYYY-MM-DD`, as `time` does, but through [`iso_date`]: an
+/// availability answer holds hundreds of dates and the general formatter allocates for each.
+/// For `#[serde(serialize_with = "innkeeper_kernel::serialize_date")]`.
+pub fn serialize_date<S: serde::Serializer>(
+    date: &Date,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match iso_date(*date) {
+        Some(text) if s.is_human_readable() => {
+            // Ten ASCII digits and dashes.
+            s.serialize_str(std::str::from_utf8(&text).unwrap_or_default())
+        }
+        _ => date.serialize(s),
+    }
 }
 
 #[cfg(test)]
@@ -197,6 +220,33 @@ mod tests {
                 serde_json::to_string(&Fast(d)).ok(),
                 serde_json::to_string(&d).ok()
             );
+        }
+    }
+
+    #[test]
+    fn iso_dates_read_back_what_is_written() {
+        use time::macros::date;
+        for d in [
+            date!(0000 - 01 - 01),
+            date!(2024 - 02 - 29),
+            date!(9999 - 12 - 31),
+        ] {
+            let text = iso_date(d).expect("in range");
+            assert_eq!(
+                parse_iso_date(std::str::from_utf8(&text).expect("ASCII")),
+                Some(d)
+            );
+        }
+        for bad in [
+            "2026-02-30",
+            "2026-13-01",
+            "2026-1-01",
+            "2026/01/01",
+            "+026-01-01",
+            "",
+            "2026-01-011",
+        ] {
+            assert_eq!(parse_iso_date(bad), None, "{bad}");
         }
     }
 }

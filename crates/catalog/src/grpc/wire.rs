@@ -129,22 +129,22 @@ macro_rules! wire_id {
 wire_id!(HotelId, RoomTypeId, RoomId, HoldId, UserId);
 
 /// The wire form of dates: `YYYY-MM-DD`.
-const DATE_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
-    time::macros::format_description!("[year]-[month]-[day]");
-
 impl Wire for Date {
     type Proto = String;
     fn to_proto(&self) -> String {
-        format!(
-            "{:04}-{:02}-{:02}",
-            self.year(),
-            u8::from(self.month()),
-            self.day()
-        )
+        match innkeeper_kernel::iso_date(*self) {
+            Some(text) => text.iter().map(|&b| char::from(b)).collect(),
+            None => format!(
+                "{:04}-{:02}-{:02}",
+                self.year(),
+                u8::from(self.month()),
+                self.day()
+            ),
+        }
     }
     fn from_proto(proto: String, at: &At<'_>) -> Result<Self> {
-        Date::parse(&proto, DATE_FORMAT)
-            .map_err(|_| Error::invalid_field(at, "must be a date YYYY-MM-DD"))
+        innkeeper_kernel::parse_iso_date(&proto)
+            .ok_or_else(|| Error::invalid_field(at, "must be a date YYYY-MM-DD"))
     }
 }
 

@@ -19,6 +19,7 @@ mod availability;
 mod hotels;
 mod identity;
 mod inventory;
+mod offer_json;
 mod rooms;
 
 /// What every handler can reach.
