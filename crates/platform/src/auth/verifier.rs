@@ -360,7 +360,7 @@ impl Verifier {
         ];
         for (i, external) in settings.external.iter().enumerate() {
             let named = |e: Error| prefix_fields(e, &format!("auth.external[{i}]."));
-            let keys = HttpKeySource::new(&external.jwks_url, JWKS_FETCH_TIMEOUT).map_err(named)?;
+            let keys = external_key_source(external).map_err(named)?;
             let trusted = TrustedIssuer::external(external, Arc::new(keys)).map_err(named)?;
             if issuers.iter().any(|t| t.issuer == trusted.issuer) {
                 return Err(named(Error::invalid_field("issuer", "is trusted twice")));
@@ -450,6 +450,18 @@ impl Verifier {
             role: issuer.roles.role(&claims)?,
         })
     }
+}
+
+/// The JWKS source of an external issuer: its URL, trusting the platform's roots and the CA
+/// certificates of its `ca_file`, if it has one.
+fn external_key_source(external: &ExternalIssuerSettings) -> Result<HttpKeySource> {
+    let Some(path) = &external.ca_file else {
+        return HttpKeySource::new(&external.jwks_url, JWKS_FETCH_TIMEOUT);
+    };
+    let pem = std::fs::read(path).map_err(|e| {
+        Error::invalid_field("ca_file", format!("cannot read {}: {e}", path.display()))
+    })?;
+    HttpKeySource::with_ca_pem(&external.jwks_url, JWKS_FETCH_TIMEOUT, &pem)
 }
 
 /// A NumericDate claim, whole seconds.
