@@ -203,6 +203,9 @@ struct KeyCache {
 /// `jwks_refetch_seconds`, and one fetch a second does not hammer a source that is down.
 const FAILED_FETCH_BACKOFF: Duration = Duration::from_secs(1);
 
+/// What a caller is told when an issuer's keys cannot be fetched.
+const KEYS_UNAVAILABLE: &str = "the issuer's signing keys cannot be fetched right now";
+
 /// The local issuer's minimum time between key refetches (see [`Verifier::from_settings`]).
 const LOCAL_REFETCH: Duration = Duration::from_secs(1);
 
@@ -240,7 +243,7 @@ impl IssuerState {
             if cache.last_fetch.is_some_and(|last| now - last < refetch) {
                 return Err(if cache.last_failed {
                     // The key may well exist: we could not ask. Retry, do not re-login.
-                    Error::unavailable("the issuer's signing keys cannot be fetched right now")
+                    Error::unavailable(KEYS_UNAVAILABLE)
                 } else {
                     unauthenticated("token signed with an unknown key")
                 });
@@ -253,8 +256,10 @@ impl IssuerState {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .last_failed = fetched.is_err();
-        let set = fetched.inspect_err(|e| {
+        // The cause (a URL, a TLS or connection error) is for the log, not for the caller.
+        let set = fetched.map_err(|e| {
             tracing::warn!(issuer = %self.trusted.issuer, error = %e, "fetching signing keys failed");
+            Error::unavailable(KEYS_UNAVAILABLE)
         })?;
         let keys = usable_keys(&set);
         tracing::info!(issuer = %self.trusted.issuer, keys = keys.len(), "signing keys fetched");

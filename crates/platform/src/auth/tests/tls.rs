@@ -172,6 +172,11 @@ async fn an_https_jwks_of_a_private_ca_is_trusted_only_through_the_issuers_ca_fi
         let err = distrusting.verify(&token).await.expect_err("not trusted");
         assert_eq!(err.code, ErrorCode::Unavailable, "{err:?}");
         assert_eq!(err.code.http_status(), 503);
+        // The TLS failure is logged, not told to the caller.
+        assert_eq!(
+            err.message,
+            "the issuer's signing keys cannot be fetched right now"
+        );
         assert_eq!(distrusting.key_fetches(EXTERNAL), 1);
     }
     // The handshakes failed before any request reached the JWKS handler.
