@@ -12,8 +12,9 @@
 //! Only one header is read (`gateway.client_ip_header`): if both were, a client could send the
 //! one the proxies do not overwrite and choose its own address.
 //!
-//! `resolve` (the middleware) puts the result in the request's extensions as [`ClientIp`], read by the rate
-//! limiter, and on the response for the access log (`platform::http::track_requests`).
+//! The middleware `resolve` puts the result in the request's extensions as [`ClientIp`], read
+//! by the rate limiter, and on the response for the access log
+//! (`platform::http::track_requests`).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
