@@ -1,6 +1,6 @@
 //! Who is calling: the one place the gateway decides the caller of a request.
 //!
-//! [`authenticate`] runs on every request before the rate limiter: a request with an
+//! `authenticate` runs on every request before the rate limiter: a request with an
 //! `Authorization: Bearer` access token has it verified (signature, `iss`, `aud`, `exp`, `nbf`,
 //! pinned algorithms; see `innkeeper_platform::auth`) and carries the verified principal in its
 //! extensions; a bad token is answered with 401 at once, never treated as anonymous. A request

@@ -11,6 +11,8 @@
 //! - `extract`: extractors whose failures are problems naming the field: JSON bodies,
 //!   `If-Match`, path ids and query strings.
 //! - [`auth`]: who the caller is ([`auth::Caller`]); today a development stand-in.
+//! - [`client_ip`]: the client's address, from a trusted proxy's forwarding header or the TCP
+//!   peer; for the rate limiter and the access log.
 //! - [`ratelimit`]: GCRA quotas per principal or client IP, stricter on `/api/v1/auth/...`;
 //!   429 problems with `Retry-After`.
 //!
@@ -35,12 +37,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub mod auth;
+pub mod client_ip;
 mod extract;
 mod params;
 mod problem;
 pub mod ratelimit;
 mod routes;
 
+pub use client_ip::{ClientIpHeader, TrustedProxies};
 pub use problem::{ApiError, Problem};
 pub use ratelimit::RateLimitSettings;
 
@@ -78,6 +82,10 @@ pub struct GatewaySettings {
     pub clock: Arc<dyn Clock>,
     /// Request quotas per principal / client IP.
     pub rate_limit: RateLimitSettings,
+    /// Reverse proxies whose forwarding header names the client (`gateway.trusted_proxies`).
+    pub trusted_proxies: TrustedProxies,
+    /// The header they name it in (`gateway.client_ip_header`).
+    pub client_ip_header: ClientIpHeader,
 }
 
 impl Default for GatewaySettings {
@@ -89,6 +97,8 @@ impl Default for GatewaySettings {
             request_timeout: Duration::from_secs(10),
             clock: Arc::new(SystemClock),
             rate_limit: RateLimitSettings::default(),
+            trusted_proxies: TrustedProxies::default(),
+            client_ip_header: ClientIpHeader::default(),
         }
     }
 }
@@ -104,6 +114,10 @@ pub fn router(upstream: Upstream, settings: GatewaySettings) -> Router {
     let request_timeout = settings.request_timeout;
     let rate_limit = settings.rate_limit.clone();
     let verifier = upstream.verifier.clone();
+    let client_ip = Arc::new(client_ip::ClientIpResolver::new(
+        settings.trusted_proxies.clone(),
+        settings.client_ip_header,
+    ));
     let (api, openapi) = api_router(upstream, settings);
     let router = Router::new()
         .merge(api)
@@ -121,6 +135,8 @@ pub fn router(upstream: Upstream, settings: GatewaySettings) -> Router {
         router
     };
     // Authentication runs before the rate limiter, which keys verified callers by principal.
+    // The client IP is resolved first of all, so every response (even a 401, a 413 or a
+    // panic's 500) carries it to the access log.
     router
         .layer(axum::middleware::from_fn_with_state(
             verifier,
@@ -129,6 +145,10 @@ pub fn router(upstream: Upstream, settings: GatewaySettings) -> Router {
         .layer(axum::middleware::from_fn(problem::render_problems))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(CatchPanicLayer::custom(problem::panic_response))
+        .layer(axum::middleware::from_fn_with_state(
+            client_ip,
+            client_ip::resolve,
+        ))
 }
 
 /// The OpenAPI document of the API, as served at [`OPENAPI_PATH`] (for export by the CLI).

@@ -3,9 +3,10 @@
 //! its /64), with a stricter quota on `/api/v1/auth/...`. Over the limit the answer is
 //! `429` `application/problem+json` (code `rate_limited`) with `Retry-After` in whole seconds.
 //!
-//! The client IP comes from `ConnectInfo<SocketAddr>`, present when the server is run with
-//! `into_make_service_with_connect_info::<SocketAddr>()`; without it (in-process tests) all
-//! anonymous requests share one key.
+//! The client IP is the request's [`ClientIp`] (`crate::client_ip`: the TCP peer, or behind a
+//! trusted proxy the client it names), else the peer from `ConnectInfo<SocketAddr>`, present
+//! when the server is run with `into_make_service_with_connect_info::<SocketAddr>()`; without
+//! either (in-process tests) all anonymous requests share one key.
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
@@ -24,6 +25,7 @@ use governor::{Quota, RateLimiter};
 use http::{HeaderValue, header};
 use innkeeper_kernel::{Error, ErrorCode, UserId};
 use innkeeper_platform::auth::AuthenticatedPrincipal;
+use innkeeper_platform::http::ClientIp;
 use serde::{Deserialize, Serialize};
 
 use crate::problem::ApiError;
@@ -96,6 +98,9 @@ impl RateKey {
     pub fn of(request: &Request) -> Self {
         if let Some(AuthenticatedPrincipal(p)) = request.extensions().get() {
             return RateKey::User(p.user_id);
+        }
+        if let Some(ClientIp(ip)) = request.extensions().get() {
+            return RateKey::Ip(client_prefix(*ip));
         }
         match request.extensions().get::<ConnectInfo<SocketAddr>>() {
             Some(ConnectInfo(addr)) => RateKey::Ip(client_prefix(addr.ip())),

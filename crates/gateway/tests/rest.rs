@@ -7,6 +7,8 @@ mod access;
 mod catalog;
 #[path = "rest/docs.rs"]
 mod docs;
+#[path = "rest/external_issuer.rs"]
+mod external_issuer;
 #[path = "rest/fakes.rs"]
 mod fakes;
 #[path = "rest/identity.rs"]

@@ -1,11 +1,12 @@
 //! HTTP plumbing shared by every process: the operations routes (`/metrics`,
 //! `/health/live`, `/health/ready`), request metrics and trace continuation.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -13,6 +14,14 @@ use axum::routing::get;
 use futures::future::BoxFuture;
 
 use crate::telemetry;
+
+/// The client's IP address as the edge determined it (behind trusted proxies, from their
+/// forwarding header; otherwise the TCP peer), as a request and response extension.
+///
+/// The gateway inserts it on the response so [`track_requests`] can log it; requests it did not
+/// handle are logged with their TCP peer (`ConnectInfo`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
 
 /// A readiness check: a name and a future answering whether the dependency is usable.
 pub type ReadinessCheck = Arc<dyn Fn() -> BoxFuture<'static, bool> + Send + Sync>;
@@ -96,18 +105,29 @@ pub async fn track_requests(request: Request, next: Next) -> Response {
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
     let method = request.method().as_str().to_owned();
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_canonical());
     let span = tracing::info_span!("http", http.method = %method, http.route = %route, http.status = tracing::field::Empty);
     telemetry::continue_trace(&span, request.headers());
     let started = Instant::now();
     let response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
     let status = response.status().as_u16();
     span.record("http.status", status);
-    // The access log: who asked what, how it went. The principal's id only (set by the edge's
-    // auth layer on the response), never a token, password or body.
+    // The access log: who asked what, from where, how it went. The principal's id only (set by
+    // the edge's auth layer on the response), never a token, password or body; the client IP
+    // as the edge resolved it behind trusted proxies, else the TCP peer.
     let user_id = response
         .extensions()
         .get::<crate::auth::AuthenticatedPrincipal>()
         .map(|p| p.0.user_id.to_string());
+    let client_ip = response
+        .extensions()
+        .get::<ClientIp>()
+        .map(|c| c.0)
+        .or(peer)
+        .map(|ip| ip.to_string());
     tracing::info!(
         target: "innkeeper::access",
         parent: &span,
@@ -116,6 +136,7 @@ pub async fn track_requests(request: Request, next: Next) -> Response {
         status,
         duration_ms = started.elapsed().as_secs_f64() * 1000.0,
         user_id = user_id.as_deref().unwrap_or("-"),
+        client_ip = client_ip.as_deref().unwrap_or("-"),
         "request"
     );
     let labels = [
@@ -200,5 +221,58 @@ mod tests {
         );
         assert!(line.contains("\"route\":\"/me\""), "{line}");
         assert!(!logs.contains("secret-token-value"), "{logs}");
+    }
+
+    /// The access log line `router` writes for `request`.
+    async fn access_line(router: Router, request: http::Request<Body>) -> String {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_writer(move || writer.clone())
+            .finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+        let router = router.layer(axum::middleware::from_fn(track_requests));
+        router.oneshot(request).await.expect("infallible");
+        let logs = String::from_utf8_lossy(&captured.0.lock().expect("lock")).into_owned();
+        logs.lines()
+            .find(|l| l.contains("innkeeper::access"))
+            .unwrap_or_else(|| panic!("no access log line in {logs}"))
+            .to_owned()
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_access_log_carries_the_client_ip_the_edge_resolved_else_the_peer() {
+        let request = || {
+            let mut request = http::Request::get("/x")
+                .header("x-forwarded-for", "198.51.100.1")
+                .body(Body::empty())
+                .expect("request");
+            let peer: SocketAddr = "10.0.0.5:40000".parse().expect("an address");
+            request.extensions_mut().insert(ConnectInfo(peer));
+            request
+        };
+        // The edge resolved the client (behind a trusted proxy) and said so on the response.
+        let resolved = Router::new().route(
+            "/x",
+            get(|| async {
+                let mut response = "ok".into_response();
+                let client = IpAddr::from([203, 0, 113, 9]);
+                response.extensions_mut().insert(ClientIp(client));
+                response
+            }),
+        );
+        let line = access_line(resolved, request()).await;
+        assert!(line.contains("\"client_ip\":\"203.0.113.9\""), "{line}");
+        // A route outside the edge: the TCP peer; the header alone proves nothing.
+        let plain = Router::new().route("/x", get(|| async { "ok" }));
+        let line = access_line(plain.clone(), request()).await;
+        assert!(line.contains("\"client_ip\":\"10.0.0.5\""), "{line}");
+        // In-process, without a peer: "-".
+        let bare = http::Request::get("/x")
+            .body(Body::empty())
+            .expect("request");
+        let line = access_line(plain, bare).await;
+        assert!(line.contains("\"client_ip\":\"-\""), "{line}");
     }
 }

@@ -82,6 +82,12 @@ pub struct GatewayConfig {
     /// `[gateway.rate_limit]`.
     #[serde(default)]
     pub rate_limit: innkeeper_gateway::RateLimitSettings,
+    /// Reverse proxies (CIDRs or addresses) whose forwarding header names the client.
+    #[serde(default)]
+    pub trusted_proxies: innkeeper_gateway::TrustedProxies,
+    /// `x-forwarded-for` or `forwarded`: the header the trusted proxies write.
+    #[serde(default)]
+    pub client_ip_header: innkeeper_gateway::ClientIpHeader,
 }
 
 impl Config {
@@ -238,5 +244,49 @@ mod tests {
         let err = Config::load(None, &[("node.targets", serde_json::json!(["kitchen"]))])
             .expect_err("invalid");
         assert!(err.to_string().contains("targets"), "{err}");
+    }
+
+    #[test]
+    fn trusted_proxies_are_networks_and_a_bad_one_names_its_key() {
+        let config = Config::load(None, &[]).expect("defaults load");
+        assert!(config.gateway.trusted_proxies.is_empty());
+        assert_eq!(
+            config.gateway.client_ip_header,
+            innkeeper_gateway::ClientIpHeader::XForwardedFor
+        );
+        let config = Config::load(
+            None,
+            &[
+                (
+                    "gateway.trusted_proxies",
+                    serde_json::json!(["10.0.0.0/8", "192.0.2.10"]),
+                ),
+                ("gateway.client_ip_header", serde_json::json!("forwarded")),
+            ],
+        )
+        .expect("valid");
+        assert!(
+            config
+                .gateway
+                .trusted_proxies
+                .contains([10, 1, 2, 3].into())
+        );
+        assert_eq!(
+            config.gateway.client_ip_header,
+            innkeeper_gateway::ClientIpHeader::Forwarded
+        );
+        let err = Config::load(
+            None,
+            &[(
+                "gateway.trusted_proxies",
+                serde_json::json!(["10.0.0.0/33"]),
+            )],
+        )
+        .expect_err("invalid");
+        let err = format!("{err:#}");
+        assert!(
+            err.contains("trusted_proxies") && err.contains("10.0.0.0/33"),
+            "{err}"
+        );
     }
 }

@@ -263,6 +263,8 @@ impl Node {
                 max_nights: config.catalog.max_nights,
                 request_timeout: Duration::from_millis(config.gateway.request_timeout_ms),
                 rate_limit: config.gateway.rate_limit.clone(),
+                trusted_proxies: config.gateway.trusted_proxies.clone(),
+                client_ip_header: config.gateway.client_ip_header,
                 clock: options.clock.clone(),
             };
             let upstream = innkeeper_gateway::Upstream {

@@ -17,6 +17,8 @@ pub trait KeySource: Send + Sync + std::fmt::Debug {
 
 /// Keys fetched with `GET` from a JWKS URL (`/.well-known/jwks.json`, Keycloak's `certs`).
 ///
+/// `https://` URLs are verified with rustls (aws-lc-rs) against the platform's root
+/// certificates, plus any CA certificates given for a private CA ([`Self::with_ca_pem`]).
 /// Keys that do not parse (an unknown `kty`, an encryption key of a shape this library does not
 /// know) are skipped, so one odd key does not hide the others.
 #[derive(Debug, Clone)]
@@ -26,21 +28,40 @@ pub struct HttpKeySource {
 }
 
 impl HttpKeySource {
-    /// A source reading `url`, giving up on a fetch after `timeout`.
-    ///
-    /// Only `http://` URLs work in this build (reqwest is compiled without TLS); an `https://`
-    /// URL is refused here rather than on the first token.
+    /// A source reading `url` (`http://` or `https://`), giving up on a fetch after `timeout`.
     pub fn new(url: &str, timeout: Duration) -> Result<Self> {
-        if !url.starts_with("http://") {
+        Self::build(url, timeout, Vec::new())
+    }
+
+    /// A source reading `url` that also trusts the CA certificates of the PEM bundle `ca_pem`
+    /// (besides the platform's roots). A bundle without a certificate is refused.
+    pub fn with_ca_pem(url: &str, timeout: Duration, ca_pem: &[u8]) -> Result<Self> {
+        let roots = reqwest::Certificate::from_pem_bundle(ca_pem)
+            .map_err(|e| Error::invalid_field("ca_file", format!("is not a PEM bundle: {e}")))?;
+        if roots.is_empty() {
             return Err(Error::invalid_field(
-                "jwks_url",
-                "must be an http:// URL (this build has no TLS client)",
+                "ca_file",
+                "holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
             ));
         }
-        let client = reqwest::Client::builder()
+        Self::build(url, timeout, roots)
+    }
+
+    fn build(url: &str, timeout: Duration, roots: Vec<reqwest::Certificate>) -> Result<Self> {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(Error::invalid_field(
+                "jwks_url",
+                "must be an https:// (or http://) URL",
+            ));
+        }
+        let client = roots
+            .into_iter()
+            .fold(reqwest::Client::builder(), |b, root| {
+                b.add_root_certificate(root)
+            })
             .timeout(timeout)
             .build()
-            .map_err(|e| Error::internal(format!("cannot build the JWKS client: {e}")))?;
+            .map_err(|e| Error::unavailable(format!("cannot build the JWKS client: {e}")))?;
         Ok(Self {
             url: url.to_owned(),
             client,

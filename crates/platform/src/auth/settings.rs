@@ -2,6 +2,7 @@
 //! external OpenID issuers (Keycloak, ...) whose tokens are trusted too.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use innkeeper_kernel::Role;
 use jsonwebtoken::Algorithm;
@@ -49,8 +50,14 @@ pub struct ExternalIssuerSettings {
     /// (Keycloak: `https://host/realms/<realm>`).
     pub issuer: String,
     /// Where its signing keys are published (Keycloak:
-    /// `https://host/realms/<realm>/protocol/openid-connect/certs`).
+    /// `https://host/realms/<realm>/protocol/openid-connect/certs`). `https://` is verified
+    /// against the platform's root certificates (plus [`Self::ca_file`]); `http://` only suits
+    /// a private network.
     pub jwks_url: String,
+    /// A PEM file of further CA certificates trusted for `jwks_url` (a private CA), in addition
+    /// to the platform's roots. Read once at start-up; a relative path is taken from the working
+    /// directory.
+    pub ca_file: Option<PathBuf>,
     /// The `aud` its tokens must carry for Innkeeper.
     pub audience: String,
     /// Accepted signature algorithms. Asymmetric only (`HS*` is refused at start-up).
@@ -74,6 +81,7 @@ impl Default for ExternalIssuerSettings {
         Self {
             issuer: String::new(),
             jwks_url: String::new(),
+            ca_file: None,
             audience: DEFAULT_AUDIENCE.to_owned(),
             algorithms: vec![Algorithm::RS256],
             roles_claim: "realm_access.roles".to_owned(),

@@ -17,6 +17,8 @@ use time::macros::datetime;
 
 use super::*;
 
+mod tls;
+
 const LOCAL: &str = "http://127.0.0.1:8080";
 const EXTERNAL: &str = "http://keycloak.test/realms/innkeeper";
 
@@ -336,7 +338,10 @@ struct JwksServer {
     hits: Arc<AtomicU64>,
 }
 
-async fn jwks_server(keys: Vec<Value>) -> JwksServer {
+/// The JWKS router of a test server: its keys and a count of requests.
+type JwksApp = (axum::Router, Arc<Mutex<Vec<Value>>>, Arc<AtomicU64>);
+
+fn jwks_app(keys: Vec<Value>) -> JwksApp {
     let keys = Arc::new(Mutex::new(keys));
     let hits = Arc::new(AtomicU64::new(0));
     let (served, counted) = (keys.clone(), hits.clone());
@@ -348,6 +353,11 @@ async fn jwks_server(keys: Vec<Value>) -> JwksServer {
             async move { axum::Json(json!({ "keys": keys })) }
         }),
     );
+    (app, keys, hits)
+}
+
+async fn jwks_server(keys: Vec<Value>) -> JwksServer {
+    let (app, keys, hits) = jwks_app(keys);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("binds");
@@ -547,11 +557,18 @@ fn unsafe_or_useless_external_settings_are_refused() {
     })
     .expect_err("HS256");
     assert_eq!(err.errors[0].field, "auth.external[0].algorithms");
+    assert!(
+        build(ExternalIssuerSettings {
+            jwks_url: "https://idp.test/certs".into(),
+            ..ok.clone()
+        })
+        .is_ok()
+    );
     let err = build(ExternalIssuerSettings {
-        jwks_url: "https://idp.test/certs".into(),
+        jwks_url: "ftp://idp.test/certs".into(),
         ..ok.clone()
     })
-    .expect_err("no TLS");
+    .expect_err("not HTTP");
     assert_eq!(err.errors[0].field, "auth.external[0].jwks_url");
     let err = build(ExternalIssuerSettings {
         role_map: Default::default(),
@@ -579,7 +596,8 @@ fn settings_load_from_toml_with_defaults() {
 
         [[auth.external]]
         issuer = "https://kc.example/realms/hotels"
-        jwks_url = "http://kc.internal/realms/hotels/protocol/openid-connect/certs"
+        jwks_url = "https://kc.internal/realms/hotels/protocol/openid-connect/certs"
+        ca_file = "/etc/innkeeper/kc-ca.pem"
         role_map = { hotel-owner = "hotelier", admin = "admin" }
     "#;
     let root: Root = crate::config::load(toml, None, &[]).expect("loads");
@@ -591,6 +609,11 @@ fn settings_load_from_toml_with_defaults() {
     assert_eq!(ext.roles_claim, "realm_access.roles");
     assert_eq!(ext.audience, DEFAULT_AUDIENCE);
     assert_eq!(ext.role_map["hotel-owner"], Role::Hotelier);
+    assert_eq!(
+        ext.ca_file.as_deref(),
+        Some(std::path::Path::new("/etc/innkeeper/kc-ca.pem"))
+    );
+    assert_eq!(ExternalIssuerSettings::default().ca_file, None);
 }
 
 #[test]

@@ -203,6 +203,9 @@ struct KeyCache {
 /// `jwks_refetch_seconds`, and one fetch a second does not hammer a source that is down.
 const FAILED_FETCH_BACKOFF: Duration = Duration::from_secs(1);
 
+/// What a caller is told when an issuer's keys cannot be fetched.
+const KEYS_UNAVAILABLE: &str = "the issuer's signing keys cannot be fetched right now";
+
 /// The local issuer's minimum time between key refetches (see [`Verifier::from_settings`]).
 const LOCAL_REFETCH: Duration = Duration::from_secs(1);
 
@@ -240,7 +243,7 @@ impl IssuerState {
             if cache.last_fetch.is_some_and(|last| now - last < refetch) {
                 return Err(if cache.last_failed {
                     // The key may well exist: we could not ask. Retry, do not re-login.
-                    Error::unavailable("the issuer's signing keys cannot be fetched right now")
+                    Error::unavailable(KEYS_UNAVAILABLE)
                 } else {
                     unauthenticated("token signed with an unknown key")
                 });
@@ -253,8 +256,10 @@ impl IssuerState {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .last_failed = fetched.is_err();
-        let set = fetched.inspect_err(|e| {
+        // The cause (a URL, a TLS or connection error) is for the log, not for the caller.
+        let set = fetched.map_err(|e| {
             tracing::warn!(issuer = %self.trusted.issuer, error = %e, "fetching signing keys failed");
+            Error::unavailable(KEYS_UNAVAILABLE)
         })?;
         let keys = usable_keys(&set);
         tracing::info!(issuer = %self.trusted.issuer, keys = keys.len(), "signing keys fetched");
@@ -360,7 +365,7 @@ impl Verifier {
         ];
         for (i, external) in settings.external.iter().enumerate() {
             let named = |e: Error| prefix_fields(e, &format!("auth.external[{i}]."));
-            let keys = HttpKeySource::new(&external.jwks_url, JWKS_FETCH_TIMEOUT).map_err(named)?;
+            let keys = external_key_source(external).map_err(named)?;
             let trusted = TrustedIssuer::external(external, Arc::new(keys)).map_err(named)?;
             if issuers.iter().any(|t| t.issuer == trusted.issuer) {
                 return Err(named(Error::invalid_field("issuer", "is trusted twice")));
@@ -450,6 +455,18 @@ impl Verifier {
             role: issuer.roles.role(&claims)?,
         })
     }
+}
+
+/// The JWKS source of an external issuer: its URL, trusting the platform's roots and the CA
+/// certificates of its `ca_file`, if it has one.
+fn external_key_source(external: &ExternalIssuerSettings) -> Result<HttpKeySource> {
+    let Some(path) = &external.ca_file else {
+        return HttpKeySource::new(&external.jwks_url, JWKS_FETCH_TIMEOUT);
+    };
+    let pem = std::fs::read(path).map_err(|e| {
+        Error::invalid_field("ca_file", format!("cannot read {}: {e}", path.display()))
+    })?;
+    HttpKeySource::with_ca_pem(&external.jwks_url, JWKS_FETCH_TIMEOUT, &pem)
 }
 
 /// A NumericDate claim, whole seconds.
