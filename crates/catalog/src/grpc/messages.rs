@@ -147,19 +147,24 @@ impl Wire for HotelQuery {
     }
 }
 
+/// The protobuf form of a hotel summary, moving its strings.
+pub(crate) fn summary_into_proto(hotel: HotelSummary) -> pb::HotelSummary {
+    pb::HotelSummary {
+        id: hotel.id.to_proto(),
+        name: hotel.name,
+        city: hotel.city,
+        country: hotel.country,
+        location: Some(hotel.location.to_proto()),
+        stars: opt_proto(hotel.stars.as_ref()),
+        currency: hotel.currency.to_proto(),
+        distance_km: hotel.distance_km,
+    }
+}
+
 impl Wire for HotelSummary {
     type Proto = pb::HotelSummary;
     fn to_proto(&self) -> pb::HotelSummary {
-        pb::HotelSummary {
-            id: self.id.to_proto(),
-            name: self.name.clone(),
-            city: self.city.clone(),
-            country: self.country.clone(),
-            location: Some(self.location.to_proto()),
-            stars: opt_proto(self.stars.as_ref()),
-            currency: self.currency.to_proto(),
-            distance_km: self.distance_km,
-        }
+        summary_into_proto(self.clone())
     }
     fn from_proto(p: pb::HotelSummary, at: &At<'_>) -> Result<Self> {
         Ok(HotelSummary {

@@ -5,6 +5,7 @@ use innkeeper_proto::catalog::v1 as pb;
 use pb::search_availability_request::Place as PbPlace;
 use time::Date;
 
+use super::messages::summary_into_proto;
 use super::wire::{At, Wire, field, list, protos, required};
 use crate::api::{
     AvailabilityQuery, Hold, HotelAvailabilityQuery, InventoryNight, NightPrice, NightsChanged,
@@ -172,21 +173,27 @@ impl Wire for NightPrice {
     }
 }
 
+/// The protobuf form of an offer, moving its strings rather than copying them (a search
+/// answer is built to be sent).
+pub(crate) fn offer_into_proto(offer: Offer) -> pb::Offer {
+    pb::Offer {
+        hotel: Some(summary_into_proto(offer.hotel)),
+        room_type_id: offer.room_type_id.to_proto(),
+        room_type_name: offer.room_type_name,
+        capacity: offer.capacity,
+        check_in: offer.check_in.to_proto(),
+        check_out: offer.check_out.to_proto(),
+        rooms: offer.rooms,
+        night_prices: offer.nights.iter().map(|n| n.price.amount).collect(),
+        total: Some(offer.total.to_proto()),
+        rooms_left: offer.rooms_left,
+    }
+}
+
 impl Wire for Offer {
     type Proto = pb::Offer;
     fn to_proto(&self) -> pb::Offer {
-        pb::Offer {
-            hotel: Some(self.hotel.to_proto()),
-            room_type_id: self.room_type_id.to_proto(),
-            room_type_name: self.room_type_name.clone(),
-            capacity: self.capacity,
-            check_in: self.check_in.to_proto(),
-            check_out: self.check_out.to_proto(),
-            rooms: self.rooms,
-            night_prices: self.nights.iter().map(|n| n.price.amount).collect(),
-            total: Some(self.total.to_proto()),
-            rooms_left: self.rooms_left,
-        }
+        offer_into_proto(self.clone())
     }
     fn from_proto(p: pb::Offer, at: &At<'_>) -> Result<Self> {
         let check_in: Date = field(at, "check_in", p.check_in)?;

@@ -16,6 +16,7 @@ use innkeeper_proto::catalog::v1 as pb;
 use pb::catalog_service_server::{CatalogService, CatalogServiceServer};
 use tonic::{Request, Response, Status};
 
+use super::nights::offer_into_proto;
 use super::wire::{At, Wire, field, optional, protos, required};
 use super::{MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES};
 use crate::api::{AvailabilityQuery, CatalogApi, HotelAvailabilityQuery, HotelQuery, PlaceHold};
@@ -288,7 +289,7 @@ impl CatalogService for CatalogGrpcServer {
                     .search_availability(AvailabilityQuery::from_proto(req, &At::ROOT)?)
                     .await?;
                 Ok(pb::OffersResponse {
-                    offers: protos(&offers),
+                    offers: offers.into_iter().map(offer_into_proto).collect(),
                 })
             }
             .await,
@@ -307,7 +308,7 @@ impl CatalogService for CatalogGrpcServer {
                     .hotel_availability(HotelAvailabilityQuery::from_proto(req, &At::ROOT)?)
                     .await?;
                 Ok(pb::OffersResponse {
-                    offers: protos(&offers),
+                    offers: offers.into_iter().map(offer_into_proto).collect(),
                 })
             }
             .await,

@@ -117,7 +117,8 @@ macro_rules! wire_id {
         impl Wire for $id {
             type Proto = String;
             fn to_proto(&self) -> String {
-                self.to_string()
+                let mut buf = uuid::Uuid::encode_buffer();
+                self.as_uuid().hyphenated().encode_lower(&mut buf).to_owned()
             }
             fn from_proto(proto: String, at: &At<'_>) -> Result<Self> {
                 <$id>::parse_field(at, &proto)
