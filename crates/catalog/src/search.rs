@@ -36,6 +36,8 @@ pub(crate) struct Wanted<'a> {
 struct Ranked<'s> {
     block: &'s Block,
     column: usize,
+    /// The column's place in its block by hotel name (the tie-break within a block).
+    rank: u32,
     start: usize,
     total: i64,
     rooms_left: u32,
@@ -84,6 +86,7 @@ pub(crate) fn best_offers(
             ranked.push(Ranked {
                 block,
                 column: s.column,
+                rank: block.name_order[s.column],
                 start,
                 total: s.total,
                 rooms_left: s.rooms_left,
@@ -114,7 +117,7 @@ fn compare(sort: SortOrder, a: &Ranked<'_>, b: &Ranked<'_>) -> Ordering {
     };
     first.then_with(|| {
         if std::ptr::eq(a.block, b.block) {
-            a.block.name_order[a.column].cmp(&b.block.name_order[b.column])
+            a.rank.cmp(&b.rank)
         } else {
             let (a, b) = (&a.block.slots[a.column], &b.block.slots[b.column]);
             a.hotel
