@@ -134,7 +134,7 @@ impl Wire for Date {
     type Proto = String;
     fn to_proto(&self) -> String {
         match innkeeper_kernel::iso_date(*self) {
-            Some(text) => text.iter().map(|&b| char::from(b)).collect(),
+            Some(text) => std::str::from_utf8(&text).unwrap_or_default().to_owned(),
             None => format!(
                 "{:04}-{:02}-{:02}",
                 self.year(),
