@@ -81,6 +81,12 @@ impl CatalogService {
         self.index.reload(&*self.store, self.clock.today()).await
     }
 
+    /// The search index and the store it is kept from (for tests that interleave a reload).
+    #[cfg(test)]
+    pub(crate) fn index_and_store(&self) -> (&SearchIndex, &dyn CatalogStore) {
+        (&self.index, &*self.store)
+    }
+
     /// Keeps the index fresh after a committed write; a failure only leaves the cache stale
     /// until the next write or reload, so it is logged, not returned.
     async fn refresh_index(&self, hotel_id: HotelId, from: Date, to: Date) {

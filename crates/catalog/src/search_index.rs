@@ -13,7 +13,7 @@
 //! nothing per candidate (see [`crate::search`]).
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use innkeeper_kernel::{HotelId, Result, RoomTypeId};
 use time::{Date, Duration};
@@ -416,6 +416,11 @@ pub(crate) struct SearchIndex {
     horizon_days: u32,
     /// Serialises refreshes per hotel (striped), so reads are applied in the order taken.
     stripes: Vec<tokio::sync::Mutex<()>>,
+    /// While a reload reads the store: the ranges refreshed meanwhile. The reload may have
+    /// read those nights before the write, so they are read again once its data is in.
+    replay: Mutex<Option<Vec<(HotelId, Date, Date)>>>,
+    /// One reload at a time.
+    reloading: tokio::sync::Mutex<()>,
 }
 
 impl SearchIndex {
@@ -425,13 +430,63 @@ impl SearchIndex {
             data: RwLock::new(Data::default()),
             horizon_days,
             stripes: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
+            replay: Mutex::new(None),
+            reloading: tokio::sync::Mutex::new(()),
         }
     }
 
-    /// Loads every room type and its nights from `today - 1` over the horizon, a page of
-    /// hotels at a time (so the rows of the whole catalog are never in memory at once), then
-    /// swaps the new data in.
+    /// Loads every room type and its nights from `today - 1` over the horizon and swaps the new
+    /// data in; then re-reads whatever was refreshed while it read, so a write that committed
+    /// during the reload is never overwritten by the older read.
     pub(crate) async fn reload(&self, store: &dyn CatalogStore, today: Date) -> Result<usize> {
+        let _one = self.reloading.lock().await;
+        self.start_replay_log();
+        match self.load(store, today).await {
+            Ok(data) => Ok(self.install(store, data).await),
+            Err(err) => {
+                self.take_replay_log();
+                Err(err)
+            }
+        }
+    }
+
+    fn start_replay_log(&self) {
+        *self.replay.lock().unwrap_or_else(|e| e.into_inner()) = Some(Vec::new());
+    }
+
+    /// The ranges to re-read, one per hotel (the union of its refreshed ranges).
+    fn take_replay_log(&self) -> Vec<(HotelId, Date, Date)> {
+        let log = self
+            .replay
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .unwrap_or_default();
+        let mut merged: HashMap<HotelId, (Date, Date)> = HashMap::new();
+        for (hotel, from, to) in log {
+            let range = merged.entry(hotel).or_insert((from, to));
+            *range = (range.0.min(from), range.1.max(to));
+        }
+        merged.into_iter().map(|(h, (f, t))| (h, f, t)).collect()
+    }
+
+    /// Swaps `data` in, then replays the refreshes logged since the reload started. Returns the
+    /// number of room types indexed.
+    async fn install(&self, store: &dyn CatalogStore, data: Data) -> usize {
+        let count = data.city_of.len();
+        *self.data.write().unwrap_or_else(|e| e.into_inner()) = data;
+        metrics::gauge!("innkeeper_catalog_search_index_room_types").set(count as f64);
+        for (hotel_id, from, to) in self.take_replay_log() {
+            if let Err(err) = self.apply_refresh(store, hotel_id, from, to).await {
+                tracing::warn!(%hotel_id, error = %err, "search index refresh after reload failed");
+            }
+        }
+        count
+    }
+
+    /// Reads every room type and its nights from `today - 1` over the horizon, a page of
+    /// hotels at a time (so the rows of the whole catalog are never in memory at once).
+    async fn load(&self, store: &dyn CatalogStore, today: Date) -> Result<Data> {
         let from = today - Duration::days(1);
         let days = self.horizon_days as usize + 1;
         let to = from + Duration::days(days as i64);
@@ -473,19 +528,36 @@ impl SearchIndex {
                 _ => break,
             }
         }
-        let count = data.city_of.len();
         data.by_city = cities
             .into_iter()
             .map(|(key, columns)| (key, Block::from_columns(from, days, columns)))
             .collect();
-        *self.data.write().unwrap_or_else(|e| e.into_inner()) = data;
-        metrics::gauge!("innkeeper_catalog_search_index_room_types").set(count as f64);
-        Ok(count)
+        Ok(data)
     }
 
     /// Re-reads the hotel's room types and their nights in `[from, to)` after a write.
     /// Nights outside the range keep their cached values.
     pub(crate) async fn refresh(
+        &self,
+        store: &dyn CatalogStore,
+        hotel_id: HotelId,
+        from: Date,
+        to: Date,
+    ) -> Result<()> {
+        // Logged before it is applied: a reload that swaps its data in after this point
+        // reads the range again.
+        if let Some(log) = self
+            .replay
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
+            log.push((hotel_id, from, to));
+        }
+        self.apply_refresh(store, hotel_id, from, to).await
+    }
+
+    async fn apply_refresh(
         &self,
         store: &dyn CatalogStore,
         hotel_id: HotelId,
@@ -839,5 +911,112 @@ mod tests {
         assert_eq!(porto.sellable(2, 1, 1, 0, None).len(), 1);
         assert!(data.take(id).is_some());
         assert!(data.by_hotel.values().all(|ids| ids.is_empty()));
+    }
+
+    /// A write that commits while a reload is reading the store shows once the reload is in:
+    /// the reload read the night before the write, and its data must not win.
+    #[tokio::test]
+    async fn a_write_during_a_reload_is_not_lost_to_it() {
+        use innkeeper_kernel::{Clock, HoldId, ManualClock, Principal};
+        use innkeeper_platform::testing::TestDatabase;
+        use time::macros::datetime;
+
+        use crate::api::{
+            CatalogApi, HotelAvailabilityQuery, NewHotel, NewRoom, NewRoomType, PlaceHold,
+            RoomStatus,
+        };
+        use crate::app::CatalogSettings;
+        use crate::module::CatalogModule;
+
+        let db = TestDatabase::sqlite().await;
+        let clock = Arc::new(ManualClock::new(datetime!(2026-11-22 10:00 UTC)));
+        let module = CatalogModule::start(&db.db, clock.clone(), CatalogSettings::default())
+            .await
+            .expect("start");
+        let catalog = &module.service;
+        let owner = Principal::DEVELOPMENT;
+        let new_hotel = NewHotel {
+            name: "Casa Azul".into(),
+            description: String::new(),
+            address: "Rua Augusta 1".into(),
+            city: "Lisbon".into(),
+            country: "PT".into(),
+            location: GeoPoint {
+                lat: 38.72,
+                lon: -9.14,
+            },
+            stars: None,
+            currency: Currency::EUR,
+            timezone: "Europe/Lisbon".into(),
+        };
+        let hotel = catalog
+            .create_hotel(&owner, new_hotel)
+            .await
+            .expect("hotel");
+        let new_type = NewRoomType {
+            name: "Double".into(),
+            description: String::new(),
+            capacity: 2,
+            beds: vec![],
+            amenities: vec![],
+            base_price: Money {
+                amount: 10_000,
+                currency: Currency::EUR,
+            },
+        };
+        let room_type = catalog
+            .create_room_type(&owner, hotel.id, new_type)
+            .await
+            .expect("room type");
+        let room = NewRoom {
+            number: "101".into(),
+            floor: 1,
+            room_type_id: room_type.id,
+            status: RoomStatus::Ready,
+        };
+        catalog
+            .create_room(&owner, hotel.id, room)
+            .await
+            .expect("room");
+        catalog.load_search_index().await.expect("index");
+        let today = clock.today();
+        let stay = StayDates::from_stored(today + Duration::days(3), today + Duration::days(5))
+            .expect("stay");
+        let offers = || async {
+            let query = HotelAvailabilityQuery {
+                hotel_id: hotel.id,
+                stay,
+                guests: 2,
+                rooms: 1,
+            };
+            catalog
+                .hotel_availability(query)
+                .await
+                .expect("search")
+                .len()
+        };
+        assert_eq!(offers().await, 1);
+
+        // A reload reads the store (the room is free) ...
+        let (index, store) = catalog.index_and_store();
+        index.start_replay_log();
+        let read = index.load(store, today).await.expect("load");
+        // ... then a hold commits and refreshes the index the reload is about to replace ...
+        let hold = PlaceHold {
+            hold_id: HoldId::new(),
+            room_type_id: room_type.id,
+            stay,
+            quantity: 1,
+            ttl_seconds: 600,
+        };
+        catalog.place_hold(hold).await.expect("hold the only room");
+        assert_eq!(offers().await, 0, "held");
+        // ... and the reload's older read goes in: the held night must stay held.
+        index.install(store, read).await;
+        assert_eq!(
+            offers().await,
+            0,
+            "the reload's older read must not undo the hold"
+        );
     }
 }
