@@ -1,0 +1,261 @@
+//! The in-process bus (embedded shape), built on the outbox itself.
+//!
+//! Subscriptions are rows in the producer's database. Publishing a batch writes one delivery
+//! row per (subscribed consumer, event), idempotently, so a relay that publishes again adds
+//! nothing still pending. A [`BusConsumer`] reads its deliveries in outbox order, hands each
+//! event to its [`Dispatcher`] and deletes the deliveries once handled: a restart redelivers
+//! whatever was not acknowledged, and the inbox absorbs the repeats. Published rows stay in the
+//! outbox until no delivery refers to them.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use innkeeper_platform::db::Database;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::consumer::{Consumer, ConsumerSettings, Delivery, Dispatcher};
+use crate::outbox::{EventRow, event_columns};
+use crate::relay::{Record, Transport, TransportError};
+
+/// The in-process transport over one producer database.
+#[derive(Debug, Clone)]
+pub struct Bus {
+    db: Database,
+    wake: Arc<Notify>,
+}
+
+const DELIVER_SQLITE: &str = "INSERT INTO event_deliveries (consumer, seq) \
+     SELECT s.consumer, o.seq FROM event_outbox o JOIN event_subscriptions s ON s.topic = o.topic \
+     WHERE o.seq IN (SELECT value FROM json_each(?)) \
+     ON CONFLICT (consumer, seq) DO NOTHING";
+const DELIVER_POSTGRES: &str = "INSERT INTO event_deliveries (consumer, seq) \
+     SELECT s.consumer, o.seq FROM event_outbox o JOIN event_subscriptions s ON s.topic = o.topic \
+     WHERE o.seq = ANY($1) \
+     ON CONFLICT (consumer, seq) DO NOTHING";
+
+const PENDING_SQLITE: &str = concat!(
+    "SELECT ",
+    event_columns!("o"),
+    " FROM event_deliveries d JOIN event_outbox o ON o.seq = d.seq WHERE d.consumer = ? ORDER BY d.seq LIMIT ?"
+);
+const PENDING_POSTGRES: &str = concat!(
+    "SELECT ",
+    event_columns!("o"),
+    " FROM event_deliveries d JOIN event_outbox o ON o.seq = d.seq WHERE d.consumer = $1 ORDER BY d.seq LIMIT $2"
+);
+
+impl Bus {
+    /// The bus of the outbox in `db` (the producer's database).
+    pub fn new(db: Database) -> Self {
+        Self {
+            db,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Subscribes `consumer` (durably: from now on every event published on its topics waits
+    /// for it, whether it runs or not), keeping its inbox and dead letters in `consumer_db`.
+    /// Run the returned [`BusConsumer`] to deliver.
+    pub async fn subscribe(
+        &self,
+        consumer: Arc<dyn Consumer>,
+        consumer_db: Database,
+        settings: ConsumerSettings,
+    ) -> anyhow::Result<BusConsumer> {
+        let name = consumer.name().to_owned();
+        for topic in consumer.topics() {
+            match &self.db {
+                Database::Sqlite(sqlite) => {
+                    sqlx::query(
+                        "INSERT INTO event_subscriptions (consumer, topic) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(&name)
+                    .bind(&topic)
+                    .execute(&sqlite.writer)
+                    .await?;
+                }
+                Database::Postgres(pool) => {
+                    sqlx::query(
+                        "INSERT INTO event_subscriptions (consumer, topic) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(&name)
+                    .bind(&topic)
+                    .execute(pool)
+                    .await?;
+                }
+            }
+        }
+        Ok(BusConsumer {
+            bus: self.clone(),
+            dispatcher: Dispatcher::new(consumer, consumer_db, settings),
+        })
+    }
+}
+
+#[async_trait]
+impl Transport for Bus {
+    fn name(&self) -> &'static str {
+        "bus"
+    }
+
+    async fn publish(&self, records: &[Record]) -> Result<(), TransportError> {
+        let seqs: Vec<i64> = records.iter().map(|r| r.seq).collect();
+        let result = match &self.db {
+            Database::Sqlite(sqlite) => {
+                let seqs = serde_json::to_string(&seqs).map_err(TransportError::new)?;
+                sqlx::query(DELIVER_SQLITE)
+                    .bind(seqs)
+                    .execute(&sqlite.writer)
+                    .await
+                    .map(drop)
+            }
+            Database::Postgres(pool) => sqlx::query(DELIVER_POSTGRES)
+                .bind(seqs)
+                .execute(pool)
+                .await
+                .map(drop),
+        };
+        result.map_err(TransportError::new)?;
+        self.wake.notify_waiters();
+        Ok(())
+    }
+}
+
+/// One consumer's end of the bus.
+#[derive(Debug)]
+pub struct BusConsumer {
+    bus: Bus,
+    dispatcher: Dispatcher,
+}
+
+impl BusConsumer {
+    /// Handles up to a batch of pending deliveries in order and acknowledges them; returns how
+    /// many. Stops at the first event the consumer's database could not take (it stays
+    /// pending, with every later one).
+    pub async fn poll_once(&self) -> anyhow::Result<usize> {
+        let name = self.dispatcher.name();
+        let limit = i64::from(self.dispatcher.settings().batch_size);
+        let rows: Vec<EventRow> = match &self.bus.db {
+            Database::Sqlite(sqlite) => {
+                sqlx::query_as(PENDING_SQLITE)
+                    .bind(name)
+                    .bind(limit)
+                    .fetch_all(&sqlite.reader)
+                    .await?
+            }
+            Database::Postgres(pool) => {
+                sqlx::query_as(PENDING_POSTGRES)
+                    .bind(name)
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await?
+            }
+        };
+        let mut done = Vec::with_capacity(rows.len());
+        let mut failure = None;
+        for row in rows {
+            let (seq, event) = row.into_event();
+            match self.dispatcher.deliver(&event).await {
+                Ok(Delivery::Handled | Delivery::Duplicate | Delivery::DeadLettered) => {
+                    done.push(seq)
+                }
+                Err(err) => {
+                    failure = Some(err);
+                    break;
+                }
+            }
+        }
+        self.acknowledge(&done).await?;
+        match failure {
+            Some(err) => Err(err.into()),
+            None => Ok(done.len()),
+        }
+    }
+
+    async fn acknowledge(&self, seqs: &[i64]) -> anyhow::Result<()> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        let name = self.dispatcher.name();
+        match &self.bus.db {
+            Database::Sqlite(sqlite) => {
+                sqlx::query(
+                    "DELETE FROM event_deliveries WHERE consumer = ? AND seq IN (SELECT value FROM json_each(?))",
+                )
+                .bind(name)
+                .bind(serde_json::to_string(seqs)?)
+                .execute(&sqlite.writer)
+                .await?;
+            }
+            Database::Postgres(pool) => {
+                sqlx::query("DELETE FROM event_deliveries WHERE consumer = $1 AND seq = ANY($2)")
+                    .bind(name)
+                    .bind(seqs)
+                    .execute(pool)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// How many deliveries wait for this consumer.
+    pub async fn pending(&self) -> anyhow::Result<i64> {
+        let name = self.dispatcher.name();
+        let count = match &self.bus.db {
+            Database::Sqlite(sqlite) => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM event_deliveries WHERE consumer = ?")
+                    .bind(name)
+                    .fetch_one(&sqlite.reader)
+                    .await?
+            }
+            Database::Postgres(pool) => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM event_deliveries WHERE consumer = $1")
+                    .bind(name)
+                    .fetch_one(pool)
+                    .await?
+            }
+        };
+        Ok(count)
+    }
+
+    /// Delivers until `shutdown`: woken by the bus when this process publishes, else every
+    /// poll interval; runs requested dead-letter retries; keeps the pending gauge fresh.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let poll = self.dispatcher.settings().poll_interval;
+        let name = self.dispatcher.name().to_owned();
+        let mut last_chores = std::time::Instant::now();
+        loop {
+            let notified = self.bus.wake.notified();
+            let wait = match self.poll_once().await {
+                Ok(n) if n > 0 => None,
+                Ok(_) => Some(poll),
+                Err(err) => {
+                    tracing::warn!(consumer = %name, error = format!("{err:#}"), "bus delivery failed; retrying");
+                    Some(poll.max(std::time::Duration::from_millis(500)))
+                }
+            };
+            if last_chores.elapsed() >= std::time::Duration::from_secs(1) {
+                last_chores = std::time::Instant::now();
+                if let Ok(pending) = self.pending().await {
+                    metrics::gauge!("innkeeper_events_consumer_pending", "consumer" => name.clone())
+                        .set(pending as f64);
+                }
+                if let Err(err) = self.dispatcher.retry_requested().await {
+                    tracing::warn!(consumer = %name, error = %err, "dead-letter retries failed");
+                }
+            }
+            match wait {
+                None if shutdown.is_cancelled() => return Ok(()),
+                None => {}
+                Some(wait) => {
+                    tokio::select! {
+                        () = shutdown.cancelled() => return Ok(()),
+                        () = notified => {}
+                        () = tokio::time::sleep(wait) => {}
+                    }
+                }
+            }
+        }
+    }
+}

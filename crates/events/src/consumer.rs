@@ -1,0 +1,301 @@
+//! Consumers: one API for every transport. A [`Dispatcher`] delivers an event to a consumer
+//! at most once in effect: the inbox row (consumer, event id) commits with the handler's
+//! effects, so a redelivered event finds it and is skipped.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use innkeeper_platform::db::Database;
+use sqlx::{Postgres, Sqlite};
+use time::OffsetDateTime;
+use tracing::Instrument as _;
+use uuid::Uuid;
+
+use crate::dead_letters;
+use crate::envelope::{Event, micros};
+
+/// A transaction on the consumer's own database: the handler writes its effects through it,
+/// and they commit together with the inbox row.
+#[derive(Debug)]
+pub enum Tx {
+    /// SQLite (begun `IMMEDIATE` on the writer connection).
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    /// PostgreSQL.
+    Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    /// Begins a write transaction on `db`.
+    pub async fn begin(db: &Database) -> Result<Tx, sqlx::Error> {
+        Ok(match db {
+            Database::Sqlite(sqlite) => {
+                Tx::Sqlite(sqlite.writer.begin_with("BEGIN IMMEDIATE").await?)
+            }
+            Database::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// Commits.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await,
+            Tx::Postgres(tx) => tx.commit().await,
+        }
+    }
+
+    /// Rolls back.
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(tx) => tx.rollback().await,
+            Tx::Postgres(tx) => tx.rollback().await,
+        }
+    }
+}
+
+/// Why a handler failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct HandlerError {
+    message: String,
+    permanent: bool,
+}
+
+impl HandlerError {
+    /// A failure that may pass (a busy database, an unreachable service): tried again.
+    pub fn retry(cause: impl std::fmt::Display) -> Self {
+        Self {
+            message: cause.to_string(),
+            permanent: false,
+        }
+    }
+
+    /// A failure that will not pass (a payload this consumer cannot read): straight to the
+    /// dead letters.
+    pub fn reject(cause: impl std::fmt::Display) -> Self {
+        Self {
+            message: cause.to_string(),
+            permanent: true,
+        }
+    }
+
+    /// Whether retrying is pointless.
+    pub fn is_permanent(&self) -> bool {
+        self.permanent
+    }
+}
+
+impl From<sqlx::Error> for HandlerError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::retry(err)
+    }
+}
+
+impl From<crate::DecodeError> for HandlerError {
+    fn from(err: crate::DecodeError) -> Self {
+        Self::reject(err)
+    }
+}
+
+/// Something that reacts to events. Implement it once; it runs on the in-process bus and on
+/// Kafka alike.
+#[async_trait]
+pub trait Consumer: Send + Sync + 'static {
+    /// A stable name: the inbox key, the Kafka consumer group, the bus subscription.
+    fn name(&self) -> &str;
+
+    /// The topics it reads.
+    fn topics(&self) -> Vec<String>;
+
+    /// Handles one event, writing its effects through `tx` (committed by the caller together
+    /// with the inbox row). Events of one subject arrive in order; an event may arrive again
+    /// after a crash, but is handed here again only if no earlier call committed.
+    async fn handle(&self, tx: &mut Tx, event: &Event) -> Result<(), HandlerError>;
+}
+
+/// How a consumer retries and polls.
+#[derive(Debug, Clone)]
+pub struct ConsumerSettings {
+    /// Handler attempts before an event goes to the dead letters.
+    pub max_attempts: u32,
+    /// Wait before the second attempt; doubled before each further one.
+    pub backoff: Duration,
+    /// How long an idle consumer waits before looking again (the bus also wakes it).
+    pub poll_interval: Duration,
+    /// Most events fetched at once.
+    pub batch_size: u32,
+}
+
+impl Default for ConsumerSettings {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            backoff: Duration::from_millis(100),
+            poll_interval: Duration::from_millis(5),
+            batch_size: 256,
+        }
+    }
+}
+
+/// What became of one delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// The handler's effects committed.
+    Handled,
+    /// Handled before: nothing done.
+    Duplicate,
+    /// Given up: recorded in the dead letters.
+    DeadLettered,
+}
+
+/// Delivers events to one consumer: inbox, retries with backoff, dead letters, metrics and
+/// the `event.consume` span.
+#[derive(Clone)]
+pub struct Dispatcher {
+    consumer: Arc<dyn Consumer>,
+    db: Database,
+    settings: ConsumerSettings,
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatcher")
+            .field("consumer", &self.consumer.name())
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+const INBOX_SQLITE: &str = "INSERT INTO event_inbox (consumer, event_id, handled_at) VALUES (?, ?, ?) \
+     ON CONFLICT (consumer, event_id) DO NOTHING";
+const INBOX_POSTGRES: &str = "INSERT INTO event_inbox (consumer, event_id, handled_at) VALUES ($1, $2, $3) \
+     ON CONFLICT (consumer, event_id) DO NOTHING";
+
+/// Records `event_id` as handled by `consumer` in `tx`; false if it already was.
+pub(crate) async fn record_in_inbox(
+    tx: &mut Tx,
+    consumer: &str,
+    event_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let now = micros(OffsetDateTime::now_utc());
+    let done = match tx {
+        Tx::Sqlite(tx) => sqlx::query(INBOX_SQLITE)
+            .bind(consumer)
+            .bind(event_id)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected(),
+        Tx::Postgres(tx) => sqlx::query(INBOX_POSTGRES)
+            .bind(consumer)
+            .bind(event_id)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected(),
+    };
+    Ok(done == 1)
+}
+
+impl Dispatcher {
+    /// A dispatcher for `consumer`, whose inbox and dead letters live in `db` (migrated with
+    /// [`crate::migrate`]), usually the database of the consumer's own store.
+    pub fn new(consumer: Arc<dyn Consumer>, db: Database, settings: ConsumerSettings) -> Self {
+        Self {
+            consumer,
+            db,
+            settings,
+        }
+    }
+
+    /// The consumer's name.
+    pub fn name(&self) -> &str {
+        self.consumer.name()
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &ConsumerSettings {
+        &self.settings
+    }
+
+    /// Delivers `event`. An `Err` means the consumer's database failed outside the handler:
+    /// nothing was recorded and the caller must not acknowledge the event.
+    pub async fn deliver(&self, event: &Event) -> Result<Delivery, sqlx::Error> {
+        let consumer = self.consumer.name();
+        let span = tracing::info_span!(
+            "event.consume",
+            consumer,
+            event.id = %event.id,
+            event.r#type = %event.event_type,
+            event.subject = %event.subject,
+            topic = %event.topic,
+        );
+        innkeeper_platform::telemetry::continue_trace(&span, &event.trace_headers());
+        self.deliver_traced(event).instrument(span).await
+    }
+
+    async fn deliver_traced(&self, event: &Event) -> Result<Delivery, sqlx::Error> {
+        let consumer = self.consumer.name().to_owned();
+        let mut attempt = 0;
+        let error = loop {
+            attempt += 1;
+            let mut tx = Tx::begin(&self.db).await?;
+            if !record_in_inbox(&mut tx, &consumer, event.id).await? {
+                tx.rollback().await?;
+                tracing::debug!("duplicate delivery skipped");
+                return Ok(Delivery::Duplicate);
+            }
+            match self.consumer.handle(&mut tx, event).await {
+                Ok(()) => {
+                    tx.commit().await?;
+                    let lag = (OffsetDateTime::now_utc() - event.time)
+                        .as_seconds_f64()
+                        .max(0.0);
+                    metrics::histogram!("innkeeper_events_consumer_lag_seconds", "consumer" => consumer.clone())
+                        .record(lag);
+                    return Ok(Delivery::Handled);
+                }
+                Err(err) => {
+                    let _ = tx.rollback().await;
+                    metrics::counter!("innkeeper_events_handler_failures_total", "consumer" => consumer.clone())
+                        .increment(1);
+                    tracing::warn!(attempt, error = %err, "event handler failed");
+                    if err.is_permanent() || attempt >= self.settings.max_attempts {
+                        break err;
+                    }
+                    let factor = 2u32.saturating_pow(attempt - 1);
+                    tokio::time::sleep(self.settings.backoff.saturating_mul(factor)).await;
+                }
+            }
+        };
+        dead_letters::record(&self.db, &consumer, event, &error.to_string(), attempt).await?;
+        metrics::counter!("innkeeper_events_dead_letters_total", "consumer" => consumer)
+            .increment(1);
+        tracing::error!(attempts = attempt, error = %error, "event moved to the dead letters");
+        Ok(Delivery::DeadLettered)
+    }
+
+    /// Runs the handler again for the dead letters an operator asked to retry
+    /// (`innkeeper events dead-letters retry`); returns how many succeeded.
+    pub async fn retry_requested(&self) -> Result<usize, sqlx::Error> {
+        let consumer = self.consumer.name();
+        let mut succeeded = 0;
+        for letter in dead_letters::requested(&self.db, consumer).await? {
+            let mut tx = Tx::begin(&self.db).await?;
+            match self.consumer.handle(&mut tx, &letter.event).await {
+                Ok(()) => {
+                    dead_letters::delete_in(&mut tx, letter.id).await?;
+                    tx.commit().await?;
+                    succeeded += 1;
+                    tracing::info!(consumer, event.id = %letter.event.id, "dead letter handled on retry");
+                }
+                Err(err) => {
+                    let _ = tx.rollback().await;
+                    dead_letters::failed_again(&self.db, letter.id, &err.to_string()).await?;
+                    tracing::warn!(consumer, event.id = %letter.event.id, error = %err, "dead letter failed again");
+                }
+            }
+        }
+        Ok(succeeded)
+    }
+}
