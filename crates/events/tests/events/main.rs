@@ -4,3 +4,4 @@
 mod kafka;
 mod outbox_and_bus;
 mod support;
+mod trace;
