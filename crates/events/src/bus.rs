@@ -14,7 +14,7 @@ use innkeeper_platform::db::Database;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::consumer::{Consumer, ConsumerSettings, Delivery, Dispatcher};
+use crate::consumer::{Consumer, ConsumerSettings, Dispatcher};
 use crate::outbox::{EventRow, event_columns};
 use crate::relay::{Record, Transport, TransportError};
 
@@ -152,25 +152,11 @@ impl BusConsumer {
                     .await?
             }
         };
-        let mut done = Vec::with_capacity(rows.len());
-        let mut failure = None;
-        for row in rows {
-            let (seq, event) = row.into_event();
-            match self.dispatcher.deliver(&event).await {
-                Ok(Delivery::Handled | Delivery::Duplicate | Delivery::DeadLettered) => {
-                    done.push(seq)
-                }
-                Err(err) => {
-                    failure = Some(err);
-                    break;
-                }
-            }
-        }
-        self.acknowledge(&done).await?;
-        match failure {
-            Some(err) => Err(err.into()),
-            None => Ok(done.len()),
-        }
+        let (seqs, events): (Vec<i64>, Vec<_>) = rows.into_iter().map(EventRow::into_event).unzip();
+        let (delivered, result) = self.dispatcher.deliver_all(&events).await;
+        self.acknowledge(&seqs[..delivered]).await?;
+        result?;
+        Ok(delivered)
     }
 
     async fn acknowledge(&self, seqs: &[i64]) -> anyhow::Result<()> {

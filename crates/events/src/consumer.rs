@@ -148,6 +148,22 @@ pub enum Delivery {
     DeadLettered,
 }
 
+/// What one shared transaction achieved.
+struct RunOutcome {
+    /// Events at the head of the run whose outcome committed.
+    committed: usize,
+    /// The handler failure that ended the run (its event is the next one).
+    failed: Option<HandlerError>,
+}
+
+/// Runs a savepoint statement (`SAVEPOINT`, `RELEASE`, `ROLLBACK TO`) in `tx`.
+async fn savepoint(tx: &mut Tx, statement: &'static str) -> Result<(), sqlx::Error> {
+    match tx {
+        Tx::Sqlite(tx) => sqlx::query(statement).execute(&mut **tx).await.map(drop),
+        Tx::Postgres(tx) => sqlx::query(statement).execute(&mut **tx).await.map(drop),
+    }
+}
+
 /// Delivers events to one consumer: inbox, retries with backoff, dead letters, metrics and
 /// the `event.consume` span.
 #[derive(Clone)]
@@ -221,23 +237,129 @@ impl Dispatcher {
     /// Delivers `event`. An `Err` means the consumer's database failed outside the handler:
     /// nothing was recorded and the caller must not acknowledge the event.
     pub async fn deliver(&self, event: &Event) -> Result<Delivery, sqlx::Error> {
+        self.deliver_one(event, None).await
+    }
+
+    /// Delivers `events` in order and returns how many of them (a prefix) have their outcome
+    /// recorded, with the database error that stopped it, if any: acknowledge that prefix.
+    ///
+    /// Runs of events share one transaction (one commit instead of one per event), each
+    /// event inside a savepoint with its inbox row. At the first handler failure the run
+    /// commits what came before, and the failing event takes the one-at-a-time path (retries,
+    /// dead letters) before the next run starts, so a subject's events stay in order.
+    pub async fn deliver_all(&self, events: &[Event]) -> (usize, Result<(), sqlx::Error>) {
+        let mut done = 0;
+        while done < events.len() {
+            match self.deliver_run(&events[done..]).await {
+                Ok(RunOutcome { committed, failed }) => {
+                    done += committed;
+                    if let Some(error) = failed {
+                        tracing::warn!(consumer = self.name(), attempt = 1, error = %error, "event handler failed");
+                        if let Err(err) = self.deliver_one(&events[done], Some(error)).await {
+                            return (done, Err(err));
+                        }
+                        done += 1;
+                    }
+                }
+                Err(err) => return (done, Err(err)),
+            }
+        }
+        (done, Ok(()))
+    }
+
+    /// One transaction over the longest run of `events` whose handlers succeed.
+    async fn deliver_run(&self, events: &[Event]) -> Result<RunOutcome, sqlx::Error> {
         let consumer = self.consumer.name();
+        let mut tx = Tx::begin(&self.db).await?;
+        let mut handled = Vec::new();
+        let mut outcome = RunOutcome {
+            committed: 0,
+            failed: None,
+        };
+        for event in events {
+            savepoint(&mut tx, "SAVEPOINT event").await?;
+            if !record_in_inbox(&mut tx, consumer, event.id).await? {
+                savepoint(&mut tx, "RELEASE SAVEPOINT event").await?;
+                outcome.committed += 1;
+                continue;
+            }
+            match self
+                .consumer
+                .handle(&mut tx, event)
+                .instrument(self.span(event))
+                .await
+            {
+                Ok(()) => {
+                    savepoint(&mut tx, "RELEASE SAVEPOINT event").await?;
+                    handled.push(event);
+                    outcome.committed += 1;
+                }
+                Err(err) => {
+                    savepoint(&mut tx, "ROLLBACK TO SAVEPOINT event").await?;
+                    savepoint(&mut tx, "RELEASE SAVEPOINT event").await?;
+                    metrics::counter!("innkeeper_events_handler_failures_total", "consumer" => consumer.to_owned())
+                        .increment(1);
+                    outcome.failed = Some(err);
+                    break;
+                }
+            }
+        }
+        tx.commit().await?;
+        for event in handled {
+            self.record_lag(event);
+        }
+        Ok(outcome)
+    }
+
+    fn span(&self, event: &Event) -> tracing::Span {
         let span = tracing::info_span!(
             "event.consume",
-            consumer,
+            consumer = self.consumer.name(),
             event.id = %event.id,
             event.r#type = %event.event_type,
             event.subject = %event.subject,
             topic = %event.topic,
         );
         innkeeper_platform::telemetry::continue_trace(&span, &event.trace_headers());
-        self.deliver_traced(event).instrument(span).await
+        span
     }
 
-    async fn deliver_traced(&self, event: &Event) -> Result<Delivery, sqlx::Error> {
+    fn record_lag(&self, event: &Event) {
+        let lag = (OffsetDateTime::now_utc() - event.time)
+            .as_seconds_f64()
+            .max(0.0);
+        metrics::histogram!("innkeeper_events_consumer_lag_seconds", "consumer" => self.consumer.name().to_owned())
+            .record(lag);
+    }
+
+    /// One event in its own transactions: attempts with backoff until one succeeds or the
+    /// handler rejects it or runs out of attempts, then the dead letters. `prior` is the
+    /// failure of an attempt already made (in a shared run).
+    async fn deliver_one(
+        &self,
+        event: &Event,
+        prior: Option<HandlerError>,
+    ) -> Result<Delivery, sqlx::Error> {
+        let span = self.span(event);
+        self.deliver_one_traced(event, prior).instrument(span).await
+    }
+
+    async fn deliver_one_traced(
+        &self,
+        event: &Event,
+        prior: Option<HandlerError>,
+    ) -> Result<Delivery, sqlx::Error> {
         let consumer = self.consumer.name().to_owned();
-        let mut attempt = 0;
+        let mut attempt = u32::from(prior.is_some());
+        let mut last = prior;
         let error = loop {
+            if let Some(err) = last.take() {
+                if err.is_permanent() || attempt >= self.settings.max_attempts {
+                    break err;
+                }
+                let factor = 2u32.saturating_pow(attempt - 1);
+                tokio::time::sleep(self.settings.backoff.saturating_mul(factor)).await;
+            }
             attempt += 1;
             let mut tx = Tx::begin(&self.db).await?;
             if !record_in_inbox(&mut tx, &consumer, event.id).await? {
@@ -248,11 +370,7 @@ impl Dispatcher {
             match self.consumer.handle(&mut tx, event).await {
                 Ok(()) => {
                     tx.commit().await?;
-                    let lag = (OffsetDateTime::now_utc() - event.time)
-                        .as_seconds_f64()
-                        .max(0.0);
-                    metrics::histogram!("innkeeper_events_consumer_lag_seconds", "consumer" => consumer.clone())
-                        .record(lag);
+                    self.record_lag(event);
                     return Ok(Delivery::Handled);
                 }
                 Err(err) => {
@@ -260,11 +378,7 @@ impl Dispatcher {
                     metrics::counter!("innkeeper_events_handler_failures_total", "consumer" => consumer.clone())
                         .increment(1);
                     tracing::warn!(attempt, error = %err, "event handler failed");
-                    if err.is_permanent() || attempt >= self.settings.max_attempts {
-                        break err;
-                    }
-                    let factor = 2u32.saturating_pow(attempt - 1);
-                    tokio::time::sleep(self.settings.backoff.saturating_mul(factor)).await;
+                    last = Some(err);
                 }
             }
         };

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::FutureExt as _;
 use futures::future::join_all;
 use innkeeper_platform::db::Database;
 use rdkafka::ClientConfig;
@@ -21,7 +22,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, Headers as _, Message as _, OwnedHeaders};
+use rdkafka::message::{BorrowedMessage, Header, Headers as _, Message as _, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio_util::sync::CancellationToken;
 
@@ -253,7 +254,7 @@ impl KafkaConsumer {
                     tracing::warn!(consumer = %name, error = %err, "dead-letter retries failed");
                 }
             }
-            let message = match message {
+            let first = match message {
                 None => continue,
                 Some(Ok(message)) => message,
                 Some(Err(err)) => {
@@ -262,29 +263,32 @@ impl KafkaConsumer {
                     continue;
                 }
             };
-            let headers: Vec<(&str, Option<&[u8]>)> = message
-                .headers()
-                .map(|h| h.iter().map(|h| (h.key, h.value)).collect())
-                .unwrap_or_default();
-            let event = match event_from_headers(
-                message.topic(),
-                headers,
-                message.payload().unwrap_or_default(),
-            ) {
-                Ok(event) => event,
-                Err(problem) => {
-                    // Not a CloudEvent of ours: nothing to hand over or to dead-letter by id.
-                    metrics::counter!("innkeeper_events_malformed_records_total", "consumer" => name.clone())
-                        .increment(1);
-                    tracing::error!(consumer = %name, topic = message.topic(), partition = message.partition(), offset = message.offset(), problem, "skipping a malformed record");
-                    self.consumer.store_offset_from_message(&message)?;
-                    continue;
+            // Whatever else has already arrived joins the batch (one transaction per run).
+            let mut batch = vec![first];
+            let limit = self.dispatcher.settings().batch_size.max(1) as usize;
+            while batch.len() < limit {
+                match self.consumer.recv().now_or_never() {
+                    Some(Ok(message)) => batch.push(message),
+                    _ => break,
                 }
-            };
-            if !self.deliver_until_recorded(&event, &shutdown).await {
+            }
+            let events: Vec<Option<Event>> = batch.iter().map(|m| self.event_of(m)).collect();
+            let readable: Vec<Event> = events.iter().flatten().cloned().collect();
+            let delivered = self.deliver_until_recorded(&readable, &shutdown).await;
+            // Acknowledge every record up to the last delivered event, in order.
+            let mut seen = 0;
+            for (message, event) in batch.iter().zip(&events) {
+                if event.is_some() {
+                    if seen >= delivered {
+                        break;
+                    }
+                    seen += 1;
+                }
+                self.acknowledge(message);
+            }
+            if delivered < readable.len() {
                 break;
             }
-            self.consumer.store_offset_from_message(&message)?;
         }
         if let Err(err) = self.consumer.commit_consumer_state(CommitMode::Sync) {
             // Nothing stored since the last commit is not a failure.
@@ -295,19 +299,63 @@ impl KafkaConsumer {
         Ok(())
     }
 
-    /// Delivers until the outcome is recorded in the consumer's database; false on shutdown.
-    async fn deliver_until_recorded(&self, event: &Event, shutdown: &CancellationToken) -> bool {
-        loop {
-            match self.dispatcher.deliver(event).await {
-                Ok(_) => return true,
-                Err(err) => {
-                    tracing::warn!(consumer = self.dispatcher.name(), error = %err, "consumer database failed; delivering again");
-                    tokio::select! {
-                        () = shutdown.cancelled() => return false,
-                        () = tokio::time::sleep(Duration::from_millis(500)) => {}
-                    }
+    /// Stores the record's offset for the next auto-commit. It fails only when its partition
+    /// was just taken away by a rebalance: the new owner redelivers it, and the inbox absorbs it.
+    fn acknowledge(&self, message: &BorrowedMessage<'_>) {
+        if let Err(err) = self.consumer.store_offset_from_message(message) {
+            tracing::debug!(consumer = self.dispatcher.name(), error = %err, "offset not stored");
+        }
+    }
+
+    /// The event a record carries; a record that is not one of our CloudEvents is logged,
+    /// counted and skipped (there is nothing to hand over or to dead-letter by id).
+    fn event_of(&self, message: &BorrowedMessage<'_>) -> Option<Event> {
+        let headers: Vec<(&str, Option<&[u8]>)> = message
+            .headers()
+            .map(|h| h.iter().map(|h| (h.key, h.value)).collect())
+            .unwrap_or_default();
+        match event_from_headers(
+            message.topic(),
+            headers,
+            message.payload().unwrap_or_default(),
+        ) {
+            Ok(event) => Some(event),
+            Err(problem) => {
+                let consumer = self.dispatcher.name().to_owned();
+                metrics::counter!("innkeeper_events_malformed_records_total", "consumer" => consumer.clone())
+                    .increment(1);
+                tracing::error!(
+                    consumer,
+                    topic = message.topic(),
+                    partition = message.partition(),
+                    offset = message.offset(),
+                    problem,
+                    "skipping a malformed record"
+                );
+                None
+            }
+        }
+    }
+
+    /// Delivers `events` until every outcome is recorded in the consumer's database, pausing
+    /// while it fails; returns how many are recorded (fewer only on shutdown).
+    async fn deliver_until_recorded(
+        &self,
+        events: &[Event],
+        shutdown: &CancellationToken,
+    ) -> usize {
+        let mut done = 0;
+        while done < events.len() {
+            let (delivered, result) = self.dispatcher.deliver_all(&events[done..]).await;
+            done += delivered;
+            if let Err(err) = result {
+                tracing::warn!(consumer = self.dispatcher.name(), error = %err, "consumer database failed; delivering again");
+                tokio::select! {
+                    () = shutdown.cancelled() => return done,
+                    () = tokio::time::sleep(Duration::from_millis(500)) => {}
                 }
             }
         }
+        done
     }
 }

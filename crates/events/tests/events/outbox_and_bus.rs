@@ -131,9 +131,11 @@ async fn a_poison_event_is_dead_lettered_and_the_rest_flows(db: &Database) {
         .await
         .expect("subscribe");
     let poison = noted("room-1", 1, true);
+    // The poison sits mid-batch: what came before commits, what follows still flows, in order.
     append(
         db,
         &[
+            noted("room-1", 0, false),
             poison.clone(),
             noted("room-1", 2, false),
             noted("room-2", 1, false),
@@ -148,7 +150,9 @@ async fn a_poison_event_is_dead_lettered_and_the_rest_flows(db: &Database) {
         .filter(|e| e.id == poison.id)
         .count();
     assert_eq!(attempts, 3, "max_attempts tries");
-    assert_eq!(effects(db).await.len(), 2, "the next events flowed");
+    let flowed = effects(db).await;
+    assert_eq!(flowed.len(), 3, "the next events flowed");
+    assert_ordered_per_subject(&flowed);
     let letters = DeadLetters::new(db.clone());
     let listed = letters.list(Some("recorder")).await.expect("list");
     assert_eq!(listed.len(), 1);
@@ -167,7 +171,7 @@ async fn a_poison_event_is_dead_lettered_and_the_rest_flows(db: &Database) {
     recorder.heal();
     assert!(letters.retry(listed[0].id).await.expect("retry"));
     assert_eq!(dispatcher.retry_requested().await.expect("run retries"), 1);
-    assert_eq!(effects(db).await.len(), 3);
+    assert_eq!(effects(db).await.len(), 4);
     assert!(letters.list(None).await.expect("list").is_empty());
     assert!(!letters.discard(listed[0].id).await.expect("discard gone"));
 }
