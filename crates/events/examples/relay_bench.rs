@@ -4,7 +4,8 @@
 //!   100), then one relay drains them (batches of 500); prints events/s. For the bus, one
 //!   subscriber's consumer then drains its deliveries (inbox row + acknowledgement per event).
 //! - Latency: relay and consumer run live; `LATENCY_EVENTS` events are committed one per
-//!   transaction, one every 2 ms; prints p50/p99 of commit -> handler.
+//!   transaction, one every 2 ms; prints p50/p99 of commit -> handler. The Kafka consumer
+//!   fetches with `fetch.wait.max.ms` = 5: tansu answers a fetch only when that expires.
 //!
 //! ```text
 //! cargo run -p innkeeper-events --example relay_bench -- [EVENTS] [LATENCY_EVENTS]
@@ -180,7 +181,7 @@ async fn bench_bus(events: usize, latency_events: usize) -> anyhow::Result<()> {
         .subscribe(watch.clone(), db.clone(), ConsumerSettings::default())
         .await?;
     fill(db, &outbox, events).await?;
-    let relay = Relay::new(db.clone(), Arc::new(bus.clone()), RelaySettings::default());
+    let relay = Relay::to_bus(bus.clone(), RelaySettings::default());
     let started = Instant::now();
     let relayed = drain_relay(&relay).await?;
     let elapsed = started.elapsed().as_secs_f64();
@@ -268,6 +269,7 @@ async fn bench_kafka(events: usize, latency_events: usize) -> anyhow::Result<()>
     let tansu = start_tansu()?;
     let kafka = KafkaSettings {
         session_timeout: Duration::from_secs(2),
+        fetch_wait: Duration::from_millis(5),
         ..KafkaSettings::new(format!("127.0.0.1:{}", tansu.1))
     };
     ensure_topics(&kafka, &["bench.events"], 6).await?;

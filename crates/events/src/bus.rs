@@ -2,7 +2,8 @@
 //!
 //! Subscriptions are rows in the producer's database. Publishing a batch writes one delivery
 //! row per (subscribed consumer, event), idempotently, so a relay that publishes again adds
-//! nothing still pending. A [`BusConsumer`] reads its deliveries in outbox order, hands each
+//! nothing still pending; [`crate::Relay::to_bus`] does it in the same transaction that stamps
+//! the rows sent, so each row is fanned out exactly once. A [`BusConsumer`] reads its deliveries in outbox order, hands each
 //! event to its [`Dispatcher`] and deletes the deliveries once handled: a restart redelivers
 //! whatever was not acknowledged, and the inbox absorbs the repeats. Published rows stay in the
 //! outbox until no delivery refers to them.
@@ -15,8 +16,10 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::consumer::{Consumer, ConsumerSettings, Dispatcher};
+use crate::envelope::micros;
 use crate::outbox::{EventRow, event_columns};
-use crate::relay::{Record, Transport, TransportError};
+use crate::relay::{Record, Transport, TransportError, take_relay_lock};
+use time::OffsetDateTime;
 
 /// The in-process transport over one producer database.
 #[derive(Debug, Clone)]
@@ -45,6 +48,25 @@ const PENDING_POSTGRES: &str = concat!(
     " FROM event_deliveries d JOIN event_outbox o ON o.seq = d.seq WHERE d.consumer = $1 ORDER BY d.seq LIMIT $2"
 );
 
+const UNSENT_SQLITE: &str = concat!(
+    "SELECT ",
+    event_columns!("o"),
+    " FROM event_outbox o WHERE o.published_at IS NULL ORDER BY o.seq LIMIT ?"
+);
+const MARK_SENT_SQLITE: &str = "UPDATE event_outbox SET published_at = ? \
+     WHERE seq IN (SELECT value FROM json_each(?))";
+
+// One statement: pick the batch, write its deliveries, stamp it, return it.
+const FAN_OUT_POSTGRES: &str = concat!(
+    "WITH batch AS (SELECT seq FROM event_outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1), \
+     fanout AS (INSERT INTO event_deliveries (consumer, seq) \
+         SELECT s.consumer, o.seq FROM event_outbox o JOIN batch b ON b.seq = o.seq \
+         JOIN event_subscriptions s ON s.topic = o.topic \
+         ON CONFLICT (consumer, seq) DO NOTHING) \
+     UPDATE event_outbox o SET published_at = $2 FROM batch b WHERE o.seq = b.seq RETURNING ",
+    event_columns!("o")
+);
+
 impl Bus {
     /// The bus of the outbox in `db` (the producer's database).
     pub fn new(db: Database) -> Self {
@@ -52,6 +74,61 @@ impl Bus {
             db,
             wake: Arc::new(Notify::new()),
         }
+    }
+
+    /// The database it lives in.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// The relay's pass for this bus, in one transaction: takes up to `limit` unsent rows in
+    /// order, writes a delivery per subscriber, stamps them sent; returns them.
+    pub(crate) async fn fan_out(&self, limit: u32) -> Result<Vec<EventRow>, sqlx::Error> {
+        let now = micros(OffsetDateTime::now_utc());
+        let mut rows: Vec<EventRow> = match &self.db {
+            Database::Sqlite(sqlite) => {
+                let mut tx = sqlite.writer.begin_with("BEGIN IMMEDIATE").await?;
+                let rows: Vec<EventRow> = sqlx::query_as(UNSENT_SQLITE)
+                    .bind(i64::from(limit))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                if rows.is_empty() {
+                    return Ok(rows);
+                }
+                let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+                let seqs =
+                    serde_json::to_string(&seqs).map_err(|e| sqlx::Error::Encode(e.into()))?;
+                sqlx::query(DELIVER_SQLITE)
+                    .bind(&seqs)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(MARK_SENT_SQLITE)
+                    .bind(now)
+                    .bind(&seqs)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                rows
+            }
+            Database::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                if !take_relay_lock(&mut tx).await? {
+                    return Ok(Vec::new());
+                }
+                let rows = sqlx::query_as(FAN_OUT_POSTGRES)
+                    .bind(i64::from(limit))
+                    .bind(now)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                rows
+            }
+        };
+        rows.sort_by_key(|r| r.seq);
+        if !rows.is_empty() {
+            self.wake.notify_waiters();
+        }
+        Ok(rows)
     }
 
     /// Subscribes `consumer` (durably: from now on every event published on its topics waits

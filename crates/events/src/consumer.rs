@@ -131,7 +131,7 @@ impl Default for ConsumerSettings {
         Self {
             max_attempts: 5,
             backoff: Duration::from_millis(100),
-            poll_interval: Duration::from_millis(5),
+            poll_interval: Duration::from_millis(20),
             batch_size: 256,
         }
     }

@@ -41,6 +41,9 @@ pub struct KafkaSettings {
     pub message_timeout: Duration,
     /// Consumer group session timeout (the group rebalances after this much silence).
     pub session_timeout: Duration,
+    /// Longest a consumer's fetch waits for records (`fetch.wait.max.ms`). Kafka answers as
+    /// soon as records arrive; tansu waits the whole time, so this bounds its latency.
+    pub fetch_wait: Duration,
     /// Further librdkafka properties, applied last.
     pub extra: Vec<(String, String)>,
 }
@@ -52,6 +55,7 @@ impl KafkaSettings {
             brokers: brokers.into(),
             message_timeout: Duration::from_secs(10),
             session_timeout: Duration::from_secs(10),
+            fetch_wait: Duration::from_millis(100),
             extra: Vec::new(),
         }
     }
@@ -222,7 +226,11 @@ impl KafkaConsumer {
             .set("auto.commit.interval.ms", "500")
             .set("auto.offset.reset", "earliest")
             .set("session.timeout.ms", session.to_string())
-            .set("heartbeat.interval.ms", (session / 4).to_string());
+            .set("heartbeat.interval.ms", (session / 4).to_string())
+            .set(
+                "fetch.wait.max.ms",
+                kafka.fetch_wait.as_millis().max(1).to_string(),
+            );
         for (key, value) in &kafka.extra {
             config.set(key, value);
         }

@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
+use crate::bus::Bus;
 use crate::envelope::{Event, micros};
 use crate::outbox::{self, EventRow, event_columns};
 
@@ -56,7 +57,8 @@ pub trait Transport: Send + Sync + 'static {
 pub struct RelaySettings {
     /// Most rows one pass publishes.
     pub batch_size: u32,
-    /// How long an idle relay waits before looking again.
+    /// How long an idle relay waits before looking again (while events flow it looks every
+    /// millisecond, for a second after the last one).
     pub poll_interval: Duration,
     /// Published rows are deleted this long after publishing.
     pub retention: Duration,
@@ -68,12 +70,17 @@ impl Default for RelaySettings {
     fn default() -> Self {
         Self {
             batch_size: 500,
-            poll_interval: Duration::from_millis(5),
+            poll_interval: Duration::from_millis(20),
             retention: Duration::from_secs(86_400),
             max_backoff: Duration::from_secs(5),
         }
     }
 }
+
+/// How often a relay looks for rows within [`BUSY_SPELL`] of publishing some.
+const BUSY_POLL: Duration = Duration::from_millis(1);
+/// How long a relay keeps polling fast after it last found rows.
+const BUSY_SPELL: Duration = Duration::from_secs(1);
 
 /// Any two relays of one PostgreSQL database agree on this advisory lock ("innkrela").
 const RELAY_LOCK: i64 = 0x696e_6e6b_7265_6c61;
@@ -92,11 +99,29 @@ const MARK_SENT_SQLITE: &str = "UPDATE event_outbox SET published_at = ? \
      WHERE seq IN (SELECT value FROM json_each(?))";
 const MARK_SENT_POSTGRES: &str = "UPDATE event_outbox SET published_at = $1 WHERE seq = ANY($2)";
 
+/// Where a relay publishes.
+#[derive(Clone)]
+enum Target {
+    /// The in-process bus of the same database: fanned out inside the relay's transaction.
+    Bus(Bus),
+    /// Any other transport.
+    Transport(Arc<dyn Transport>),
+}
+
+impl Target {
+    fn name(&self) -> &'static str {
+        match self {
+            Target::Bus(_) => "bus",
+            Target::Transport(transport) => transport.name(),
+        }
+    }
+}
+
 /// Publishes one database's outbox through one transport.
 #[derive(Clone)]
 pub struct Relay {
     db: Database,
-    transport: Arc<dyn Transport>,
+    target: Target,
     settings: RelaySettings,
 }
 
@@ -104,18 +129,28 @@ impl std::fmt::Debug for Relay {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Relay")
             .field("backend", &self.db.backend())
-            .field("transport", &self.transport.name())
+            .field("transport", &self.target.name())
             .field("settings", &self.settings)
             .finish()
     }
 }
 
 impl Relay {
-    /// A relay of the outbox in `db` (migrated with [`crate::migrate`]).
+    /// A relay of the outbox in `db` (migrated with [`crate::migrate`]) to `transport`.
     pub fn new(db: Database, transport: Arc<dyn Transport>, settings: RelaySettings) -> Self {
         Self {
             db,
-            transport,
+            target: Target::Transport(transport),
+            settings,
+        }
+    }
+
+    /// A relay of the outbox of `bus`'s database to `bus`: each pass writes the deliveries and
+    /// stamps the rows in one transaction, so the in-process bus never sees a row twice.
+    pub fn to_bus(bus: Bus, settings: RelaySettings) -> Self {
+        Self {
+            db: bus.database().clone(),
+            target: Target::Bus(bus),
             settings,
         }
     }
@@ -123,6 +158,16 @@ impl Relay {
     /// One pass: publishes up to a batch of unsent rows and stamps them sent. Returns how many
     /// (0 also when another replica holds the relay lock).
     pub async fn relay_once(&self) -> anyhow::Result<usize> {
+        let transport = match &self.target {
+            Target::Transport(transport) => transport,
+            Target::Bus(bus) => {
+                let records = to_records(bus.fan_out(self.settings.batch_size).await?);
+                publish_spans(&records, "bus");
+                metrics::counter!("innkeeper_events_published_total", "transport" => "bus")
+                    .increment(records.len() as u64);
+                return Ok(records.len());
+            }
+        };
         match &self.db {
             Database::Sqlite(sqlite) => {
                 let rows: Vec<EventRow> = sqlx::query_as(UNSENT_SQLITE)
@@ -133,7 +178,7 @@ impl Relay {
                 if records.is_empty() {
                     return Ok(0);
                 }
-                self.publish(&records).await?;
+                self.publish(transport.as_ref(), &records).await?;
                 sqlx::query(MARK_SENT_SQLITE)
                     .bind(micros(OffsetDateTime::now_utc()))
                     .bind(serde_json::to_string(&seqs(&records))?)
@@ -143,11 +188,7 @@ impl Relay {
             }
             Database::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
-                let leader: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
-                    .bind(RELAY_LOCK)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                if !leader {
+                if !take_relay_lock(&mut tx).await? {
                     return Ok(0);
                 }
                 let rows: Vec<EventRow> = sqlx::query_as(UNSENT_POSTGRES)
@@ -158,7 +199,7 @@ impl Relay {
                 if records.is_empty() {
                     return Ok(0);
                 }
-                self.publish(&records).await?;
+                self.publish(transport.as_ref(), &records).await?;
                 sqlx::query(MARK_SENT_POSTGRES)
                     .bind(micros(OffsetDateTime::now_utc()))
                     .bind(seqs(&records))
@@ -172,57 +213,55 @@ impl Relay {
 
     /// Publishes a batch inside one `event.publish` span per event, each continuing the trace
     /// of the transaction that wrote it.
-    async fn publish(&self, records: &[Record]) -> Result<(), TransportError> {
-        let transport = self.transport.name();
-        let spans: Vec<tracing::Span> = records
-            .iter()
-            .map(|r| {
-                let span = tracing::info_span!(
-                    "event.publish",
-                    event.id = %r.event.id,
-                    event.r#type = %r.event.event_type,
-                    event.subject = %r.event.subject,
-                    topic = %r.event.topic,
-                    transport,
-                );
-                innkeeper_platform::telemetry::continue_trace(&span, &r.event.trace_headers());
-                span
-            })
-            .collect();
-        let batch = tracing::debug_span!("events.relay_batch", transport, rows = records.len());
-        let result = self.transport.publish(records).instrument(batch).await;
+    async fn publish(
+        &self,
+        transport: &dyn Transport,
+        records: &[Record],
+    ) -> Result<(), TransportError> {
+        let name = transport.name();
+        let spans = publish_spans(records, name);
+        let batch =
+            tracing::debug_span!("events.relay_batch", transport = name, rows = records.len());
+        let result = transport.publish(records).instrument(batch).await;
         drop(spans);
         match &result {
-            Ok(()) => {
-                metrics::counter!("innkeeper_events_published_total", "transport" => transport)
-                    .increment(records.len() as u64)
-            }
+            Ok(()) => metrics::counter!("innkeeper_events_published_total", "transport" => name)
+                .increment(records.len() as u64),
             Err(_) => {
-                metrics::counter!("innkeeper_events_publish_errors_total", "transport" => transport)
+                metrics::counter!("innkeeper_events_publish_errors_total", "transport" => name)
                     .increment(1);
             }
         }
         result
     }
 
-    /// Relays until `shutdown`: immediately again after a full batch, after the poll interval
-    /// when idle, with growing backoff while publishing fails (the backlog waits in the
+    /// Relays until `shutdown`: immediately again after a full batch, every millisecond for a
+    /// second after it found rows, after the poll interval when idle, with growing backoff while publishing fails (the backlog waits in the
     /// outbox). Refreshes the backlog gauges every second and prunes old published rows.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let mut backoff = self.settings.poll_interval;
         let mut last_gauges = Instant::now() - Duration::from_secs(1);
         let mut last_prune = Instant::now();
+        let mut last_rows = Instant::now() - BUSY_SPELL;
         loop {
             let wait = match self.relay_once().await {
                 Ok(n) if n >= self.settings.batch_size as usize => Duration::ZERO,
-                Ok(_) => {
+                Ok(n) => {
                     backoff = self.settings.poll_interval;
-                    self.settings.poll_interval
+                    if n > 0 {
+                        last_rows = Instant::now();
+                    }
+                    // While events flow, look again soon; idle, every poll interval.
+                    if last_rows.elapsed() < BUSY_SPELL {
+                        BUSY_POLL.min(self.settings.poll_interval)
+                    } else {
+                        self.settings.poll_interval
+                    }
                 }
                 Err(err) => {
                     tracing::warn!(
                         error = format!("{err:#}"),
-                        transport = self.transport.name(),
+                        transport = self.target.name(),
                         "publishing the outbox failed; retrying"
                     );
                     backoff =
@@ -269,6 +308,37 @@ impl Relay {
             tracing::warn!(error = %err, "cannot prune published outbox rows");
         }
     }
+}
+
+/// Takes the relay lease of a PostgreSQL database for the transaction; false if another
+/// relay holds it.
+pub(crate) async fn take_relay_lock(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+        .bind(RELAY_LOCK)
+        .fetch_one(&mut **tx)
+        .await
+}
+
+/// One `event.publish` span per record, parented on the record's trace context; they end when
+/// the returned spans are dropped.
+fn publish_spans(records: &[Record], transport: &'static str) -> Vec<tracing::Span> {
+    records
+        .iter()
+        .map(|r| {
+            let span = tracing::info_span!(
+                "event.publish",
+                event.id = %r.event.id,
+                event.r#type = %r.event.event_type,
+                event.subject = %r.event.subject,
+                topic = %r.event.topic,
+                transport,
+            );
+            innkeeper_platform::telemetry::continue_trace(&span, &r.event.trace_headers());
+            span
+        })
+        .collect()
 }
 
 fn to_records(rows: Vec<EventRow>) -> Vec<Record> {

@@ -91,6 +91,7 @@ pub struct EventsConfig {
     pub kafka_brokers: String,
     pub kafka_partitions: i32,
     pub kafka_message_timeout_ms: u64,
+    pub kafka_fetch_wait_ms: u64,
     pub relay_batch_size: u32,
     pub poll_interval_ms: u64,
     pub retention_seconds: u64,
@@ -123,6 +124,7 @@ impl EventsConfig {
     pub fn kafka_settings(&self) -> innkeeper_events::kafka::KafkaSettings {
         innkeeper_events::kafka::KafkaSettings {
             message_timeout: std::time::Duration::from_millis(self.kafka_message_timeout_ms),
+            fetch_wait: std::time::Duration::from_millis(self.kafka_fetch_wait_ms),
             ..innkeeper_events::kafka::KafkaSettings::new(self.kafka_brokers.clone())
         }
     }
@@ -137,6 +139,9 @@ impl EventsConfig {
         }
         if self.kafka_message_timeout_ms < 100 {
             problems.push("events.kafka_message_timeout_ms: must be at least 100".to_owned());
+        }
+        if !(1..=60_000).contains(&self.kafka_fetch_wait_ms) {
+            problems.push("events.kafka_fetch_wait_ms: must be between 1 and 60000".to_owned());
         }
         if !(1..=10_000).contains(&self.relay_batch_size) {
             problems.push("events.relay_batch_size: must be between 1 and 10000".to_owned());

@@ -101,7 +101,7 @@ fn start_relay(
     match events.transport {
         EventTransport::Bus => {
             let bus = Bus::new(db.clone());
-            let relay = Relay::new(db.clone(), Arc::new(bus.clone()), settings);
+            let relay = Relay::to_bus(bus.clone(), settings);
             supervisor.spawn(name, relay.run(shutdown));
             Ok(Some(bus))
         }

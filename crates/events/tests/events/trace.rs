@@ -71,7 +71,7 @@ async fn the_consumer_continues_the_producers_trace() {
             .subscribe(probe.clone(), db.clone(), quick())
             .await
             .expect("subscribe");
-        let relay = Relay::new(db.clone(), Arc::new(bus), RelaySettings::default());
+        let relay = Relay::to_bus(bus, RelaySettings::default());
         assert_eq!(relay.relay_once().await.expect("relay"), 1);
         assert_eq!(consumer.poll_once().await.expect("poll"), 1);
 

@@ -50,7 +50,7 @@ pub(crate) async fn every_inventory_change_publishes_one_event(
         .subscribe(collector.clone(), db.clone(), ConsumerSettings::default())
         .await
         .expect("subscribe");
-    let relay = Relay::new(db.clone(), Arc::new(bus), RelaySettings::default());
+    let relay = Relay::to_bus(bus, RelaySettings::default());
 
     let (hotel, rt) = seed(&store, 2).await;
     let confirmed = new_hold(&rt, day(10), day(12), 1);
