@@ -87,6 +87,15 @@ impl Bus {
         let now = micros(OffsetDateTime::now_utc());
         let mut rows: Vec<EventRow> = match &self.db {
             Database::Sqlite(sqlite) => {
+                // Look on a reader first: the single writer connection is the services' too.
+                let waiting: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM event_outbox WHERE published_at IS NULL)",
+                )
+                .fetch_one(&sqlite.reader)
+                .await?;
+                if !waiting {
+                    return Ok(Vec::new());
+                }
                 let mut tx = sqlite.writer.begin_with("BEGIN IMMEDIATE").await?;
                 let rows: Vec<EventRow> = sqlx::query_as(UNSENT_SQLITE)
                     .bind(i64::from(limit))
@@ -288,6 +297,7 @@ impl BusConsumer {
         let poll = self.dispatcher.settings().poll_interval;
         let name = self.dispatcher.name().to_owned();
         let mut last_chores = std::time::Instant::now();
+        let mut last_prune = std::time::Instant::now();
         loop {
             let notified = self.bus.wake.notified();
             let wait = match self.poll_once().await {
@@ -298,16 +308,15 @@ impl BusConsumer {
                     Some(poll.max(std::time::Duration::from_millis(500)))
                 }
             };
-            if last_chores.elapsed() >= std::time::Duration::from_secs(1) {
-                last_chores = std::time::Instant::now();
-                if let Ok(pending) = self.pending().await {
-                    metrics::gauge!("innkeeper_events_consumer_pending", "consumer" => name.clone())
-                        .set(pending as f64);
-                }
-                if let Err(err) = self.dispatcher.retry_requested().await {
-                    tracing::warn!(consumer = %name, error = %err, "dead-letter retries failed");
-                }
+            if last_chores.elapsed() >= std::time::Duration::from_secs(1)
+                && let Ok(pending) = self.pending().await
+            {
+                metrics::gauge!("innkeeper_events_consumer_pending", "consumer" => name.clone())
+                    .set(pending as f64);
             }
+            self.dispatcher
+                .chores(&mut last_chores, &mut last_prune)
+                .await;
             match wait {
                 None if shutdown.is_cancelled() => return Ok(()),
                 None => {}

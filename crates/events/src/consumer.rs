@@ -124,6 +124,9 @@ pub struct ConsumerSettings {
     pub poll_interval: Duration,
     /// Most events fetched at once.
     pub batch_size: u32,
+    /// How long inbox rows are kept: the window within which a redelivery is recognised.
+    /// Keep it longer than the outbox retention and the Kafka topic retention.
+    pub inbox_retention: Duration,
 }
 
 impl Default for ConsumerSettings {
@@ -133,6 +136,7 @@ impl Default for ConsumerSettings {
             backoff: Duration::from_millis(100),
             poll_interval: Duration::from_millis(20),
             batch_size: 256,
+            inbox_retention: Duration::from_secs(7 * 86_400),
         }
     }
 }
@@ -387,6 +391,56 @@ impl Dispatcher {
             .increment(1);
         tracing::error!(attempts = attempt, error = %error, "event moved to the dead letters");
         Ok(Delivery::DeadLettered)
+    }
+
+    /// Deletes up to 10,000 of this consumer's inbox rows older than the inbox retention;
+    /// returns how many.
+    pub async fn prune_inbox(&self) -> Result<u64, sqlx::Error> {
+        let before = micros(OffsetDateTime::now_utc() - self.settings.inbox_retention);
+        let consumer = self.consumer.name();
+        let done = match &self.db {
+            Database::Sqlite(sqlite) => sqlx::query(
+                "DELETE FROM event_inbox WHERE rowid IN (SELECT rowid FROM event_inbox \
+                 WHERE consumer = ? AND handled_at < ? LIMIT 10000)",
+            )
+            .bind(consumer)
+            .bind(before)
+            .execute(&sqlite.writer)
+            .await?
+            .rows_affected(),
+            Database::Postgres(pool) => sqlx::query(
+                "DELETE FROM event_inbox WHERE ctid IN (SELECT ctid FROM event_inbox \
+                 WHERE consumer = $1 AND handled_at < $2 LIMIT 10000)",
+            )
+            .bind(consumer)
+            .bind(before)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+        };
+        Ok(done)
+    }
+
+    /// Periodic upkeep of a running consumer: requested dead-letter retries every second, inbox
+    /// pruning every hour. Failures are logged; the consumer goes on.
+    pub(crate) async fn chores(
+        &self,
+        last: &mut std::time::Instant,
+        last_prune: &mut std::time::Instant,
+    ) {
+        if last.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        *last = std::time::Instant::now();
+        if let Err(err) = self.retry_requested().await {
+            tracing::warn!(consumer = self.name(), error = %err, "dead-letter retries failed");
+        }
+        if last_prune.elapsed() >= Duration::from_secs(3600) {
+            *last_prune = std::time::Instant::now();
+            if let Err(err) = self.prune_inbox().await {
+                tracing::warn!(consumer = self.name(), error = %err, "inbox pruning failed");
+            }
+        }
     }
 
     /// Runs the handler again for the dead letters an operator asked to retry

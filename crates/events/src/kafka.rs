@@ -250,18 +250,16 @@ impl KafkaConsumer {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let name = self.dispatcher.name().to_owned();
         let mut last_chores = std::time::Instant::now();
+        let mut last_prune = std::time::Instant::now();
         loop {
             let message = tokio::select! {
                 () = shutdown.cancelled() => break,
                 () = tokio::time::sleep(Duration::from_secs(1)) => None,
                 message = self.consumer.recv() => Some(message),
             };
-            if last_chores.elapsed() >= Duration::from_secs(1) {
-                last_chores = std::time::Instant::now();
-                if let Err(err) = self.dispatcher.retry_requested().await {
-                    tracing::warn!(consumer = %name, error = %err, "dead-letter retries failed");
-                }
-            }
+            self.dispatcher
+                .chores(&mut last_chores, &mut last_prune)
+                .await;
             let first = match message {
                 None => continue,
                 Some(Ok(message)) => message,

@@ -100,6 +100,32 @@ async fn a_duplicate_delivery_has_one_effect(db: &Database) {
     assert_eq!(effects(db).await.len(), 2);
 }
 
+async fn inbox_rows_are_kept_for_the_retention_then_pruned(db: &Database) {
+    prepare(db).await;
+    let recorder = Recorder::new("recorder", TOPIC);
+    let keeping = Dispatcher::new(recorder.clone(), db.clone(), quick());
+    let event = noted("room-1", 1, false);
+    assert_eq!(
+        keeping.deliver(&event).await.expect("deliver"),
+        Delivery::Handled
+    );
+    assert_eq!(
+        keeping.prune_inbox().await.expect("prune"),
+        0,
+        "within the retention"
+    );
+    let forgetting = Dispatcher::new(
+        recorder,
+        db.clone(),
+        innkeeper_events::ConsumerSettings {
+            inbox_retention: std::time::Duration::ZERO,
+            ..quick()
+        },
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    assert_eq!(forgetting.prune_inbox().await.expect("prune"), 1);
+}
+
 async fn order_within_an_aggregate_is_kept(db: &Database) {
     prepare(db).await;
     let bus = Bus::new(db.clone());
@@ -409,6 +435,7 @@ on_both_backends!(
     round_trip_keeps_every_attribute,
     a_rolled_back_transaction_publishes_nothing,
     a_duplicate_delivery_has_one_effect,
+    inbox_rows_are_kept_for_the_retention_then_pruned,
     order_within_an_aggregate_is_kept,
     a_poison_event_is_dead_lettered_and_the_rest_flows,
     dead_letters_can_be_discarded,

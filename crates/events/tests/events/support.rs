@@ -153,6 +153,7 @@ pub fn quick() -> ConsumerSettings {
         backoff: Duration::from_millis(1),
         poll_interval: Duration::from_millis(5),
         batch_size: 100,
+        ..ConsumerSettings::default()
     }
 }
 
