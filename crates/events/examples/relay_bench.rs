@@ -39,7 +39,7 @@ struct Stopwatch {
     name: String,
     topic: String,
     committed: Mutex<HashMap<Uuid, Instant>>,
-    latencies: Mutex<Vec<Duration>>,
+    reached: Mutex<HashMap<Uuid, Instant>>,
     handled: std::sync::atomic::AtomicUsize,
 }
 
@@ -54,10 +54,10 @@ impl Consumer for Stopwatch {
     }
 
     async fn handle(&self, _tx: &mut Tx, event: &Event) -> Result<(), HandlerError> {
-        let now = Instant::now();
-        if let Some(at) = self.committed.lock().expect("lock").get(&event.id) {
-            self.latencies.lock().expect("lock").push(now - *at);
-        }
+        self.reached
+            .lock()
+            .expect("lock")
+            .insert(event.id, Instant::now());
         self.handled
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(())
@@ -149,7 +149,13 @@ async fn wait_handled(watch: &Stopwatch, count: usize) -> anyhow::Result<()> {
 }
 
 fn report_latency(label: &str, watch: &Stopwatch) {
-    let mut latencies = watch.latencies.lock().expect("lock").clone();
+    let committed = watch.committed.lock().expect("lock");
+    let reached = watch.reached.lock().expect("lock");
+    // A handler may run before the producer noted its commit instant: that counts as 0.
+    let mut latencies: Vec<Duration> = committed
+        .iter()
+        .filter_map(|(id, at)| reached.get(id).map(|r| r.saturating_duration_since(*at)))
+        .collect();
     latencies.sort();
     println!(
         "{label:<34} commit -> handler  p50 {:.2} ms  p99 {:.2} ms  ({} events)",

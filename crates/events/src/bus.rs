@@ -299,7 +299,10 @@ impl BusConsumer {
         let mut last_chores = std::time::Instant::now();
         let mut last_prune = std::time::Instant::now();
         loop {
+            // Registered before looking, so a publish during the pass still wakes the wait.
             let notified = self.bus.wake.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
             let wait = match self.poll_once().await {
                 Ok(n) if n > 0 => None,
                 Ok(_) => Some(poll),

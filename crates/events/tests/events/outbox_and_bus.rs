@@ -320,6 +320,43 @@ async fn a_restarted_consumer_gets_what_it_had_not_acknowledged(db: &Database) {
     assert_eq!(effects(db).await.len(), 2);
 }
 
+/// The usual embedded layout: the consumer (say booking) keeps its inbox and effects in its
+/// own database, apart from the producer's outbox; PostgreSQL producer, SQLite consumer here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_keeps_its_inbox_and_effects_in_its_own_database() {
+    let Some(producer) = TestDatabase::postgres().await else {
+        return;
+    };
+    let consumer_db = TestDatabase::sqlite().await;
+    prepare(&producer.db).await;
+    prepare(&consumer_db.db).await;
+    let bus = Bus::new(producer.db.clone());
+    let recorder = Recorder::new("booking", TOPIC);
+    let consumer = bus
+        .subscribe(recorder.clone(), consumer_db.db.clone(), quick())
+        .await
+        .expect("subscribe");
+    append(&producer.db, &[noted("room-1", 1, false)]).await;
+    drain(&Relay::to_bus(bus, RelaySettings::default()), &consumer).await;
+    assert_eq!(effects(&consumer_db.db).await.len(), 1);
+    assert!(effects(&producer.db).await.is_empty());
+    let dispatcher = Dispatcher::new(recorder, consumer_db.db.clone(), quick());
+    let event = recorder_event(&consumer_db.db).await;
+    assert_eq!(
+        dispatcher.deliver(&event).await.expect("again"),
+        Delivery::Duplicate,
+        "the inbox row is in the consumer's database"
+    );
+}
+
+/// The event behind the first effect, rebuilt enough to deliver it again.
+async fn recorder_event(db: &Database) -> innkeeper_events::Event {
+    let (id, _, _) = effects(db).await.remove(0);
+    let mut event = noted("room-1", 1, false);
+    event.id = id.parse().expect("uuid");
+    event
+}
+
 /// Remembers every published record.
 #[derive(Default)]
 struct Counting {
