@@ -15,7 +15,8 @@ use innkeeper_platform::db::Database;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::consumer::{Consumer, ConsumerSettings, Dispatcher};
+use crate::consumer::{Consumer, ConsumerSettings};
+use crate::dispatcher::Dispatcher;
 use crate::envelope::micros;
 use crate::outbox::{EventRow, event_columns};
 use crate::relay::{Record, Transport, TransportError, take_relay_lock};

@@ -5,7 +5,8 @@ use innkeeper_platform::db::Database;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::consumer::{Tx, record_in_inbox};
+use crate::consumer::Tx;
+use crate::dispatcher::record_in_inbox;
 use crate::envelope::{Event, from_micros, micros};
 
 /// One dead letter.

@@ -27,7 +27,8 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio_util::sync::CancellationToken;
 
 use crate::binding::{event_from_headers, headers_of};
-use crate::consumer::{Consumer, ConsumerSettings, Dispatcher};
+use crate::consumer::{Consumer, ConsumerSettings};
+use crate::dispatcher::Dispatcher;
 use crate::envelope::Event;
 use crate::relay::{Record, Transport, TransportError};
 

@@ -26,6 +26,7 @@ mod bus;
 mod consumer;
 pub mod contracts;
 mod dead_letters;
+mod dispatcher;
 mod envelope;
 #[cfg(feature = "kafka")]
 pub mod kafka;
@@ -34,8 +35,9 @@ mod relay;
 
 pub use binding::{event_from_headers, headers_of};
 pub use bus::{Bus, BusConsumer};
-pub use consumer::{Consumer, ConsumerSettings, Delivery, Dispatcher, HandlerError, Tx};
+pub use consumer::{Consumer, ConsumerSettings, Delivery, HandlerError, Tx};
 pub use dead_letters::{DeadLetter, DeadLetters};
+pub use dispatcher::Dispatcher;
 pub use envelope::{DecodeError, Event, JSON, Payload};
 pub use outbox::{Outbox, OutboxConnection};
 pub use relay::{Record, Relay, RelaySettings, Transport, TransportError};

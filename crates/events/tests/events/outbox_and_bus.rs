@@ -100,6 +100,31 @@ async fn a_duplicate_delivery_has_one_effect(db: &Database) {
     assert_eq!(effects(db).await.len(), 2);
 }
 
+async fn aggregates_interleaved_and_repeated_have_one_effect_each(db: &Database) {
+    prepare(db).await;
+    let recorder = Recorder::new("recorder", TOPIC);
+    let dispatcher = Dispatcher::new(recorder, db.clone(), quick());
+    let one: Vec<_> = (1..=3).map(|n| noted("room-1", n, false)).collect();
+    let two: Vec<_> = (1..=3).map(|n| noted("room-2", n, false)).collect();
+    // As Kafka partitions interleave aggregates, and a crash replays some of them.
+    let arrival = [
+        two[0].clone(),
+        one[0].clone(),
+        two[1].clone(),
+        two[2].clone(),
+        one[1].clone(),
+        two[0].clone(),
+        one[0].clone(),
+        one[2].clone(),
+    ];
+    let (delivered, result) = dispatcher.deliver_all(&arrival).await;
+    result.expect("delivered");
+    assert_eq!(delivered, arrival.len());
+    let effects = effects(db).await;
+    assert_eq!(effects.len(), 6, "one effect per event: {effects:?}");
+    assert_ordered_per_subject(&effects);
+}
+
 async fn inbox_rows_are_kept_for_the_retention_then_pruned(db: &Database) {
     prepare(db).await;
     let recorder = Recorder::new("recorder", TOPIC);
@@ -472,6 +497,7 @@ on_both_backends!(
     round_trip_keeps_every_attribute,
     a_rolled_back_transaction_publishes_nothing,
     a_duplicate_delivery_has_one_effect,
+    aggregates_interleaved_and_repeated_have_one_effect_each,
     inbox_rows_are_kept_for_the_retention_then_pruned,
     order_within_an_aggregate_is_kept,
     a_poison_event_is_dead_lettered_and_the_rest_flows,
