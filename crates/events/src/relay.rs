@@ -161,7 +161,14 @@ impl Relay {
         let transport = match &self.target {
             Target::Transport(transport) => transport,
             Target::Bus(bus) => {
-                let records = to_records(bus.fan_out(self.settings.batch_size).await?);
+                let rows = bus
+                    .fan_out(self.settings.batch_size)
+                    .await
+                    .inspect_err(|_| {
+                        metrics::counter!("innkeeper_events_publish_errors_total", "transport" => "bus")
+                            .increment(1);
+                    })?;
+                let records = to_records(rows);
                 publish_spans(&records, "bus");
                 metrics::counter!("innkeeper_events_published_total", "transport" => "bus")
                     .increment(records.len() as u64);

@@ -2,6 +2,7 @@
 
 #[cfg(feature = "kafka")]
 mod kafka;
+mod metrics;
 mod outbox_and_bus;
 mod support;
 mod trace;
