@@ -6,12 +6,11 @@ use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 
 use crate::support::{Recorder, TOPIC, append, noted, prepare, quick};
 
+/// One recorded metric: name, labels, value.
+type Recorded = (String, Vec<(String, String)>, DebugValue);
+
 /// The value of counter `name` with label `consumer` or `transport` = `label`.
-fn counter(
-    snapshot: &[(String, Vec<(String, String)>, DebugValue)],
-    name: &str,
-    label: &str,
-) -> u64 {
+fn counter(snapshot: &[Recorded], name: &str, label: &str) -> u64 {
     snapshot
         .iter()
         .filter(|(n, labels, _)| n == name && labels.iter().any(|(_, v)| v == label))
@@ -42,7 +41,7 @@ async fn publishes_failures_and_dead_letters_are_counted() {
     assert_eq!(relay.relay_once().await.expect("relay"), 2);
     assert_eq!(consumer.poll_once().await.expect("poll"), 2);
 
-    let snapshot: Vec<(String, Vec<(String, String)>, DebugValue)> = snapshotter
+    let snapshot: Vec<Recorded> = snapshotter
         .snapshot()
         .into_vec()
         .into_iter()
