@@ -273,3 +273,71 @@ async fn kafka_broker_down_state_keeps_committing_and_the_backlog_drains_after()
     assert_eq!(effects.len(), 20, "{effects:?}");
     assert_ordered_per_subject(&effects);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_consumer_resumes_after_its_last_handled_record() {
+    let Some(tansu) = Tansu::start().await else {
+        return;
+    };
+    let test = database().await;
+    let db = &test.db;
+    prepare(db).await;
+    let kafka = settings(&tansu);
+    let topic = unique_topic();
+    ensure_topics(&kafka, &[topic], 2).await.expect("topic");
+    let outbox = Outbox::new("/innkeeper/test", topic);
+    let relay = Relay::new(
+        db.clone(),
+        Arc::new(KafkaTransport::new(&kafka).expect("producer")),
+        RelaySettings::default(),
+    );
+    let name = format!("resuming-{topic}");
+
+    let first: Vec<Event> = (1..=10)
+        .map(|n| event(&outbox, &format!("room-{}", n % 3), n, false))
+        .collect();
+    append(db, &first).await;
+    assert_eq!(relay.relay_once().await.expect("relay"), 10);
+    let before = Recorder::new(&name, topic);
+    let consumer =
+        KafkaConsumer::new(&kafka, before.clone(), db.clone(), quick()).expect("consumer");
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(consumer.run(stop.clone()));
+    wait_for("the first ten", Duration::from_secs(60), async || {
+        effects(db).await.len() == 10
+    })
+    .await;
+    stop.cancel();
+    running.await.expect("join").expect("consumer");
+
+    // The same group, restarted: only what came after its committed offsets.
+    let second: Vec<Event> = (11..=15)
+        .map(|n| event(&outbox, &format!("room-{}", n % 3), n, false))
+        .collect();
+    append(db, &second).await;
+    assert_eq!(relay.relay_once().await.expect("relay"), 5);
+    let after = Recorder::new(&name, topic);
+    let consumer =
+        KafkaConsumer::new(&kafka, after.clone(), db.clone(), quick()).expect("consumer");
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(consumer.run(stop.clone()));
+    wait_for("the next five", Duration::from_secs(60), async || {
+        effects(db).await.len() == 15
+    })
+    .await;
+    stop.cancel();
+    running.await.expect("join").expect("consumer");
+
+    let replayed: Vec<u32> = after
+        .calls()
+        .iter()
+        .map(|e| e.decode::<Noted>().expect("payload").n)
+        .collect();
+    assert!(
+        replayed.iter().all(|n| *n > 10),
+        "the restarted consumer read only new records: {replayed:?}"
+    );
+    let effects = effects(db).await;
+    assert_eq!(effects.len(), 15);
+    assert_ordered_per_subject(&effects);
+}
