@@ -299,8 +299,16 @@ impl Dispatcher {
         }
         if last_prune.elapsed() >= Duration::from_secs(3600) {
             *last_prune = std::time::Instant::now();
-            if let Err(err) = self.prune_inbox().await {
-                tracing::warn!(consumer = self.name(), error = %err, "inbox pruning failed");
+            // Batches of 10,000 until the backlog of old rows is gone (at most 10 million).
+            for _ in 0..1000 {
+                match self.prune_inbox().await {
+                    Ok(deleted) if deleted >= 10_000 => tokio::task::yield_now().await,
+                    Ok(_) => break,
+                    Err(err) => {
+                        tracing::warn!(consumer = self.name(), error = %err, "inbox pruning failed");
+                        break;
+                    }
+                }
             }
         }
     }

@@ -208,8 +208,11 @@ pub(crate) async fn backlog(db: &Database) -> Result<Backlog, sqlx::Error> {
     })
 }
 
-/// Deletes up to 1000 rows published before `before` that no in-process consumer still needs;
-/// returns how many.
+/// Rows [`prune`] deletes at most per call.
+pub(crate) const PRUNE_BATCH: u64 = 1000;
+
+/// Deletes up to [`PRUNE_BATCH`] rows published before `before` that no in-process consumer
+/// still needs; returns how many.
 pub(crate) async fn prune(db: &Database, before: OffsetDateTime) -> Result<u64, sqlx::Error> {
     let done = match db {
         Database::Sqlite(sqlite) => {

@@ -282,7 +282,12 @@ impl Relay {
             }
             if last_prune.elapsed() >= Duration::from_secs(60) {
                 last_prune = Instant::now();
-                self.prune().await;
+                if let Err(err) = self.prune().await {
+                    tracing::warn!(
+                        error = format!("{err:#}"),
+                        "cannot prune published outbox rows"
+                    );
+                }
             }
             if wait > Duration::ZERO {
                 tokio::select! {
@@ -309,11 +314,20 @@ impl Relay {
         }
     }
 
-    async fn prune(&self) {
+    /// Deletes rows published longer than the retention ago that no bus consumer still needs,
+    /// a thousand at a time until none is left (at most a million per call); returns how many.
+    pub async fn prune(&self) -> anyhow::Result<u64> {
         let before = OffsetDateTime::now_utc() - self.settings.retention;
-        if let Err(err) = outbox::prune(&self.db, before).await {
-            tracing::warn!(error = %err, "cannot prune published outbox rows");
+        let mut total = 0;
+        for _ in 0..1000 {
+            let deleted = outbox::prune(&self.db, before).await?;
+            total += deleted;
+            if deleted < outbox::PRUNE_BATCH {
+                break;
+            }
+            tokio::task::yield_now().await;
         }
+        Ok(total)
     }
 }
 

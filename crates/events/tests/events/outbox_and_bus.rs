@@ -151,6 +151,35 @@ async fn inbox_rows_are_kept_for_the_retention_then_pruned(db: &Database) {
     assert_eq!(forgetting.prune_inbox().await.expect("prune"), 1);
 }
 
+async fn published_rows_are_pruned_once_no_consumer_needs_them(db: &Database) {
+    prepare(db).await;
+    let bus = Bus::new(db.clone());
+    let consumer = bus
+        .subscribe(Recorder::new("recorder", TOPIC), db.clone(), quick())
+        .await
+        .expect("subscribe");
+    append(db, &[noted("room-1", 1, false), noted("room-2", 1, false)]).await;
+    let relay = Relay::to_bus(
+        bus,
+        RelaySettings {
+            retention: std::time::Duration::ZERO,
+            ..RelaySettings::default()
+        },
+    );
+    assert_eq!(relay.relay_once().await.expect("relay"), 2);
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    assert_eq!(
+        relay.prune().await.expect("prune"),
+        0,
+        "still to be delivered"
+    );
+    assert_eq!(consumer.poll_once().await.expect("poll"), 2);
+    assert_eq!(relay.prune().await.expect("prune"), 2);
+    append(db, &[noted("room-1", 2, false)]).await;
+    assert_eq!(relay.prune().await.expect("prune"), 0, "unsent rows stay");
+    assert_eq!(relay.relay_once().await.expect("relay"), 1);
+}
+
 async fn order_within_an_aggregate_is_kept(db: &Database) {
     prepare(db).await;
     let bus = Bus::new(db.clone());
@@ -499,6 +528,7 @@ on_both_backends!(
     a_duplicate_delivery_has_one_effect,
     aggregates_interleaved_and_repeated_have_one_effect_each,
     inbox_rows_are_kept_for_the_retention_then_pruned,
+    published_rows_are_pruned_once_no_consumer_needs_them,
     order_within_an_aggregate_is_kept,
     a_poison_event_is_dead_lettered_and_the_rest_flows,
     dead_letters_can_be_discarded,
