@@ -88,15 +88,6 @@ impl Bus {
         let now = micros(OffsetDateTime::now_utc());
         let mut rows: Vec<EventRow> = match &self.db {
             Database::Sqlite(sqlite) => {
-                // Look on a reader first: the single writer connection is the services' too.
-                let waiting: bool = sqlx::query_scalar(
-                    "SELECT EXISTS (SELECT 1 FROM event_outbox WHERE published_at IS NULL)",
-                )
-                .fetch_one(&sqlite.reader)
-                .await?;
-                if !waiting {
-                    return Ok(Vec::new());
-                }
                 let mut tx = sqlite.writer.begin_with("BEGIN IMMEDIATE").await?;
                 let rows: Vec<EventRow> = sqlx::query_as(UNSENT_SQLITE)
                     .bind(i64::from(limit))

@@ -187,6 +187,21 @@ impl EventRow {
     }
 }
 
+const HAS_UNSENT: &str = "SELECT EXISTS (SELECT 1 FROM event_outbox WHERE published_at IS NULL)";
+
+/// Whether any row waits to be published: one cheap read (an SQLite reader), so an idle
+/// relay takes no lock, no transaction and not the SQLite writer.
+pub(crate) async fn has_unsent(db: &Database) -> Result<bool, sqlx::Error> {
+    match db {
+        Database::Sqlite(sqlite) => {
+            sqlx::query_scalar(HAS_UNSENT)
+                .fetch_one(&sqlite.reader)
+                .await
+        }
+        Database::Postgres(pool) => sqlx::query_scalar(HAS_UNSENT).fetch_one(pool).await,
+    }
+}
+
 /// Unsent rows and the age of the oldest.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Backlog {

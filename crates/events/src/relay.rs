@@ -158,6 +158,9 @@ impl Relay {
     /// One pass: publishes up to a batch of unsent rows and stamps them sent. Returns how many
     /// (0 also when another replica holds the relay lock).
     pub async fn relay_once(&self) -> anyhow::Result<usize> {
+        if !outbox::has_unsent(&self.db).await? {
+            return Ok(0);
+        }
         let transport = match &self.target {
             Target::Transport(transport) => transport,
             Target::Bus(bus) => {
