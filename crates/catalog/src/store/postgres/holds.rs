@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use innkeeper_events::Outbox;
 use innkeeper_kernel::{Error, HoldId, Result, RoomTypeId, StayDates};
 use sqlx::{Postgres, Transaction};
 use time::{Date, OffsetDateTime};
@@ -16,7 +17,6 @@ use super::rows::{self, hold_columns};
 use super::{PgCatalogStore, db_error, internal, violated_constraint};
 use crate::api::{Hold, HoldStatus};
 use crate::store::{NewHold, events};
-use innkeeper_events::Outbox;
 
 const GET_HOLD: &str = concat!("SELECT ", hold_columns!(), " FROM holds WHERE id = $1");
 

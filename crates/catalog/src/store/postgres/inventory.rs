@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 
+use innkeeper_events::Outbox;
 use innkeeper_kernel::{Error, HotelId, Result, RoomTypeId};
 use sqlx::{Postgres, Row as _, Transaction};
 use time::Date;
@@ -18,7 +19,6 @@ use time::Date;
 use super::rows::{self, hotel_columns, room_type_columns};
 use super::{PgCatalogStore, db_error, internal};
 use crate::store::{RoomTypeNights, SearchScope, events};
-use innkeeper_events::Outbox;
 
 const LOCK_ROOM_TYPE_SHARED: &str =
     "SELECT hotel_id, name FROM room_types WHERE id = $1 FOR KEY SHARE";

@@ -1,5 +1,6 @@
 //! Holds: the oversell barrier and the hold life cycle.
 
+use innkeeper_events::Outbox;
 use innkeeper_kernel::{Error, HoldId, Result, StayDates};
 use sqlx::{Row as _, SqliteConnection};
 use time::OffsetDateTime;
@@ -8,9 +9,7 @@ use uuid::Uuid;
 use super::nights::{active_rooms, materialise};
 use super::rows::{self, hold_columns, instant, internal, is_check_violation, micros};
 use crate::api::{Hold, HoldStatus};
-use crate::store::NewHold;
-use crate::store::events;
-use innkeeper_events::Outbox;
+use crate::store::{NewHold, events};
 
 pub(super) async fn get(conn: &mut SqliteConnection, id: HoldId) -> Result<Option<Hold>> {
     let row = sqlx::query(concat!(

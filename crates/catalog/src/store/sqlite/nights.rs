@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use innkeeper_events::Outbox;
 use innkeeper_kernel::{Error, Result, RoomTypeId};
 use sqlx::{QueryBuilder, Row as _, Sqlite, SqliteConnection};
 use time::Date;
@@ -10,7 +11,6 @@ use uuid::Uuid;
 use super::catalog::city_key;
 use super::rows::{self, count, hotel_columns, internal, is_check_violation, room_type_columns};
 use crate::store::{RoomTypeNights, SearchScope, events};
-use innkeeper_events::Outbox;
 
 /// The nights `[?2, ?3)` as a recursive CTE named `range_nights(night)`, in date order; the
 /// caller makes sure `?2 < ?3`. Dates are stored as `YYYY-MM-DD` text, which `date()` keeps.
