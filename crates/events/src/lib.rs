@@ -16,6 +16,13 @@
 //! Every service database holds the same tables (`migrations/`), migrated by [`migrate`]
 //! under their own migrations table, so they live beside the service's own schema.
 //!
+//! Wiring (the runtime's `Node::build` does the producer side for the catalog):
+//! - producer: `Relay::to_bus(Bus::new(db), settings).run(shutdown)` embedded, or
+//!   `Relay::new(db, Arc::new(KafkaTransport::new(&kafka)?), settings).run(shutdown)`;
+//! - consumer `C` with its store in `its_db`: `bus.subscribe(Arc::new(C), its_db,
+//!   settings).await?.run(shutdown)` on the producer's bus, or
+//!   `KafkaConsumer::new(&kafka, Arc::new(C), its_db, settings)?.run(shutdown)`.
+//!
 //! Metrics (`innkeeper_events_*`): outbox backlog and oldest unsent age, published and failed
 //! publishes, consumer lag (age of the event when handled) and pending deliveries, handler
 //! failures, dead letters. Spans `event.publish` and `event.consume` continue the trace of the
