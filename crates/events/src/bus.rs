@@ -15,7 +15,7 @@ use innkeeper_platform::db::Database;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::consumer::{Consumer, ConsumerSettings};
+use crate::consumer::{Consumer, ConsumerSettings, end};
 use crate::dispatcher::Dispatcher;
 use crate::envelope::micros;
 use crate::outbox::{EventRow, event_columns};
@@ -86,43 +86,18 @@ impl Bus {
     /// order, writes a delivery per subscriber, stamps them sent; returns them.
     pub(crate) async fn fan_out(&self, limit: u32) -> Result<Vec<EventRow>, sqlx::Error> {
         let now = micros(OffsetDateTime::now_utc());
+        // Every way out ends the transaction at once: a dropped one would hold the SQLite
+        // write lock or the PostgreSQL relay lock until its pooled connection is reused.
         let mut rows: Vec<EventRow> = match &self.db {
             Database::Sqlite(sqlite) => {
                 let mut tx = sqlite.writer.begin_with("BEGIN IMMEDIATE").await?;
-                let rows: Vec<EventRow> = sqlx::query_as(UNSENT_SQLITE)
-                    .bind(i64::from(limit))
-                    .fetch_all(&mut *tx)
-                    .await?;
-                if rows.is_empty() {
-                    return Ok(rows);
-                }
-                let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
-                let seqs =
-                    serde_json::to_string(&seqs).map_err(|e| sqlx::Error::Encode(e.into()))?;
-                sqlx::query(DELIVER_SQLITE)
-                    .bind(&seqs)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(MARK_SENT_SQLITE)
-                    .bind(now)
-                    .bind(&seqs)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                rows
+                let result = fan_out_sqlite(&mut tx, limit, now).await;
+                end(tx, result).await?
             }
             Database::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
-                if !take_relay_lock(&mut tx).await? {
-                    return Ok(Vec::new());
-                }
-                let rows = sqlx::query_as(FAN_OUT_POSTGRES)
-                    .bind(i64::from(limit))
-                    .bind(now)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                rows
+                let result = fan_out_postgres(&mut tx, limit, now).await;
+                end(tx, result).await?
             }
         };
         rows.sort_by_key(|r| r.seq);
@@ -198,6 +173,49 @@ impl Transport for Bus {
         self.wake.notify_waiters();
         Ok(())
     }
+}
+
+/// The SQLite fan-out inside its `IMMEDIATE` transaction.
+async fn fan_out_sqlite(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    limit: u32,
+    now: i64,
+) -> Result<Vec<EventRow>, sqlx::Error> {
+    let rows: Vec<EventRow> = sqlx::query_as(UNSENT_SQLITE)
+        .bind(i64::from(limit))
+        .fetch_all(&mut **tx)
+        .await?;
+    if rows.is_empty() {
+        return Ok(rows);
+    }
+    let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+    let seqs = serde_json::to_string(&seqs).map_err(|e| sqlx::Error::Encode(e.into()))?;
+    sqlx::query(DELIVER_SQLITE)
+        .bind(&seqs)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(MARK_SENT_SQLITE)
+        .bind(now)
+        .bind(&seqs)
+        .execute(&mut **tx)
+        .await?;
+    Ok(rows)
+}
+
+/// The PostgreSQL fan-out: the relay lock, then one statement.
+async fn fan_out_postgres(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    limit: u32,
+    now: i64,
+) -> Result<Vec<EventRow>, sqlx::Error> {
+    if !take_relay_lock(tx).await? {
+        return Ok(Vec::new());
+    }
+    sqlx::query_as(FAN_OUT_POSTGRES)
+        .bind(i64::from(limit))
+        .bind(now)
+        .fetch_all(&mut **tx)
+        .await
 }
 
 /// One consumer's end of the bus.

@@ -45,6 +45,32 @@ impl Tx {
             Tx::Postgres(tx) => tx.rollback().await,
         }
     }
+
+    /// Ends the transaction as `result` says: commits after `Ok`, rolls back after `Err` (at
+    /// once: a dropped transaction would hold its locks until its pooled connection is reused).
+    pub async fn end<T, E: From<sqlx::Error>>(self, result: Result<T, E>) -> Result<T, E> {
+        match self {
+            Tx::Sqlite(tx) => end(tx, result).await,
+            Tx::Postgres(tx) => end(tx, result).await,
+        }
+    }
+}
+
+/// Commits `tx` after `Ok`, rolls it back at once after `Err`; returns `result`.
+pub(crate) async fn end<DB: sqlx::Database, T, E: From<sqlx::Error>>(
+    tx: sqlx::Transaction<'static, DB>,
+    result: Result<T, E>,
+) -> Result<T, E> {
+    match result {
+        Ok(value) => {
+            tx.commit().await?;
+            Ok(value)
+        }
+        Err(err) => {
+            let _ = tx.rollback().await;
+            Err(err)
+        }
+    }
 }
 
 /// Why a handler failed.

@@ -165,7 +165,19 @@ pub(crate) async fn record(
     attempts: u32,
 ) -> Result<(), sqlx::Error> {
     let mut tx = Tx::begin(db).await?;
-    record_in_inbox(&mut tx, consumer, event.id).await?;
+    let result = record_in(&mut tx, consumer, event, error, attempts).await;
+    tx.end(result).await
+}
+
+/// The body of [`record`], inside its transaction.
+async fn record_in(
+    tx: &mut Tx,
+    consumer: &str,
+    event: &Event,
+    error: &str,
+    attempts: u32,
+) -> Result<(), sqlx::Error> {
+    record_in_inbox(tx, consumer, event.id).await?;
     let id = Uuid::now_v7();
     let attempts = i32::try_from(attempts).unwrap_or(i32::MAX);
     let failed_at = micros(OffsetDateTime::now_utc());
@@ -189,7 +201,7 @@ pub(crate) async fn record(
                 .bind(failed_at)
         };
     }
-    match &mut tx {
+    match tx {
         Tx::Sqlite(conn) => {
             bind_letter!(sqlx::query(
                 "INSERT INTO event_dead_letters (id, consumer, event_id, topic, source, type, subject, time, \
@@ -210,7 +222,7 @@ pub(crate) async fn record(
             .await?;
         }
     }
-    tx.commit().await
+    Ok(())
 }
 
 /// The dead letters of `consumer` with a retry requested.

@@ -135,44 +135,56 @@ impl Dispatcher {
 
     /// One transaction over the longest run of `events` whose handlers succeed.
     async fn deliver_run(&self, events: &[Event]) -> Result<RunOutcome, sqlx::Error> {
-        let consumer = self.consumer.name();
         let mut tx = Tx::begin(&self.db).await?;
         let mut handled = Vec::new();
+        let result = self.run_in(&mut tx, events, &mut handled).await;
+        let outcome = tx.end(result).await?;
+        for event in handled {
+            self.record_lag(event);
+        }
+        Ok(outcome)
+    }
+
+    /// The body of [`Dispatcher::deliver_run`]: each event in a savepoint with its inbox row;
+    /// stops at the first handler failure, leaving the transaction as it was before that event.
+    async fn run_in<'e>(
+        &self,
+        tx: &mut Tx,
+        events: &'e [Event],
+        handled: &mut Vec<&'e Event>,
+    ) -> Result<RunOutcome, sqlx::Error> {
+        let consumer = self.consumer.name();
         let mut outcome = RunOutcome {
             committed: 0,
             failed: None,
         };
         for event in events {
-            savepoint(&mut tx, "SAVEPOINT event").await?;
-            if !record_in_inbox(&mut tx, consumer, event.id).await? {
-                savepoint(&mut tx, "RELEASE SAVEPOINT event").await?;
+            savepoint(tx, "SAVEPOINT event").await?;
+            if !record_in_inbox(tx, consumer, event.id).await? {
+                savepoint(tx, "RELEASE SAVEPOINT event").await?;
                 outcome.committed += 1;
                 continue;
             }
             match self
                 .consumer
-                .handle(&mut tx, event)
+                .handle(tx, event)
                 .instrument(self.span(event))
                 .await
             {
                 Ok(()) => {
-                    savepoint(&mut tx, "RELEASE SAVEPOINT event").await?;
+                    savepoint(tx, "RELEASE SAVEPOINT event").await?;
                     handled.push(event);
                     outcome.committed += 1;
                 }
                 Err(err) => {
-                    savepoint(&mut tx, "ROLLBACK TO SAVEPOINT event").await?;
-                    savepoint(&mut tx, "RELEASE SAVEPOINT event").await?;
+                    savepoint(tx, "ROLLBACK TO SAVEPOINT event").await?;
+                    savepoint(tx, "RELEASE SAVEPOINT event").await?;
                     metrics::counter!("innkeeper_events_handler_failures_total", "consumer" => consumer.to_owned())
                         .increment(1);
                     outcome.failed = Some(err);
                     break;
                 }
             }
-        }
-        tx.commit().await?;
-        for event in handled {
-            self.record_lag(event);
         }
         Ok(outcome)
     }
@@ -228,10 +240,14 @@ impl Dispatcher {
             }
             attempt += 1;
             let mut tx = Tx::begin(&self.db).await?;
-            if !record_in_inbox(&mut tx, &consumer, event.id).await? {
-                tx.rollback().await?;
-                tracing::debug!("duplicate delivery skipped");
-                return Ok(Delivery::Duplicate);
+            match record_in_inbox(&mut tx, &consumer, event.id).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tx.rollback().await?;
+                    tracing::debug!("duplicate delivery skipped");
+                    return Ok(Delivery::Duplicate);
+                }
+                Err(err) => return tx.end(Err(err)).await,
             }
             match self.consumer.handle(&mut tx, event).await {
                 Ok(()) => {
@@ -322,8 +338,8 @@ impl Dispatcher {
             let mut tx = Tx::begin(&self.db).await?;
             match self.consumer.handle(&mut tx, &letter.event).await {
                 Ok(()) => {
-                    dead_letters::delete_in(&mut tx, letter.id).await?;
-                    tx.commit().await?;
+                    let deleted = dead_letters::delete_in(&mut tx, letter.id).await;
+                    tx.end(deleted).await?;
                     succeeded += 1;
                     tracing::info!(consumer, event.id = %letter.event.id, "dead letter handled on retry");
                 }

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 use crate::bus::Bus;
+use crate::consumer::end;
 use crate::envelope::{Event, micros};
 use crate::outbox::{self, EventRow, event_columns};
 
@@ -198,27 +199,38 @@ impl Relay {
             }
             Database::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
-                if !take_relay_lock(&mut tx).await? {
-                    return Ok(0);
-                }
-                let rows: Vec<EventRow> = sqlx::query_as(UNSENT_POSTGRES)
-                    .bind(i64::from(self.settings.batch_size))
-                    .fetch_all(&mut *tx)
-                    .await?;
-                let records = to_records(rows);
-                if records.is_empty() {
-                    return Ok(0);
-                }
-                self.publish(transport.as_ref(), &records).await?;
-                sqlx::query(MARK_SENT_POSTGRES)
-                    .bind(micros(OffsetDateTime::now_utc()))
-                    .bind(seqs(&records))
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                Ok(records.len())
+                // Ended at once either way: a dropped transaction would keep the relay lock on
+                // an idle pooled connection until that connection is used again.
+                let result = self.pass_postgres(&mut tx, transport.as_ref()).await;
+                end(tx, result).await
             }
         }
+    }
+
+    /// The PostgreSQL pass inside `tx`: the relay lock, the batch, publishing, the stamps.
+    async fn pass_postgres(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        transport: &dyn Transport,
+    ) -> anyhow::Result<usize> {
+        if !take_relay_lock(tx).await? {
+            return Ok(0);
+        }
+        let rows: Vec<EventRow> = sqlx::query_as(UNSENT_POSTGRES)
+            .bind(i64::from(self.settings.batch_size))
+            .fetch_all(&mut **tx)
+            .await?;
+        let records = to_records(rows);
+        if records.is_empty() {
+            return Ok(0);
+        }
+        self.publish(transport, &records).await?;
+        sqlx::query(MARK_SENT_POSTGRES)
+            .bind(micros(OffsetDateTime::now_utc()))
+            .bind(seqs(&records))
+            .execute(&mut **tx)
+            .await?;
+        Ok(records.len())
     }
 
     /// Publishes a batch inside one `event.publish` span per event, each continuing the trace
