@@ -86,8 +86,7 @@ impl Bus {
     /// order, writes a delivery per subscriber, stamps them sent; returns them.
     pub(crate) async fn fan_out(&self, limit: u32) -> Result<Vec<EventRow>, sqlx::Error> {
         let now = micros(OffsetDateTime::now_utc());
-        // Every way out ends the transaction at once: a dropped one would hold the SQLite
-        // write lock or the PostgreSQL relay lock until its pooled connection is reused.
+        // Every way out ends the transaction at once (see `Tx::end`).
         let mut rows: Vec<EventRow> = match &self.db {
             Database::Sqlite(sqlite) => {
                 let mut tx = sqlite.writer.begin_with("BEGIN IMMEDIATE").await?;

@@ -46,8 +46,9 @@ impl Tx {
         }
     }
 
-    /// Ends the transaction as `result` says: commits after `Ok`, rolls back after `Err` (at
-    /// once: a dropped transaction would hold its locks until its pooled connection is reused).
+    /// Ends the transaction as `result` says: commits after `Ok`, rolls back after `Err` at
+    /// once. A dropped transaction is rolled back only by the pool's release task a moment
+    /// later, and until then keeps its locks: the next relay pass found its lock taken.
     pub async fn end<T, E: From<sqlx::Error>>(self, result: Result<T, E>) -> Result<T, E> {
         match self {
             Tx::Sqlite(tx) => end(tx, result).await,

@@ -199,8 +199,7 @@ impl Relay {
             }
             Database::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
-                // Ended at once either way: a dropped transaction would keep the relay lock on
-                // an idle pooled connection until that connection is used again.
+                // Ended at once either way, releasing the relay lock (see `Tx::end`).
                 let result = self.pass_postgres(&mut tx, transport.as_ref()).await;
                 end(tx, result).await
             }
