@@ -159,9 +159,6 @@ impl Relay {
     /// One pass: publishes up to a batch of unsent rows and stamps them sent. Returns how many
     /// (0 also when another replica holds the relay lock).
     pub async fn relay_once(&self) -> anyhow::Result<usize> {
-        if !outbox::has_unsent(&self.db).await? {
-            return Ok(0);
-        }
         let transport = match &self.target {
             Target::Transport(transport) => transport,
             Target::Bus(bus) => {
@@ -204,6 +201,16 @@ impl Relay {
                 end(tx, result).await
             }
         }
+    }
+
+    /// One pass of [`Relay::run`]. Idle, it first looks with one cheap read (an SQLite
+    /// reader), so an idle relay takes no transaction, no lock and not the SQLite writer;
+    /// busy, it skips that look.
+    async fn pass(&self, busy: bool) -> anyhow::Result<usize> {
+        if !busy && !outbox::has_unsent(&self.db).await? {
+            return Ok(0);
+        }
+        self.relay_once().await
     }
 
     /// The PostgreSQL pass inside `tx`: the relay lock, the batch, publishing, the stamps.
@@ -265,7 +272,8 @@ impl Relay {
         let mut last_prune = Instant::now();
         let mut last_rows = Instant::now() - BUSY_SPELL;
         loop {
-            let wait = match self.relay_once().await {
+            let busy = last_rows.elapsed() < BUSY_SPELL;
+            let wait = match self.pass(busy).await {
                 Ok(n) if n >= self.settings.batch_size as usize => Duration::ZERO,
                 Ok(n) => {
                     backoff = self.settings.poll_interval;
