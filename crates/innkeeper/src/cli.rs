@@ -36,6 +36,9 @@ pub enum Command {
     /// The identity service's token signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The event backbone: dead letters of the consumers (see docs/events.md).
+    #[command(subcommand)]
+    Events(EventsCommand),
     /// List the targets `serve --target` accepts.
     ListTargets,
 }
@@ -130,4 +133,58 @@ pub enum KeysCommand {
     Rotate,
     /// List the signing keys: active, retired and still published.
     List,
+}
+
+/// `innkeeper events ...`.
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Events a consumer gave up on after its retries, with the last error.
+    #[command(subcommand)]
+    DeadLetters(DeadLettersCommand),
+}
+
+/// `innkeeper events dead-letters ...`.
+#[derive(Debug, Subcommand)]
+pub enum DeadLettersCommand {
+    /// List the dead letters, oldest first.
+    List(DeadLettersListArgs),
+    /// Ask the consumer to handle a dead letter again: within a second while it runs, else
+    /// when it next starts. Handled, the letter disappears; failing, it stays with the new error.
+    Retry(DeadLetterArgs),
+    /// Delete a dead letter for good (the event stays marked handled).
+    Discard(DeadLetterArgs),
+}
+
+/// The database whose dead letters a command reads: the consumers' service.
+#[derive(Debug, Args)]
+pub struct EventsDatabaseArgs {
+    /// The service whose database holds the consumers' dead letters.
+    #[arg(long, value_enum, default_value_t = EventService::Catalog)]
+    pub service: EventService,
+}
+
+/// Services with event tables in their database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EventService {
+    /// The catalog's database.
+    Catalog,
+}
+
+/// `innkeeper events dead-letters list`.
+#[derive(Debug, Args)]
+pub struct DeadLettersListArgs {
+    #[command(flatten)]
+    pub database: EventsDatabaseArgs,
+    /// Only this consumer's.
+    #[arg(long)]
+    pub consumer: Option<String>,
+}
+
+/// `innkeeper events dead-letters retry|discard`.
+#[derive(Debug, Args)]
+pub struct DeadLetterArgs {
+    #[command(flatten)]
+    pub database: EventsDatabaseArgs,
+    /// The dead letter's id, as `list` shows it.
+    pub id: uuid::Uuid,
 }

@@ -19,7 +19,10 @@ use serde_json::json;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use crate::cli::{AdminCommand, Cli, Command, ConfigCommand, KeysCommand, TargetArgs};
+use crate::cli::{
+    AdminCommand, Cli, Command, ConfigCommand, DeadLettersCommand, EventService, EventsCommand,
+    KeysCommand, TargetArgs,
+};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -93,6 +96,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             Ok(())
+        }
+        Command::Events(EventsCommand::DeadLetters(command)) => {
+            let config = Config::load(file, &[])?;
+            dead_letters(&config, command).await
         }
         Command::Up(args) => {
             if args.fresh && args.data_dir.exists() {
@@ -274,6 +281,78 @@ async fn seed_if_empty(catalog: &CatalogClient) -> anyhow::Result<bool> {
     innkeeper_catalog::demo::seed_demo(catalog, &Principal::DEVELOPMENT, SystemClock.today())
         .await?;
     Ok(true)
+}
+
+/// `innkeeper events dead-letters ...`: reads and changes the dead letters in a service's
+/// database directly (the running consumers pick up retries).
+async fn dead_letters(config: &Config, command: DeadLettersCommand) -> anyhow::Result<()> {
+    let service = match &command {
+        DeadLettersCommand::List(args) => args.database.service,
+        DeadLettersCommand::Retry(args) | DeadLettersCommand::Discard(args) => {
+            args.database.service
+        }
+    };
+    let db = match service {
+        EventService::Catalog => {
+            innkeeper_runtime::connect(
+                config,
+                &config.catalog_database_url(),
+                2,
+                "catalog.database_url",
+            )
+            .await?
+        }
+    };
+    let letters = innkeeper_events::DeadLetters::new(db.clone());
+    let hint = "reading the dead letters (has `innkeeper migrate` run on this database?)";
+    let result = match command {
+        DeadLettersCommand::List(args) => {
+            let listed = letters.list(args.consumer.as_deref()).await.context(hint)?;
+            for letter in &listed {
+                println!(
+                    "{}  {}  {}  subject {}  event {}  {} attempt(s)  failed {}{}",
+                    letter.id,
+                    letter.consumer,
+                    letter.event.event_type,
+                    letter.event.subject,
+                    letter.event.id,
+                    letter.attempts,
+                    letter.failed_at,
+                    if letter.retry_requested {
+                        "  retry requested"
+                    } else {
+                        ""
+                    }
+                );
+                println!("    error: {}", letter.error);
+            }
+            println!("{} dead letter(s)", listed.len());
+            Ok(())
+        }
+        DeadLettersCommand::Retry(args) => {
+            anyhow::ensure!(
+                letters.retry(args.id).await.context(hint)?,
+                "no dead letter {}",
+                args.id
+            );
+            println!(
+                "retry of {} requested; its consumer runs it within a second",
+                args.id
+            );
+            Ok(())
+        }
+        DeadLettersCommand::Discard(args) => {
+            anyhow::ensure!(
+                letters.discard(args.id).await.context(hint)?,
+                "no dead letter {}",
+                args.id
+            );
+            println!("discarded {}", args.id);
+            Ok(())
+        }
+    };
+    db.close().await;
+    result
 }
 
 /// The identity service on its configured database, in this process (for the CLI).

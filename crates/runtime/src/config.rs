@@ -19,6 +19,7 @@ pub struct Config {
     pub catalog: CatalogConfig,
     pub identity: IdentityConfig,
     pub auth: innkeeper_platform::auth::AuthSettings,
+    pub events: EventsConfig,
     pub gateway: GatewayConfig,
 }
 
@@ -70,6 +71,89 @@ pub struct IdentityConfig {
     pub refresh_token_ttl_seconds: u64,
     pub key_publish_leeway_seconds: u64,
     pub token_sweep_interval_seconds: u64,
+}
+
+/// Where the event relays publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventTransport {
+    /// The in-process bus (embedded shape).
+    Bus,
+    /// Kafka (distributed shape).
+    Kafka,
+}
+
+/// `[events]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsConfig {
+    pub transport: EventTransport,
+    pub kafka_brokers: String,
+    pub kafka_partitions: i32,
+    pub kafka_message_timeout_ms: u64,
+    pub kafka_fetch_wait_ms: u64,
+    pub relay_batch_size: u32,
+    pub poll_interval_ms: u64,
+    pub retention_seconds: u64,
+    pub max_attempts: u32,
+    pub retry_backoff_ms: u64,
+}
+
+impl EventsConfig {
+    /// The relay's settings.
+    pub fn relay_settings(&self) -> innkeeper_events::RelaySettings {
+        innkeeper_events::RelaySettings {
+            batch_size: self.relay_batch_size,
+            poll_interval: std::time::Duration::from_millis(self.poll_interval_ms),
+            retention: std::time::Duration::from_secs(self.retention_seconds),
+            ..innkeeper_events::RelaySettings::default()
+        }
+    }
+
+    /// The settings of this node's consumers.
+    pub fn consumer_settings(&self) -> innkeeper_events::ConsumerSettings {
+        innkeeper_events::ConsumerSettings {
+            max_attempts: self.max_attempts,
+            backoff: std::time::Duration::from_millis(self.retry_backoff_ms),
+            poll_interval: std::time::Duration::from_millis(self.poll_interval_ms),
+            ..innkeeper_events::ConsumerSettings::default()
+        }
+    }
+
+    /// How to reach Kafka.
+    pub fn kafka_settings(&self) -> innkeeper_events::kafka::KafkaSettings {
+        innkeeper_events::kafka::KafkaSettings {
+            message_timeout: std::time::Duration::from_millis(self.kafka_message_timeout_ms),
+            fetch_wait: std::time::Duration::from_millis(self.kafka_fetch_wait_ms),
+            ..innkeeper_events::kafka::KafkaSettings::new(self.kafka_brokers.clone())
+        }
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.transport == EventTransport::Kafka && self.kafka_brokers.trim().is_empty() {
+            problems.push("events.kafka_brokers: name at least one broker".to_owned());
+        }
+        if !(1..=10_000).contains(&self.kafka_partitions) {
+            problems.push("events.kafka_partitions: must be between 1 and 10000".to_owned());
+        }
+        if self.kafka_message_timeout_ms < 100 {
+            problems.push("events.kafka_message_timeout_ms: must be at least 100".to_owned());
+        }
+        if !(1..=60_000).contains(&self.kafka_fetch_wait_ms) {
+            problems.push("events.kafka_fetch_wait_ms: must be between 1 and 60000".to_owned());
+        }
+        if !(1..=10_000).contains(&self.relay_batch_size) {
+            problems.push("events.relay_batch_size: must be between 1 and 10000".to_owned());
+        }
+        if !(1..=60_000).contains(&self.poll_interval_ms) {
+            problems.push("events.poll_interval_ms: must be between 1 and 60000".to_owned());
+        }
+        if !(1..=100).contains(&self.max_attempts) {
+            problems.push("events.max_attempts: must be between 1 and 100".to_owned());
+        }
+        problems
+    }
 }
 
 /// `[gateway]`.
@@ -174,6 +258,7 @@ impl Config {
             );
         }
         problems.extend(self.gateway.rate_limit.problems("gateway.rate_limit."));
+        problems.extend(self.events.problems());
         if self.catalog.hold_sweep_interval_ms < 10 {
             problems.push("catalog.hold_sweep_interval_ms: must be at least 10".to_owned());
         }
@@ -241,6 +326,12 @@ mod tests {
         let err = Config::load(None, &[("catalog.max_nights", serde_json::json!(0))])
             .expect_err("invalid");
         assert!(err.to_string().contains("catalog.max_nights"), "{err}");
+        let err = Config::load(None, &[("events.transport", serde_json::json!("pigeon"))])
+            .expect_err("invalid");
+        assert!(err.to_string().contains("transport"), "{err}");
+        let err = Config::load(None, &[("events.max_attempts", serde_json::json!(0))])
+            .expect_err("invalid");
+        assert!(err.to_string().contains("events.max_attempts"), "{err}");
         let err = Config::load(None, &[("node.targets", serde_json::json!(["kitchen"]))])
             .expect_err("invalid");
         assert!(err.to_string().contains("targets"), "{err}");

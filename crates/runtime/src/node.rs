@@ -10,6 +10,8 @@ use innkeeper_catalog::CatalogSettings;
 use innkeeper_catalog::api::{CatalogApi, CatalogClient};
 use innkeeper_catalog::grpc::CatalogGrpcClient;
 use innkeeper_catalog::module::CatalogModule;
+use innkeeper_events::kafka::{KafkaTransport, ensure_topics};
+use innkeeper_events::{Bus, Relay};
 use innkeeper_identity::api::{IdentityApi, IdentityClient};
 use innkeeper_identity::grpc::IdentityGrpcClient;
 use innkeeper_identity::module::IdentityModule;
@@ -20,7 +22,7 @@ use innkeeper_platform::http::{Readiness, operations_router, track_requests};
 use innkeeper_platform::supervisor::Supervisor;
 use tokio::net::TcpListener;
 
-use crate::config::Config;
+use crate::config::{Config, EventTransport, EventsConfig};
 use crate::grpc_server::GrpcServices;
 use crate::target::{Target, services};
 
@@ -84,6 +86,48 @@ fn database_check(db: &Database) -> innkeeper_platform::http::ReadinessCheck {
     })
 }
 
+/// Starts the supervised relay of a service's outbox (`<service>.events_relay`). Returns the
+/// in-process bus when that is the transport, for consumers in this process to subscribe to.
+fn start_relay(
+    supervisor: &mut Supervisor,
+    events: &EventsConfig,
+    db: &Database,
+    service: &str,
+    topics: &'static [&'static str],
+) -> anyhow::Result<Option<Bus>> {
+    let name = format!("{service}.events_relay");
+    let settings = events.relay_settings();
+    let shutdown = supervisor.shutdown_token();
+    match events.transport {
+        EventTransport::Bus => {
+            let bus = Bus::new(db.clone());
+            let relay = Relay::to_bus(bus.clone(), settings);
+            supervisor.spawn(name, relay.run(shutdown));
+            Ok(Some(bus))
+        }
+        EventTransport::Kafka => {
+            let kafka = events.kafka_settings();
+            let transport = KafkaTransport::new(&kafka).context("events.kafka_brokers")?;
+            let relay = Relay::new(db.clone(), Arc::new(transport), settings);
+            let partitions = events.kafka_partitions;
+            supervisor.spawn(name, async move {
+                // The brokers may be down at start: the relay runs anyway and the backlog
+                // waits in the outbox (brokers that auto-create topics need no creation).
+                tokio::select! {
+                    () = shutdown.cancelled() => return Ok(()),
+                    created = ensure_topics(&kafka, topics, partitions) => {
+                        if let Err(err) = created {
+                            tracing::warn!(error = format!("{err:#}"), ?topics, "cannot create the event topics");
+                        }
+                    }
+                }
+                relay.run(shutdown).await
+            });
+            Ok(None)
+        }
+    }
+}
+
 /// What a caller can vary beyond the config (tests, `innkeeper up`).
 #[derive(Debug, Clone)]
 pub struct NodeOptions {
@@ -115,6 +159,7 @@ pub struct Node {
     local_identity: Option<IdentityModule>,
     grace: Duration,
     databases: Vec<Database>,
+    catalog_bus: Option<Bus>,
 }
 
 impl std::fmt::Debug for Node {
@@ -137,6 +182,7 @@ impl Node {
         let mut readiness = Readiness::default();
         let (mut grpc_catalog, mut grpc_identity) = (None, None);
         let mut databases = Vec::new();
+        let mut catalog_bus = None;
 
         // Catalog: local, or reached over gRPC.
         let (catalog, local_catalog) = if local.contains(&Target::Catalog) {
@@ -160,6 +206,15 @@ impl Node {
             }
             .context("starting the catalog")?;
             readiness.add("catalog_database", database_check(&db));
+            if !options.one_shot {
+                catalog_bus = start_relay(
+                    &mut supervisor,
+                    &config.events,
+                    &db,
+                    "catalog",
+                    &[innkeeper_events::contracts::catalog::TOPIC],
+                )?;
+            }
             supervisor.spawn(
                 "catalog.hold_sweeper",
                 module.clone().run_hold_sweeper(
@@ -311,6 +366,7 @@ impl Node {
             local_identity,
             grace: Duration::from_secs(config.node.shutdown_grace_seconds),
             databases,
+            catalog_bus,
         })
     }
 
@@ -339,6 +395,12 @@ impl Node {
     /// The in-process identity service (for demo seeding), if it runs here.
     pub fn local_identity(&self) -> Option<&IdentityModule> {
         self.local_identity.as_ref()
+    }
+
+    /// The in-process bus of the catalog's events, when the catalog runs here and
+    /// `events.transport` is `bus`: consumers in this process subscribe to it.
+    pub fn catalog_bus(&self) -> Option<&Bus> {
+        self.catalog_bus.as_ref()
     }
 
     /// Whether the catalog runs in this process.

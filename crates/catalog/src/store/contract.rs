@@ -4,7 +4,8 @@
 //! [`contract_suite!`] turns the whole list into one `#[tokio::test]` per test for a backend,
 //! given an async factory returning the migrated store and the database that must outlive it
 //! (`None` skips: PostgreSQL off CI). Add a test by writing the function and naming it in the
-//! macro's list.
+//! macro's list; tests that also read the database (the outbox) take it as a second argument
+//! and go in the `@with_database` list.
 
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ use time::{Date, Duration, OffsetDateTime};
 use crate::api::{Bed, BedKind, Hotel, Room, RoomStatus, RoomType};
 use crate::store::{CatalogStore, NewHold, SearchScope, StoredNight};
 
+mod events;
 mod holds;
 mod hotels;
 mod inventory;
@@ -43,6 +45,20 @@ macro_rules! contract_suite {
             race::the_last_room_goes_to_exactly_one_of_64,
             race::overlapping_stays_never_oversell,
         );
+        contract_suite!(@with_database $factory;
+            events::every_inventory_change_publishes_one_event,
+        );
+    };
+    (@with_database $factory:path; $($module:ident :: $test:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $test() {
+                let Some((store, database)) = $factory().await else {
+                    return;
+                };
+                $crate::store::contract::$module::$test(store, &database.db).await;
+            }
+        )*
     };
     (@tests $factory:path; $($module:ident :: $test:ident),* $(,)?) => {
         $(

@@ -11,6 +11,10 @@
 //! never drops below its `held + sold`. Rates and allotments write a date range with one
 //! statement.
 //!
+//! Every inventory change (holds placed, confirmed, released or expired; allotments set)
+//! writes `innkeeper.catalog.inventory_changed.v1` to the outbox in its own transaction
+//! (`events.rs`).
+//!
 //! Both backends pass the same contract suite (`contract.rs`).
 
 use async_trait::async_trait;
@@ -19,6 +23,7 @@ use time::{Date, OffsetDateTime};
 
 use crate::api::{Hold, Hotel, Room, RoomType};
 
+mod events;
 pub mod postgres;
 pub mod sqlite;
 

@@ -67,7 +67,10 @@ impl CatalogStore for PgCatalogStore {
         sqlx::migrate!("./migrations/postgres")
             .run(&self.pool)
             .await?;
-        Ok(())
+        innkeeper_events::migrate(&innkeeper_platform::db::Database::Postgres(
+            self.pool.clone(),
+        ))
+        .await
     }
 
     async fn insert_hotel(&self, hotel: &Hotel) -> Result<()> {

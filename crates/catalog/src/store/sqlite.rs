@@ -60,7 +60,7 @@ impl CatalogStore for SqliteCatalogStore {
         sqlx::migrate!("./migrations/sqlite")
             .run(&self.db.writer)
             .await?;
-        Ok(())
+        innkeeper_events::migrate(&innkeeper_platform::db::Database::Sqlite(self.db.clone())).await
     }
 
     async fn insert_hotel(&self, hotel: &Hotel) -> Result<()> {

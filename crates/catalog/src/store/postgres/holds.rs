@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use innkeeper_events::Outbox;
 use innkeeper_kernel::{Error, HoldId, Result, RoomTypeId, StayDates};
 use sqlx::{Postgres, Transaction};
 use time::{Date, OffsetDateTime};
@@ -15,7 +16,7 @@ use super::inventory::{lock_room_type_shared, materialise_nights};
 use super::rows::{self, hold_columns};
 use super::{PgCatalogStore, db_error, internal, violated_constraint};
 use crate::api::{Hold, HoldStatus};
-use crate::store::NewHold;
+use crate::store::{NewHold, events};
 
 const GET_HOLD: &str = concat!("SELECT ", hold_columns!(), " FROM holds WHERE id = $1");
 
@@ -143,6 +144,7 @@ async fn move_stay(
     Ok(())
 }
 
+/// Records a hold's new status and its `inventory_changed` event.
 async fn set_status(
     tx: &mut Transaction<'static, Postgres>,
     id: HoldId,
@@ -156,7 +158,11 @@ async fn set_status(
         .fetch_one(&mut **tx)
         .await
         .map_err(db_error)?;
-    rows::hold(&row)
+    let hold = rows::hold(&row)?;
+    Outbox::append(&mut **tx, &events::hold_changed(&hold, now)?)
+        .await
+        .map_err(events::append_failed)?;
+    Ok(hold)
 }
 
 async fn lock_hold(tx: &mut Transaction<'static, Postgres>, id: HoldId) -> Result<Hold> {
@@ -241,6 +247,9 @@ impl PgCatalogStore {
                 .into());
             }
         }
+        Outbox::append(&mut *tx, &events::hold_changed(&placed, hold.now)?)
+            .await
+            .map_err(events::append_failed)?;
         tx.commit().await.map_err(db_error)?;
         Ok(placed)
     }
@@ -345,6 +354,11 @@ impl PgCatalogStore {
             .iter()
             .map(rows::hold)
             .collect::<Result<Vec<_>>>()?;
+        for hold in &expired {
+            Outbox::append(&mut *tx, &events::hold_changed(hold, now)?)
+                .await
+                .map_err(events::append_failed)?;
+        }
         tx.commit().await.map_err(db_error)?;
         // In the order they were due, as the SQLite backend returns them.
         let position: std::collections::HashMap<HoldId, usize> =

@@ -11,13 +11,14 @@
 
 use std::collections::HashMap;
 
+use innkeeper_events::Outbox;
 use innkeeper_kernel::{Error, HotelId, Result, RoomTypeId};
 use sqlx::{Postgres, Row as _, Transaction};
 use time::Date;
 
 use super::rows::{self, hotel_columns, room_type_columns};
 use super::{PgCatalogStore, db_error, internal};
-use crate::store::{RoomTypeNights, SearchScope};
+use crate::store::{RoomTypeNights, SearchScope, events};
 
 const LOCK_ROOM_TYPE_SHARED: &str =
     "SELECT hotel_id, name FROM room_types WHERE id = $1 FOR KEY SHARE";
@@ -191,7 +192,8 @@ impl PgCatalogStore {
         let total_i32 =
             i32::try_from(total).map_err(|_| Error::invalid_field("total", "is too large"))?;
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        prepare_range(&mut tx, room_type_id, from, to).await?;
+        let (hotel_id, _) = lock_room_type_shared(&mut tx, room_type_id).await?;
+        materialise_nights(&mut tx, room_type_id, from, to).await?;
         if from >= to {
             return Ok(0);
         }
@@ -223,6 +225,12 @@ impl PgCatalogStore {
                 )),
             });
         }
+        Outbox::append(
+            &mut *tx,
+            &events::allotment_set(room_type_id, hotel_id, from, to)?,
+        )
+        .await
+        .map_err(events::append_failed)?;
         tx.commit().await.map_err(db_error)?;
         Ok(night_count(from, to))
     }

@@ -1,5 +1,6 @@
 //! Holds: the oversell barrier and the hold life cycle.
 
+use innkeeper_events::Outbox;
 use innkeeper_kernel::{Error, HoldId, Result, StayDates};
 use sqlx::{Row as _, SqliteConnection};
 use time::OffsetDateTime;
@@ -8,7 +9,7 @@ use uuid::Uuid;
 use super::nights::{active_rooms, materialise};
 use super::rows::{self, hold_columns, instant, internal, is_check_violation, micros};
 use crate::api::{Hold, HoldStatus};
-use crate::store::NewHold;
+use crate::store::{NewHold, events};
 
 pub(super) async fn get(conn: &mut SqliteConnection, id: HoldId) -> Result<Option<Hold>> {
     let row = sqlx::query(concat!(
@@ -110,7 +111,7 @@ pub(super) async fn place(conn: &mut SqliteConnection, hold: &NewHold) -> Result
     .execute(&mut *conn)
     .await
     .map_err(internal)?;
-    Ok(Hold {
+    let placed = Hold {
         id: hold.id,
         hotel_id: hotel_id.into(),
         room_type_id: hold.room_type_id,
@@ -120,7 +121,11 @@ pub(super) async fn place(conn: &mut SqliteConnection, hold: &NewHold) -> Result
         expires_at: instant(expires_at)?,
         created_at: instant(now)?,
         updated_at: instant(now)?,
-    })
+    };
+    Outbox::append(conn, &events::hold_changed(&placed, hold.now)?)
+        .await
+        .map_err(events::append_failed)?;
+    Ok(placed)
 }
 
 /// How a transition moves a hold's rooms between the night counters.
@@ -159,7 +164,7 @@ impl Move {
     }
 }
 
-/// Applies `movement` on every night of the hold, then records its new status.
+/// Applies `movement` on every night of the hold, then records its new status and the event.
 async fn transition(
     conn: &mut SqliteConnection,
     hold: Hold,
@@ -193,11 +198,15 @@ async fn transition(
         .execute(&mut *conn)
         .await
         .map_err(internal)?;
-    Ok(Hold {
+    let moved = Hold {
         status,
         updated_at: instant(updated_at)?,
         ..hold
-    })
+    };
+    Outbox::append(conn, &events::hold_changed(&moved, now)?)
+        .await
+        .map_err(events::append_failed)?;
+    Ok(moved)
 }
 
 /// Confirms a hold. The outer error aborts the transaction; the inner result is the answer

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use innkeeper_events::Outbox;
 use innkeeper_kernel::{Error, Result, RoomTypeId};
 use sqlx::{QueryBuilder, Row as _, Sqlite, SqliteConnection};
 use time::Date;
@@ -9,7 +10,7 @@ use uuid::Uuid;
 
 use super::catalog::city_key;
 use super::rows::{self, count, hotel_columns, internal, is_check_violation, room_type_columns};
-use crate::store::{RoomTypeNights, SearchScope};
+use crate::store::{RoomTypeNights, SearchScope, events};
 
 /// The nights `[?2, ?3)` as a recursive CTE named `range_nights(night)`, in date order; the
 /// caller makes sure `?2 < ?3`. Dates are stored as `YYYY-MM-DD` text, which `date()` keeps.
@@ -146,6 +147,11 @@ pub(super) async fn set_inventory(
     total: u32,
 ) -> Result<u32> {
     require_active_rooms(conn, room_type_id).await?;
+    let hotel_id: Uuid = sqlx::query_scalar("SELECT hotel_id FROM room_types WHERE id = ?")
+        .bind(room_type_id.0)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(internal)?;
     // Checked before any write, so a refusal leaves every night as it was.
     let below = sqlx::query(
         "SELECT night, held + sold AS taken FROM room_nights \
@@ -190,7 +196,12 @@ pub(super) async fn set_inventory(
             internal(e)
         }
     })?;
-    written(done.rows_affected(), from, to)
+    let nights = written(done.rows_affected(), from, to)?;
+    let event = events::allotment_set(room_type_id, hotel_id.into(), from, to)?;
+    Outbox::append(conn, &event)
+        .await
+        .map_err(events::append_failed)?;
+    Ok(nights)
 }
 
 fn allotment_conflict(night: Date, taken: i64, total: u32) -> Error {
