@@ -9,7 +9,11 @@ use crate::support::*;
 #[tokio::test]
 async fn a_request_is_verified_once_and_a_token_seen_again_not_at_all() {
     let app = app().await;
-    assert_eq!(app.verifier.verifications(), 0, "logging in verifies nothing");
+    assert_eq!(
+        app.verifier.verifications(),
+        0,
+        "logging in verifies nothing"
+    );
     // Identity (`/me`) and the catalog (creating a hotel) both act for the caller.
     let me = app.get("/api/v1/me").await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.text);
@@ -17,7 +21,11 @@ async fn a_request_is_verified_once_and_a_token_seen_again_not_at_all() {
     let hotel = app.hotel("Casa Verificada").await;
     let listed = app.get(&format!("/api/v1/hotels/{hotel}")).await;
     assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
-    assert_eq!(app.verifier.verifications(), 1, "the same token: from the cache");
+    assert_eq!(
+        app.verifier.verifications(),
+        1,
+        "the same token: from the cache"
+    );
 
     // Another caller's token: one more verification, whatever the request reaches.
     let guest = app.acting_as(Some(app.login("guest@innkeeper.test").await));

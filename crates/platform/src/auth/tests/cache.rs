@@ -121,7 +121,11 @@ async fn a_cached_token_is_verified_again_after_a_minute() {
     assert_eq!(t.verifier.verifications(), 1);
     t.advance(1);
     assert_eq!(t.verifier.verify(&token).await, Ok(principal));
-    assert_eq!(t.verifier.verifications(), 2, "older than a minute: in full");
+    assert_eq!(
+        t.verifier.verifications(),
+        2,
+        "older than a minute: in full"
+    );
 }
 
 #[tokio::test]
@@ -137,7 +141,11 @@ async fn a_token_not_yet_valid_is_not_cached_and_a_clock_going_back_does_not_hel
     assert!(t.verifier.verify(&token).await.is_ok(), "inside the leeway");
     // The clock stepping back past nbf - leeway: the entry does not hold then.
     t.clock.advance(time::Duration::seconds(-11));
-    let err = t.verifier.verify(&token).await.expect_err("too early again");
+    let err = t
+        .verifier
+        .verify(&token)
+        .await
+        .expect_err("too early again");
     assert_eq!(err.message, "token not yet valid");
 }
 
