@@ -19,3 +19,5 @@ mod problems;
 mod ratelimit;
 #[path = "rest/support.rs"]
 mod support;
+#[path = "rest/verification.rs"]
+mod verification;

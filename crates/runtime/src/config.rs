@@ -10,6 +10,9 @@ use crate::target::Target;
 /// The defaults, compiled in.
 pub const DEFAULTS: &str = include_str!("../../../config/defaults.toml");
 
+/// The largest `auth.verified_token_cache_size` accepted (some 200 MB of entries).
+const MAX_VERIFIED_TOKEN_CACHE_SIZE: u64 = 1_000_000;
+
 /// Everything a node reads at start.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -242,6 +245,12 @@ impl Config {
         if self.auth.issuer.trim().is_empty() || self.auth.audience.trim().is_empty() {
             problems.push("auth.issuer / auth.audience: must not be empty".to_owned());
         }
+        if self.auth.verified_token_cache_size > MAX_VERIFIED_TOKEN_CACHE_SIZE {
+            problems.push(format!(
+                "auth.verified_token_cache_size: must be at most {MAX_VERIFIED_TOKEN_CACHE_SIZE} \
+                 (0 turns the cache off)"
+            ));
+        }
         if !(1..=365).contains(&self.catalog.max_nights) {
             problems.push("catalog.max_nights: must be between 1 and 365".to_owned());
         }
@@ -335,6 +344,33 @@ mod tests {
         let err = Config::load(None, &[("node.targets", serde_json::json!(["kitchen"]))])
             .expect_err("invalid");
         assert!(err.to_string().contains("targets"), "{err}");
+    }
+
+    #[test]
+    fn the_verified_token_cache_is_on_by_default_and_bounded() {
+        let config = Config::load(None, &[]).expect("defaults load");
+        assert_eq!(
+            config.auth.verified_token_cache_size,
+            innkeeper_platform::auth::DEFAULT_VERIFIED_TOKEN_CACHE_SIZE
+        );
+        let off = Config::load(
+            None,
+            &[("auth.verified_token_cache_size", serde_json::json!(0))],
+        )
+        .expect("0 turns it off");
+        assert_eq!(off.auth.verified_token_cache_size, 0);
+        let err = Config::load(
+            None,
+            &[(
+                "auth.verified_token_cache_size",
+                serde_json::json!(MAX_VERIFIED_TOKEN_CACHE_SIZE + 1),
+            )],
+        )
+        .expect_err("too large");
+        assert!(
+            err.to_string().contains("auth.verified_token_cache_size"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub struct TestApp {
     pub identity_service: Arc<IdentityService>,
     pub clock: Arc<ManualClock>,
     pub token: Option<String>,
+    /// The gateway's token verifier (to count verifications).
+    pub verifier: Arc<Verifier>,
     _dbs: Arc<(TestDatabase, TestDatabase)>,
 }
 
@@ -122,6 +124,7 @@ pub async fn anonymous_app() -> TestApp {
         clock.clone(),
     )
     .expect("verifier");
+    let verifier = Arc::new(verifier);
     let settings = GatewaySettings {
         clock: clock.clone(),
         rate_limit: innkeeper_gateway::RateLimitSettings {
@@ -133,7 +136,7 @@ pub async fn anonymous_app() -> TestApp {
     let upstream = Upstream {
         catalog: catalog.clone(),
         identity: identity.clone(),
-        verifier: Arc::new(verifier),
+        verifier: verifier.clone(),
     };
     TestApp {
         router: router(upstream, settings),
@@ -142,6 +145,7 @@ pub async fn anonymous_app() -> TestApp {
         identity_service: module.service.clone(),
         clock,
         token: None,
+        verifier,
         _dbs: Arc::new((db, identity_db)),
     }
 }
@@ -255,6 +259,7 @@ impl TestApp {
             identity_service: self.identity_service.clone(),
             clock: self.clock.clone(),
             token,
+            verifier: self.verifier.clone(),
             _dbs: self._dbs.clone(),
         }
     }

@@ -3,7 +3,8 @@
 //! The gateway verifies the bearer token of a request and then runs the rest of the request
 //! inside [`scope`]; a gRPC client acting for the caller reads [`current`] and sends the
 //! original token on (`authorization` metadata), and the service at the other end verifies it
-//! again. A local (in-process) call needs nothing: the verified principal is passed as is.
+//! again (from its verifier's cache when it has seen the token lately). A local (in-process)
+//! call needs nothing: the verified principal is passed as is, and nothing verifies it twice.
 //! Work detached from the request (spawned tasks, sagas) has no credential and must act under
 //! its own identity.
 

@@ -6,6 +6,9 @@
 //! - [`KeySource`]: where an issuer's public keys come from: [`HttpKeySource`] (a JWKS URL) or
 //!   [`FnKeySource`] (in-process, the embedded shape). Keys are cached per `kid`; an unknown
 //!   `kid` triggers a refetch, at most one per issuer per `jwks_refetch_seconds`.
+//! - The verifier's cache of verified tokens (`verified_token_cache_size`): a token seen again
+//!   within a minute, still inside its `nbf`..`exp` window and with its key still published, is
+//!   answered without a second signature check.
 //! - [`AuthSettings`]: the `[auth]` configuration.
 //! - [`AuthenticatedPrincipal`]: the request extension an edge layer inserts once the token of a
 //!   request verified, read by later layers (rate limiting per principal) and handlers.
@@ -13,6 +16,7 @@
 pub mod credential;
 mod keys;
 mod settings;
+mod verified;
 mod verifier;
 
 #[cfg(test)]
@@ -25,7 +29,10 @@ pub mod testing;
 use innkeeper_kernel::Principal;
 
 pub use keys::{FnKeySource, HttpKeySource, KeySource, lenient_jwk_set};
-pub use settings::{AuthSettings, DEFAULT_AUDIENCE, DEFAULT_ISSUER, ExternalIssuerSettings};
+pub use settings::{
+    AuthSettings, DEFAULT_AUDIENCE, DEFAULT_ISSUER, DEFAULT_VERIFIED_TOKEN_CACHE_SIZE,
+    ExternalIssuerSettings,
+};
 pub use verifier::{TrustedIssuer, Verifier, external_user_id};
 
 /// The verified caller of an HTTP request, as a request extension.

@@ -13,6 +13,9 @@ pub const DEFAULT_ISSUER: &str = "http://127.0.0.1:8080";
 /// The audience of Innkeeper access tokens.
 pub const DEFAULT_AUDIENCE: &str = "innkeeper";
 
+/// How many verified tokens a verifier remembers unless configured otherwise (a few MB at most).
+pub const DEFAULT_VERIFIED_TOKEN_CACHE_SIZE: u64 = 10_000;
+
 /// `[auth]`: which tokens are accepted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -26,6 +29,9 @@ pub struct AuthSettings {
     /// At most one key refetch per issuer per this many seconds, however many tokens with an
     /// unknown `kid` arrive.
     pub jwks_refetch_seconds: u64,
+    /// How many verified tokens each verifier remembers (by SHA-256, for at most a minute and
+    /// never past their `exp`), so a token seen again is not verified again; 0: none.
+    pub verified_token_cache_size: u64,
     /// Further trusted issuers (OpenID providers).
     pub external: Vec<ExternalIssuerSettings>,
 }
@@ -37,6 +43,7 @@ impl Default for AuthSettings {
             audience: DEFAULT_AUDIENCE.to_owned(),
             leeway_seconds: 30,
             jwks_refetch_seconds: 30,
+            verified_token_cache_size: DEFAULT_VERIFIED_TOKEN_CACHE_SIZE,
             external: Vec::new(),
         }
     }

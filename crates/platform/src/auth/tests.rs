@@ -17,6 +17,7 @@ use time::macros::datetime;
 
 use super::*;
 
+mod cache;
 mod tls;
 
 const LOCAL: &str = "http://127.0.0.1:8080";

@@ -2,25 +2,31 @@
 //! how their claims become a [`Principal`].
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use innkeeper_kernel::{Clock, Error, ErrorCode, Principal, Result, Role, UserId};
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::jwk::{JwkSet, KeyAlgorithm, PublicKeyUse};
-use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Validation};
+use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::keys::{HttpKeySource, KeySource};
 use super::settings::{AuthSettings, ExternalIssuerSettings};
+use super::verified::{MAX_AGE, Verified, VerifiedTokens};
 
 /// How long one JWKS fetch over HTTP may take.
 const JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn unauthenticated(reason: impl Into<String>) -> Error {
     Error::new(ErrorCode::Unauthenticated, reason)
+}
+
+fn malformed() -> Error {
+    unauthenticated("malformed token")
 }
 
 /// How a token's roles claim becomes an Innkeeper [`Role`].
@@ -181,10 +187,12 @@ pub fn external_user_id(issuer: &str, sub: &str) -> UserId {
     UserId(Uuid::new_v5(&namespace, sub.as_bytes()))
 }
 
-/// A key as cached: the decoding key and the algorithm the JWKS pinned it to, if any.
+/// A key as cached: the decoding key, the algorithm the JWKS pinned it to, if any, and the JWK
+/// it came from (to notice a key replaced under the same `kid`).
 struct CachedKey {
     key: DecodingKey,
     alg: Option<KeyAlgorithm>,
+    jwk: Jwk,
 }
 
 #[derive(Default)]
@@ -223,8 +231,15 @@ impl IssuerState {
     }
 
     /// The key `kid`, refetching the issuer's keys when it is unknown and the last fetch is at
-    /// least `refetch` ago.
-    async fn key(&self, kid: &str, clock: &dyn Clock, refetch: Duration) -> Result<Arc<CachedKey>> {
+    /// least `refetch` ago. A refetch that finds a known key withdrawn or replaced moves
+    /// `generation` on, so tokens verified with it are verified again.
+    async fn key(
+        &self,
+        kid: &str,
+        clock: &dyn Clock,
+        refetch: Duration,
+        generation: &AtomicU64,
+    ) -> Result<Arc<CachedKey>> {
         if let Some(key) = self.cached(kid) {
             return Ok(key);
         }
@@ -264,6 +279,14 @@ impl IssuerState {
         let keys = usable_keys(&set);
         tracing::info!(issuer = %self.trusted.issuer, keys = keys.len(), "signing keys fetched");
         let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        let withdrawn = cache.keys.iter().any(|(kid, old)| {
+            keys.get(kid)
+                .is_none_or(|new| new.jwk != old.jwk || new.alg != old.alg)
+        });
+        if withdrawn {
+            generation.fetch_add(1, Ordering::AcqRel);
+            tracing::info!(issuer = %self.trusted.issuer, "a signing key was withdrawn or replaced");
+        }
         cache.keys = keys;
         cache
             .keys
@@ -291,7 +314,8 @@ fn usable_keys(set: &JwkSet) -> HashMap<String, Arc<CachedKey>> {
                 return None;
             }
             let alg = jwk.common.key_algorithm;
-            Some((kid, Arc::new(CachedKey { key, alg })))
+            let jwk = jwk.clone();
+            Some((kid, Arc::new(CachedKey { key, alg, jwk })))
         })
         .collect()
 }
@@ -304,11 +328,20 @@ fn usable_keys(set: &JwkSet) -> HashMap<String, Arc<CachedKey>> {
 /// small leeway on the injected clock. Any failure is
 /// [`ErrorCode::Unauthenticated`] with a short reason (a key fetch that fails is
 /// [`ErrorCode::Unavailable`]).
+///
+/// With [`Self::with_verified_token_cache`] (as [`Self::from_settings`] sets it up) a token
+/// verified in the last minute is answered from a bounded cache, keyed by the token's SHA-256,
+/// while its `nbf`..`exp` window still holds on the clock and no key was withdrawn since.
 pub struct Verifier {
     issuers: HashMap<String, IssuerState>,
     leeway: i64,
     refetch: Duration,
     clock: Arc<dyn Clock>,
+    verified: Option<VerifiedTokens>,
+    /// Moves on whenever a refetch finds a known key withdrawn or replaced.
+    key_generation: AtomicU64,
+    /// Tokens verified in full (not answered from the cache).
+    verifications: AtomicU64,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -317,6 +350,7 @@ impl std::fmt::Debug for Verifier {
             .field("issuers", &self.issuers.keys().collect::<Vec<_>>())
             .field("leeway", &self.leeway)
             .field("refetch", &self.refetch)
+            .field("verified_token_cache", &self.verified.is_some())
             .finish()
     }
 }
@@ -346,7 +380,17 @@ impl Verifier {
             leeway: i64::try_from(leeway.as_secs()).unwrap_or(i64::MAX),
             refetch,
             clock,
+            verified: None,
+            key_generation: AtomicU64::new(0),
+            verifications: AtomicU64::new(0),
         }
+    }
+
+    /// Keeps up to `capacity` verified tokens for up to a minute (0: none; see the type's
+    /// documentation).
+    pub fn with_verified_token_cache(mut self, capacity: u64) -> Self {
+        self.verified = VerifiedTokens::new(capacity);
+        self
     }
 
     /// The verifier of `settings`: the local issuer with `local_keys` (the identity service's
@@ -377,7 +421,8 @@ impl Verifier {
             Duration::from_secs(settings.leeway_seconds),
             Duration::from_secs(settings.jwks_refetch_seconds),
             clock,
-        ))
+        )
+        .with_verified_token_cache(settings.verified_token_cache_size))
     }
 
     /// How many times the keys of `issuer` have been fetched (for tests and metrics).
@@ -387,10 +432,35 @@ impl Verifier {
         })
     }
 
+    /// How many tokens were verified in full (signature and claims), that is, not answered from
+    /// the cache of verified tokens (for tests and metrics).
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
+    }
+
     /// The principal an access token speaks for, or why it is refused.
     pub async fn verify(&self, token: &str) -> Result<Principal> {
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|_| unauthenticated("malformed token"))?;
+        let Some(cache) = &self.verified else {
+            return Ok(self.verify_fully(token, 0).await?.principal);
+        };
+        let key = VerifiedTokens::key(token);
+        // Read before verifying: a key withdrawn meanwhile makes this entry stale at once.
+        let generation = self.key_generation.load(Ordering::Acquire);
+        let now = self.clock.now().unix_timestamp();
+        if let Some(principal) = cache.get(&key, now, generation) {
+            return Ok(principal);
+        }
+        let verified = self.verify_fully(token, generation).await?;
+        cache.insert(key, verified);
+        Ok(verified.principal)
+    }
+
+    /// Checks everything about `token`, decoding its header and claims once each.
+    async fn verify_fully(&self, token: &str, generation: u64) -> Result<Verified> {
+        self.verifications.fetch_add(1, Ordering::Relaxed);
+        // `header.claims.signature`, exactly as jsonwebtoken splits it.
+        let (message, signature) = token.rsplit_once('.').ok_or_else(malformed)?;
+        let header = jsonwebtoken::decode_header(token).map_err(|_| malformed())?;
         if header.crit.is_some() {
             return Err(unauthenticated("token has critical header extensions"));
         }
@@ -399,9 +469,11 @@ impl Verifier {
             .as_deref()
             .filter(|k| !k.is_empty())
             .ok_or_else(|| unauthenticated("token has no key id (kid)"))?;
-        let unverified: Map<String, Value> = jsonwebtoken::dangerous::insecure_decode_claims(token)
-            .map_err(|_| unauthenticated("malformed token"))?;
-        let iss = unverified
+        // Not trusted until the signature over them verifies below; `iss` only picks the issuer
+        // whose keys and rules apply.
+        let claims: Map<String, Value> =
+            jsonwebtoken::dangerous::insecure_decode_claims(token).map_err(|_| malformed())?;
+        let iss = claims
             .get("iss")
             .and_then(Value::as_str)
             .ok_or_else(|| unauthenticated("token has no issuer"))?;
@@ -416,33 +488,47 @@ impl Verifier {
                 header.alg
             )));
         }
-        let key = state.key(kid, self.clock.as_ref(), self.refetch).await?;
+        let key = state
+            .key(kid, self.clock.as_ref(), self.refetch, &self.key_generation)
+            .await?;
         if key.alg.is_some_and(|a| a != KeyAlgorithm::from(header.alg))
             || key.key.family() != header.alg.family()
         {
             return Err(unauthenticated("token algorithm does not match its key"));
         }
+        let signed =
+            jsonwebtoken::crypto::verify(signature, message.as_bytes(), &key.key, header.alg)
+                .map_err(|e| unauthenticated(reason(e.kind())))?;
+        if !signed {
+            return Err(unauthenticated("bad signature"));
+        }
 
-        let mut validation = Validation::new(header.alg);
-        validation.set_issuer(&[&issuer.issuer]);
-        validation.set_audience(&[&issuer.audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        // Time is checked below, on the injected clock.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.leeway = 0;
-        let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation)
-            .map_err(|e| unauthenticated(reason(e.kind())))?
-            .claims;
-
+        // The claims are the signed ones now.
+        for required in ["exp", "iss", "aud", "sub"] {
+            if !claims.contains_key(required) {
+                return Err(unauthenticated(format!("token has no {required}")));
+            }
+        }
+        if iss != issuer.issuer {
+            return Err(unauthenticated("wrong issuer"));
+        }
+        if !claims
+            .get("aud")
+            .is_some_and(|aud| audience_matches(aud, &issuer.audience))
+        {
+            return Err(unauthenticated("wrong audience"));
+        }
         let now = self.clock.now().unix_timestamp();
         let exp = time_claim(&claims, "exp")?.ok_or_else(|| unauthenticated("token has no exp"))?;
-        if now > exp.saturating_add(self.leeway) {
+        let until = exp.saturating_add(self.leeway);
+        if now > until {
             return Err(unauthenticated("token expired"));
         }
-        if let Some(nbf) = time_claim(&claims, "nbf")?
-            && now.saturating_add(self.leeway) < nbf
-        {
+        let from = match time_claim(&claims, "nbf")? {
+            Some(nbf) => nbf.saturating_sub(self.leeway),
+            None => i64::MIN,
+        };
+        if now < from {
             return Err(unauthenticated("token not yet valid"));
         }
         let sub = claims
@@ -450,10 +536,26 @@ impl Verifier {
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
             .ok_or_else(|| unauthenticated("token has no subject"))?;
-        Ok(Principal {
+        let principal = Principal {
             user_id: issuer.user_id(sub)?,
             role: issuer.roles.role(&claims)?,
+        };
+        let max_age = i64::try_from(MAX_AGE.as_secs()).unwrap_or(i64::MAX);
+        Ok(Verified {
+            principal,
+            from,
+            until: until.min(now.saturating_add(max_age)),
+            generation,
         })
+    }
+}
+
+/// Whether an `aud` claim (a string or an array of strings) names `audience`.
+fn audience_matches(aud: &Value, audience: &str) -> bool {
+    match aud {
+        Value::String(aud) => aud == audience,
+        Value::Array(auds) => auds.iter().any(|a| a.as_str() == Some(audience)),
+        _ => false,
     }
 }
 
