@@ -1,0 +1,13 @@
+//! Pure booking rules: no I/O, no async, no SQL.
+//!
+//! - `status`: the status machine (which action is allowed in which status).
+//! - `events`: the events of a booking's stream, with actor and time.
+//! - `booking`: the aggregate: rebuilt by applying its events; commands decide new events.
+//! - `policy`: cancellation refunds, in integer minor units.
+//! - `reference`: human references (`INK-…`).
+
+pub(crate) mod booking;
+pub(crate) mod events;
+pub(crate) mod policy;
+pub(crate) mod reference;
+pub(crate) mod status;
