@@ -5,12 +5,14 @@
 //!   [`api::BookingClient`].
 //! - `domain`: pure rules: the status machine, the events, the aggregate rebuilt from them,
 //!   cancellation refunds, human references.
-//! - [`store`]: the [`store::BookingStore`] contract with SQLite and PostgreSQL backends: the
+//! - `store`: the `BookingStore` contract with SQLite and PostgreSQL backends: the
 //!   event stream per booking (appending at the expected version is the optimistic lock), the
 //!   `bookings` projection and the outbox in the same transaction, idempotency keys.
 
 pub mod api;
+pub mod contracts;
 mod domain;
+mod store;
 
 #[cfg(test)]
 mod fixtures;

@@ -1,0 +1,374 @@
+//! PostgreSQL backend of the booking store, for the distributed shape.
+//!
+//! Every statement is a `&'static str`, prepared once per connection. Constraint violations
+//! are mapped by name next to the statement that raises them: of two transactions appending
+//! the same `(booking_id, version)`, the second waits for the first and then fails on
+//! `booking_events_pkey`, which is a version mismatch, never a lost update.
+
+use async_trait::async_trait;
+use innkeeper_events::Outbox;
+use innkeeper_kernel::{Error, Result};
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Postgres, Row as _};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::outbox::{append_failed, outbox_event};
+use super::{
+    Append, AppendError, BookingStore, Claim, Claimed, Completion, Judgement, StoredResponse,
+    check_append, decode_document, decode_event, encode_document, encode_payload, judge_claim,
+};
+use crate::api::{Booking, BookingId, Reference};
+use crate::domain::events::RecordedEvent;
+
+type Tx = sqlx::Transaction<'static, Postgres>;
+
+/// The booking store on a PostgreSQL database of its own.
+#[derive(Debug, Clone)]
+pub(crate) struct PgBookingStore {
+    pool: PgPool,
+}
+
+impl PgBookingStore {
+    /// A store on `pool`; call [`BookingStore::migrate`] before use.
+    pub(crate) fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    async fn begin(&self) -> Result<Tx> {
+        self.pool.begin().await.map_err(db_error)
+    }
+}
+
+fn internal(cause: impl std::fmt::Display) -> Error {
+    Error::internal(format!("booking store (postgres): {cause}"))
+}
+
+fn db_error(err: sqlx::Error) -> Error {
+    match err {
+        sqlx::Error::PoolTimedOut => {
+            Error::unavailable("the booking database is busy; retry later")
+        }
+        other => internal(other),
+    }
+}
+
+fn violated_constraint(err: &sqlx::Error) -> Option<&str> {
+    match err {
+        sqlx::Error::Database(db) => db.constraint(),
+        _ => None,
+    }
+}
+
+const INSERT_EVENT: &str = "INSERT INTO booking_events (booking_id, version, type, payload, actor, at) \
+     VALUES ($1, $2, $3, $4::jsonb, $5, $6)";
+
+const INSERT_BOOKING: &str = "INSERT INTO bookings (id, reference, status, guest_id, hotel_id, hotel_owner_id, \
+     room_type_id, check_in, check_out, hold_expires_at, version, document, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14)";
+
+const UPDATE_BOOKING: &str = "UPDATE bookings SET status = $1, room_type_id = $2, check_in = $3, check_out = $4, \
+     hold_expires_at = $5, version = $6, document = $7::jsonb, updated_at = $8 WHERE id = $9 AND version = $10";
+
+const COMPLETE_KEY: &str = "UPDATE idempotency_keys SET status = 'completed', response_status = $1, \
+     response_body = $2, completed_at = $3 WHERE caller = $4 AND idempotency_key = $5 AND status = 'in_flight'";
+
+async fn insert_event(tx: &mut Tx, event: &RecordedEvent) -> Result<(), AppendError> {
+    let inserted = sqlx::query(INSERT_EVENT)
+        .bind(event.booking_id.as_uuid())
+        .bind(event.version)
+        .bind(event.event.name())
+        .bind(encode_payload(event))
+        .bind(event.actor.to_stored())
+        .bind(event.at)
+        .execute(&mut **tx)
+        .await;
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(err) if violated_constraint(&err) == Some("booking_events_pkey") => {
+            Err(AppendError::VersionMismatch { current: -1 })
+        }
+        Err(err) => Err(db_error(err).into()),
+    }
+}
+
+async fn write_projection(
+    tx: &mut Tx,
+    booking: &Booking,
+    expected_version: i64,
+) -> Result<(), AppendError> {
+    let document = encode_document(booking)?;
+    if expected_version == 0 {
+        let inserted = sqlx::query(INSERT_BOOKING)
+            .bind(booking.id.as_uuid())
+            .bind(booking.reference.as_str())
+            .bind(booking.status.as_str())
+            .bind(booking.guest_id.as_uuid())
+            .bind(booking.hotel_id.as_uuid())
+            .bind(booking.hotel_owner_id.as_uuid())
+            .bind(booking.room_type_id.as_uuid())
+            .bind(booking.stay.check_in())
+            .bind(booking.stay.check_out())
+            .bind(booking.hold_expires_at)
+            .bind(booking.version)
+            .bind(document)
+            .bind(booking.created_at)
+            .bind(booking.updated_at)
+            .execute(&mut **tx)
+            .await;
+        return match inserted {
+            Ok(_) => Ok(()),
+            Err(err) => match violated_constraint(&err) {
+                Some("bookings_reference_key") => Err(AppendError::ReferenceTaken),
+                Some("bookings_pkey") => Err(AppendError::VersionMismatch { current: -1 }),
+                _ => Err(db_error(err).into()),
+            },
+        };
+    }
+    let updated = sqlx::query(UPDATE_BOOKING)
+        .bind(booking.status.as_str())
+        .bind(booking.room_type_id.as_uuid())
+        .bind(booking.stay.check_in())
+        .bind(booking.stay.check_out())
+        .bind(booking.hold_expires_at)
+        .bind(booking.version)
+        .bind(document)
+        .bind(booking.updated_at)
+        .bind(booking.id.as_uuid())
+        .bind(expected_version)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    if updated.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(AppendError::VersionMismatch { current: -1 })
+    }
+}
+
+async fn complete_key(tx: &mut Tx, completion: &Completion) -> Result<()> {
+    let done = sqlx::query(COMPLETE_KEY)
+        .bind(i32::from(completion.response.status))
+        .bind(&completion.response.body)
+        .bind(completion.now)
+        .bind(&completion.caller)
+        .bind(&completion.key)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    if done.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(Error::conflict("the idempotency key is not in flight"))
+    }
+}
+
+async fn append_in(tx: &mut Tx, append: &Append) -> Result<(), AppendError> {
+    for event in &append.events {
+        insert_event(tx, event).await?;
+    }
+    write_projection(tx, &append.booking, append.expected_version).await?;
+    for event in &append.events {
+        let published = outbox_event(event, &append.booking)?;
+        Outbox::append(&mut **tx, &published)
+            .await
+            .map_err(append_failed)?;
+    }
+    if let Some(completion) = &append.idempotency {
+        complete_key(tx, completion).await?;
+    }
+    Ok(())
+}
+
+fn event_row(row: &PgRow) -> Result<RecordedEvent> {
+    let booking_id: Uuid = row.try_get("booking_id").map_err(internal)?;
+    let event_type: String = row.try_get("type").map_err(internal)?;
+    let payload: String = row.try_get("payload").map_err(internal)?;
+    let actor: String = row.try_get("actor").map_err(internal)?;
+    decode_event(
+        booking_id,
+        row.try_get("version").map_err(internal)?,
+        &event_type,
+        &payload,
+        &actor,
+        row.try_get("at").map_err(internal)?,
+    )
+}
+
+fn stored_response(row: &PgRow) -> Result<Option<StoredResponse>> {
+    let status: Option<i32> = row.try_get("response_status").map_err(internal)?;
+    let body: Option<String> = row.try_get("response_body").map_err(internal)?;
+    Ok(match (status, body) {
+        (Some(status), Some(body)) => Some(StoredResponse {
+            status: u16::try_from(status).map_err(internal)?,
+            body,
+        }),
+        _ => None,
+    })
+}
+
+#[async_trait]
+impl BookingStore for PgBookingStore {
+    async fn migrate(&self) -> anyhow::Result<()> {
+        sqlx::migrate!("./migrations/postgres")
+            .run(&self.pool)
+            .await?;
+        innkeeper_events::migrate(&innkeeper_platform::db::Database::Postgres(
+            self.pool.clone(),
+        ))
+        .await
+    }
+
+    async fn append(&self, append: &Append) -> Result<(), AppendError> {
+        check_append(append)?;
+        let mut tx = self.begin().await?;
+        match append_in(&mut tx, append).await {
+            Ok(()) => tx.commit().await.map_err(|e| db_error(e).into()),
+            Err(AppendError::VersionMismatch { .. }) => {
+                tx.rollback().await.map_err(db_error)?;
+                let current = self.current_version(append.booking.id).await?;
+                Err(AppendError::VersionMismatch { current })
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn events(&self, id: BookingId) -> Result<Vec<RecordedEvent>> {
+        let rows = sqlx::query(
+            "SELECT booking_id, version, type, payload::text AS payload, actor, at \
+             FROM booking_events WHERE booking_id = $1 ORDER BY version",
+        )
+        .bind(id.as_uuid())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter().map(event_row).collect()
+    }
+
+    async fn get(&self, id: BookingId) -> Result<Option<Booking>> {
+        let document: Option<String> =
+            sqlx::query_scalar("SELECT document::text FROM bookings WHERE id = $1")
+                .bind(id.as_uuid())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_error)?;
+        document.as_deref().map(decode_document).transpose()
+    }
+
+    async fn get_by_reference(&self, reference: &Reference) -> Result<Option<Booking>> {
+        let document: Option<String> =
+            sqlx::query_scalar("SELECT document::text FROM bookings WHERE reference = $1")
+                .bind(reference.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_error)?;
+        document.as_deref().map(decode_document).transpose()
+    }
+
+    async fn claim(&self, claim: &Claim) -> Result<Claimed> {
+        let mut tx = self.begin().await?;
+        let locked_until = claim.now + claim.lease;
+        let inserted = sqlx::query(
+            "INSERT INTO idempotency_keys (caller, idempotency_key, fingerprint, resource_id, \
+             status, locked_until, created_at) VALUES ($1, $2, $3, $4, 'in_flight', $5, $6) \
+             ON CONFLICT (caller, idempotency_key) DO NOTHING",
+        )
+        .bind(&claim.caller)
+        .bind(&claim.key)
+        .bind(&claim.fingerprint)
+        .bind(claim.resource_id)
+        .bind(locked_until)
+        .bind(claim.now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        if inserted.rows_affected() == 1 {
+            tx.commit().await.map_err(db_error)?;
+            return Ok(Claimed::Run {
+                resource_id: claim.resource_id,
+            });
+        }
+        // Somebody holds the key: look at it under a row lock, so two late claims of an
+        // abandoned key cannot both take it over.
+        let row = sqlx::query(
+            "SELECT fingerprint, status, response_status, response_body, locked_until, resource_id \
+             FROM idempotency_keys WHERE caller = $1 AND idempotency_key = $2 FOR UPDATE",
+        )
+        .bind(&claim.caller)
+        .bind(&claim.key)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let fingerprint: Vec<u8> = row.try_get("fingerprint").map_err(internal)?;
+        let status: String = row.try_get("status").map_err(internal)?;
+        let response = stored_response(&row)?;
+        let lease_end: OffsetDateTime = row.try_get("locked_until").map_err(internal)?;
+        match judge_claim(claim, &fingerprint, &status, lease_end, response) {
+            Judgement::Answer(answer) => Ok(answer),
+            Judgement::TakeOver => {
+                sqlx::query(
+                    "UPDATE idempotency_keys SET locked_until = $1 WHERE caller = $2 AND idempotency_key = $3",
+                )
+                .bind(locked_until)
+                .bind(&claim.caller)
+                .bind(&claim.key)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                tx.commit().await.map_err(db_error)?;
+                Ok(Claimed::Run {
+                    resource_id: row.try_get("resource_id").map_err(internal)?,
+                })
+            }
+        }
+    }
+
+    async fn complete(&self, completion: &Completion) -> Result<()> {
+        let mut tx = self.begin().await?;
+        complete_key(&mut tx, completion).await?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn reap_idempotency_keys(&self, before: OffsetDateTime, limit: u32) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM idempotency_keys WHERE (caller, idempotency_key) IN \
+             (SELECT caller, idempotency_key FROM idempotency_keys WHERE created_at < $1 \
+              ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(before)
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(done.rows_affected())
+    }
+}
+
+impl PgBookingStore {
+    async fn current_version(&self, id: BookingId) -> Result<i64> {
+        let current: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM booking_events WHERE booking_id = $1")
+                .bind(id.as_uuid())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_error)?;
+        Ok(current.unwrap_or(0))
+    }
+}
+
+/// A migrated store on a fresh test database, or `None` (skipped) off CI without PostgreSQL.
+/// Its pool is capped at 16 connections so racing tests stay under the server's limit.
+#[cfg(test)]
+pub(crate) async fn test_store()
+-> Option<(PgBookingStore, innkeeper_platform::testing::TestDatabase)> {
+    let database = innkeeper_platform::testing::TestDatabase::postgres().await?;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(std::time::Duration::from_secs(30))
+        .connect(&database.url)
+        .await
+        .expect("connect to the test database");
+    let store = PgBookingStore::new(pool);
+    store.migrate().await.expect("migrate");
+    Some((store, database))
+}

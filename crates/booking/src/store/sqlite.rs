@@ -1,0 +1,366 @@
+//! SQLite backend of the booking store (the embedded shape).
+//!
+//! Reads use the reader pool. Every write is one transaction on the single writer connection
+//! begun with `BEGIN IMMEDIATE`, so inside it nothing else writes; the primary key of
+//! `booking_events` and the projection's version guard are still what decide an append.
+
+use async_trait::async_trait;
+use innkeeper_events::Outbox;
+use innkeeper_kernel::{Error, Result};
+use innkeeper_platform::db::SqliteDb;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row as _, Sqlite};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::outbox::{append_failed, outbox_event};
+use super::{
+    Append, AppendError, BookingStore, Claim, Claimed, Completion, Judgement, StoredResponse,
+    check_append, decode_document, decode_event, encode_document, encode_payload, judge_claim,
+};
+use crate::api::{Booking, BookingId, Reference};
+use crate::domain::events::RecordedEvent;
+
+type WriteTx = sqlx::Transaction<'static, Sqlite>;
+
+/// The booking store on an SQLite file.
+#[derive(Debug, Clone)]
+pub(crate) struct SqliteBookingStore {
+    db: SqliteDb,
+}
+
+impl SqliteBookingStore {
+    /// A store over an opened database (call [`BookingStore::migrate`] before use).
+    pub(crate) fn new(db: SqliteDb) -> Self {
+        Self { db }
+    }
+
+    async fn write(&self) -> Result<WriteTx> {
+        self.db
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_error)
+    }
+}
+
+fn internal(cause: impl std::fmt::Display) -> Error {
+    Error::internal(format!("booking store (sqlite): {cause}"))
+}
+
+fn db_error(err: sqlx::Error) -> Error {
+    match err {
+        sqlx::Error::PoolTimedOut => {
+            Error::unavailable("the booking database is busy; retry later")
+        }
+        other => internal(other),
+    }
+}
+
+/// Unix microseconds, the stored form of instants.
+fn micros(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX)
+}
+
+fn from_micros(micros: i64) -> Result<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000).map_err(internal)
+}
+
+/// Which unique constraint a statement violated, by the column list SQLite names.
+fn unique_violation(err: &sqlx::Error) -> Option<String> {
+    match err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => Some(db.message().to_owned()),
+        _ => None,
+    }
+}
+
+const INSERT_EVENT: &str = "INSERT INTO booking_events (booking_id, version, type, payload, actor, at) \
+     VALUES (?, ?, ?, ?, ?, ?)";
+
+const INSERT_BOOKING: &str = "INSERT INTO bookings (id, reference, status, guest_id, hotel_id, hotel_owner_id, \
+     room_type_id, check_in, check_out, hold_expires_at, version, document, created_at, updated_at) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+const UPDATE_BOOKING: &str = "UPDATE bookings SET status = ?, room_type_id = ?, check_in = ?, check_out = ?, \
+     hold_expires_at = ?, version = ?, document = ?, updated_at = ? WHERE id = ? AND version = ?";
+
+const COMPLETE_KEY: &str = "UPDATE idempotency_keys SET status = 'completed', response_status = ?, \
+     response_body = ?, completed_at = ? WHERE caller = ? AND idempotency_key = ? AND status = 'in_flight'";
+
+async fn insert_event(tx: &mut WriteTx, event: &RecordedEvent) -> Result<(), AppendError> {
+    let inserted = sqlx::query(INSERT_EVENT)
+        .bind(event.booking_id.as_uuid())
+        .bind(event.version)
+        .bind(event.event.name())
+        .bind(encode_payload(event))
+        .bind(event.actor.to_stored())
+        .bind(micros(event.at))
+        .execute(&mut **tx)
+        .await;
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(err) if unique_violation(&err).is_some() => {
+            Err(AppendError::VersionMismatch { current: -1 })
+        }
+        Err(err) => Err(db_error(err).into()),
+    }
+}
+
+async fn write_projection(
+    tx: &mut WriteTx,
+    booking: &Booking,
+    expected_version: i64,
+) -> Result<(), AppendError> {
+    let document = encode_document(booking)?;
+    if expected_version == 0 {
+        let inserted = sqlx::query(INSERT_BOOKING)
+            .bind(booking.id.as_uuid())
+            .bind(booking.reference.as_str())
+            .bind(booking.status.as_str())
+            .bind(booking.guest_id.as_uuid())
+            .bind(booking.hotel_id.as_uuid())
+            .bind(booking.hotel_owner_id.as_uuid())
+            .bind(booking.room_type_id.as_uuid())
+            .bind(booking.stay.check_in())
+            .bind(booking.stay.check_out())
+            .bind(micros(booking.hold_expires_at))
+            .bind(booking.version)
+            .bind(document)
+            .bind(micros(booking.created_at))
+            .bind(micros(booking.updated_at))
+            .execute(&mut **tx)
+            .await;
+        return match inserted {
+            Ok(_) => Ok(()),
+            Err(err) => match unique_violation(&err) {
+                Some(message) if message.contains("bookings.reference") => {
+                    Err(AppendError::ReferenceTaken)
+                }
+                Some(_) => Err(AppendError::VersionMismatch { current: -1 }),
+                None => Err(db_error(err).into()),
+            },
+        };
+    }
+    let updated = sqlx::query(UPDATE_BOOKING)
+        .bind(booking.status.as_str())
+        .bind(booking.room_type_id.as_uuid())
+        .bind(booking.stay.check_in())
+        .bind(booking.stay.check_out())
+        .bind(micros(booking.hold_expires_at))
+        .bind(booking.version)
+        .bind(document)
+        .bind(micros(booking.updated_at))
+        .bind(booking.id.as_uuid())
+        .bind(expected_version)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    if updated.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(AppendError::VersionMismatch { current: -1 })
+    }
+}
+
+async fn complete_key(tx: &mut WriteTx, completion: &Completion) -> Result<()> {
+    let done = sqlx::query(COMPLETE_KEY)
+        .bind(i64::from(completion.response.status))
+        .bind(&completion.response.body)
+        .bind(micros(completion.now))
+        .bind(&completion.caller)
+        .bind(&completion.key)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    if done.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(Error::conflict("the idempotency key is not in flight"))
+    }
+}
+
+async fn append_in(tx: &mut WriteTx, append: &Append) -> Result<(), AppendError> {
+    for event in &append.events {
+        insert_event(tx, event).await?;
+    }
+    write_projection(tx, &append.booking, append.expected_version).await?;
+    for event in &append.events {
+        let published = outbox_event(event, &append.booking)?;
+        Outbox::append(&mut **tx, &published)
+            .await
+            .map_err(append_failed)?;
+    }
+    if let Some(completion) = &append.idempotency {
+        complete_key(tx, completion).await?;
+    }
+    Ok(())
+}
+
+fn event_row(row: &SqliteRow) -> Result<RecordedEvent> {
+    let booking_id: Uuid = row.try_get("booking_id").map_err(internal)?;
+    let event_type: String = row.try_get("type").map_err(internal)?;
+    let payload: String = row.try_get("payload").map_err(internal)?;
+    let actor: String = row.try_get("actor").map_err(internal)?;
+    decode_event(
+        booking_id,
+        row.try_get("version").map_err(internal)?,
+        &event_type,
+        &payload,
+        &actor,
+        from_micros(row.try_get("at").map_err(internal)?)?,
+    )
+}
+
+#[async_trait]
+impl BookingStore for SqliteBookingStore {
+    async fn migrate(&self) -> anyhow::Result<()> {
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&self.db.writer)
+            .await?;
+        innkeeper_events::migrate(&innkeeper_platform::db::Database::Sqlite(self.db.clone())).await
+    }
+
+    async fn append(&self, append: &Append) -> Result<(), AppendError> {
+        check_append(append)?;
+        let mut tx = self.write().await?;
+        match append_in(&mut tx, append).await {
+            Ok(()) => tx.commit().await.map_err(|e| db_error(e).into()),
+            Err(AppendError::VersionMismatch { .. }) => {
+                drop(tx);
+                let current = self.current_version(append.booking.id).await?;
+                Err(AppendError::VersionMismatch { current })
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn events(&self, id: BookingId) -> Result<Vec<RecordedEvent>> {
+        let rows = sqlx::query(
+            "SELECT booking_id, version, type, payload, actor, at FROM booking_events \
+             WHERE booking_id = ? ORDER BY version",
+        )
+        .bind(id.as_uuid())
+        .fetch_all(&self.db.reader)
+        .await
+        .map_err(db_error)?;
+        rows.iter().map(event_row).collect()
+    }
+
+    async fn get(&self, id: BookingId) -> Result<Option<Booking>> {
+        let document: Option<String> =
+            sqlx::query_scalar("SELECT document FROM bookings WHERE id = ?")
+                .bind(id.as_uuid())
+                .fetch_optional(&self.db.reader)
+                .await
+                .map_err(db_error)?;
+        document.as_deref().map(decode_document).transpose()
+    }
+
+    async fn get_by_reference(&self, reference: &Reference) -> Result<Option<Booking>> {
+        let document: Option<String> =
+            sqlx::query_scalar("SELECT document FROM bookings WHERE reference = ?")
+                .bind(reference.as_str())
+                .fetch_optional(&self.db.reader)
+                .await
+                .map_err(db_error)?;
+        document.as_deref().map(decode_document).transpose()
+    }
+
+    async fn claim(&self, claim: &Claim) -> Result<Claimed> {
+        let mut tx = self.write().await?;
+        let found = sqlx::query(
+            "SELECT fingerprint, status, response_status, response_body, locked_until, resource_id \
+             FROM idempotency_keys WHERE caller = ? AND idempotency_key = ?",
+        )
+        .bind(&claim.caller)
+        .bind(&claim.key)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let locked_until = micros(claim.now + claim.lease);
+        let Some(row) = found else {
+            sqlx::query(
+                "INSERT INTO idempotency_keys (caller, idempotency_key, fingerprint, resource_id, \
+                 status, locked_until, created_at) VALUES (?, ?, ?, ?, 'in_flight', ?, ?)",
+            )
+            .bind(&claim.caller)
+            .bind(&claim.key)
+            .bind(&claim.fingerprint)
+            .bind(claim.resource_id)
+            .bind(locked_until)
+            .bind(micros(claim.now))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            tx.commit().await.map_err(db_error)?;
+            return Ok(Claimed::Run {
+                resource_id: claim.resource_id,
+            });
+        };
+        let fingerprint: Vec<u8> = row.try_get("fingerprint").map_err(internal)?;
+        let status: String = row.try_get("status").map_err(internal)?;
+        let response = stored_response(&row)?;
+        let lease_end = from_micros(row.try_get("locked_until").map_err(internal)?)?;
+        match judge_claim(claim, &fingerprint, &status, lease_end, response) {
+            Judgement::Answer(answer) => Ok(answer),
+            Judgement::TakeOver => {
+                sqlx::query(
+                    "UPDATE idempotency_keys SET locked_until = ? WHERE caller = ? AND idempotency_key = ?",
+                )
+                .bind(locked_until)
+                .bind(&claim.caller)
+                .bind(&claim.key)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                tx.commit().await.map_err(db_error)?;
+                Ok(Claimed::Run {
+                    resource_id: row.try_get("resource_id").map_err(internal)?,
+                })
+            }
+        }
+    }
+
+    async fn complete(&self, completion: &Completion) -> Result<()> {
+        let mut tx = self.write().await?;
+        complete_key(&mut tx, completion).await?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn reap_idempotency_keys(&self, before: OffsetDateTime, limit: u32) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys \
+             WHERE created_at < ? ORDER BY created_at LIMIT ?)",
+        )
+        .bind(micros(before))
+        .bind(i64::from(limit))
+        .execute(&self.db.writer)
+        .await
+        .map_err(db_error)?;
+        Ok(done.rows_affected())
+    }
+}
+
+impl SqliteBookingStore {
+    async fn current_version(&self, id: BookingId) -> Result<i64> {
+        let current: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM booking_events WHERE booking_id = ?")
+                .bind(id.as_uuid())
+                .fetch_one(&self.db.writer)
+                .await
+                .map_err(db_error)?;
+        Ok(current.unwrap_or(0))
+    }
+}
+
+fn stored_response(row: &SqliteRow) -> Result<Option<StoredResponse>> {
+    let status: Option<i64> = row.try_get("response_status").map_err(internal)?;
+    let body: Option<String> = row.try_get("response_body").map_err(internal)?;
+    Ok(match (status, body) {
+        (Some(status), Some(body)) => Some(StoredResponse {
+            status: u16::try_from(status).map_err(internal)?,
+            body,
+        }),
+        _ => None,
+    })
+}
