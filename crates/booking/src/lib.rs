@@ -8,11 +8,20 @@
 //! - `store`: the `BookingStore` contract with SQLite and PostgreSQL backends: the
 //!   event stream per booking (appending at the expected version is the optimistic lock), the
 //!   `bookings` projection and the outbox in the same transaction, idempotency keys.
+//! - `app`: the use cases ([`BookingService`]) over the store and the catalog's contract, and
+//!   the payment consumer ([`PaymentOutcomes`]).
+//! - [`contracts`]: the events published on `booking.events` and the payment event read.
+//! - [`module`]: start-up: open and migrate the store, build the service and consumer.
 
 pub mod api;
+mod app;
 pub mod contracts;
 mod domain;
+pub mod module;
 mod store;
+
+pub use app::payments::{CONSUMER as PAYMENT_CONSUMER, PaymentOutcomes};
+pub use app::{BookingService, BookingSettings};
 
 #[cfg(test)]
 mod fixtures;

@@ -5,9 +5,11 @@
 //! - `booking`: the aggregate: rebuilt by applying its events; commands decide new events.
 //! - `policy`: cancellation refunds, in integer minor units.
 //! - `reference`: human references (`INK-…`).
+//! - `request`: checks of what a guest sends.
 
 pub(crate) mod booking;
 pub(crate) mod events;
 pub(crate) mod policy;
 pub(crate) mod reference;
+pub(crate) mod request;
 pub(crate) mod status;

@@ -11,6 +11,7 @@
 //! Both backends pass the same contract suite (`contract.rs`).
 
 use async_trait::async_trait;
+use innkeeper_events::Tx;
 use innkeeper_kernel::{Error, Result};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -136,6 +137,30 @@ pub(crate) trait BookingStore: Send + Sync + 'static {
     async fn complete(&self, completion: &Completion) -> Result<()>;
     /// Deletes up to `limit` keys created before `before`; returns how many.
     async fn reap_idempotency_keys(&self, before: OffsetDateTime, limit: u32) -> Result<u64>;
+}
+
+/// A booking's events, read in an event handler's transaction (on the consumer's database,
+/// which is the booking database): see `app::payments`.
+pub(crate) async fn events_in_tx(tx: &mut Tx, id: BookingId) -> Result<Vec<RecordedEvent>> {
+    match tx {
+        Tx::Sqlite(tx) => sqlite::events_in(tx, id).await,
+        Tx::Postgres(tx) => postgres::events_in(tx, id).await,
+    }
+}
+
+/// [`BookingStore::append`] inside an event handler's transaction: the change commits with
+/// the handler's inbox row, so a redelivered event finds it done. (On SQLite the handler's
+/// transaction holds the only writer connection: appending through the store would wait for
+/// itself.) A version mismatch reports `current: -1`; the handler retries on fresh state.
+pub(crate) async fn append_in_tx(
+    tx: &mut Tx,
+    append: &Append,
+) -> std::result::Result<(), AppendError> {
+    check_append(append)?;
+    match tx {
+        Tx::Sqlite(tx) => sqlite::append_in(tx, append).await,
+        Tx::Postgres(tx) => postgres::append_in(tx, append).await,
+    }
 }
 
 /// Checks an append before it touches the database.

@@ -163,7 +163,7 @@ async fn complete_key(tx: &mut Tx, completion: &Completion) -> Result<()> {
     }
 }
 
-async fn append_in(tx: &mut Tx, append: &Append) -> Result<(), AppendError> {
+pub(super) async fn append_in(tx: &mut Tx, append: &Append) -> Result<(), AppendError> {
     for event in &append.events {
         insert_event(tx, event).await?;
     }
@@ -178,6 +178,19 @@ async fn append_in(tx: &mut Tx, append: &Append) -> Result<(), AppendError> {
         complete_key(tx, completion).await?;
     }
     Ok(())
+}
+
+const SELECT_EVENTS: &str = "SELECT booking_id, version, type, payload::text AS payload, actor, at \
+     FROM booking_events WHERE booking_id = $1 ORDER BY version";
+
+/// A booking's events, read inside a transaction.
+pub(super) async fn events_in(tx: &mut Tx, id: BookingId) -> Result<Vec<RecordedEvent>> {
+    let rows = sqlx::query(SELECT_EVENTS)
+        .bind(id.as_uuid())
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    rows.iter().map(event_row).collect()
 }
 
 fn event_row(row: &PgRow) -> Result<RecordedEvent> {
@@ -234,14 +247,11 @@ impl BookingStore for PgBookingStore {
     }
 
     async fn events(&self, id: BookingId) -> Result<Vec<RecordedEvent>> {
-        let rows = sqlx::query(
-            "SELECT booking_id, version, type, payload::text AS payload, actor, at \
-             FROM booking_events WHERE booking_id = $1 ORDER BY version",
-        )
-        .bind(id.as_uuid())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?;
+        let rows = sqlx::query(SELECT_EVENTS)
+            .bind(id.as_uuid())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
         rows.iter().map(event_row).collect()
     }
 

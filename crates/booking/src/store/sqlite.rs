@@ -179,7 +179,7 @@ async fn complete_key(tx: &mut WriteTx, completion: &Completion) -> Result<()> {
     }
 }
 
-async fn append_in(tx: &mut WriteTx, append: &Append) -> Result<(), AppendError> {
+pub(super) async fn append_in(tx: &mut WriteTx, append: &Append) -> Result<(), AppendError> {
     for event in &append.events {
         insert_event(tx, event).await?;
     }
@@ -194,6 +194,19 @@ async fn append_in(tx: &mut WriteTx, append: &Append) -> Result<(), AppendError>
         complete_key(tx, completion).await?;
     }
     Ok(())
+}
+
+const SELECT_EVENTS: &str = "SELECT booking_id, version, type, payload, actor, at FROM booking_events \
+     WHERE booking_id = ? ORDER BY version";
+
+/// A booking's events, read inside a write transaction.
+pub(super) async fn events_in(tx: &mut WriteTx, id: BookingId) -> Result<Vec<RecordedEvent>> {
+    let rows = sqlx::query(SELECT_EVENTS)
+        .bind(id.as_uuid())
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    rows.iter().map(event_row).collect()
 }
 
 fn event_row(row: &SqliteRow) -> Result<RecordedEvent> {
@@ -235,14 +248,11 @@ impl BookingStore for SqliteBookingStore {
     }
 
     async fn events(&self, id: BookingId) -> Result<Vec<RecordedEvent>> {
-        let rows = sqlx::query(
-            "SELECT booking_id, version, type, payload, actor, at FROM booking_events \
-             WHERE booking_id = ? ORDER BY version",
-        )
-        .bind(id.as_uuid())
-        .fetch_all(&self.db.reader)
-        .await
-        .map_err(db_error)?;
+        let rows = sqlx::query(SELECT_EVENTS)
+            .bind(id.as_uuid())
+            .fetch_all(&self.db.reader)
+            .await
+            .map_err(db_error)?;
         rows.iter().map(event_row).collect()
     }
 

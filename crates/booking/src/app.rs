@@ -1,0 +1,281 @@
+//! The booking use cases: [`BookingService`] implements [`BookingApi`] over a store and the
+//! catalog's contract; `payments` reacts to the payment service's events.
+//!
+//! Order of effects, so that a crash anywhere leaves nothing oversold:
+//! - create: quote, **hold** (hold id = booking id), then record. A failed record releases
+//!   the hold; a crash in between leaves a hold that expires by its TTL.
+//! - cancel: **record** the cancellation (the source of truth), then release the hold, which
+//!   is idempotent by hold id. A release that fails is logged; the hold of a cancelled
+//!   booking that was never confirmed still expires by its TTL (see the report: a consumer of
+//!   `booking.cancelled` will make the release durable).
+
+use std::sync::Arc;
+
+use innkeeper_catalog::api::{CatalogClient, PlaceHold};
+use innkeeper_kernel::{Clock, Error, ErrorCode, HoldId, Principal, Result, Role};
+use tracing::instrument;
+
+use crate::api::*;
+use crate::domain::booking::{self, Decided};
+use crate::domain::events::Created;
+use crate::domain::{reference, request};
+use crate::store::{Append, AppendError, BookingStore};
+
+pub(crate) mod payments;
+
+#[cfg(test)]
+mod tests;
+
+/// How many references a creation draws before giving up (a collision is ~1 in 10^8 per
+/// draw at a million bookings).
+const REFERENCE_DRAWS: usize = 5;
+
+/// How often a change decided on a booking that changed meanwhile is decided again, when the
+/// caller did not pin a version with `If-Match`.
+const STALE_RETRIES: usize = 3;
+
+/// Tunables of the booking service.
+#[derive(Debug, Clone)]
+pub struct BookingSettings {
+    /// Longest stay that can be booked, nights.
+    pub max_nights: u32,
+    /// How long the rooms of an unpaid booking stay held, seconds.
+    pub hold_ttl_seconds: u32,
+    /// The policy snapshotted into new bookings (until hotels set their own in the catalog).
+    pub cancellation_policy: CancellationPolicy,
+}
+
+impl Default for BookingSettings {
+    fn default() -> Self {
+        Self {
+            max_nights: 30,
+            hold_ttl_seconds: 900,
+            cancellation_policy: CancellationPolicy::default(),
+        }
+    }
+}
+
+/// The booking service: implements [`BookingApi`] in-process.
+#[derive(Clone)]
+pub struct BookingService {
+    store: Arc<dyn BookingStore>,
+    catalog: CatalogClient,
+    clock: Arc<dyn Clock>,
+    settings: BookingSettings,
+}
+
+impl std::fmt::Debug for BookingService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BookingService")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The append of one decided change.
+fn append_of(decided: &Decided) -> Append {
+    Append {
+        expected_version: decided.event.version - 1,
+        events: vec![decided.event.clone()],
+        booking: decided.booking.clone(),
+        idempotency: None,
+    }
+}
+
+impl BookingService {
+    /// A service over a migrated store and the catalog.
+    pub(crate) fn new(
+        store: Arc<dyn BookingStore>,
+        catalog: CatalogClient,
+        clock: Arc<dyn Clock>,
+        settings: BookingSettings,
+    ) -> Self {
+        Self {
+            store,
+            catalog,
+            clock,
+            settings,
+        }
+    }
+
+    /// The booking, if the caller may see it; `not_found` otherwise (never 403: another
+    /// guest's booking does not exist for them).
+    async fn visible(&self, caller: &Principal, id: BookingId) -> Result<Booking> {
+        self.store
+            .get(id)
+            .await?
+            .filter(|b| caller.may_see_booking(b.guest_id, b.hotel_owner_id))
+            .ok_or_else(|| Error::not_found("booking", id))
+    }
+
+    /// Records a new booking, drawing another reference if one is taken.
+    async fn record_new(
+        &self,
+        id: BookingId,
+        mut created: Created,
+        caller: &Principal,
+    ) -> Result<Booking> {
+        for _ in 0..REFERENCE_DRAWS {
+            created.reference = reference::generate(&mut rand::rng());
+            let decided =
+                booking::create(id, created.clone(), Actor::user(caller), self.clock.now())?;
+            match self.store.append(&append_of(&decided)).await {
+                Ok(()) => return Ok(decided.booking),
+                Err(AppendError::ReferenceTaken) => continue,
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Err(Error::internal(format!(
+            "booking {id}: no free reference after {REFERENCE_DRAWS} draws"
+        )))
+    }
+
+    /// Gives a hold's rooms back; a failure is logged (the hold's TTL or a later release
+    /// catches it), never the caller's problem.
+    async fn release(&self, hold_id: HoldId) {
+        if let Err(err) = self.catalog.release_hold(hold_id).await {
+            tracing::warn!(%hold_id, error = %err, "releasing a hold failed");
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl BookingApi for BookingService {
+    #[instrument(skip_all, fields(hotel_id = %new.hotel_id, room_type_id = %new.room_type_id))]
+    async fn create(&self, caller: &Principal, new: NewBooking) -> Result<Booking> {
+        if caller.role != Role::Guest || !caller.may_book_for(caller.user_id) {
+            return Err(Error::new(
+                ErrorCode::Forbidden,
+                "only guests book rooms, for themselves",
+            ));
+        }
+        let valid = request::validate(&new, self.clock.today(), self.settings.max_nights)?;
+        let hotel = self.catalog.get_hotel(new.hotel_id).await?;
+        let room_type = hotel
+            .room_types
+            .iter()
+            .find(|rt| rt.id == new.room_type_id)
+            .ok_or_else(|| {
+                Error::invalid_field("room_type_id", "is not a room type of this hotel")
+            })?;
+        let sleeps = room_type.capacity.saturating_mul(valid.rooms);
+        if new.guests > sleeps {
+            return Err(Error::invalid_field(
+                "guests",
+                format!(
+                    "{} room(s) of this type sleep at most {sleeps}",
+                    valid.rooms
+                ),
+            ));
+        }
+        let quote = self
+            .catalog
+            .quote(room_type.id, valid.stay, valid.rooms)
+            .await?;
+        let id = BookingId::new();
+        let hold = self
+            .catalog
+            .place_hold(PlaceHold {
+                hold_id: id.hold_id(),
+                room_type_id: room_type.id,
+                stay: valid.stay,
+                quantity: valid.rooms,
+                ttl_seconds: self.settings.hold_ttl_seconds,
+            })
+            .await?;
+        let created = Created {
+            reference: reference::generate(&mut rand::rng()),
+            guest_id: caller.user_id,
+            hotel_id: hotel.hotel.id,
+            hotel_owner_id: hotel.hotel.owner_id,
+            room_type_id: room_type.id,
+            stay: valid.stay,
+            guests: new.guests,
+            rooms: valid.rooms,
+            guest_name: valid.guest_name,
+            guest_email: valid.guest_email,
+            special_requests: valid.special_requests,
+            price: PriceSnapshot {
+                nights: quote
+                    .nights
+                    .iter()
+                    .map(|n| NightlyPrice {
+                        night: n.night,
+                        price: n.price,
+                    })
+                    .collect(),
+                total: quote.total,
+            },
+            cancellation_policy: self.settings.cancellation_policy,
+            hold_expires_at: hold.expires_at,
+        };
+        match self.record_new(id, created, caller).await {
+            Ok(booking) => {
+                metrics::counter!("innkeeper_booking_created_total").increment(1);
+                Ok(booking)
+            }
+            Err(err) => {
+                // No booking, no hold.
+                self.release(hold.id).await;
+                Err(err)
+            }
+        }
+    }
+
+    async fn get(&self, caller: &Principal, id: BookingId) -> Result<Booking> {
+        self.visible(caller, id).await
+    }
+
+    async fn get_by_reference(&self, caller: &Principal, text: &str) -> Result<Booking> {
+        let not_found = || Error::not_found("booking", text.trim());
+        let reference = reference::parse(text).ok_or_else(not_found)?;
+        self.store
+            .get_by_reference(&reference)
+            .await?
+            .filter(|b| caller.may_see_booking(b.guest_id, b.hotel_owner_id))
+            .ok_or_else(not_found)
+    }
+
+    #[instrument(skip_all, fields(booking_id = %id))]
+    async fn cancel(
+        &self,
+        caller: &Principal,
+        id: BookingId,
+        if_match: Option<i64>,
+        reason: Option<String>,
+    ) -> Result<Booking> {
+        let reason = request::reason(reason.as_deref())?;
+        for _ in 0..STALE_RETRIES {
+            let current = self.visible(caller, id).await?;
+            if let Some(expected) = if_match
+                && expected != current.version
+            {
+                return Err(Error::version_mismatch(current.version));
+            }
+            let decided = booking::cancel(
+                &current,
+                reason.clone(),
+                self.clock.today(),
+                Actor::user(caller),
+                self.clock.now(),
+            )?;
+            match self.store.append(&append_of(&decided)).await {
+                Ok(()) => {
+                    self.release(decided.booking.hold_id).await;
+                    return Ok(decided.booking);
+                }
+                Err(AppendError::VersionMismatch { .. }) if if_match.is_none() => continue,
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Err(Error::conflict(
+            "the booking keeps changing; try again in a moment",
+        ))
+    }
+
+    async fn history(&self, caller: &Principal, id: BookingId) -> Result<Vec<HistoryEntry>> {
+        self.visible(caller, id).await?;
+        let events = self.store.events(id).await?;
+        Ok(events.iter().map(|e| e.to_history()).collect())
+    }
+}

@@ -1,0 +1,574 @@
+//! Use-case tests over a real catalog (a `CatalogService` on its own test database) and a real
+//! booking store, on SQLite and on PostgreSQL.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use innkeeper_catalog::api::{
+    CatalogApi as _, CatalogClient, HoldStatus, InventoryNight, NewHotel, NewRoom, NewRoomType,
+    RoomStatus,
+};
+use innkeeper_catalog::module::CatalogModule;
+use innkeeper_catalog::{CatalogService, CatalogSettings};
+use innkeeper_events::{ConsumerSettings, Delivery, Dispatcher, Outbox};
+use innkeeper_kernel::{
+    Currency, ErrorCode, GeoPoint, HotelId, ManualClock, Principal, Role, RoomTypeId, UserId,
+};
+use innkeeper_platform::testing::TestDatabase;
+use time::Duration;
+
+use crate::api::*;
+use crate::contracts::{PAYMENT_TOPIC, PaymentSucceeded};
+use crate::fixtures::{CHECK_IN, T0, eur, guest};
+use crate::module::BookingModule;
+use crate::{BookingService, BookingSettings, PaymentOutcomes};
+
+/// A hotel with one room type of `rooms` ready rooms, a catalog and a booking service.
+struct World {
+    bookings: Arc<BookingService>,
+    payments: Arc<PaymentOutcomes>,
+    catalog: Arc<CatalogService>,
+    clock: ManualClock,
+    owner: Principal,
+    hotel_id: HotelId,
+    room_type_id: RoomTypeId,
+    booking_db: TestDatabase,
+    _catalog_db: TestDatabase,
+}
+
+fn principal(role: Role) -> Principal {
+    Principal {
+        user_id: UserId::new(),
+        role,
+    }
+}
+
+async fn world(booking_db: TestDatabase, catalog_db: TestDatabase, rooms: u32) -> World {
+    let clock = ManualClock::new(T0);
+    let catalog = CatalogModule::open(
+        &catalog_db.db,
+        Arc::new(clock.clone()),
+        CatalogSettings::default(),
+    )
+    .await
+    .expect("catalog")
+    .service;
+    let owner = principal(Role::Hotelier);
+    let hotel = catalog
+        .create_hotel(
+            &owner,
+            NewHotel {
+                name: "Casa Azul".to_owned(),
+                description: String::new(),
+                address: "Rua Augusta 1".to_owned(),
+                city: "Lisbon".to_owned(),
+                country: "PT".to_owned(),
+                location: GeoPoint {
+                    lat: 38.7223,
+                    lon: -9.1393,
+                },
+                stars: Some(4),
+                currency: Currency::EUR,
+                timezone: "Europe/Lisbon".to_owned(),
+            },
+        )
+        .await
+        .expect("hotel");
+    let room_type = catalog
+        .create_room_type(
+            &owner,
+            hotel.id,
+            NewRoomType {
+                name: "Double".to_owned(),
+                description: String::new(),
+                capacity: 2,
+                beds: Vec::new(),
+                amenities: Vec::new(),
+                base_price: eur(12_900),
+            },
+        )
+        .await
+        .expect("room type");
+    for n in 0..rooms {
+        catalog
+            .create_room(
+                &owner,
+                hotel.id,
+                NewRoom {
+                    number: format!("{}", 101 + n),
+                    floor: 1,
+                    room_type_id: room_type.id,
+                    status: RoomStatus::Ready,
+                },
+            )
+            .await
+            .expect("room");
+    }
+    let module = BookingModule::start(
+        &booking_db.db,
+        CatalogClient::new(catalog.clone()),
+        Arc::new(clock.clone()),
+        BookingSettings::default(),
+    )
+    .await
+    .expect("booking module");
+    World {
+        bookings: module.service,
+        payments: module.payment_outcomes,
+        catalog,
+        clock,
+        owner,
+        hotel_id: hotel.id,
+        room_type_id: room_type.id,
+        booking_db,
+        _catalog_db: catalog_db,
+    }
+}
+
+impl World {
+    /// Two nights from [`CHECK_IN`] for two guests in one room.
+    fn request(&self) -> NewBooking {
+        NewBooking {
+            hotel_id: self.hotel_id,
+            room_type_id: self.room_type_id,
+            check_in: CHECK_IN,
+            check_out: CHECK_IN + Duration::days(2),
+            guests: 2,
+            rooms: None,
+            guest_name: "Ana Lima".to_owned(),
+            guest_email: Some("ana@example.test".to_owned()),
+            special_requests: None,
+        }
+    }
+
+    /// `(total, held, sold)` of the stay's nights.
+    async fn nights(&self) -> Vec<(u32, u32, u32)> {
+        let nights: Vec<InventoryNight> = self
+            .catalog
+            .get_inventory(
+                &self.owner,
+                self.hotel_id,
+                CHECK_IN,
+                CHECK_IN + Duration::days(2),
+            )
+            .await
+            .expect("inventory");
+        nights.iter().map(|n| (n.total, n.held, n.sold)).collect()
+    }
+
+    /// A dispatcher running the payment consumer on the booking database.
+    fn dispatcher(&self) -> Dispatcher {
+        Dispatcher::new(
+            self.payments.clone(),
+            self.booking_db.db.clone(),
+            ConsumerSettings {
+                max_attempts: 1,
+                backoff: StdDuration::from_millis(1),
+                ..ConsumerSettings::default()
+            },
+        )
+    }
+}
+
+/// `payment.succeeded` for a booking, as the payment service will publish it.
+fn payment_succeeded(booking_id: BookingId, amount: i64) -> innkeeper_events::Event {
+    const PAYMENT: Outbox = Outbox::new("/innkeeper/payment", PAYMENT_TOPIC);
+    PAYMENT
+        .event(
+            booking_id,
+            &PaymentSucceeded {
+                payment_id: uuid::Uuid::now_v7(),
+                booking_id: booking_id.as_uuid(),
+                amount: eur(amount),
+            },
+        )
+        .expect("event")
+}
+
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let world = super::world(
+                        innkeeper_platform::testing::TestDatabase::sqlite().await,
+                        innkeeper_platform::testing::TestDatabase::sqlite().await,
+                        3,
+                    )
+                    .await;
+                    super::$test(world).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let Some(bookings) = innkeeper_platform::testing::TestDatabase::postgres().await else {
+                        return;
+                    };
+                    let Some(catalog) = innkeeper_platform::testing::TestDatabase::postgres().await else {
+                        return;
+                    };
+                    super::$test(super::world(bookings, catalog, 3).await).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    a_guest_books_a_stay_held_under_the_booking_id,
+    only_guests_book_and_refused_requests_hold_nothing,
+    the_last_room_goes_to_exactly_one_guest,
+    cancelling_releases_the_rooms_and_records_the_refund,
+    payment_succeeded_confirms_the_booking_and_sells_the_hold_once,
+    bookings_are_visible_to_their_guest_their_hotel_and_admins_only,
+);
+
+async fn a_guest_books_a_stay_held_under_the_booking_id(world: World) {
+    let ana = guest();
+    let booking = world
+        .bookings
+        .create(&ana, world.request())
+        .await
+        .expect("create");
+    assert_eq!(booking.status, BookingStatus::PendingPayment);
+    assert_eq!(booking.payment, PaymentState::AwaitingPayment);
+    assert_eq!(booking.guest_id, ana.user_id);
+    assert_eq!(booking.hotel_owner_id, world.owner.user_id);
+    assert_eq!(booking.price.total, eur(25_800));
+    assert_eq!(booking.price.nights.len(), 2);
+    assert_eq!(booking.cancellation_policy, CancellationPolicy::default());
+    assert_eq!(booking.hold_expires_at, T0 + Duration::seconds(900));
+    assert!(booking.reference.as_str().starts_with("INK-"));
+
+    let hold = world
+        .catalog
+        .get_hold(booking.id.hold_id())
+        .await
+        .expect("hold");
+    assert_eq!(hold.status, HoldStatus::Held);
+    assert_eq!(booking.hold_id, hold.id);
+    assert_eq!(world.nights().await, vec![(3, 1, 0), (3, 1, 0)]);
+
+    assert_eq!(
+        world.bookings.get(&ana, booking.id).await.expect("get"),
+        booking
+    );
+    let lower = booking.reference.as_str().to_ascii_lowercase();
+    assert_eq!(
+        world
+            .bookings
+            .get_by_reference(&ana, &lower)
+            .await
+            .expect("by ref"),
+        booking
+    );
+    let history = world
+        .bookings
+        .history(&ana, booking.id)
+        .await
+        .expect("history");
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].event_type, "created");
+    assert_eq!(history[0].actor, Actor::user(&ana));
+    assert_eq!(history[0].at, T0);
+}
+
+async fn only_guests_book_and_refused_requests_hold_nothing(world: World) {
+    for role in [Role::Hotelier, Role::Admin] {
+        let err = world
+            .bookings
+            .create(&principal(role), world.request())
+            .await
+            .expect_err("not a guest");
+        assert_eq!(err.code, ErrorCode::Forbidden);
+    }
+    let ana = guest();
+    let past = NewBooking {
+        check_in: T0.date() - Duration::days(1),
+        ..world.request()
+    };
+    let crowded = NewBooking {
+        guests: 3,
+        ..world.request()
+    };
+    let elsewhere = NewBooking {
+        room_type_id: RoomTypeId::new(),
+        ..world.request()
+    };
+    for (request, field) in [
+        (past, "check_in"),
+        (crowded, "guests"),
+        (elsewhere, "room_type_id"),
+    ] {
+        let err = world
+            .bookings
+            .create(&ana, request)
+            .await
+            .expect_err("invalid");
+        assert_eq!(err.code, ErrorCode::ValidationFailed);
+        assert!(err.errors.iter().any(|e| e.field == field), "{err:?}");
+    }
+    let unknown_hotel = NewBooking {
+        hotel_id: HotelId::new(),
+        ..world.request()
+    };
+    let err = world
+        .bookings
+        .create(&ana, unknown_hotel)
+        .await
+        .expect_err("no hotel");
+    assert_eq!(err.code, ErrorCode::NotFound);
+    let too_many_rooms = NewBooking {
+        rooms: Some(4),
+        guests: 2,
+        ..world.request()
+    };
+    let err = world
+        .bookings
+        .create(&ana, too_many_rooms)
+        .await
+        .expect_err("sold out");
+    assert_eq!(err.code, ErrorCode::SoldOut);
+    let nights = world.nights().await;
+    assert!(
+        nights
+            .iter()
+            .all(|(_, held, sold)| (*held, *sold) == (0, 0)),
+        "{nights:?}"
+    );
+}
+
+async fn the_last_room_goes_to_exactly_one_guest(world: World) {
+    // Two of the three rooms are taken.
+    for _ in 0..2 {
+        world
+            .bookings
+            .create(&guest(), world.request())
+            .await
+            .expect("create");
+    }
+    let world = Arc::new(world);
+    let mut racers = Vec::new();
+    for _ in 0..16 {
+        let world = world.clone();
+        racers.push(tokio::spawn(async move {
+            world.bookings.create(&guest(), world.request()).await
+        }));
+    }
+    let (mut created, mut sold_out) = (0, 0);
+    for racer in racers {
+        match racer.await.expect("task") {
+            Ok(_) => created += 1,
+            Err(err) if err.code == ErrorCode::SoldOut => sold_out += 1,
+            Err(err) => panic!("unexpected {err:?}"),
+        }
+    }
+    assert_eq!((created, sold_out), (1, 15));
+    assert_eq!(world.nights().await, vec![(3, 3, 0), (3, 3, 0)]);
+}
+
+async fn cancelling_releases_the_rooms_and_records_the_refund(world: World) {
+    let ana = guest();
+    let unpaid = world
+        .bookings
+        .create(&ana, world.request())
+        .await
+        .expect("create");
+    // Someone else's guest cannot cancel it (nor learn it exists).
+    let err = world
+        .bookings
+        .cancel(&guest(), unpaid.id, None, None)
+        .await
+        .expect_err("not theirs");
+    assert_eq!(err.code, ErrorCode::NotFound);
+    // A stale If-Match.
+    let err = world
+        .bookings
+        .cancel(&ana, unpaid.id, Some(7), None)
+        .await
+        .expect_err("stale");
+    assert_eq!(err.code, ErrorCode::VersionMismatch);
+    let cancelled = world
+        .bookings
+        .cancel(&ana, unpaid.id, Some(1), Some(" plans changed ".to_owned()))
+        .await
+        .expect("cancel");
+    assert_eq!(cancelled.status, BookingStatus::Cancelled);
+    assert_eq!(cancelled.version, 2);
+    assert_eq!(
+        cancelled.refund,
+        Some(Refund {
+            amount: eur(0),
+            rule: RefundRule::NothingPaid
+        })
+    );
+    let hold = world.catalog.get_hold(unpaid.hold_id).await.expect("hold");
+    assert_eq!(hold.status, HoldStatus::Released);
+    assert_eq!(world.nights().await, vec![(3, 0, 0), (3, 0, 0)]);
+    let err = world
+        .bookings
+        .cancel(&ana, unpaid.id, None, None)
+        .await
+        .expect_err("twice");
+    assert_eq!(err.code, ErrorCode::InvalidState);
+    assert!(err.message.contains("cancelled"), "{}", err.message);
+
+    // Paid, then cancelled by the hotel's owner a day before arrival: 50 % back.
+    let paid = world
+        .bookings
+        .create(&ana, world.request())
+        .await
+        .expect("create");
+    let delivery = world
+        .dispatcher()
+        .deliver(&payment_succeeded(paid.id, 25_800))
+        .await
+        .expect("deliver");
+    assert_eq!(delivery, Delivery::Handled);
+    world
+        .clock
+        .advance(CHECK_IN - Duration::days(1) - T0.date());
+    let cancelled = world
+        .bookings
+        .cancel(&world.owner, paid.id, None, None)
+        .await
+        .expect("owner cancels");
+    assert_eq!(
+        cancelled.refund,
+        Some(Refund {
+            amount: eur(12_900),
+            rule: RefundRule::LateCancellation
+        })
+    );
+    assert_eq!(
+        world
+            .catalog
+            .get_hold(paid.hold_id)
+            .await
+            .expect("hold")
+            .status,
+        HoldStatus::Released
+    );
+    assert_eq!(world.nights().await, vec![(3, 0, 0), (3, 0, 0)]);
+    let history = world
+        .bookings
+        .history(&ana, paid.id)
+        .await
+        .expect("history");
+    let types: Vec<&str> = history.iter().map(|h| h.event_type.as_str()).collect();
+    assert_eq!(types, ["created", "confirmed", "cancelled"]);
+    assert_eq!(history[1].actor, Actor::service("payment"));
+    assert_eq!(history[2].actor, Actor::user(&world.owner));
+}
+
+async fn payment_succeeded_confirms_the_booking_and_sells_the_hold_once(world: World) {
+    let ana = guest();
+    let booking = world
+        .bookings
+        .create(&ana, world.request())
+        .await
+        .expect("create");
+    let dispatcher = world.dispatcher();
+    let paid = payment_succeeded(booking.id, 25_800);
+    assert_eq!(
+        dispatcher.deliver(&paid).await.expect("deliver"),
+        Delivery::Handled
+    );
+    assert_eq!(
+        dispatcher.deliver(&paid).await.expect("again"),
+        Delivery::Duplicate
+    );
+    // A second payment event for the same booking (another id) changes nothing either.
+    let another = payment_succeeded(booking.id, 25_800);
+    assert_eq!(
+        dispatcher.deliver(&another).await.expect("another"),
+        Delivery::Handled
+    );
+
+    let confirmed = world.bookings.get(&ana, booking.id).await.expect("get");
+    assert_eq!(confirmed.status, BookingStatus::Confirmed);
+    assert_eq!(confirmed.payment, PaymentState::Paid);
+    assert_eq!(confirmed.paid, eur(25_800));
+    assert_eq!(confirmed.version, 2);
+    let hold = world.catalog.get_hold(booking.hold_id).await.expect("hold");
+    assert_eq!(hold.status, HoldStatus::Confirmed);
+    assert_eq!(world.nights().await, vec![(3, 0, 1), (3, 0, 1)]);
+
+    // A payment for a booking that does not exist cannot be handled: dead letter.
+    let stray = payment_succeeded(BookingId::new(), 100);
+    assert_eq!(
+        dispatcher.deliver(&stray).await.expect("stray"),
+        Delivery::DeadLettered
+    );
+
+    // Paid after the hold lapsed: the booking expires instead (payment refunds later).
+    let late = world
+        .bookings
+        .create(&guest(), world.request())
+        .await
+        .expect("create");
+    world.clock.advance(Duration::minutes(16));
+    assert_eq!(
+        dispatcher
+            .deliver(&payment_succeeded(late.id, 25_800))
+            .await
+            .expect("late"),
+        Delivery::Handled
+    );
+    let expired = world
+        .bookings
+        .get(&world.owner, late.id)
+        .await
+        .expect("get");
+    assert_eq!(expired.status, BookingStatus::Expired);
+    assert_eq!(world.nights().await, vec![(3, 0, 1), (3, 0, 1)]);
+}
+
+async fn bookings_are_visible_to_their_guest_their_hotel_and_admins_only(world: World) {
+    let ana = guest();
+    let booking = world
+        .bookings
+        .create(&ana, world.request())
+        .await
+        .expect("create");
+    for who in [ana, world.owner, principal(Role::Admin)] {
+        assert_eq!(
+            world.bookings.get(&who, booking.id).await.expect("visible"),
+            booking
+        );
+        assert!(world.bookings.history(&who, booking.id).await.is_ok());
+    }
+    for who in [guest(), principal(Role::Hotelier)] {
+        let err = world
+            .bookings
+            .get(&who, booking.id)
+            .await
+            .expect_err("hidden");
+        assert_eq!(err.code, ErrorCode::NotFound);
+        let err = world
+            .bookings
+            .get_by_reference(&who, booking.reference.as_str())
+            .await
+            .expect_err("hidden");
+        assert_eq!(err.code, ErrorCode::NotFound);
+        assert_eq!(
+            world
+                .bookings
+                .history(&who, booking.id)
+                .await
+                .expect_err("hidden")
+                .code,
+            ErrorCode::NotFound
+        );
+    }
+    let err = world
+        .bookings
+        .get_by_reference(&ana, "INK-0000")
+        .await
+        .expect_err("malformed");
+    assert_eq!(err.code, ErrorCode::NotFound);
+}

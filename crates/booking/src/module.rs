@@ -1,0 +1,55 @@
+//! Start-up of the booking service in a process: open and migrate its store, build the
+//! service and its payment consumer.
+
+use std::sync::Arc;
+
+use innkeeper_catalog::api::CatalogClient;
+use innkeeper_kernel::Clock;
+use innkeeper_platform::db::Database;
+
+use crate::app::payments::PaymentOutcomes;
+use crate::app::{BookingService, BookingSettings};
+use crate::store::BookingStore;
+
+/// The store for a database, migrated to the current schema (the event tables included).
+pub(crate) async fn open_store(db: &Database) -> anyhow::Result<Arc<dyn BookingStore>> {
+    let store: Arc<dyn BookingStore> = match db {
+        Database::Sqlite(sqlite) => crate::store::sqlite_store(sqlite.clone()),
+        Database::Postgres(pool) => crate::store::postgres_store(pool.clone()),
+    };
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// A running booking service: what other modules call in-process, and the consumer the
+/// runtime subscribes to the payment topic (on this module's database).
+#[derive(Debug, Clone)]
+pub struct BookingModule {
+    /// The in-process implementation of the contract.
+    pub service: Arc<BookingService>,
+    /// Confirms bookings on `innkeeper.payment.succeeded.v1`.
+    pub payment_outcomes: Arc<PaymentOutcomes>,
+}
+
+impl BookingModule {
+    /// Opens the store on `db` and builds the service over the catalog.
+    pub async fn start(
+        db: &Database,
+        catalog: CatalogClient,
+        clock: Arc<dyn Clock>,
+        settings: BookingSettings,
+    ) -> anyhow::Result<Self> {
+        let store = open_store(db).await?;
+        let service = Arc::new(BookingService::new(
+            store,
+            catalog.clone(),
+            clock.clone(),
+            settings,
+        ));
+        let payment_outcomes = Arc::new(PaymentOutcomes::new(catalog, clock));
+        Ok(Self {
+            service,
+            payment_outcomes,
+        })
+    }
+}
