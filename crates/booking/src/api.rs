@@ -357,6 +357,55 @@ pub struct HistoryEntry {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Idempotent requests
+// ---------------------------------------------------------------------------------------------
+
+/// The `Idempotency-Key` of a request: 1 to 255 visible ASCII characters, scoped to the
+/// caller. The service runs a request once per key, stores its answer (errors included once
+/// it began) with the effect, and answers repeats with the stored answer for at least 24 h.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// Checks a key as sent, naming the header on failure.
+    pub fn parse(key: &str) -> Result<Self> {
+        let valid = (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic());
+        if !valid {
+            return Err(Error::invalid_field(
+                "Idempotency-Key",
+                "must be 1 to 255 visible ASCII characters",
+            ));
+        }
+        Ok(Self(key.to_owned()))
+    }
+
+    /// The key as sent.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The answer to a request that may carry an idempotency key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Idempotent<T> {
+    /// What the request answered (now, or the first time).
+    pub result: Result<T>,
+    /// True when this is the stored answer of an earlier request with the same key (the
+    /// REST edge sends `Idempotency-Replayed: true`).
+    pub replayed: bool,
+}
+
+impl<T> Idempotent<T> {
+    /// A fresh answer.
+    pub fn fresh(result: Result<T>) -> Self {
+        Self {
+            result,
+            replayed: false,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The contract
 // ---------------------------------------------------------------------------------------------
 
@@ -366,20 +415,29 @@ pub struct HistoryEntry {
 pub trait BookingApi: Send + Sync + 'static {
     /// Books a stay for the caller (a guest): quotes it, holds the rooms (hold id = booking
     /// id), records the booking `pending_payment`. `sold_out` if any night is unavailable.
-    async fn create(&self, caller: &Principal, booking: NewBooking) -> Result<Booking>;
+    /// With a key: a repeat replays the first answer; the same key with another request is
+    /// `validation_failed` (422), while the first still runs `conflict` (409).
+    async fn create(
+        &self,
+        caller: &Principal,
+        booking: NewBooking,
+        key: Option<IdempotencyKey>,
+    ) -> Idempotent<Booking>;
     /// A booking by id.
     async fn get(&self, caller: &Principal, id: BookingId) -> Result<Booking>;
     /// A booking by its human reference.
     async fn get_by_reference(&self, caller: &Principal, reference: &str) -> Result<Booking>;
     /// Cancels (the guest or the hotel's owner): releases the rooms and records the refund
     /// the cancellation policy allows. `if_match`, when given, must be the current version.
+    /// Idempotent by key as [`BookingApi::create`].
     async fn cancel(
         &self,
         caller: &Principal,
         id: BookingId,
         if_match: Option<i64>,
         reason: Option<String>,
-    ) -> Result<Booking>;
+        key: Option<IdempotencyKey>,
+    ) -> Idempotent<Booking>;
     /// Every event of the booking, oldest first.
     async fn history(&self, caller: &Principal, id: BookingId) -> Result<Vec<HistoryEntry>>;
 }

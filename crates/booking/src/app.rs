@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use innkeeper_catalog::api::{CatalogClient, PlaceHold};
+use innkeeper_catalog::api::{CatalogClient, HoldStatus, PlaceHold};
 use innkeeper_kernel::{Clock, Error, ErrorCode, HoldId, Principal, Result, Role};
 use tracing::instrument;
 
@@ -19,8 +19,10 @@ use crate::api::*;
 use crate::domain::booking::{self, Decided};
 use crate::domain::events::Created;
 use crate::domain::{reference, request};
-use crate::store::{Append, AppendError, BookingStore};
+use crate::store::{Append, AppendError, BookingStore, Completion};
+use idempotency::{Keyed, Running};
 
+mod idempotency;
 pub(crate) mod payments;
 
 #[cfg(test)]
@@ -43,6 +45,10 @@ pub struct BookingSettings {
     pub hold_ttl_seconds: u32,
     /// The policy snapshotted into new bookings (until hotels set their own in the catalog).
     pub cancellation_policy: CancellationPolicy,
+    /// How long an idempotent request may run before a repeat of it may run again, seconds.
+    pub idempotency_lease_seconds: u32,
+    /// How long idempotency keys are kept (at least 24 h), seconds.
+    pub idempotency_retention_seconds: u32,
 }
 
 impl Default for BookingSettings {
@@ -51,6 +57,8 @@ impl Default for BookingSettings {
             max_nights: 30,
             hold_ttl_seconds: 900,
             cancellation_policy: CancellationPolicy::default(),
+            idempotency_lease_seconds: 60,
+            idempotency_retention_seconds: 48 * 3600,
         }
     }
 }
@@ -72,14 +80,23 @@ impl std::fmt::Debug for BookingService {
     }
 }
 
-/// The append of one decided change.
-fn append_of(decided: &Decided) -> Append {
+/// The append of one decided change, completing the idempotent request it answers.
+fn append_of(decided: &Decided, idempotency: Option<Completion>) -> Append {
     Append {
         expected_version: decided.event.version - 1,
         events: vec![decided.event.clone()],
         booking: decided.booking.clone(),
-        idempotency: None,
+        idempotency,
     }
+}
+
+/// The completion of `running` (if any) answering with `booking`.
+fn completion(
+    running: Option<&Running>,
+    booking: &Booking,
+    now: time::OffsetDateTime,
+) -> Result<Option<Completion>> {
+    running.map(|r| r.completion(booking, now)).transpose()
 }
 
 impl BookingService {
@@ -114,12 +131,14 @@ impl BookingService {
         id: BookingId,
         mut created: Created,
         caller: &Principal,
+        running: Option<&Running>,
     ) -> Result<Booking> {
         for _ in 0..REFERENCE_DRAWS {
             created.reference = reference::generate(&mut rand::rng());
-            let decided =
-                booking::create(id, created.clone(), Actor::user(caller), self.clock.now())?;
-            match self.store.append(&append_of(&decided)).await {
+            let now = self.clock.now();
+            let decided = booking::create(id, created.clone(), Actor::user(caller), now)?;
+            let done = completion(running, &decided.booking, now)?;
+            match self.store.append(&append_of(&decided, done)).await {
                 Ok(()) => return Ok(decided.booking),
                 Err(AppendError::ReferenceTaken) => continue,
                 Err(err) => return Err(err.into()),
@@ -130,25 +149,14 @@ impl BookingService {
         )))
     }
 
-    /// Gives a hold's rooms back; a failure is logged (the hold's TTL or a later release
-    /// catches it), never the caller's problem.
-    async fn release(&self, hold_id: HoldId) {
-        if let Err(err) = self.catalog.release_hold(hold_id).await {
-            tracing::warn!(%hold_id, error = %err, "releasing a hold failed");
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl BookingApi for BookingService {
-    #[instrument(skip_all, fields(hotel_id = %new.hotel_id, room_type_id = %new.room_type_id))]
-    async fn create(&self, caller: &Principal, new: NewBooking) -> Result<Booking> {
-        if caller.role != Role::Guest || !caller.may_book_for(caller.user_id) {
-            return Err(Error::new(
-                ErrorCode::Forbidden,
-                "only guests book rooms, for themselves",
-            ));
-        }
+    /// Books a stay under booking id `id` (which is also the hold id).
+    async fn create_now(
+        &self,
+        caller: &Principal,
+        new: NewBooking,
+        id: BookingId,
+        running: Option<Running>,
+    ) -> Result<Booking> {
         let valid = request::validate(&new, self.clock.today(), self.settings.max_nights)?;
         let hotel = self.catalog.get_hotel(new.hotel_id).await?;
         let room_type = hotel
@@ -172,7 +180,6 @@ impl BookingApi for BookingService {
             .catalog
             .quote(room_type.id, valid.stay, valid.rooms)
             .await?;
-        let id = BookingId::new();
         let hold = self
             .catalog
             .place_hold(PlaceHold {
@@ -183,6 +190,12 @@ impl BookingApi for BookingService {
                 ttl_seconds: self.settings.hold_ttl_seconds,
             })
             .await?;
+        if hold.status != HoldStatus::Held {
+            // A retry of a request whose hold has lapsed or been given back meanwhile.
+            return Err(Error::conflict(
+                "the rooms held for this request are no longer held; book again",
+            ));
+        }
         let created = Created {
             reference: reference::generate(&mut rand::rng()),
             guest_id: caller.user_id,
@@ -209,17 +222,113 @@ impl BookingApi for BookingService {
             cancellation_policy: self.settings.cancellation_policy,
             hold_expires_at: hold.expires_at,
         };
-        match self.record_new(id, created, caller).await {
+        match self.record_new(id, created, caller, running.as_ref()).await {
             Ok(booking) => {
                 metrics::counter!("innkeeper_booking_created_total").increment(1);
                 Ok(booking)
             }
             Err(err) => {
-                // No booking, no hold.
-                self.release(hold.id).await;
+                // No booking, no hold; except when a keyed request will be retried: the retry
+                // runs on the same booking id and finds this hold (or its TTL ends it).
+                if running.is_none() || !idempotency::retryable(&err) {
+                    self.release(hold.id).await;
+                }
                 Err(err)
             }
         }
+    }
+
+    /// Cancels, deciding again on fresh state if the booking changed meanwhile (unless the
+    /// caller pinned a version).
+    async fn cancel_now(
+        &self,
+        caller: &Principal,
+        id: BookingId,
+        if_match: Option<i64>,
+        reason: Option<String>,
+        running: Option<Running>,
+    ) -> Result<Booking> {
+        let reason = request::reason(reason.as_deref())?;
+        for _ in 0..STALE_RETRIES {
+            let current = self.visible(caller, id).await?;
+            if let Some(expected) = if_match
+                && expected != current.version
+            {
+                return Err(Error::version_mismatch(current.version));
+            }
+            let now = self.clock.now();
+            let decided = booking::cancel(
+                &current,
+                reason.clone(),
+                self.clock.today(),
+                Actor::user(caller),
+                now,
+            )?;
+            let done = completion(running.as_ref(), &decided.booking, now)?;
+            match self.store.append(&append_of(&decided, done)).await {
+                Ok(()) => {
+                    self.release(decided.booking.hold_id).await;
+                    return Ok(decided.booking);
+                }
+                Err(AppendError::VersionMismatch { .. }) if if_match.is_none() => continue,
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Err(Error::conflict(
+            "the booking keeps changing; try again in a moment",
+        ))
+    }
+
+    /// Deletes idempotency keys older than the retention, up to `batch`; returns how many.
+    pub async fn reap_idempotency_keys(&self, batch: u32) -> Result<u64> {
+        let retention = time::Duration::seconds(i64::from(
+            self.settings.idempotency_retention_seconds.max(24 * 3600),
+        ));
+        self.store
+            .reap_idempotency_keys(self.clock.now() - retention, batch)
+            .await
+    }
+
+    /// Gives a hold's rooms back; a failure is logged (the hold's TTL or a later release
+    /// catches it), never the caller's problem.
+    async fn release(&self, hold_id: HoldId) {
+        if let Err(err) = self.catalog.release_hold(hold_id).await {
+            tracing::warn!(%hold_id, error = %err, "releasing a hold failed");
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl BookingApi for BookingService {
+    #[instrument(skip_all, fields(hotel_id = %new.hotel_id, room_type_id = %new.room_type_id))]
+    async fn create(
+        &self,
+        caller: &Principal,
+        new: NewBooking,
+        key: Option<IdempotencyKey>,
+    ) -> Idempotent<Booking> {
+        if caller.role != Role::Guest || !caller.may_book_for(caller.user_id) {
+            return Idempotent::fresh(Err(Error::new(
+                ErrorCode::Forbidden,
+                "only guests book rooms, for themselves",
+            )));
+        }
+        let body = match serde_json::to_vec(&new) {
+            Ok(body) => body,
+            Err(e) => return Idempotent::fresh(Err(Error::internal(e))),
+        };
+        let request = Keyed {
+            caller,
+            key,
+            operation: "POST /bookings".to_owned(),
+            body,
+            resource_id: BookingId::new().as_uuid(),
+            success_status: 201,
+        };
+        self.idempotently(request, |id, running| {
+            self.create_now(caller, new, BookingId(id), running)
+        })
+        .await
     }
 
     async fn get(&self, caller: &Principal, id: BookingId) -> Result<Booking> {
@@ -243,34 +352,21 @@ impl BookingApi for BookingService {
         id: BookingId,
         if_match: Option<i64>,
         reason: Option<String>,
-    ) -> Result<Booking> {
-        let reason = request::reason(reason.as_deref())?;
-        for _ in 0..STALE_RETRIES {
-            let current = self.visible(caller, id).await?;
-            if let Some(expected) = if_match
-                && expected != current.version
-            {
-                return Err(Error::version_mismatch(current.version));
-            }
-            let decided = booking::cancel(
-                &current,
-                reason.clone(),
-                self.clock.today(),
-                Actor::user(caller),
-                self.clock.now(),
-            )?;
-            match self.store.append(&append_of(&decided)).await {
-                Ok(()) => {
-                    self.release(decided.booking.hold_id).await;
-                    return Ok(decided.booking);
-                }
-                Err(AppendError::VersionMismatch { .. }) if if_match.is_none() => continue,
-                Err(err) => return Err(err.into()),
-            }
-        }
-        Err(Error::conflict(
-            "the booking keeps changing; try again in a moment",
-        ))
+        key: Option<IdempotencyKey>,
+    ) -> Idempotent<Booking> {
+        let body = serde_json::json!({ "if_match": if_match, "reason": reason });
+        let request = Keyed {
+            caller,
+            key,
+            operation: format!("POST /bookings/{id}/cancel"),
+            body: body.to_string().into_bytes(),
+            resource_id: id.as_uuid(),
+            success_status: 200,
+        };
+        self.idempotently(request, |_, running| {
+            self.cancel_now(caller, id, if_match, reason, running)
+        })
+        .await
     }
 
     async fn history(&self, caller: &Principal, id: BookingId) -> Result<Vec<HistoryEntry>> {

@@ -225,14 +225,17 @@ on_both_backends!(
     cancelling_releases_the_rooms_and_records_the_refund,
     payment_succeeded_confirms_the_booking_and_sells_the_hold_once,
     bookings_are_visible_to_their_guest_their_hotel_and_admins_only,
+    one_key_books_once_and_replays_the_same_answer,
+    a_keyed_failure_replays_its_error_and_keyed_cancels_replay,
 );
 
 async fn a_guest_books_a_stay_held_under_the_booking_id(world: World) {
     let ana = guest();
     let booking = world
         .bookings
-        .create(&ana, world.request())
+        .create(&ana, world.request(), None)
         .await
+        .result
         .expect("create");
     assert_eq!(booking.status, BookingStatus::PendingPayment);
     assert_eq!(booking.payment, PaymentState::AwaitingPayment);
@@ -281,8 +284,9 @@ async fn only_guests_book_and_refused_requests_hold_nothing(world: World) {
     for role in [Role::Hotelier, Role::Admin] {
         let err = world
             .bookings
-            .create(&principal(role), world.request())
+            .create(&principal(role), world.request(), None)
             .await
+            .result
             .expect_err("not a guest");
         assert_eq!(err.code, ErrorCode::Forbidden);
     }
@@ -306,8 +310,9 @@ async fn only_guests_book_and_refused_requests_hold_nothing(world: World) {
     ] {
         let err = world
             .bookings
-            .create(&ana, request)
+            .create(&ana, request, None)
             .await
+            .result
             .expect_err("invalid");
         assert_eq!(err.code, ErrorCode::ValidationFailed);
         assert!(err.errors.iter().any(|e| e.field == field), "{err:?}");
@@ -318,8 +323,9 @@ async fn only_guests_book_and_refused_requests_hold_nothing(world: World) {
     };
     let err = world
         .bookings
-        .create(&ana, unknown_hotel)
+        .create(&ana, unknown_hotel, None)
         .await
+        .result
         .expect_err("no hotel");
     assert_eq!(err.code, ErrorCode::NotFound);
     let too_many_rooms = NewBooking {
@@ -329,8 +335,9 @@ async fn only_guests_book_and_refused_requests_hold_nothing(world: World) {
     };
     let err = world
         .bookings
-        .create(&ana, too_many_rooms)
+        .create(&ana, too_many_rooms, None)
         .await
+        .result
         .expect_err("sold out");
     assert_eq!(err.code, ErrorCode::SoldOut);
     let nights = world.nights().await;
@@ -347,8 +354,9 @@ async fn the_last_room_goes_to_exactly_one_guest(world: World) {
     for _ in 0..2 {
         world
             .bookings
-            .create(&guest(), world.request())
+            .create(&guest(), world.request(), None)
             .await
+            .result
             .expect("create");
     }
     let world = Arc::new(world);
@@ -356,7 +364,11 @@ async fn the_last_room_goes_to_exactly_one_guest(world: World) {
     for _ in 0..16 {
         let world = world.clone();
         racers.push(tokio::spawn(async move {
-            world.bookings.create(&guest(), world.request()).await
+            world
+                .bookings
+                .create(&guest(), world.request(), None)
+                .await
+                .result
         }));
     }
     let (mut created, mut sold_out) = (0, 0);
@@ -375,27 +387,37 @@ async fn cancelling_releases_the_rooms_and_records_the_refund(world: World) {
     let ana = guest();
     let unpaid = world
         .bookings
-        .create(&ana, world.request())
+        .create(&ana, world.request(), None)
         .await
+        .result
         .expect("create");
     // Someone else's guest cannot cancel it (nor learn it exists).
     let err = world
         .bookings
-        .cancel(&guest(), unpaid.id, None, None)
+        .cancel(&guest(), unpaid.id, None, None, None)
         .await
+        .result
         .expect_err("not theirs");
     assert_eq!(err.code, ErrorCode::NotFound);
     // A stale If-Match.
     let err = world
         .bookings
-        .cancel(&ana, unpaid.id, Some(7), None)
+        .cancel(&ana, unpaid.id, Some(7), None, None)
         .await
+        .result
         .expect_err("stale");
     assert_eq!(err.code, ErrorCode::VersionMismatch);
     let cancelled = world
         .bookings
-        .cancel(&ana, unpaid.id, Some(1), Some(" plans changed ".to_owned()))
+        .cancel(
+            &ana,
+            unpaid.id,
+            Some(1),
+            Some(" plans changed ".to_owned()),
+            None,
+        )
         .await
+        .result
         .expect("cancel");
     assert_eq!(cancelled.status, BookingStatus::Cancelled);
     assert_eq!(cancelled.version, 2);
@@ -411,8 +433,9 @@ async fn cancelling_releases_the_rooms_and_records_the_refund(world: World) {
     assert_eq!(world.nights().await, vec![(3, 0, 0), (3, 0, 0)]);
     let err = world
         .bookings
-        .cancel(&ana, unpaid.id, None, None)
+        .cancel(&ana, unpaid.id, None, None, None)
         .await
+        .result
         .expect_err("twice");
     assert_eq!(err.code, ErrorCode::InvalidState);
     assert!(err.message.contains("cancelled"), "{}", err.message);
@@ -420,8 +443,9 @@ async fn cancelling_releases_the_rooms_and_records_the_refund(world: World) {
     // Paid, then cancelled by the hotel's owner a day before arrival: 50 % back.
     let paid = world
         .bookings
-        .create(&ana, world.request())
+        .create(&ana, world.request(), None)
         .await
+        .result
         .expect("create");
     let delivery = world
         .dispatcher()
@@ -434,8 +458,9 @@ async fn cancelling_releases_the_rooms_and_records_the_refund(world: World) {
         .advance(CHECK_IN - Duration::days(1) - T0.date());
     let cancelled = world
         .bookings
-        .cancel(&world.owner, paid.id, None, None)
+        .cancel(&world.owner, paid.id, None, None, None)
         .await
+        .result
         .expect("owner cancels");
     assert_eq!(
         cancelled.refund,
@@ -469,8 +494,9 @@ async fn payment_succeeded_confirms_the_booking_and_sells_the_hold_once(world: W
     let ana = guest();
     let booking = world
         .bookings
-        .create(&ana, world.request())
+        .create(&ana, world.request(), None)
         .await
+        .result
         .expect("create");
     let dispatcher = world.dispatcher();
     let paid = payment_succeeded(booking.id, 25_800);
@@ -508,8 +534,9 @@ async fn payment_succeeded_confirms_the_booking_and_sells_the_hold_once(world: W
     // Paid after the hold lapsed: the booking expires instead (payment refunds later).
     let late = world
         .bookings
-        .create(&guest(), world.request())
+        .create(&guest(), world.request(), None)
         .await
+        .result
         .expect("create");
     world.clock.advance(Duration::minutes(16));
     assert_eq!(
@@ -532,8 +559,9 @@ async fn bookings_are_visible_to_their_guest_their_hotel_and_admins_only(world: 
     let ana = guest();
     let booking = world
         .bookings
-        .create(&ana, world.request())
+        .create(&ana, world.request(), None)
         .await
+        .result
         .expect("create");
     for who in [ana, world.owner, principal(Role::Admin)] {
         assert_eq!(
@@ -571,4 +599,121 @@ async fn bookings_are_visible_to_their_guest_their_hotel_and_admins_only(world: 
         .await
         .expect_err("malformed");
     assert_eq!(err.code, ErrorCode::NotFound);
+}
+
+fn key(text: &str) -> Option<IdempotencyKey> {
+    Some(IdempotencyKey::parse(text).expect("key"))
+}
+
+async fn one_key_books_once_and_replays_the_same_answer(world: World) {
+    let ana = guest();
+    let world = Arc::new(world);
+    let mut attempts = Vec::new();
+    for _ in 0..16 {
+        let world = world.clone();
+        attempts.push(tokio::spawn(async move {
+            world
+                .bookings
+                .create(&ana, world.request(), key("book-1"))
+                .await
+        }));
+    }
+    let mut booked = Vec::new();
+    let mut in_flight = 0;
+    for attempt in attempts {
+        let answer = attempt.await.expect("task");
+        match answer.result {
+            Ok(booking) => booked.push((booking, answer.replayed)),
+            Err(err) if err.code == ErrorCode::Conflict => in_flight += 1,
+            Err(err) => panic!("unexpected {err:?}"),
+        }
+    }
+    let fresh: Vec<_> = booked.iter().filter(|(_, replayed)| !replayed).collect();
+    assert_eq!(fresh.len(), 1, "one execution");
+    assert_eq!(booked.len() + in_flight, 16);
+    let first = fresh[0].0.clone();
+    assert!(
+        booked.iter().all(|(b, _)| *b == first),
+        "replays answer the same booking"
+    );
+    assert_eq!(world.nights().await, vec![(3, 1, 0), (3, 1, 0)], "one hold");
+
+    let again = world
+        .bookings
+        .create(&ana, world.request(), key("book-1"))
+        .await;
+    assert!(again.replayed);
+    let replayed = again.result.expect("replayed booking");
+    assert_eq!(
+        serde_json::to_vec(&replayed).expect("json"),
+        serde_json::to_vec(&first).expect("json"),
+        "byte-identical"
+    );
+    // The same key for another request.
+    let other = NewBooking {
+        guests: 1,
+        ..world.request()
+    };
+    let err = world
+        .bookings
+        .create(&ana, other, key("book-1"))
+        .await
+        .result
+        .expect_err("reused");
+    assert_eq!(err.code, ErrorCode::ValidationFailed);
+    assert_eq!(err.code.http_status(), 422);
+    // Keys are the caller's: another guest's "book-1" is another request.
+    let bea = world
+        .bookings
+        .create(&guest(), world.request(), key("book-1"))
+        .await;
+    assert!(!bea.replayed);
+    assert_ne!(bea.result.expect("booked").id, first.id);
+    assert_eq!(world.nights().await, vec![(3, 2, 0), (3, 2, 0)]);
+}
+
+async fn a_keyed_failure_replays_its_error_and_keyed_cancels_replay(world: World) {
+    let ana = guest();
+    let four = NewBooking {
+        rooms: Some(4),
+        ..world.request()
+    };
+    let first = world.bookings.create(&ana, four.clone(), key("four")).await;
+    let err = first.result.expect_err("sold out");
+    assert_eq!(err.code, ErrorCode::SoldOut);
+    // Even once rooms could be found, the key answers what it answered.
+    let again = world.bookings.create(&ana, four, key("four")).await;
+    assert!(again.replayed);
+    assert_eq!(again.result.expect_err("replayed"), err);
+
+    let booking = world
+        .bookings
+        .create(&ana, world.request(), None)
+        .await
+        .result
+        .expect("create");
+    let cancel = |k: &'static str| {
+        let world = world.bookings.clone();
+        async move { world.cancel(&ana, booking.id, None, None, key(k)).await }
+    };
+    let first = cancel("cancel-1").await;
+    assert!(!first.replayed);
+    let cancelled = first.result.expect("cancelled");
+    let second = cancel("cancel-1").await;
+    assert!(
+        second.replayed,
+        "a repeat is answered, not refused as invalid_state"
+    );
+    assert_eq!(second.result.expect("replayed"), cancelled);
+    let third = cancel("cancel-2").await;
+    assert_eq!(
+        third.result.expect_err("new key").code,
+        ErrorCode::InvalidState
+    );
+    let history = world
+        .bookings
+        .history(&ana, booking.id)
+        .await
+        .expect("history");
+    assert_eq!(history.len(), 2, "one cancellation");
 }

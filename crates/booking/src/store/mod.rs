@@ -135,6 +135,9 @@ pub(crate) trait BookingStore: Send + Sync + 'static {
     /// began, whose error is its response). Completing a key that is not in flight is
     /// `conflict`.
     async fn complete(&self, completion: &Completion) -> Result<()>;
+    /// Ends the lease of an in-flight key at `now`: its request failed in a way worth retrying
+    /// (a dependency was down), so the next attempt runs at once, on the same resource id.
+    async fn abandon(&self, caller: &str, key: &str, now: OffsetDateTime) -> Result<()>;
     /// Deletes up to `limit` keys created before `before`; returns how many.
     async fn reap_idempotency_keys(&self, before: OffsetDateTime, limit: u32) -> Result<u64>;
 }

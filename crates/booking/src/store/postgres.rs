@@ -339,6 +339,20 @@ impl BookingStore for PgBookingStore {
         tx.commit().await.map_err(db_error)
     }
 
+    async fn abandon(&self, caller: &str, key: &str, now: OffsetDateTime) -> Result<()> {
+        sqlx::query(
+            "UPDATE idempotency_keys SET locked_until = $1 \
+             WHERE caller = $2 AND idempotency_key = $3 AND status = 'in_flight'",
+        )
+        .bind(now)
+        .bind(caller)
+        .bind(key)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
     async fn reap_idempotency_keys(&self, before: OffsetDateTime, limit: u32) -> Result<u64> {
         let done = sqlx::query(
             "DELETE FROM idempotency_keys WHERE (caller, idempotency_key) IN \

@@ -337,6 +337,20 @@ impl BookingStore for SqliteBookingStore {
         tx.commit().await.map_err(db_error)
     }
 
+    async fn abandon(&self, caller: &str, key: &str, now: OffsetDateTime) -> Result<()> {
+        sqlx::query(
+            "UPDATE idempotency_keys SET locked_until = ? \
+             WHERE caller = ? AND idempotency_key = ? AND status = 'in_flight'",
+        )
+        .bind(micros(now))
+        .bind(caller)
+        .bind(key)
+        .execute(&self.db.writer)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
     async fn reap_idempotency_keys(&self, before: OffsetDateTime, limit: u32) -> Result<u64> {
         let done = sqlx::query(
             "DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys \

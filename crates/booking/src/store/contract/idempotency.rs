@@ -152,6 +152,30 @@ pub(crate) async fn abandoned_claims_are_taken_over_with_their_resource(
     let mut third = claim("guest:1", "crashy", "POST /bookings {a}");
     third.now = T0 + Duration::seconds(40);
     assert_eq!(store.claim(&third).await.expect("claim"), Claimed::InFlight);
+    // An attempt that failed in a retryable way gives its lease up: the next runs at once.
+    store
+        .abandon("guest:1", "crashy", third.now)
+        .await
+        .expect("abandon");
+    assert_eq!(
+        store.claim(&third).await.expect("claim"),
+        Claimed::Run {
+            resource_id: first.resource_id
+        }
+    );
+    // A completed key cannot be abandoned.
+    store
+        .complete(&completion(&first, 201, "{}"))
+        .await
+        .expect("complete");
+    store
+        .abandon("guest:1", "crashy", third.now + Duration::hours(1))
+        .await
+        .expect("abandon");
+    assert!(matches!(
+        store.claim(&third).await.expect("claim"),
+        Claimed::Replay(_)
+    ));
 }
 
 pub(crate) async fn of_concurrent_claims_exactly_one_runs(
