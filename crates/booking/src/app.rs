@@ -22,6 +22,7 @@ use crate::domain::{reference, request};
 use crate::store::{Append, AppendError, BookingStore, Completion};
 use idempotency::{Keyed, Running};
 
+pub(crate) mod expiry;
 mod idempotency;
 pub(crate) mod payments;
 

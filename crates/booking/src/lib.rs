@@ -9,7 +9,8 @@
 //!   event stream per booking (appending at the expected version is the optimistic lock), the
 //!   `bookings` projection and the outbox in the same transaction, idempotency keys.
 //! - `app`: the use cases ([`BookingService`]) over the store and the catalog's contract, and
-//!   the payment consumer ([`PaymentOutcomes`]).
+//!   the consumers of the saga: [`PaymentOutcomes`] (payment succeeded: confirm) and
+//!   [`HoldExpiries`] (the catalog expired an unpaid booking's hold: expire).
 //! - [`contracts`]: the events published on `booking.events` and the payment event read.
 //! - [`module`]: start-up: open and migrate the store, build the service and consumer.
 
@@ -20,6 +21,7 @@ mod domain;
 pub mod module;
 mod store;
 
+pub use app::expiry::{CONSUMER as HOLD_EXPIRY_CONSUMER, HoldExpiries};
 pub use app::payments::{CONSUMER as PAYMENT_CONSUMER, PaymentOutcomes};
 pub use app::{BookingService, BookingSettings};
 

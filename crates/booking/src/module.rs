@@ -7,6 +7,7 @@ use innkeeper_catalog::api::CatalogClient;
 use innkeeper_kernel::Clock;
 use innkeeper_platform::db::Database;
 
+use crate::app::expiry::HoldExpiries;
 use crate::app::payments::PaymentOutcomes;
 use crate::app::{BookingService, BookingSettings};
 use crate::store::BookingStore;
@@ -22,13 +23,15 @@ pub(crate) async fn open_store(db: &Database) -> anyhow::Result<Arc<dyn BookingS
 }
 
 /// A running booking service: what other modules call in-process, and the consumer the
-/// runtime subscribes to the payment topic (on this module's database).
+/// runtime subscribes (each under a Dispatcher on this module's database).
 #[derive(Debug, Clone)]
 pub struct BookingModule {
     /// The in-process implementation of the contract.
     pub service: Arc<BookingService>,
-    /// Confirms bookings on `innkeeper.payment.succeeded.v1`.
+    /// Confirms bookings on `innkeeper.payment.succeeded.v1` (topic `payment.events`).
     pub payment_outcomes: Arc<PaymentOutcomes>,
+    /// Expires unpaid bookings when the catalog expires their holds (topic `catalog.events`).
+    pub hold_expiries: Arc<HoldExpiries>,
 }
 
 impl BookingModule {
@@ -46,10 +49,12 @@ impl BookingModule {
             clock.clone(),
             settings,
         ));
-        let payment_outcomes = Arc::new(PaymentOutcomes::new(catalog, clock));
+        let payment_outcomes = Arc::new(PaymentOutcomes::new(catalog, clock.clone()));
+        let hold_expiries = Arc::new(HoldExpiries::new(clock));
         Ok(Self {
             service,
             payment_outcomes,
+            hold_expiries,
         })
     }
 }

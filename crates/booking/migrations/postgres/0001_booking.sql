@@ -24,6 +24,8 @@ CREATE TABLE bookings (
     hotel_id        uuid        NOT NULL,
     hotel_owner_id  uuid        NOT NULL,
     room_type_id    uuid        NOT NULL,
+    -- The hold currently backing the booking (the booking id until a modification).
+    hold_id         uuid        NOT NULL,
     check_in        date        NOT NULL,
     check_out       date        NOT NULL CHECK (check_out > check_in),
     hold_expires_at timestamptz NOT NULL,
@@ -36,6 +38,7 @@ CREATE TABLE bookings (
 
 CREATE INDEX bookings_guest ON bookings (guest_id, id);
 CREATE INDEX bookings_hotel ON bookings (hotel_id, check_in, id);
+CREATE INDEX bookings_hold ON bookings (hold_id);
 CREATE INDEX bookings_unpaid ON bookings (hold_expires_at) WHERE status = 'pending_payment';
 
 -- Idempotency keys (IETF draft semantics), scoped to the caller. A key is claimed before the

@@ -21,6 +21,7 @@ CREATE TABLE bookings (
     hotel_id        BLOB    NOT NULL,
     hotel_owner_id  BLOB    NOT NULL,
     room_type_id    BLOB    NOT NULL,
+    hold_id         BLOB    NOT NULL,
     check_in        TEXT    NOT NULL,
     check_out       TEXT    NOT NULL CHECK (check_out > check_in),
     hold_expires_at INTEGER NOT NULL,
@@ -32,6 +33,7 @@ CREATE TABLE bookings (
 
 CREATE INDEX bookings_guest ON bookings (guest_id, id);
 CREATE INDEX bookings_hotel ON bookings (hotel_id, check_in, id);
+CREATE INDEX bookings_hold ON bookings (hold_id);
 CREATE INDEX bookings_unpaid ON bookings (hold_expires_at) WHERE status = 'pending_payment';
 
 CREATE TABLE idempotency_keys (

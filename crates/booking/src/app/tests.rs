@@ -21,19 +21,20 @@ use crate::api::*;
 use crate::contracts::{PAYMENT_TOPIC, PaymentSucceeded};
 use crate::fixtures::{CHECK_IN, T0, eur, guest};
 use crate::module::BookingModule;
-use crate::{BookingService, BookingSettings, PaymentOutcomes};
+use crate::{BookingService, BookingSettings, HoldExpiries, PaymentOutcomes};
 
 /// A hotel with one room type of `rooms` ready rooms, a catalog and a booking service.
 struct World {
     bookings: Arc<BookingService>,
     payments: Arc<PaymentOutcomes>,
+    hold_expiries: Arc<HoldExpiries>,
     catalog: Arc<CatalogService>,
     clock: ManualClock,
     owner: Principal,
     hotel_id: HotelId,
     room_type_id: RoomTypeId,
     booking_db: TestDatabase,
-    _catalog_db: TestDatabase,
+    catalog_db: TestDatabase,
 }
 
 fn principal(role: Role) -> Principal {
@@ -115,13 +116,14 @@ async fn world(booking_db: TestDatabase, catalog_db: TestDatabase, rooms: u32) -
     World {
         bookings: module.service,
         payments: module.payment_outcomes,
+        hold_expiries: module.hold_expiries,
         catalog,
         clock,
         owner,
         hotel_id: hotel.id,
         room_type_id: room_type.id,
         booking_db,
-        _catalog_db: catalog_db,
+        catalog_db,
     }
 }
 
@@ -158,8 +160,13 @@ impl World {
 
     /// A dispatcher running the payment consumer on the booking database.
     fn dispatcher(&self) -> Dispatcher {
+        self.dispatcher_of(self.payments.clone())
+    }
+
+    /// A dispatcher running `consumer` on the booking database.
+    fn dispatcher_of(&self, consumer: Arc<dyn innkeeper_events::Consumer>) -> Dispatcher {
         Dispatcher::new(
-            self.payments.clone(),
+            consumer,
             self.booking_db.db.clone(),
             ConsumerSettings {
                 max_attempts: 1,
@@ -168,6 +175,48 @@ impl World {
             },
         )
     }
+}
+
+/// The events the catalog wrote to its outbox, in order, as its relay would publish them.
+async fn catalog_events(db: &innkeeper_platform::db::Database) -> Vec<innkeeper_events::Event> {
+    type Row = (
+        uuid::Uuid,
+        String,
+        String,
+        String,
+        i64,
+        String,
+        Vec<u8>,
+        Option<String>,
+        Option<String>,
+        String,
+    );
+    const SQL: &str = "SELECT id, source, type, subject, time, content_type, data, traceparent, \
+                       tracestate, topic FROM event_outbox ORDER BY seq";
+    let rows: Vec<Row> = match db {
+        innkeeper_platform::db::Database::Sqlite(sqlite) => {
+            sqlx::query_as(SQL).fetch_all(&sqlite.reader).await
+        }
+        innkeeper_platform::db::Database::Postgres(pool) => {
+            sqlx::query_as(SQL).fetch_all(pool).await
+        }
+    }
+    .expect("catalog outbox");
+    rows.into_iter()
+        .map(|r| innkeeper_events::Event {
+            id: r.0,
+            source: r.1,
+            event_type: r.2,
+            subject: r.3,
+            time: time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(r.4) * 1_000)
+                .expect("time"),
+            content_type: r.5,
+            data: r.6,
+            traceparent: r.7,
+            tracestate: r.8,
+            topic: r.9,
+        })
+        .collect()
 }
 
 /// `payment.succeeded` for a booking, as the payment service will publish it.
@@ -227,6 +276,7 @@ on_both_backends!(
     bookings_are_visible_to_their_guest_their_hotel_and_admins_only,
     one_key_books_once_and_replays_the_same_answer,
     a_keyed_failure_replays_its_error_and_keyed_cancels_replay,
+    a_hold_the_catalog_expires_expires_its_unpaid_booking,
 );
 
 async fn a_guest_books_a_stay_held_under_the_booking_id(world: World) {
@@ -716,4 +766,80 @@ async fn a_keyed_failure_replays_its_error_and_keyed_cancels_replay(world: World
         .await
         .expect("history");
     assert_eq!(history.len(), 2, "one cancellation");
+}
+
+async fn a_hold_the_catalog_expires_expires_its_unpaid_booking(world: World) {
+    let ana = guest();
+    let unpaid = world
+        .bookings
+        .create(&ana, world.request(), None)
+        .await
+        .result
+        .expect("create");
+    let paid = world
+        .bookings
+        .create(&ana, world.request(), None)
+        .await
+        .result
+        .expect("create");
+    let delivered = world
+        .dispatcher()
+        .deliver(&payment_succeeded(paid.id, 25_800))
+        .await
+        .expect("payment");
+    assert_eq!(delivered, Delivery::Handled);
+    world.clock.advance(Duration::minutes(16));
+    let expired = world.catalog.expire_due_holds(100).await.expect("sweep");
+    assert_eq!(expired.len(), 1, "only the unpaid booking's hold");
+    assert_eq!(world.nights().await, vec![(3, 0, 1), (3, 0, 1)]);
+
+    // Every event the catalog published goes to the consumer, as the bus or Kafka would.
+    let expiries = world.dispatcher_of(world.hold_expiries.clone());
+    let events = catalog_events(&world.catalog_db.db).await;
+    assert!(
+        events.len() >= 4,
+        "placed, placed, confirmed, expired: {}",
+        events.len()
+    );
+    for event in &events {
+        assert_eq!(
+            expiries.deliver(event).await.expect("deliver"),
+            Delivery::Handled
+        );
+    }
+    for event in &events {
+        assert_eq!(
+            expiries.deliver(event).await.expect("again"),
+            Delivery::Duplicate
+        );
+    }
+    let now_expired = world.bookings.get(&ana, unpaid.id).await.expect("get");
+    assert_eq!(now_expired.status, BookingStatus::Expired);
+    assert_eq!(now_expired.version, 2);
+    let history = world
+        .bookings
+        .history(&ana, unpaid.id)
+        .await
+        .expect("history");
+    assert_eq!(history[1].actor, Actor::service("catalog.hold_expiry"));
+    let still_paid = world.bookings.get(&ana, paid.id).await.expect("get");
+    assert_eq!(still_paid.status, BookingStatus::Confirmed);
+    // Nothing was given back twice: the rooms the expiry freed are free once.
+    assert_eq!(world.nights().await, vec![(3, 0, 1), (3, 0, 1)]);
+    // A payment arriving now finds the booking expired and changes nothing.
+    let late = world
+        .dispatcher()
+        .deliver(&payment_succeeded(unpaid.id, 25_800))
+        .await
+        .expect("late payment");
+    assert_eq!(late, Delivery::Handled);
+    assert_eq!(
+        world
+            .bookings
+            .get(&ana, unpaid.id)
+            .await
+            .expect("get")
+            .version,
+        2
+    );
 }

@@ -12,7 +12,7 @@
 
 use async_trait::async_trait;
 use innkeeper_events::Tx;
-use innkeeper_kernel::{Error, Result};
+use innkeeper_kernel::{Error, HoldId, Result};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -148,6 +148,17 @@ pub(crate) async fn events_in_tx(tx: &mut Tx, id: BookingId) -> Result<Vec<Recor
     match tx {
         Tx::Sqlite(tx) => sqlite::events_in(tx, id).await,
         Tx::Postgres(tx) => postgres::events_in(tx, id).await,
+    }
+}
+
+/// The booking the hold `hold_id` backs now, read in an event handler's transaction.
+pub(crate) async fn booking_of_hold_in_tx(
+    tx: &mut Tx,
+    hold_id: HoldId,
+) -> Result<Option<BookingId>> {
+    match tx {
+        Tx::Sqlite(tx) => sqlite::booking_of_hold_in(tx, hold_id).await,
+        Tx::Postgres(tx) => postgres::booking_of_hold_in(tx, hold_id).await,
     }
 }
 

@@ -7,7 +7,7 @@
 
 use async_trait::async_trait;
 use innkeeper_events::Outbox;
-use innkeeper_kernel::{Error, Result};
+use innkeeper_kernel::{Error, HoldId, Result};
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, Row as _};
 use time::OffsetDateTime;
@@ -64,11 +64,12 @@ const INSERT_EVENT: &str = "INSERT INTO booking_events (booking_id, version, typ
      VALUES ($1, $2, $3, $4::jsonb, $5, $6)";
 
 const INSERT_BOOKING: &str = "INSERT INTO bookings (id, reference, status, guest_id, hotel_id, hotel_owner_id, \
-     room_type_id, check_in, check_out, hold_expires_at, version, document, created_at, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14)";
+     room_type_id, hold_id, check_in, check_out, hold_expires_at, version, document, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, $14, $15)";
 
-const UPDATE_BOOKING: &str = "UPDATE bookings SET status = $1, room_type_id = $2, check_in = $3, check_out = $4, \
-     hold_expires_at = $5, version = $6, document = $7::jsonb, updated_at = $8 WHERE id = $9 AND version = $10";
+const UPDATE_BOOKING: &str = "UPDATE bookings SET status = $1, room_type_id = $2, hold_id = $3, check_in = $4, \
+     check_out = $5, hold_expires_at = $6, version = $7, document = $8::jsonb, updated_at = $9 \
+     WHERE id = $10 AND version = $11";
 
 const COMPLETE_KEY: &str = "UPDATE idempotency_keys SET status = 'completed', response_status = $1, \
      response_body = $2, completed_at = $3 WHERE caller = $4 AND idempotency_key = $5 AND status = 'in_flight'";
@@ -107,6 +108,7 @@ async fn write_projection(
             .bind(booking.hotel_id.as_uuid())
             .bind(booking.hotel_owner_id.as_uuid())
             .bind(booking.room_type_id.as_uuid())
+            .bind(booking.hold_id.as_uuid())
             .bind(booking.stay.check_in())
             .bind(booking.stay.check_out())
             .bind(booking.hold_expires_at)
@@ -128,6 +130,7 @@ async fn write_projection(
     let updated = sqlx::query(UPDATE_BOOKING)
         .bind(booking.status.as_str())
         .bind(booking.room_type_id.as_uuid())
+        .bind(booking.hold_id.as_uuid())
         .bind(booking.stay.check_in())
         .bind(booking.stay.check_out())
         .bind(booking.hold_expires_at)
@@ -191,6 +194,16 @@ pub(super) async fn events_in(tx: &mut Tx, id: BookingId) -> Result<Vec<Recorded
         .await
         .map_err(db_error)?;
     rows.iter().map(event_row).collect()
+}
+
+/// The booking a hold backs now, read inside a transaction.
+pub(super) async fn booking_of_hold_in(tx: &mut Tx, hold_id: HoldId) -> Result<Option<BookingId>> {
+    let id: Option<Uuid> = sqlx::query_scalar("SELECT id FROM bookings WHERE hold_id = $1")
+        .bind(hold_id.as_uuid())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(id.map(BookingId))
 }
 
 fn event_row(row: &PgRow) -> Result<RecordedEvent> {

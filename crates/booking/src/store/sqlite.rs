@@ -6,7 +6,7 @@
 
 use async_trait::async_trait;
 use innkeeper_events::Outbox;
-use innkeeper_kernel::{Error, Result};
+use innkeeper_kernel::{Error, HoldId, Result};
 use innkeeper_platform::db::SqliteDb;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row as _, Sqlite};
@@ -78,10 +78,10 @@ const INSERT_EVENT: &str = "INSERT INTO booking_events (booking_id, version, typ
      VALUES (?, ?, ?, ?, ?, ?)";
 
 const INSERT_BOOKING: &str = "INSERT INTO bookings (id, reference, status, guest_id, hotel_id, hotel_owner_id, \
-     room_type_id, check_in, check_out, hold_expires_at, version, document, created_at, updated_at) \
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+     room_type_id, hold_id, check_in, check_out, hold_expires_at, version, document, created_at, updated_at) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
-const UPDATE_BOOKING: &str = "UPDATE bookings SET status = ?, room_type_id = ?, check_in = ?, check_out = ?, \
+const UPDATE_BOOKING: &str = "UPDATE bookings SET status = ?, room_type_id = ?, hold_id = ?, check_in = ?, check_out = ?, \
      hold_expires_at = ?, version = ?, document = ?, updated_at = ? WHERE id = ? AND version = ?";
 
 const COMPLETE_KEY: &str = "UPDATE idempotency_keys SET status = 'completed', response_status = ?, \
@@ -121,6 +121,7 @@ async fn write_projection(
             .bind(booking.hotel_id.as_uuid())
             .bind(booking.hotel_owner_id.as_uuid())
             .bind(booking.room_type_id.as_uuid())
+            .bind(booking.hold_id.as_uuid())
             .bind(booking.stay.check_in())
             .bind(booking.stay.check_out())
             .bind(micros(booking.hold_expires_at))
@@ -144,6 +145,7 @@ async fn write_projection(
     let updated = sqlx::query(UPDATE_BOOKING)
         .bind(booking.status.as_str())
         .bind(booking.room_type_id.as_uuid())
+        .bind(booking.hold_id.as_uuid())
         .bind(booking.stay.check_in())
         .bind(booking.stay.check_out())
         .bind(micros(booking.hold_expires_at))
@@ -207,6 +209,19 @@ pub(super) async fn events_in(tx: &mut WriteTx, id: BookingId) -> Result<Vec<Rec
         .await
         .map_err(db_error)?;
     rows.iter().map(event_row).collect()
+}
+
+/// The booking a hold backs now, read inside a write transaction.
+pub(super) async fn booking_of_hold_in(
+    tx: &mut WriteTx,
+    hold_id: HoldId,
+) -> Result<Option<BookingId>> {
+    let id: Option<Uuid> = sqlx::query_scalar("SELECT id FROM bookings WHERE hold_id = ?")
+        .bind(hold_id.as_uuid())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(id.map(BookingId))
 }
 
 fn event_row(row: &SqliteRow) -> Result<RecordedEvent> {
