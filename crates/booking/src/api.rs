@@ -438,6 +438,33 @@ pub trait BookingApi: Send + Sync + 'static {
         reason: Option<String>,
         key: Option<IdempotencyKey>,
     ) -> Idempotent<Booking>;
+    /// Checks the guest in (the hotel's owner, from the check-in day): gives them `room_id`
+    /// if it is of the booked type and in service, or else a ready room of the type; a room
+    /// never holds two overlapping stays (`conflict`).
+    async fn check_in(
+        &self,
+        caller: &Principal,
+        id: BookingId,
+        room_id: Option<RoomId>,
+        if_match: Option<i64>,
+        key: Option<IdempotencyKey>,
+    ) -> Idempotent<Booking>;
+    /// Checks the guest out (the hotel's owner).
+    async fn check_out(
+        &self,
+        caller: &Principal,
+        id: BookingId,
+        if_match: Option<i64>,
+        key: Option<IdempotencyKey>,
+    ) -> Idempotent<Booking>;
+    /// Records that the guest never came (the hotel's owner, on or after the check-in day).
+    async fn no_show(
+        &self,
+        caller: &Principal,
+        id: BookingId,
+        if_match: Option<i64>,
+        key: Option<IdempotencyKey>,
+    ) -> Idempotent<Booking>;
     /// Every event of the booking, oldest first.
     async fn history(&self, caller: &Principal, id: BookingId) -> Result<Vec<HistoryEntry>>;
 }

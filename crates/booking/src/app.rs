@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use innkeeper_catalog::api::{CatalogClient, HoldStatus, PlaceHold};
-use innkeeper_kernel::{Clock, Error, ErrorCode, HoldId, Principal, Result, Role};
+use innkeeper_kernel::{Clock, Error, ErrorCode, HoldId, Principal, Result, Role, RoomId};
 use tracing::instrument;
 
 use crate::api::*;
@@ -23,6 +23,7 @@ use crate::store::{Append, AppendError, BookingStore, Completion};
 use idempotency::{Keyed, Running};
 
 pub(crate) mod expiry;
+mod front_desk;
 mod idempotency;
 pub(crate) mod payments;
 
@@ -88,6 +89,7 @@ fn append_of(decided: &Decided, idempotency: Option<Completion>) -> Append {
         events: vec![decided.event.clone()],
         booking: decided.booking.clone(),
         idempotency,
+        assignment: None,
     }
 }
 
@@ -280,6 +282,25 @@ impl BookingService {
         ))
     }
 
+    /// A keyed action on an existing booking (`POST /bookings/{id}/<action>`).
+    fn keyed<'a>(
+        &self,
+        caller: &'a Principal,
+        key: Option<IdempotencyKey>,
+        id: BookingId,
+        action: &str,
+        body: serde_json::Value,
+    ) -> Keyed<'a> {
+        Keyed {
+            caller,
+            key,
+            operation: format!("POST /bookings/{id}/{action}"),
+            body: body.to_string().into_bytes(),
+            resource_id: id.as_uuid(),
+            success_status: 200,
+        }
+    }
+
     /// Deletes idempotency keys older than the retention, up to `batch`; returns how many.
     pub async fn reap_idempotency_keys(&self, batch: u32) -> Result<u64> {
         let retention = time::Duration::seconds(i64::from(
@@ -356,16 +377,58 @@ impl BookingApi for BookingService {
         key: Option<IdempotencyKey>,
     ) -> Idempotent<Booking> {
         let body = serde_json::json!({ "if_match": if_match, "reason": reason });
-        let request = Keyed {
-            caller,
-            key,
-            operation: format!("POST /bookings/{id}/cancel"),
-            body: body.to_string().into_bytes(),
-            resource_id: id.as_uuid(),
-            success_status: 200,
-        };
+        let request = self.keyed(caller, key, id, "cancel", body);
         self.idempotently(request, |_, running| {
             self.cancel_now(caller, id, if_match, reason, running)
+        })
+        .await
+    }
+
+    #[instrument(skip_all, fields(booking_id = %id))]
+    async fn check_in(
+        &self,
+        caller: &Principal,
+        id: BookingId,
+        room_id: Option<RoomId>,
+        if_match: Option<i64>,
+        key: Option<IdempotencyKey>,
+    ) -> Idempotent<Booking> {
+        let body = serde_json::json!({ "if_match": if_match, "room_id": room_id });
+        let request = self.keyed(caller, key, id, "check-in", body);
+        self.idempotently(request, |_, running| {
+            self.check_in_now(caller, id, room_id, if_match, running)
+        })
+        .await
+    }
+
+    #[instrument(skip_all, fields(booking_id = %id))]
+    async fn check_out(
+        &self,
+        caller: &Principal,
+        id: BookingId,
+        if_match: Option<i64>,
+        key: Option<IdempotencyKey>,
+    ) -> Idempotent<Booking> {
+        let body = serde_json::json!({ "if_match": if_match });
+        let request = self.keyed(caller, key, id, "check-out", body);
+        self.idempotently(request, |_, running| {
+            self.check_out_now(caller, id, if_match, running)
+        })
+        .await
+    }
+
+    #[instrument(skip_all, fields(booking_id = %id))]
+    async fn no_show(
+        &self,
+        caller: &Principal,
+        id: BookingId,
+        if_match: Option<i64>,
+        key: Option<IdempotencyKey>,
+    ) -> Idempotent<Booking> {
+        let body = serde_json::json!({ "if_match": if_match });
+        let request = self.keyed(caller, key, id, "no-show", body);
+        self.idempotently(request, |_, running| {
+            self.no_show_now(caller, id, if_match, running)
         })
         .await
     }

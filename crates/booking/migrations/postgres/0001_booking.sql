@@ -61,3 +61,16 @@ CREATE TABLE idempotency_keys (
 );
 
 CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+
+-- Physical rooms given at check-in. A room can never hold two overlapping stays: the
+-- exclusion constraint decides between concurrent check-ins (the loser waits, then fails).
+CREATE EXTENSION IF NOT EXISTS btree_gist;
+
+CREATE TABLE room_assignments (
+    booking_id uuid      PRIMARY KEY,
+    room_id    uuid      NOT NULL,
+    hotel_id   uuid      NOT NULL,
+    -- The nights `[check_in, check_out)`.
+    stay       daterange NOT NULL,
+    CONSTRAINT room_assignments_no_overlap EXCLUDE USING gist (room_id WITH =, stay WITH &&)
+);

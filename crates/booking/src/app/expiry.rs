@@ -59,6 +59,7 @@ impl HoldExpiries {
             events: vec![expired.event],
             booking: expired.booking,
             idempotency: None,
+            assignment: None,
         };
         append_in_tx(tx, &change)
             .await

@@ -92,6 +92,7 @@ async fn append(tx: &mut Tx, decided: &booking::Decided) -> Result<(), HandlerEr
         events: vec![decided.event.clone()],
         booking: decided.booking.clone(),
         idempotency: None,
+        assignment: None,
     };
     append_in_tx(tx, &change)
         .await

@@ -19,6 +19,7 @@ pub(crate) enum Action {
 }
 
 impl Action {
+    #[cfg(test)]
     pub(crate) const ALL: [Action; 7] = [
         Action::Confirm,
         Action::Cancel,

@@ -13,6 +13,7 @@ use crate::domain::booking::Decided;
 use crate::store::{Append, BookingStore};
 
 mod idempotency;
+mod rooms;
 mod streams;
 
 macro_rules! contract_suite {
@@ -28,6 +29,7 @@ macro_rules! contract_suite {
             idempotency::abandoned_claims_are_taken_over_with_their_resource,
             idempotency::of_concurrent_claims_exactly_one_runs,
             idempotency::old_keys_are_reaped,
+            rooms::a_room_never_holds_two_overlapping_stays,
         );
     };
     (@tests $factory:path; $($module:ident :: $test:ident),* $(,)?) => {
@@ -50,6 +52,7 @@ pub(crate) fn append_of(decided: &Decided) -> Append {
         events: vec![decided.event.clone()],
         booking: decided.booking.clone(),
         idempotency: None,
+        assignment: None,
     }
 }
 

@@ -12,7 +12,7 @@
 
 use async_trait::async_trait;
 use innkeeper_events::Tx;
-use innkeeper_kernel::{Error, HoldId, Result};
+use innkeeper_kernel::{Error, HoldId, Result, RoomId};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -37,6 +37,8 @@ pub(crate) struct Append {
     pub booking: Booking,
     /// The idempotent request this change answers, completed in the same transaction.
     pub idempotency: Option<Completion>,
+    /// A physical room given to the booking for its stay (check-in), in the same transaction.
+    pub assignment: Option<RoomId>,
 }
 
 /// Why an append did not happen.
@@ -46,6 +48,8 @@ pub(crate) enum AppendError {
     VersionMismatch { current: i64 },
     /// A new booking's reference is taken: draw another and try again.
     ReferenceTaken,
+    /// The room to assign holds another stay on some of these nights.
+    RoomTaken,
     /// Anything else.
     Failed(Error),
 }
@@ -55,6 +59,9 @@ impl From<AppendError> for Error {
         match err {
             AppendError::VersionMismatch { current } => Error::version_mismatch(current),
             AppendError::ReferenceTaken => Error::conflict("the booking reference is taken"),
+            AppendError::RoomTaken => {
+                Error::conflict("the room is given to another stay on some of these nights")
+            }
             AppendError::Failed(err) => err,
         }
     }

@@ -7,7 +7,7 @@
 
 use async_trait::async_trait;
 use innkeeper_events::Outbox;
-use innkeeper_kernel::{Error, HoldId, Result};
+use innkeeper_kernel::{Error, HoldId, Result, RoomId};
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, Row as _};
 use time::OffsetDateTime;
@@ -149,6 +149,29 @@ async fn write_projection(
     }
 }
 
+/// Gives `room_id` to the booking for its stay; the exclusion constraint refuses a room that
+/// holds another stay on one of those nights, even one committed a moment ago.
+async fn assign_room(tx: &mut Tx, booking: &Booking, room_id: RoomId) -> Result<(), AppendError> {
+    let inserted = sqlx::query(
+        "INSERT INTO room_assignments (booking_id, room_id, hotel_id, stay) \
+         VALUES ($1, $2, $3, daterange($4, $5))",
+    )
+    .bind(booking.id.as_uuid())
+    .bind(room_id.as_uuid())
+    .bind(booking.hotel_id.as_uuid())
+    .bind(booking.stay.check_in())
+    .bind(booking.stay.check_out())
+    .execute(&mut **tx)
+    .await;
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(err) if violated_constraint(&err) == Some("room_assignments_no_overlap") => {
+            Err(AppendError::RoomTaken)
+        }
+        Err(err) => Err(db_error(err).into()),
+    }
+}
+
 async fn complete_key(tx: &mut Tx, completion: &Completion) -> Result<()> {
     let done = sqlx::query(COMPLETE_KEY)
         .bind(i32::from(completion.response.status))
@@ -171,6 +194,9 @@ pub(super) async fn append_in(tx: &mut Tx, append: &Append) -> Result<(), Append
         insert_event(tx, event).await?;
     }
     write_projection(tx, &append.booking, append.expected_version).await?;
+    if let Some(room_id) = append.assignment {
+        assign_room(tx, &append.booking, room_id).await?;
+    }
     for event in &append.events {
         let published = outbox_event(event, &append.booking)?;
         Outbox::append(&mut **tx, &published)

@@ -6,7 +6,7 @@
 
 use async_trait::async_trait;
 use innkeeper_events::Outbox;
-use innkeeper_kernel::{Error, HoldId, Result};
+use innkeeper_kernel::{Error, HoldId, Result, RoomId};
 use innkeeper_platform::db::SqliteDb;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row as _, Sqlite};
@@ -164,6 +164,40 @@ async fn write_projection(
     }
 }
 
+/// Gives `room_id` to the booking for its stay, unless another stay holds it on one of
+/// those nights (checked under the write lock, so nothing can slip in between).
+async fn assign_room(
+    tx: &mut WriteTx,
+    booking: &Booking,
+    room_id: RoomId,
+) -> Result<(), AppendError> {
+    let taken: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM room_assignments WHERE room_id = ? AND check_in < ? AND ? < check_out LIMIT 1",
+    )
+    .bind(room_id.as_uuid())
+    .bind(booking.stay.check_out())
+    .bind(booking.stay.check_in())
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    if taken.is_some() {
+        return Err(AppendError::RoomTaken);
+    }
+    sqlx::query(
+        "INSERT INTO room_assignments (booking_id, room_id, hotel_id, check_in, check_out) \
+         VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(booking.id.as_uuid())
+    .bind(room_id.as_uuid())
+    .bind(booking.hotel_id.as_uuid())
+    .bind(booking.stay.check_in())
+    .bind(booking.stay.check_out())
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
 async fn complete_key(tx: &mut WriteTx, completion: &Completion) -> Result<()> {
     let done = sqlx::query(COMPLETE_KEY)
         .bind(i64::from(completion.response.status))
@@ -186,6 +220,9 @@ pub(super) async fn append_in(tx: &mut WriteTx, append: &Append) -> Result<(), A
         insert_event(tx, event).await?;
     }
     write_projection(tx, &append.booking, append.expected_version).await?;
+    if let Some(room_id) = append.assignment {
+        assign_room(tx, &append.booking, room_id).await?;
+    }
     for event in &append.events {
         let published = outbox_event(event, &append.booking)?;
         Outbox::append(&mut **tx, &published)
