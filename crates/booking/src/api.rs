@@ -340,6 +340,23 @@ pub struct NewBooking {
     pub special_requests: Option<String>,
 }
 
+/// What a guest sends to change a booking (`PATCH`); absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BookingPatch {
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub check_in: Option<Date>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub check_out: Option<Date>,
+    #[serde(default)]
+    pub guests: Option<u32>,
+    /// Another room type of the same hotel.
+    #[serde(default)]
+    pub room_type_id: Option<RoomTypeId>,
+}
+
 /// One entry of a booking's history (the audit trail).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct HistoryEntry {
@@ -436,6 +453,18 @@ pub trait BookingApi: Send + Sync + 'static {
         id: BookingId,
         if_match: Option<i64>,
         reason: Option<String>,
+        key: Option<IdempotencyKey>,
+    ) -> Idempotent<Booking>;
+    /// Changes dates, guests or room type (the guest, before the check-in day; `if_match`
+    /// required: `precondition_required` without it, `version_mismatch` if stale). The new
+    /// stay is quoted and held before the old hold is given back; the price difference is
+    /// recorded for the payment service to settle. `sold_out` leaves the booking as it was.
+    async fn modify(
+        &self,
+        caller: &Principal,
+        id: BookingId,
+        if_match: Option<i64>,
+        patch: BookingPatch,
         key: Option<IdempotencyKey>,
     ) -> Idempotent<Booking>;
     /// Checks the guest in (the hotel's owner, from the check-in day): gives them `room_id`

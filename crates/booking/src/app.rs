@@ -25,6 +25,7 @@ use idempotency::{Keyed, Running};
 pub(crate) mod expiry;
 mod front_desk;
 mod idempotency;
+mod modify;
 pub(crate) mod payments;
 
 #[cfg(test)]
@@ -380,6 +381,24 @@ impl BookingApi for BookingService {
         let request = self.keyed(caller, key, id, "cancel", body);
         self.idempotently(request, |_, running| {
             self.cancel_now(caller, id, if_match, reason, running)
+        })
+        .await
+    }
+
+    #[instrument(skip_all, fields(booking_id = %id))]
+    async fn modify(
+        &self,
+        caller: &Principal,
+        id: BookingId,
+        if_match: Option<i64>,
+        patch: BookingPatch,
+        key: Option<IdempotencyKey>,
+    ) -> Idempotent<Booking> {
+        let body = serde_json::json!({ "if_match": if_match, "patch": patch });
+        let mut request = self.keyed(caller, key, id, "", body);
+        request.operation = format!("PATCH /bookings/{id}");
+        self.idempotently(request, |_, running| {
+            self.modify_now(caller, id, if_match, patch, running)
         })
         .await
     }

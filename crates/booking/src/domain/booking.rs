@@ -261,6 +261,18 @@ pub(crate) struct NewTerms {
     pub hold_expires_at: OffsetDateTime,
 }
 
+/// Whether the booking may be changed on `today` (before anything is quoted or held).
+pub(crate) fn check_modifiable(booking: &Booking, today: Date) -> Result<()> {
+    status::transition(booking.status, Action::Modify)?;
+    if today >= booking.stay.check_in() {
+        return Err(Error::invalid_state(format!(
+            "the booking can be changed only before its check-in day {}",
+            booking.stay.check_in()
+        )));
+    }
+    Ok(())
+}
+
 /// Changes the terms before the check-in day, recording the price difference.
 pub(crate) fn modify(
     booking: &Booking,
@@ -269,13 +281,7 @@ pub(crate) fn modify(
     actor: Actor,
     at: OffsetDateTime,
 ) -> Result<Decided> {
-    status::transition(booking.status, Action::Modify)?;
-    if today >= booking.stay.check_in() {
-        return Err(Error::invalid_state(format!(
-            "the booking can be changed only before its check-in day {}",
-            booking.stay.check_in()
-        )));
-    }
+    check_modifiable(booking, today)?;
     if terms.price.total.currency != booking.price.total.currency {
         return Err(Error::invalid_state(
             "the new room type is priced in another currency",
