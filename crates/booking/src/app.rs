@@ -4,10 +4,10 @@
 //! Order of effects, so that a crash anywhere leaves nothing oversold:
 //! - create: quote, **hold** (hold id = booking id), then record. A failed record releases
 //!   the hold; a crash in between leaves a hold that expires by its TTL.
-//! - cancel: **record** the cancellation (the source of truth), then release the hold, which
-//!   is idempotent by hold id. A release that fails is logged; the hold of a cancelled
-//!   booking that was never confirmed still expires by its TTL (see the report: a consumer of
-//!   `booking.cancelled` will make the release durable).
+//! - cancel and modify: **record** the change (the source of truth), then give the old hold
+//!   back at once. If that fails or the process dies first, `releases` (a consumer of the
+//!   service's own `cancelled` and `modified` events) gives it back; releasing is idempotent
+//!   by hold id, so rooms are never freed twice.
 
 use std::sync::Arc;
 
@@ -27,6 +27,7 @@ mod front_desk;
 mod idempotency;
 mod modify;
 pub(crate) mod payments;
+pub(crate) mod releases;
 
 #[cfg(test)]
 mod tests;

@@ -10,7 +10,8 @@
 //!   `bookings` projection and the outbox in the same transaction, idempotency keys.
 //! - `app`: the use cases ([`BookingService`]) over the store and the catalog's contract, and
 //!   the consumers of the saga: [`PaymentOutcomes`] (payment succeeded: confirm) and
-//!   [`HoldExpiries`] (the catalog expired an unpaid booking's hold: expire).
+//!   [`HoldExpiries`] (the catalog expired an unpaid booking's hold: expire) and
+//!   [`HoldReleases`] (the service's own cancellations and modifications: give holds back).
 //! - [`contracts`]: the events published on `booking.events` and the payment event read.
 //! - [`module`]: start-up: open and migrate the store, build the service and consumer.
 
@@ -23,6 +24,7 @@ mod store;
 
 pub use app::expiry::{CONSUMER as HOLD_EXPIRY_CONSUMER, HoldExpiries};
 pub use app::payments::{CONSUMER as PAYMENT_CONSUMER, PaymentOutcomes};
+pub use app::releases::{CONSUMER as HOLD_RELEASE_CONSUMER, HoldReleases};
 pub use app::{BookingService, BookingSettings};
 
 #[cfg(test)]

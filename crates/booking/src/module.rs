@@ -2,13 +2,16 @@
 //! service and its payment consumer.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use innkeeper_catalog::api::CatalogClient;
 use innkeeper_kernel::Clock;
 use innkeeper_platform::db::Database;
+use tokio_util::sync::CancellationToken;
 
 use crate::app::expiry::HoldExpiries;
 use crate::app::payments::PaymentOutcomes;
+use crate::app::releases::HoldReleases;
 use crate::app::{BookingService, BookingSettings};
 use crate::store::BookingStore;
 
@@ -32,6 +35,8 @@ pub struct BookingModule {
     pub payment_outcomes: Arc<PaymentOutcomes>,
     /// Expires unpaid bookings when the catalog expires their holds (topic `catalog.events`).
     pub hold_expiries: Arc<HoldExpiries>,
+    /// Gives back the holds cancellations and modifications ended (topic `booking.events`).
+    pub hold_releases: Arc<HoldReleases>,
 }
 
 impl BookingModule {
@@ -49,12 +54,44 @@ impl BookingModule {
             clock.clone(),
             settings,
         ));
-        let payment_outcomes = Arc::new(PaymentOutcomes::new(catalog, clock.clone()));
+        let payment_outcomes = Arc::new(PaymentOutcomes::new(catalog.clone(), clock.clone()));
+        let hold_releases = Arc::new(HoldReleases::new(catalog));
         let hold_expiries = Arc::new(HoldExpiries::new(clock));
         Ok(Self {
             service,
             payment_outcomes,
             hold_expiries,
+            hold_releases,
         })
+    }
+}
+
+impl BookingModule {
+    /// Deletes idempotency keys past their retention every `interval` until `shutdown`.
+    /// Several replicas may run it: each deletes what it finds.
+    pub async fn run_key_reaper(
+        self,
+        interval: Duration,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        const BATCH: u32 = 1000;
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                _ = tick.tick() => {}
+            }
+            loop {
+                match self.service.reap_idempotency_keys(BATCH).await {
+                    Ok(n) if n < u64::from(BATCH) => break,
+                    Ok(_) => {}
+                    Err(err) => {
+                        tracing::warn!(error = %err, "idempotency key reaping failed; retrying next tick");
+                        break;
+                    }
+                }
+            }
+        }
     }
 }

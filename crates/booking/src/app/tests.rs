@@ -27,6 +27,7 @@ struct World {
     bookings: Arc<BookingService>,
     payments: Arc<PaymentOutcomes>,
     hold_expiries: Arc<HoldExpiries>,
+    hold_releases: Arc<crate::HoldReleases>,
     catalog: Arc<CatalogService>,
     clock: ManualClock,
     owner: Principal,
@@ -116,6 +117,7 @@ async fn world(booking_db: TestDatabase, catalog_db: TestDatabase, rooms: u32) -
         bookings: module.service,
         payments: module.payment_outcomes,
         hold_expiries: module.hold_expiries,
+        hold_releases: module.hold_releases,
         catalog,
         clock,
         owner,
@@ -166,8 +168,8 @@ impl World {
     }
 }
 
-/// The events the catalog wrote to its outbox, in order, as its relay would publish them.
-async fn catalog_events(db: &innkeeper_platform::db::Database) -> Vec<innkeeper_events::Event> {
+/// The events a service wrote to its outbox, in order, as its relay would publish them.
+async fn outbox_events(db: &innkeeper_platform::db::Database) -> Vec<innkeeper_events::Event> {
     type Row = (
         uuid::Uuid,
         String,
@@ -270,6 +272,7 @@ on_both_backends!(
     a_room_never_holds_two_overlapping_stays,
     a_guest_moves_a_stay_new_hold_first_old_hold_after,
     a_change_that_cannot_be_held_leaves_the_booking_as_it_was,
+    holds_come_back_even_when_the_release_after_a_change_is_lost,
 );
 
 async fn a_guest_books_a_stay_held_under_the_booking_id(world: World) {
@@ -788,7 +791,7 @@ async fn a_hold_the_catalog_expires_expires_its_unpaid_booking(world: World) {
 
     // Every event the catalog published goes to the consumer, as the bus or Kafka would.
     let expiries = world.dispatcher_of(world.hold_expiries.clone());
-    let events = catalog_events(&world.catalog_db.db).await;
+    let events = outbox_events(&world.catalog_db.db).await;
     assert!(
         events.len() >= 4,
         "placed, placed, confirmed, expired: {}",
@@ -1183,4 +1186,132 @@ async fn a_change_that_cannot_be_held_leaves_the_booking_as_it_was(world: World)
         .await
         .result;
     assert_eq!(err.expect_err("too late").code, ErrorCode::InvalidState);
+}
+
+async fn holds_come_back_even_when_the_release_after_a_change_is_lost(world: World) {
+    use crate::domain::booking as rules;
+    use crate::store::Append;
+
+    let record = |decided: rules::Decided| Append {
+        expected_version: decided.event.version - 1,
+        events: vec![decided.event],
+        booking: decided.booking,
+        idempotency: None,
+        assignment: None,
+    };
+    // A paid booking cancelled by a process that dies before giving the (sold) hold back.
+    let (ana, paid) = world.paid_booking().await;
+    let paid = world.bookings.get(&ana, paid.id).await.expect("get");
+    let cancelled = rules::cancel(&paid, None, T0.date(), Actor::user(&ana), T0).expect("cancel");
+    world
+        .bookings
+        .store
+        .append(&record(cancelled))
+        .await
+        .expect("append");
+    assert_eq!(
+        world.nights().await,
+        vec![(3, 0, 1), (3, 0, 1)],
+        "still sold"
+    );
+
+    // An unpaid booking moved by a process that dies after holding the new stay.
+    let bea = guest();
+    let unpaid = world
+        .bookings
+        .create(&bea, world.request(), None)
+        .await
+        .result
+        .expect("create");
+    let later = CHECK_IN + Duration::days(7);
+    let stay =
+        innkeeper_kernel::StayDates::from_stored(later, later + Duration::days(1)).expect("stay");
+    let new_hold = world
+        .catalog
+        .place_hold(innkeeper_catalog::api::PlaceHold {
+            hold_id: innkeeper_kernel::HoldId::new(),
+            room_type_id: world.room_type_id,
+            stay,
+            quantity: 1,
+            ttl_seconds: 900,
+        })
+        .await
+        .expect("new hold");
+    let terms = rules::NewTerms {
+        room_type_id: world.room_type_id,
+        hold_id: new_hold.id,
+        stay,
+        guests: 2,
+        rooms: 1,
+        price: crate::fixtures::price(later, 1, 12_900, 1),
+        hold_expires_at: new_hold.expires_at,
+    };
+    let moved = rules::modify(&unpaid, terms, T0.date(), Actor::user(&bea), T0).expect("modify");
+    world
+        .bookings
+        .store
+        .append(&record(moved))
+        .await
+        .expect("append");
+    assert_eq!(
+        world.nights().await,
+        vec![(3, 1, 1), (3, 1, 1)],
+        "old hold still held"
+    );
+
+    // The service's own events bring every hold back, once.
+    let releases = world.dispatcher_of(world.hold_releases.clone());
+    let events = outbox_events(&world.booking_db.db).await;
+    for event in &events {
+        assert_eq!(
+            releases.deliver(event).await.expect("deliver"),
+            Delivery::Handled
+        );
+    }
+    assert_eq!(world.nights().await, vec![(3, 0, 0), (3, 0, 0)]);
+    assert_eq!(
+        world.nights_of(later, later + Duration::days(1)).await,
+        vec![(3, 1, 0)]
+    );
+    assert_eq!(
+        world
+            .catalog
+            .get_hold(new_hold.id)
+            .await
+            .expect("new")
+            .status,
+        HoldStatus::Held,
+        "the new hold stays"
+    );
+    for event in &events {
+        assert_eq!(
+            releases.deliver(event).await.expect("again"),
+            Delivery::Duplicate
+        );
+    }
+    // Releases that already happened in the request are not repeated either.
+    let carl = guest();
+    let third = world
+        .bookings
+        .create(&carl, world.request(), None)
+        .await
+        .result
+        .expect("create");
+    world
+        .bookings
+        .cancel(&carl, third.id, None, None, None)
+        .await
+        .result
+        .expect("cancel");
+    for event in outbox_events(&world.booking_db.db)
+        .await
+        .iter()
+        .skip(events.len())
+    {
+        assert_eq!(
+            releases.deliver(event).await.expect("deliver"),
+            Delivery::Handled
+        );
+    }
+    assert_eq!(world.nights().await, vec![(3, 0, 0), (3, 0, 0)]);
 }
