@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use innkeeper_kernel::{
-    Error, HoldId, HotelId, Money, Night, Principal, Result, Role, RoomId, RoomTypeId, StayDates,
-    UserId,
+    Error, HoldId, HotelId, Money, Night, Page, Principal, Result, Role, RoomId, RoomTypeId,
+    StayDates, UserId,
 };
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
@@ -357,6 +357,30 @@ pub struct BookingPatch {
     pub room_type_id: Option<RoomTypeId>,
 }
 
+/// Which bookings to list. A guest lists their own; a hotelier lists one of their hotels'
+/// (`hotel_id` required); an admin lists any hotel's, or every booking.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BookingQuery {
+    #[serde(default)]
+    pub hotel_id: Option<HotelId>,
+    #[serde(default)]
+    pub status: Option<BookingStatus>,
+    /// Stays that end after this day (check-out > `from`).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub from: Option<Date>,
+    /// Stays that begin before this day (check-in < `to`).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub to: Option<Date>,
+    /// Page size, 1 to 100 (20 by default).
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
 /// One entry of a booking's history (the audit trail).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct HistoryEntry {
@@ -494,6 +518,8 @@ pub trait BookingApi: Send + Sync + 'static {
         if_match: Option<i64>,
         key: Option<IdempotencyKey>,
     ) -> Idempotent<Booking>;
+    /// Bookings by check-in day (then id), a page at a time.
+    async fn list(&self, caller: &Principal, query: BookingQuery) -> Result<Page<Booking>>;
     /// Every event of the booking, oldest first.
     async fn history(&self, caller: &Principal, id: BookingId) -> Result<Vec<HistoryEntry>>;
 }

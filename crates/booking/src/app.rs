@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use innkeeper_catalog::api::{CatalogClient, HoldStatus, PlaceHold};
-use innkeeper_kernel::{Clock, Error, ErrorCode, HoldId, Principal, Result, Role, RoomId};
+use innkeeper_kernel::{Clock, Error, ErrorCode, HoldId, Page, Principal, Result, Role, RoomId};
 use tracing::instrument;
 
 use crate::api::*;
@@ -27,6 +27,7 @@ mod front_desk;
 mod idempotency;
 mod modify;
 pub(crate) mod payments;
+mod queries;
 pub(crate) mod releases;
 
 #[cfg(test)]
@@ -451,6 +452,10 @@ impl BookingApi for BookingService {
             self.no_show_now(caller, id, if_match, running)
         })
         .await
+    }
+
+    async fn list(&self, caller: &Principal, query: BookingQuery) -> Result<Page<Booking>> {
+        self.list_now(caller, query).await
     }
 
     async fn history(&self, caller: &Principal, id: BookingId) -> Result<Vec<HistoryEntry>> {

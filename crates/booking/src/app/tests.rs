@@ -273,6 +273,7 @@ on_both_backends!(
     a_guest_moves_a_stay_new_hold_first_old_hold_after,
     a_change_that_cannot_be_held_leaves_the_booking_as_it_was,
     holds_come_back_even_when_the_release_after_a_change_is_lost,
+    lists_show_a_guest_their_own_and_a_hotel_its_own,
 );
 
 async fn a_guest_books_a_stay_held_under_the_booking_id(world: World) {
@@ -1314,4 +1315,120 @@ async fn holds_come_back_even_when_the_release_after_a_change_is_lost(world: Wor
         );
     }
     assert_eq!(world.nights().await, vec![(3, 0, 0), (3, 0, 0)]);
+}
+
+async fn lists_show_a_guest_their_own_and_a_hotel_its_own(world: World) {
+    let (ana, bea) = (guest(), guest());
+    let mut anas = Vec::new();
+    for _ in 0..3 {
+        let b = world
+            .bookings
+            .create(&ana, world.request(), None)
+            .await
+            .result
+            .expect("create");
+        anas.push(b.id);
+    }
+    world
+        .bookings
+        .cancel(&ana, anas[2], None, None, None)
+        .await
+        .result
+        .expect("cancel");
+    let beas = world
+        .bookings
+        .create(&bea, world.request(), None)
+        .await
+        .result
+        .expect("create");
+
+    let own = world
+        .bookings
+        .list(&ana, BookingQuery::default())
+        .await
+        .expect("list");
+    let mut expected = anas.clone();
+    expected.sort();
+    assert_eq!(own.items.iter().map(|b| b.id).collect::<Vec<_>>(), expected);
+    assert_eq!(own.next_cursor, None);
+
+    let at_hotel = BookingQuery {
+        hotel_id: Some(world.hotel_id),
+        limit: Some(3),
+        ..BookingQuery::default()
+    };
+    let first = world
+        .bookings
+        .list(&world.owner, at_hotel.clone())
+        .await
+        .expect("page 1");
+    assert_eq!(first.items.len(), 3);
+    let second = world
+        .bookings
+        .list(
+            &world.owner,
+            BookingQuery {
+                cursor: first.next_cursor.clone(),
+                ..at_hotel.clone()
+            },
+        )
+        .await
+        .expect("page 2");
+    assert_eq!(second.items.len(), 1);
+    assert_eq!(second.next_cursor, None);
+    let all: Vec<_> = first
+        .items
+        .iter()
+        .chain(&second.items)
+        .map(|b| b.id)
+        .collect();
+    assert!(all.contains(&beas.id));
+    let cancelled = BookingQuery {
+        status: Some(BookingStatus::Cancelled),
+        ..at_hotel.clone()
+    };
+    let only = world
+        .bookings
+        .list(&world.owner, cancelled)
+        .await
+        .expect("cancelled");
+    assert_eq!(
+        only.items.iter().map(|b| b.id).collect::<Vec<_>>(),
+        vec![anas[2]]
+    );
+    assert!(
+        world
+            .bookings
+            .list(&principal(Role::Admin), at_hotel.clone())
+            .await
+            .is_ok()
+    );
+
+    // Another hotelier's hotel does not exist for them; a guest lists only their own.
+    let err = world
+        .bookings
+        .list(&principal(Role::Hotelier), at_hotel.clone())
+        .await;
+    assert_eq!(err.expect_err("other hotel").code, ErrorCode::NotFound);
+    let err = world.bookings.list(&ana, at_hotel).await;
+    assert_eq!(err.expect_err("guest").code, ErrorCode::Forbidden);
+    let err = world
+        .bookings
+        .list(&world.owner, BookingQuery::default())
+        .await;
+    assert_eq!(err.expect_err("which hotel").errors[0].field, "hotel_id");
+    let bad = BookingQuery {
+        limit: Some(0),
+        ..BookingQuery::default()
+    };
+    assert_eq!(
+        world
+            .bookings
+            .list(&ana, bad)
+            .await
+            .expect_err("limit")
+            .errors[0]
+            .field,
+        "limit"
+    );
 }

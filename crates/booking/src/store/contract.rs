@@ -13,6 +13,7 @@ use crate::domain::booking::Decided;
 use crate::store::{Append, BookingStore};
 
 mod idempotency;
+mod lists;
 mod rooms;
 mod streams;
 
@@ -30,6 +31,7 @@ macro_rules! contract_suite {
             idempotency::of_concurrent_claims_exactly_one_runs,
             idempotency::old_keys_are_reaped,
             rooms::a_room_never_holds_two_overlapping_stays,
+            lists::lists_filter_and_page_by_check_in,
         );
     };
     (@tests $factory:path; $($module:ident :: $test:ident),* $(,)?) => {

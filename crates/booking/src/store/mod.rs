@@ -12,11 +12,11 @@
 
 use async_trait::async_trait;
 use innkeeper_events::Tx;
-use innkeeper_kernel::{Error, HoldId, Result, RoomId};
-use time::{Duration, OffsetDateTime};
+use innkeeper_kernel::{Error, HoldId, HotelId, Result, RoomId, UserId};
+use time::{Date, Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::api::{Actor, Booking, BookingId, Reference};
+use crate::api::{Actor, Booking, BookingId, BookingStatus, Reference};
 use crate::domain::events::{BookingEvent, RecordedEvent};
 
 mod outbox;
@@ -71,6 +71,21 @@ impl From<Error> for AppendError {
     fn from(err: Error) -> Self {
         AppendError::Failed(err)
     }
+}
+
+/// Which bookings to list, already authorised and validated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ListFilter {
+    pub guest_id: Option<UserId>,
+    pub hotel_id: Option<HotelId>,
+    pub status: Option<BookingStatus>,
+    /// Stays with check-out after this day.
+    pub from: Option<Date>,
+    /// Stays with check-in before this day.
+    pub to: Option<Date>,
+    /// Only bookings after this `(check_in, id)` (the cursor).
+    pub after: Option<(Date, BookingId)>,
+    pub limit: u32,
 }
 
 /// A request to run under an idempotency key.
@@ -135,6 +150,8 @@ pub(crate) trait BookingStore: Send + Sync + 'static {
     async fn get(&self, id: BookingId) -> Result<Option<Booking>>;
     /// The projection of a booking by reference.
     async fn get_by_reference(&self, reference: &Reference) -> Result<Option<Booking>>;
+    /// Bookings matching the filter, ordered by `(check_in, id)`.
+    async fn list(&self, filter: &ListFilter) -> Result<Vec<Booking>>;
 
     /// Claims an idempotency key for a request (or finds what became of it).
     async fn claim(&self, claim: &Claim) -> Result<Claimed>;

@@ -15,8 +15,9 @@ use uuid::Uuid;
 
 use super::outbox::{append_failed, outbox_event};
 use super::{
-    Append, AppendError, BookingStore, Claim, Claimed, Completion, Judgement, StoredResponse,
-    check_append, decode_document, decode_event, encode_document, encode_payload, judge_claim,
+    Append, AppendError, BookingStore, Claim, Claimed, Completion, Judgement, ListFilter,
+    StoredResponse, check_append, decode_document, decode_event, encode_document, encode_payload,
+    judge_claim,
 };
 use crate::api::{Booking, BookingId, Reference};
 use crate::domain::events::RecordedEvent;
@@ -326,6 +327,29 @@ impl BookingStore for SqliteBookingStore {
                 .await
                 .map_err(db_error)?;
         document.as_deref().map(decode_document).transpose()
+    }
+
+    async fn list(&self, filter: &ListFilter) -> Result<Vec<Booking>> {
+        let documents: Vec<String> = sqlx::query_scalar(
+            "SELECT document FROM bookings \
+             WHERE (?1 IS NULL OR guest_id = ?1) AND (?2 IS NULL OR hotel_id = ?2) \
+             AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR check_out > ?4) \
+             AND (?5 IS NULL OR check_in < ?5) \
+             AND (?6 IS NULL OR (check_in, id) > (?6, ?7)) \
+             ORDER BY check_in, id LIMIT ?8",
+        )
+        .bind(filter.guest_id.map(|g| g.as_uuid()))
+        .bind(filter.hotel_id.map(|h| h.as_uuid()))
+        .bind(filter.status.map(|s| s.as_str()))
+        .bind(filter.from)
+        .bind(filter.to)
+        .bind(filter.after.map(|(day, _)| day))
+        .bind(filter.after.map(|(_, id)| id.as_uuid()))
+        .bind(i64::from(filter.limit))
+        .fetch_all(&self.db.reader)
+        .await
+        .map_err(db_error)?;
+        documents.iter().map(|d| decode_document(d)).collect()
     }
 
     async fn claim(&self, claim: &Claim) -> Result<Claimed> {
