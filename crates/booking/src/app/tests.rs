@@ -263,8 +263,10 @@ mod changes;
 mod desk;
 mod keys;
 mod saga;
+mod storm;
 
 on_both_backends!(
+    storm::a_storm_keeps_counters_and_bookings_in_step,
     booking::a_guest_books_a_stay_held_under_the_booking_id,
     booking::only_guests_book_and_refused_requests_hold_nothing,
     booking::the_last_room_goes_to_exactly_one_guest,
