@@ -210,6 +210,22 @@ pub struct Refund {
     pub rule: RefundRule,
 }
 
+/// What an upgrade costs the guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PriceRule {
+    /// The guest keeps the price they booked: the better room is on the hotel.
+    Complimentary,
+}
+
+/// An upgrade the hotel gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UpgradeNote {
+    /// The room type booked before.
+    pub from_room_type_id: RoomTypeId,
+    pub price_rule: PriceRule,
+}
+
 /// Where the booking's payment is (a placeholder until the payment service exists).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -302,6 +318,9 @@ pub struct Booking {
     /// The refund recorded at cancellation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refund: Option<Refund>,
+    /// The upgrade the hotel gave, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<UpgradeNote>,
     /// The physical room, once checked in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub room_id: Option<RoomId>,
@@ -489,6 +508,17 @@ pub trait BookingApi: Send + Sync + 'static {
         id: BookingId,
         if_match: Option<i64>,
         patch: BookingPatch,
+        key: Option<IdempotencyKey>,
+    ) -> Idempotent<Booking>;
+    /// Moves the stay to another room type of the hotel (the hotel's owner, until the
+    /// check-in day): the new type is held (and, for a paid booking, sold) before the old
+    /// hold is given back. The guest keeps the price (`price_rule: complimentary`).
+    async fn upgrade(
+        &self,
+        caller: &Principal,
+        id: BookingId,
+        room_type_id: RoomTypeId,
+        if_match: Option<i64>,
         key: Option<IdempotencyKey>,
     ) -> Idempotent<Booking>;
     /// Checks the guest in (the hotel's owner, from the check-in day): gives them `room_id`

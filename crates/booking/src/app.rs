@@ -12,7 +12,9 @@
 use std::sync::Arc;
 
 use innkeeper_catalog::api::{CatalogClient, HoldStatus, PlaceHold};
-use innkeeper_kernel::{Clock, Error, ErrorCode, HoldId, Page, Principal, Result, Role, RoomId};
+use innkeeper_kernel::{
+    Clock, Error, ErrorCode, HoldId, Page, Principal, Result, Role, RoomId, RoomTypeId,
+};
 use tracing::instrument;
 
 use crate::api::*;
@@ -401,6 +403,23 @@ impl BookingApi for BookingService {
         request.operation = format!("PATCH /bookings/{id}");
         self.idempotently(request, |_, running| {
             self.modify_now(caller, id, if_match, patch, running)
+        })
+        .await
+    }
+
+    #[instrument(skip_all, fields(booking_id = %id))]
+    async fn upgrade(
+        &self,
+        caller: &Principal,
+        id: BookingId,
+        room_type_id: RoomTypeId,
+        if_match: Option<i64>,
+        key: Option<IdempotencyKey>,
+    ) -> Idempotent<Booking> {
+        let body = serde_json::json!({ "if_match": if_match, "room_type_id": room_type_id });
+        let request = self.keyed(caller, key, id, "upgrade", body);
+        self.idempotently(request, |_, running| {
+            self.upgrade_now(caller, id, room_type_id, if_match, running)
         })
         .await
     }

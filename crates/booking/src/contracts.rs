@@ -85,6 +85,11 @@ booking_event!(
     BookingModified, "innkeeper.booking.modified.v1"
 );
 
+booking_event!(
+    /// `innkeeper.booking.upgraded.v1`: the hotel moved the stay to another room type.
+    BookingUpgraded, "innkeeper.booking.upgraded.v1"
+);
+
 /// The payment service's topic.
 pub const PAYMENT_TOPIC: &str = "payment.events";
 

@@ -1,10 +1,12 @@
-//! Modifying a booking (the guest, before the check-in day, `If-Match` required): requote,
+//! Changing a booking's stay; the new stay is always held before the old hold is given back.
+//!
+//! Modifying (the guest, before the check-in day, `If-Match` required): requote,
 //! hold the new stay **before** giving the old hold back, record the new terms and the price
 //! difference. For a paid booking the new hold is confirmed at once (the sale moves).
 //! Any failure before the record gives the new hold back and leaves the booking as it was.
 
 use innkeeper_catalog::api::{HoldStatus, PlaceHold};
-use innkeeper_kernel::{Error, ErrorCode, HoldId, Principal, Result, Role, StayDates};
+use innkeeper_kernel::{Error, ErrorCode, HoldId, Principal, Result, Role, RoomTypeId, StayDates};
 
 use super::idempotency::Running;
 use super::{BookingService, append_of, completion};
@@ -142,6 +144,96 @@ impl BookingService {
         let now = self.clock.now();
         let decided =
             booking::modify(current, terms, self.clock.today(), Actor::user(caller), now)?;
+        let done = completion(running.as_ref(), &decided.booking, now)?;
+        self.store.append(&append_of(&decided, done)).await?;
+        Ok(decided.booking)
+    }
+}
+
+impl BookingService {
+    /// Holds rooms of another type for the same stay, sells them for a paid
+    /// booking, records the upgrade, then gives the old hold back.
+    pub(super) async fn upgrade_now(
+        &self,
+        caller: &Principal,
+        id: BookingId,
+        room_type_id: RoomTypeId,
+        if_match: Option<i64>,
+        running: Option<Running>,
+    ) -> Result<Booking> {
+        let current = self.visible(caller, id).await?;
+        if !caller.may_manage(current.hotel_owner_id) {
+            return Err(Error::new(
+                ErrorCode::Forbidden,
+                "only the hotel's front desk upgrades a booking",
+            ));
+        }
+        if let Some(expected) = if_match
+            && expected != current.version
+        {
+            return Err(Error::version_mismatch(current.version));
+        }
+        booking::check_upgradable(&current, self.clock.today())?;
+        let hotel = self.catalog.get_hotel(current.hotel_id).await?;
+        let room_type = hotel
+            .room_types
+            .iter()
+            .find(|rt| rt.id == room_type_id)
+            .ok_or_else(|| {
+                Error::invalid_field("room_type_id", "is not a room type of this hotel")
+            })?;
+        if current.guests > room_type.capacity.saturating_mul(current.rooms) {
+            return Err(Error::invalid_field(
+                "room_type_id",
+                "sleeps fewer guests than the booking has",
+            ));
+        }
+        let hold = self
+            .catalog
+            .place_hold(PlaceHold {
+                hold_id: HoldId::new(),
+                room_type_id,
+                stay: current.stay,
+                quantity: current.rooms,
+                ttl_seconds: self.settings.hold_ttl_seconds,
+            })
+            .await?;
+        match self.record_upgrade(caller, &current, &hold, running).await {
+            Ok(upgraded) => {
+                self.release(current.hold_id).await;
+                Ok(upgraded)
+            }
+            Err(err) => {
+                self.release(hold.id).await;
+                Err(err)
+            }
+        }
+    }
+
+    async fn record_upgrade(
+        &self,
+        caller: &Principal,
+        current: &Booking,
+        hold: &innkeeper_catalog::api::Hold,
+        running: Option<Running>,
+    ) -> Result<Booking> {
+        if current.status == BookingStatus::Confirmed {
+            let sold = self.catalog.confirm_hold(hold.id).await?;
+            if sold.status != HoldStatus::Confirmed {
+                return Err(Error::conflict(
+                    "the new room type could not be held; try again",
+                ));
+            }
+        }
+        let now = self.clock.now();
+        let decided = booking::upgrade(
+            current,
+            hold.room_type_id,
+            (hold.id, hold.expires_at),
+            self.clock.today(),
+            Actor::user(caller),
+            now,
+        )?;
         let done = completion(running.as_ref(), &decided.booking, now)?;
         self.store.append(&append_of(&decided, done)).await?;
         Ok(decided.booking)

@@ -3,7 +3,7 @@
 //! Cancelling and modifying record the change first and then give the old hold back at once;
 //! if the process dies in between (or the catalog is down), the hold would stay, and a
 //! confirmed hold never expires on its own. This consumer reads `booking.events` and gives
-//! back the hold a `cancelled` event ended or a `modified` event replaced. Releasing is
+//! back the hold a `cancelled` event ended or a `modified` or `upgraded` event replaced. Releasing is
 //! idempotent by hold id in the catalog, so the immediate release and this one never free
 //! rooms twice.
 
@@ -13,7 +13,7 @@ use innkeeper_events::{Consumer, Event, HandlerError, Payload, Tx};
 use innkeeper_kernel::{ErrorCode, HoldId};
 
 use crate::api::BookingId;
-use crate::contracts::{BookingCancelled, BookingModified, BookingNotice, TOPIC};
+use crate::contracts::{BookingCancelled, BookingModified, BookingNotice, BookingUpgraded, TOPIC};
 use crate::domain::booking::rebuild;
 use crate::store::events_in_tx;
 
@@ -69,7 +69,9 @@ impl Consumer for HoldReleases {
 
     async fn handle(&self, tx: &mut Tx, event: &Event) -> Result<(), HandlerError> {
         let cancelled = event.event_type == BookingCancelled::TYPE;
-        if !cancelled && event.event_type != BookingModified::TYPE {
+        let replaced =
+            [BookingModified::TYPE, BookingUpgraded::TYPE].contains(&event.event_type.as_str());
+        if !cancelled && !replaced {
             return Ok(());
         }
         let notice: BookingNotice = serde_json::from_slice(&event.data)

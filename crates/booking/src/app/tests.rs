@@ -280,6 +280,7 @@ on_both_backends!(
     desk::a_room_never_holds_two_overlapping_stays,
     changes::a_guest_moves_a_stay_new_hold_first_old_hold_after,
     changes::a_change_that_cannot_be_held_leaves_the_booking_as_it_was,
+    changes::the_hotel_upgrades_a_stay_at_the_booked_price,
     saga::holds_come_back_even_when_the_release_after_a_change_is_lost,
     booking::lists_show_a_guest_their_own_and_a_hotel_its_own,
 );

@@ -5,7 +5,9 @@
 use innkeeper_kernel::{Error, HoldId, Money, Result, RoomId, RoomTypeId, StayDates};
 use time::{Date, OffsetDateTime};
 
-use crate::api::{Actor, Booking, BookingId, BookingStatus, PaymentState, PriceSnapshot};
+use crate::api::{
+    Actor, Booking, BookingId, BookingStatus, PaymentState, PriceRule, PriceSnapshot, UpgradeNote,
+};
 use crate::domain::events::{BookingEvent, Created, Modified, RecordedEvent};
 use crate::domain::policy;
 use crate::domain::status::{self, Action};
@@ -70,6 +72,22 @@ pub(crate) fn apply(state: Option<Booking>, event: &RecordedEvent) -> Result<Boo
             booking.hold_expires_at = m.hold_expires_at;
             Action::Modify
         }
+        BookingEvent::Upgraded {
+            from_room_type_id,
+            room_type_id,
+            hold_id,
+            price_rule,
+            hold_expires_at,
+        } => {
+            booking.room_type_id = *room_type_id;
+            booking.hold_id = *hold_id;
+            booking.hold_expires_at = *hold_expires_at;
+            booking.upgrade = Some(UpgradeNote {
+                from_room_type_id: *from_room_type_id,
+                price_rule: *price_rule,
+            });
+            Action::Upgrade
+        }
     };
     booking.status = status::next(booking.status, action)
         .ok_or_else(|| corrupt(id, status::not_allowed(booking.status, action)))?;
@@ -99,6 +117,7 @@ fn created_booking(id: BookingId, c: &Created, at: OffsetDateTime) -> Booking {
         payment: PaymentState::AwaitingPayment,
         paid: Money::zero(c.price.total.currency),
         refund: None,
+        upgrade: None,
         room_id: None,
         hold_expires_at: c.hold_expires_at,
         version: 1,
@@ -309,6 +328,45 @@ pub(crate) fn modify(
         actor,
         at,
     )
+}
+
+/// Whether the hotel may upgrade the booking on `today` (until the check-in day).
+pub(crate) fn check_upgradable(booking: &Booking, today: Date) -> Result<()> {
+    status::transition(booking.status, Action::Upgrade)?;
+    if today > booking.stay.check_in() {
+        return Err(Error::invalid_state(format!(
+            "the booking can be upgraded until its check-in day {}",
+            booking.stay.check_in()
+        )));
+    }
+    Ok(())
+}
+
+/// Moves the stay to `room_type_id`, held under `hold_id` (lapsing at `hold_expires_at` if
+/// unpaid), at the booked price.
+pub(crate) fn upgrade(
+    booking: &Booking,
+    room_type_id: RoomTypeId,
+    (hold_id, hold_expires_at): (HoldId, OffsetDateTime),
+    today: Date,
+    actor: Actor,
+    at: OffsetDateTime,
+) -> Result<Decided> {
+    check_upgradable(booking, today)?;
+    if room_type_id == booking.room_type_id {
+        return Err(Error::invalid_field(
+            "room_type_id",
+            "is the room type already booked",
+        ));
+    }
+    let event = BookingEvent::Upgraded {
+        from_room_type_id: booking.room_type_id,
+        room_type_id,
+        hold_id,
+        price_rule: PriceRule::Complimentary,
+        hold_expires_at,
+    };
+    decide(booking, event, actor, at)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::api::{
-    Actor, BookingId, CancellationPolicy, HistoryEntry, PriceSnapshot, Reference, Refund,
+    Actor, BookingId, CancellationPolicy, HistoryEntry, PriceRule, PriceSnapshot, Reference, Refund,
 };
 
 /// The first event: what was booked, at what price, under which policy.
@@ -73,6 +73,15 @@ pub(crate) enum BookingEvent {
     NoShow {},
     /// Dates, guests or room type changed.
     Modified(Box<Modified>),
+    /// The hotel moved the stay to another room type, at the price it was booked for.
+    Upgraded {
+        from_room_type_id: RoomTypeId,
+        room_type_id: RoomTypeId,
+        hold_id: HoldId,
+        price_rule: PriceRule,
+        #[serde(with = "time::serde::rfc3339")]
+        hold_expires_at: OffsetDateTime,
+    },
 }
 
 impl BookingEvent {
@@ -88,6 +97,7 @@ impl BookingEvent {
             BookingEvent::CheckedOut {} => "checked_out",
             BookingEvent::NoShow {} => "no_show",
             BookingEvent::Modified(_) => "modified",
+            BookingEvent::Upgraded { .. } => "upgraded",
         }
     }
 

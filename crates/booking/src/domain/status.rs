@@ -1,6 +1,6 @@
 //! The status machine: `pending_payment -> confirmed -> checked_in -> checked_out`;
 //! `pending_payment -> cancelled | expired`; `confirmed -> cancelled | no_show`.
-//! Modifications keep the status and are allowed only before check-in.
+//! Modifications and upgrades keep the status and are allowed only before check-in.
 
 use innkeeper_kernel::{Error, Result};
 
@@ -16,11 +16,12 @@ pub(crate) enum Action {
     CheckOut,
     NoShow,
     Modify,
+    Upgrade,
 }
 
 impl Action {
     #[cfg(test)]
-    pub(crate) const ALL: [Action; 7] = [
+    pub(crate) const ALL: [Action; 8] = [
         Action::Confirm,
         Action::Cancel,
         Action::Expire,
@@ -28,6 +29,7 @@ impl Action {
         Action::CheckOut,
         Action::NoShow,
         Action::Modify,
+        Action::Upgrade,
     ];
 
     /// How the action is named in an error message.
@@ -40,6 +42,7 @@ impl Action {
             Action::CheckOut => "be checked out",
             Action::NoShow => "be marked as a no-show",
             Action::Modify => "be modified",
+            Action::Upgrade => "be upgraded",
         }
     }
 }
@@ -55,7 +58,7 @@ pub(crate) fn next(status: BookingStatus, action: Action) -> Option<BookingStatu
         (S::Confirmed, A::CheckIn) => Some(S::CheckedIn),
         (S::CheckedIn, A::CheckOut) => Some(S::CheckedOut),
         (S::Confirmed, A::NoShow) => Some(S::NoShow),
-        (S::PendingPayment | S::Confirmed, A::Modify) => Some(status),
+        (S::PendingPayment | S::Confirmed, A::Modify | A::Upgrade) => Some(status),
         _ => None,
     }
 }
@@ -79,15 +82,17 @@ mod tests {
     use BookingStatus as S;
 
     /// Every allowed (status, action) pair and where it leads; everything else is refused.
-    const ALLOWED: [(S, Action, S); 9] = [
+    const ALLOWED: [(S, Action, S); 11] = [
         (S::PendingPayment, Action::Confirm, S::Confirmed),
         (S::PendingPayment, Action::Cancel, S::Cancelled),
         (S::PendingPayment, Action::Expire, S::Expired),
         (S::PendingPayment, Action::Modify, S::PendingPayment),
+        (S::PendingPayment, Action::Upgrade, S::PendingPayment),
         (S::Confirmed, Action::CheckIn, S::CheckedIn),
         (S::Confirmed, Action::Cancel, S::Cancelled),
         (S::Confirmed, Action::NoShow, S::NoShow),
         (S::Confirmed, Action::Modify, S::Confirmed),
+        (S::Confirmed, Action::Upgrade, S::Confirmed),
         (S::CheckedIn, Action::CheckOut, S::CheckedOut),
     ];
 

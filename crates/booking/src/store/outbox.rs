@@ -36,6 +36,7 @@ pub(crate) fn outbox_event(event: &RecordedEvent, booking: &Booking) -> Result<E
         BookingEvent::CheckedOut {} => build(booking, BookingCheckedOut(notice)),
         BookingEvent::NoShow {} => build(booking, BookingNoShow(notice)),
         BookingEvent::Modified(_) => build(booking, BookingModified(notice)),
+        BookingEvent::Upgraded { .. } => build(booking, BookingUpgraded(notice)),
     };
     built.map(|e| e.at(event.at))
 }

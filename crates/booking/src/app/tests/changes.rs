@@ -177,3 +177,113 @@ pub(super) async fn a_change_that_cannot_be_held_leaves_the_booking_as_it_was(wo
         .result;
     assert_eq!(err.expect_err("too late").code, ErrorCode::InvalidState);
 }
+
+pub(super) async fn the_hotel_upgrades_a_stay_at_the_booked_price(world: World) {
+    let (ana, booking) = world.paid_booking().await;
+    let suite = world
+        .catalog
+        .create_room_type(
+            &world.owner,
+            world.hotel_id,
+            NewRoomType {
+                name: "Suite".to_owned(),
+                description: String::new(),
+                capacity: 4,
+                beds: Vec::new(),
+                amenities: Vec::new(),
+                base_price: eur(30_000),
+            },
+        )
+        .await
+        .expect("suite");
+    // No suite room yet: sold out, and nothing changes.
+    let err = world
+        .bookings
+        .upgrade(&world.owner, booking.id, suite.id, None, None)
+        .await;
+    assert_eq!(err.result.expect_err("no rooms").code, ErrorCode::SoldOut);
+    world
+        .catalog
+        .create_room(
+            &world.owner,
+            world.hotel_id,
+            NewRoom {
+                number: "501".to_owned(),
+                floor: 5,
+                room_type_id: suite.id,
+                status: RoomStatus::Ready,
+            },
+        )
+        .await
+        .expect("suite room");
+    let err = world
+        .bookings
+        .upgrade(&ana, booking.id, suite.id, None, None)
+        .await;
+    assert_eq!(err.result.expect_err("guest").code, ErrorCode::Forbidden);
+
+    let upgraded = world
+        .bookings
+        .upgrade(&world.owner, booking.id, suite.id, Some(2), None)
+        .await
+        .result
+        .expect("upgrade");
+    assert_eq!(upgraded.room_type_id, suite.id);
+    assert_eq!(upgraded.status, BookingStatus::Confirmed);
+    assert_eq!(upgraded.price.total, eur(25_800), "the booked price");
+    assert_eq!(
+        upgraded.upgrade,
+        Some(UpgradeNote {
+            from_room_type_id: world.room_type_id,
+            price_rule: PriceRule::Complimentary
+        })
+    );
+    assert_eq!(
+        world.nights().await,
+        vec![(3, 0, 0), (3, 0, 0)],
+        "the double is free"
+    );
+    let suite_nights = world
+        .catalog
+        .get_inventory(
+            &world.owner,
+            world.hotel_id,
+            CHECK_IN,
+            CHECK_IN + Duration::days(2),
+        )
+        .await
+        .expect("inventory");
+    let sold: Vec<u32> = suite_nights
+        .iter()
+        .filter(|n| n.room_type_id == suite.id)
+        .map(|n| n.sold)
+        .collect();
+    assert_eq!(sold, vec![1, 1], "the suite is sold");
+    // The release consumer sees the upgrade and frees nothing twice.
+    let releases = world.dispatcher_of(world.hold_releases.clone());
+    for event in &outbox_events(&world.booking_db.db).await {
+        assert_eq!(
+            releases.deliver(event).await.expect("deliver"),
+            Delivery::Handled
+        );
+    }
+    assert_eq!(world.nights().await, vec![(3, 0, 0), (3, 0, 0)]);
+    // On check-in, the desk gives a suite room.
+    world.clock.advance(CHECK_IN - T0.date());
+    let inside = world
+        .bookings
+        .check_in(&world.owner, booking.id, None, None, None)
+        .await
+        .result
+        .expect("check in");
+    let rooms = world
+        .catalog
+        .list_rooms(&world.owner, world.hotel_id)
+        .await
+        .expect("rooms");
+    let room = rooms
+        .iter()
+        .find(|r| Some(r.id) == inside.room_id)
+        .expect("room");
+    assert_eq!(room.room_type_id, suite.id);
+}

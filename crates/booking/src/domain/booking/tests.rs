@@ -226,6 +226,48 @@ fn modifications_record_the_price_difference_and_the_new_hold() {
 }
 
 #[test]
+fn upgrades_keep_the_price_and_note_the_room_type_booked() {
+    let first = new_booking();
+    let paid = confirm(
+        &first.booking,
+        uuid::Uuid::nil(),
+        eur(25_800),
+        payment(),
+        T0,
+    )
+    .expect("confirm")
+    .booking;
+    let suite = RoomTypeId::new();
+    let hold = (HoldId::new(), T0 + Duration::minutes(15));
+    let up = upgrade(&paid, suite, hold, CHECK_IN, staff(), T0).expect("upgrade");
+    assert_eq!(up.booking.room_type_id, suite);
+    assert_eq!(up.booking.hold_id, hold.0);
+    assert_eq!(up.booking.price, paid.price, "complimentary");
+    assert_eq!(
+        up.booking.upgrade,
+        Some(crate::api::UpgradeNote {
+            from_room_type_id: paid.room_type_id,
+            price_rule: PriceRule::Complimentary
+        })
+    );
+    assert_eq!(up.event.to_history().data["price_rule"], "complimentary");
+    let same = upgrade(&paid, paid.room_type_id, hold, CHECK_IN, staff(), T0);
+    assert_eq!(same.expect_err("same type").errors[0].field, "room_type_id");
+    let late = upgrade(
+        &paid,
+        suite,
+        hold,
+        CHECK_IN + Duration::days(1),
+        staff(),
+        T0,
+    );
+    assert_eq!(
+        late.expect_err("after check-in day").code,
+        ErrorCode::InvalidState
+    );
+}
+
+#[test]
 fn streams_that_break_the_rules_are_refused_when_rebuilt() {
     let first = new_booking();
     let second = expire(&first.booking, payment(), T0).expect("expire");
@@ -273,6 +315,10 @@ fn attempt(booking: &Booking, action: Action, rng: &mut impl rand::Rng) -> Resul
                 hold_expires_at: at + Duration::minutes(15),
             };
             modify(booking, terms, CHECK_IN - Duration::days(1), staff(), at)
+        }
+        Action::Upgrade => {
+            let hold = (HoldId::new(), at + Duration::minutes(15));
+            upgrade(booking, RoomTypeId::new(), hold, CHECK_IN, staff(), at)
         }
     }
 }
