@@ -1,29 +1,35 @@
 //! The booking use cases: [`BookingService`] implements [`BookingApi`] over a store and the
-//! catalog's contract; `payments` reacts to the payment service's events.
+//! catalog's contract. One use case per file:
+//! - `create`, `cancel`, `modify` (and upgrade), `front_desk` (check-in, check-out, no-show),
+//!   `queries` (lists); `idempotency` runs any of them once per `Idempotency-Key`;
+//! - the saga's consumers: `payments` (payment succeeded: confirm), `expiry` (the catalog
+//!   expired a hold: expire), `releases` (give back holds that changes ended).
 //!
-//! Order of effects, so that a crash anywhere leaves nothing oversold:
+//! Order of effects, so that a crash anywhere leaves nothing oversold and nothing leaked:
 //! - create: quote, **hold** (hold id = booking id), then record. A failed record releases
 //!   the hold; a crash in between leaves a hold that expires by its TTL.
-//! - cancel and modify: **record** the change (the source of truth), then give the old hold
-//!   back at once. If that fails or the process dies first, `releases` (a consumer of the
-//!   service's own `cancelled` and `modified` events) gives it back; releasing is idempotent
-//!   by hold id, so rooms are never freed twice.
+//! - modify and upgrade: **hold the new stay** (sold at once for a paid booking), record,
+//!   then give the old hold back.
+//! - cancel, modify, upgrade: the old hold is given back right after the record; if that
+//!   fails or the process dies first, `releases` (a consumer of the service's own events)
+//!   gives it back. Releasing is idempotent by hold id, so rooms are never freed twice.
 
 use std::sync::Arc;
 
-use innkeeper_catalog::api::{CatalogClient, HoldStatus, PlaceHold};
+use innkeeper_catalog::api::CatalogClient;
 use innkeeper_kernel::{
     Clock, Error, ErrorCode, HoldId, Page, Principal, Result, Role, RoomId, RoomTypeId,
 };
 use tracing::instrument;
 
 use crate::api::*;
-use crate::domain::booking::{self, Decided};
-use crate::domain::events::Created;
-use crate::domain::{reference, request};
-use crate::store::{Append, AppendError, BookingStore, Completion};
+use crate::domain::booking::Decided;
+use crate::domain::reference;
+use crate::store::{Append, BookingStore, Completion};
 use idempotency::{Keyed, Running};
 
+mod cancel;
+mod create;
 pub(crate) mod expiry;
 mod front_desk;
 mod idempotency;
@@ -133,160 +139,6 @@ impl BookingService {
             .ok_or_else(|| Error::not_found("booking", id))
     }
 
-    /// Records a new booking, drawing another reference if one is taken.
-    async fn record_new(
-        &self,
-        id: BookingId,
-        mut created: Created,
-        caller: &Principal,
-        running: Option<&Running>,
-    ) -> Result<Booking> {
-        for _ in 0..REFERENCE_DRAWS {
-            created.reference = reference::generate(&mut rand::rng());
-            let now = self.clock.now();
-            let decided = booking::create(id, created.clone(), Actor::user(caller), now)?;
-            let done = completion(running, &decided.booking, now)?;
-            match self.store.append(&append_of(&decided, done)).await {
-                Ok(()) => return Ok(decided.booking),
-                Err(AppendError::ReferenceTaken) => continue,
-                Err(err) => return Err(err.into()),
-            }
-        }
-        Err(Error::internal(format!(
-            "booking {id}: no free reference after {REFERENCE_DRAWS} draws"
-        )))
-    }
-
-    /// Books a stay under booking id `id` (which is also the hold id).
-    async fn create_now(
-        &self,
-        caller: &Principal,
-        new: NewBooking,
-        id: BookingId,
-        running: Option<Running>,
-    ) -> Result<Booking> {
-        let valid = request::validate(&new, self.clock.today(), self.settings.max_nights)?;
-        let hotel = self.catalog.get_hotel(new.hotel_id).await?;
-        let room_type = hotel
-            .room_types
-            .iter()
-            .find(|rt| rt.id == new.room_type_id)
-            .ok_or_else(|| {
-                Error::invalid_field("room_type_id", "is not a room type of this hotel")
-            })?;
-        let sleeps = room_type.capacity.saturating_mul(valid.rooms);
-        if new.guests > sleeps {
-            return Err(Error::invalid_field(
-                "guests",
-                format!(
-                    "{} room(s) of this type sleep at most {sleeps}",
-                    valid.rooms
-                ),
-            ));
-        }
-        let quote = self
-            .catalog
-            .quote(room_type.id, valid.stay, valid.rooms)
-            .await?;
-        let hold = self
-            .catalog
-            .place_hold(PlaceHold {
-                hold_id: id.hold_id(),
-                room_type_id: room_type.id,
-                stay: valid.stay,
-                quantity: valid.rooms,
-                ttl_seconds: self.settings.hold_ttl_seconds,
-            })
-            .await?;
-        if hold.status != HoldStatus::Held {
-            // A retry of a request whose hold has lapsed or been given back meanwhile.
-            return Err(Error::conflict(
-                "the rooms held for this request are no longer held; book again",
-            ));
-        }
-        let created = Created {
-            reference: reference::generate(&mut rand::rng()),
-            guest_id: caller.user_id,
-            hotel_id: hotel.hotel.id,
-            hotel_owner_id: hotel.hotel.owner_id,
-            room_type_id: room_type.id,
-            stay: valid.stay,
-            guests: new.guests,
-            rooms: valid.rooms,
-            guest_name: valid.guest_name,
-            guest_email: valid.guest_email,
-            special_requests: valid.special_requests,
-            price: PriceSnapshot {
-                nights: quote
-                    .nights
-                    .iter()
-                    .map(|n| NightlyPrice {
-                        night: n.night,
-                        price: n.price,
-                    })
-                    .collect(),
-                total: quote.total,
-            },
-            cancellation_policy: self.settings.cancellation_policy,
-            hold_expires_at: hold.expires_at,
-        };
-        match self.record_new(id, created, caller, running.as_ref()).await {
-            Ok(booking) => {
-                metrics::counter!("innkeeper_booking_created_total").increment(1);
-                Ok(booking)
-            }
-            Err(err) => {
-                // No booking, no hold; except when a keyed request will be retried: the retry
-                // runs on the same booking id and finds this hold (or its TTL ends it).
-                if running.is_none() || !idempotency::retryable(&err) {
-                    self.release(hold.id).await;
-                }
-                Err(err)
-            }
-        }
-    }
-
-    /// Cancels, deciding again on fresh state if the booking changed meanwhile (unless the
-    /// caller pinned a version).
-    async fn cancel_now(
-        &self,
-        caller: &Principal,
-        id: BookingId,
-        if_match: Option<i64>,
-        reason: Option<String>,
-        running: Option<Running>,
-    ) -> Result<Booking> {
-        let reason = request::reason(reason.as_deref())?;
-        for _ in 0..STALE_RETRIES {
-            let current = self.visible(caller, id).await?;
-            if let Some(expected) = if_match
-                && expected != current.version
-            {
-                return Err(Error::version_mismatch(current.version));
-            }
-            let now = self.clock.now();
-            let decided = booking::cancel(
-                &current,
-                reason.clone(),
-                self.clock.today(),
-                Actor::user(caller),
-                now,
-            )?;
-            let done = completion(running.as_ref(), &decided.booking, now)?;
-            match self.store.append(&append_of(&decided, done)).await {
-                Ok(()) => {
-                    self.release(decided.booking.hold_id).await;
-                    return Ok(decided.booking);
-                }
-                Err(AppendError::VersionMismatch { .. }) if if_match.is_none() => continue,
-                Err(err) => return Err(err.into()),
-            }
-        }
-        Err(Error::conflict(
-            "the booking keeps changing; try again in a moment",
-        ))
-    }
-
     /// A keyed action on an existing booking (`POST /bookings/{id}/<action>`).
     fn keyed<'a>(
         &self,
@@ -363,8 +215,9 @@ impl BookingApi for BookingService {
     }
 
     async fn get_by_reference(&self, caller: &Principal, text: &str) -> Result<Booking> {
-        let not_found = || Error::not_found("booking", text.trim());
-        let reference = reference::parse(text).ok_or_else(not_found)?;
+        let reference = reference::parse(text)
+            .ok_or_else(|| Error::new(ErrorCode::NotFound, "no booking has this reference"))?;
+        let not_found = || Error::not_found("booking", &reference);
         self.store
             .get_by_reference(&reference)
             .await?

@@ -6,7 +6,7 @@ pub(super) async fn one_key_books_once_and_replays_the_same_answer(world: World)
     let ana = guest();
     let world = Arc::new(world);
     let mut attempts = Vec::new();
-    for _ in 0..16 {
+    for _ in 0..64 {
         let world = world.clone();
         attempts.push(tokio::spawn(async move {
             world
@@ -27,7 +27,7 @@ pub(super) async fn one_key_books_once_and_replays_the_same_answer(world: World)
     }
     let fresh: Vec<_> = booked.iter().filter(|(_, replayed)| !replayed).collect();
     assert_eq!(fresh.len(), 1, "one execution");
-    assert_eq!(booked.len() + in_flight, 16);
+    assert_eq!(booked.len() + in_flight, 64);
     let first = fresh[0].0.clone();
     assert!(
         booked.iter().all(|(b, _)| *b == first),
