@@ -25,7 +25,7 @@ use tracing::instrument;
 use crate::api::*;
 use crate::domain::booking::Decided;
 use crate::domain::reference;
-use crate::store::{Append, BookingStore, Completion};
+use crate::store::{Append, AppendError, BookingStore, Completion};
 use idempotency::{Keyed, Running};
 
 mod cancel;
@@ -166,6 +166,17 @@ impl BookingService {
         self.store
             .reap_idempotency_keys(self.clock.now() - retention, batch)
             .await
+    }
+
+    /// Appends through the store and counts what was recorded
+    /// (`innkeeper_booking_events_total{type}`).
+    async fn append(&self, append: &Append) -> std::result::Result<(), AppendError> {
+        self.store.append(append).await?;
+        for event in &append.events {
+            metrics::counter!("innkeeper_booking_events_total", "type" => event.event.name())
+                .increment(1);
+        }
+        Ok(())
     }
 
     /// Gives a hold's rooms back; a failure is logged (the hold's TTL or a later release

@@ -37,7 +37,7 @@ impl BookingService {
                 now,
             )?;
             let done = completion(running.as_ref(), &decided.booking, now)?;
-            match self.store.append(&append_of(&decided, done)).await {
+            match self.append(&append_of(&decided, done)).await {
                 Ok(()) => {
                     self.release(decided.booking.hold_id).await;
                     return Ok(decided.booking);

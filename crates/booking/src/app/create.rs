@@ -27,7 +27,7 @@ impl BookingService {
             let now = self.clock.now();
             let decided = booking::create(id, created.clone(), Actor::user(caller), now)?;
             let done = completion(running, &decided.booking, now)?;
-            match self.store.append(&append_of(&decided, done)).await {
+            match self.append(&append_of(&decided, done)).await {
                 Ok(()) => return Ok(decided.booking),
                 Err(AppendError::ReferenceTaken) => continue,
                 Err(err) => return Err(err.into()),
@@ -111,19 +111,14 @@ impl BookingService {
             cancellation_policy: self.settings.cancellation_policy,
             hold_expires_at: hold.expires_at,
         };
-        match self.record_new(id, created, caller, running.as_ref()).await {
-            Ok(booking) => {
-                metrics::counter!("innkeeper_booking_created_total").increment(1);
-                Ok(booking)
-            }
-            Err(err) => {
-                // No booking, no hold; except when a keyed request will be retried: the retry
-                // runs on the same booking id and finds this hold (or its TTL ends it).
-                if running.is_none() || !idempotency::retryable(&err) {
-                    self.release(hold.id).await;
-                }
-                Err(err)
+        let recorded = self.record_new(id, created, caller, running.as_ref()).await;
+        if let Err(err) = &recorded {
+            // No booking, no hold; except when a keyed request will be retried: the retry
+            // runs on the same booking id and finds this hold (or its TTL ends it).
+            if running.is_none() || !idempotency::retryable(err) {
+                self.release(hold.id).await;
             }
         }
+        recorded
     }
 }

@@ -55,7 +55,7 @@ impl BookingService {
                 let done = completion(running.as_ref(), &decided.booking, decided.event.at)?;
                 let mut append = append_of(&decided, done);
                 append.assignment = *room;
-                match self.store.append(&append).await {
+                match self.append(&append).await {
                     Ok(()) => return Ok(decided.booking),
                     Err(AppendError::RoomTaken) => continue,
                     Err(AppendError::VersionMismatch { .. }) if if_match.is_none() => {

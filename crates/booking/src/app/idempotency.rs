@@ -118,6 +118,7 @@ impl BookingService {
         let resource_id = match self.store.claim(&claim).await {
             Ok(Claimed::Run { resource_id }) => resource_id,
             Ok(Claimed::Replay(stored)) => {
+                metrics::counter!("innkeeper_booking_idempotent_replays_total").increment(1);
                 return Idempotent {
                     result: replay(&stored),
                     replayed: true,

@@ -145,7 +145,7 @@ impl BookingService {
         let decided =
             booking::modify(current, terms, self.clock.today(), Actor::user(caller), now)?;
         let done = completion(running.as_ref(), &decided.booking, now)?;
-        self.store.append(&append_of(&decided, done)).await?;
+        self.append(&append_of(&decided, done)).await?;
         Ok(decided.booking)
     }
 }
@@ -235,7 +235,7 @@ impl BookingService {
             now,
         )?;
         let done = completion(running.as_ref(), &decided.booking, now)?;
-        self.store.append(&append_of(&decided, done)).await?;
+        self.append(&append_of(&decided, done)).await?;
         Ok(decided.booking)
     }
 }
