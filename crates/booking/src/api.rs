@@ -321,9 +321,9 @@ pub struct Booking {
     /// The upgrade the hotel gave, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upgrade: Option<UpgradeNote>,
-    /// The physical room, once checked in.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub room_id: Option<RoomId>,
+    /// The physical rooms (one per room booked), once checked in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub room_ids: Vec<RoomId>,
     /// When the hold lapses if the booking is not paid.
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
@@ -521,9 +521,9 @@ pub trait BookingApi: Send + Sync + 'static {
         if_match: Option<i64>,
         key: Option<IdempotencyKey>,
     ) -> Idempotent<Booking>;
-    /// Checks the guest in (the hotel's owner, from the check-in day): gives them `room_id`
-    /// if it is of the booked type and in service, or else a ready room of the type; a room
-    /// never holds two overlapping stays (`conflict`).
+    /// Checks the guest in (the hotel's owner, from the check-in day): gives them one room per
+    /// room booked: `room_id` if given (of the booked type, in service), the others ready rooms
+    /// of the type. A room never holds two overlapping stays (`conflict`).
     async fn check_in(
         &self,
         caller: &Principal,

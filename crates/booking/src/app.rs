@@ -100,7 +100,7 @@ fn append_of(decided: &Decided, idempotency: Option<Completion>) -> Append {
         events: vec![decided.event.clone()],
         booking: decided.booking.clone(),
         idempotency,
-        assignment: None,
+        assignment: Vec::new(),
     }
 }
 

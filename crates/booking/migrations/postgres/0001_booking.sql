@@ -67,10 +67,11 @@ CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
 CREATE EXTENSION IF NOT EXISTS btree_gist;
 
 CREATE TABLE room_assignments (
-    booking_id uuid      PRIMARY KEY,
+    booking_id uuid      NOT NULL,
     room_id    uuid      NOT NULL,
     hotel_id   uuid      NOT NULL,
     -- The nights `[check_in, check_out)`.
     stay       daterange NOT NULL,
+    CONSTRAINT room_assignments_pkey PRIMARY KEY (booking_id, room_id),
     CONSTRAINT room_assignments_no_overlap EXCLUDE USING gist (room_id WITH =, stay WITH &&)
 );

@@ -55,11 +55,12 @@ CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
 -- Physical rooms given at check-in; the check for overlapping stays of a room runs inside
 -- the single writer's transaction that inserts the row.
 CREATE TABLE room_assignments (
-    booking_id BLOB NOT NULL PRIMARY KEY,
+    booking_id BLOB NOT NULL,
     room_id    BLOB NOT NULL,
     hotel_id   BLOB NOT NULL,
     check_in   TEXT NOT NULL,
-    check_out  TEXT NOT NULL CHECK (check_out > check_in)
+    check_out  TEXT NOT NULL CHECK (check_out > check_in),
+    PRIMARY KEY (booking_id, room_id)
 ) STRICT;
 
 CREATE INDEX room_assignments_room ON room_assignments (room_id, check_in);

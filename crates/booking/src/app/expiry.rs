@@ -59,7 +59,7 @@ impl HoldExpiries {
             events: vec![expired.event],
             booking: expired.booking,
             idempotency: None,
-            assignment: None,
+            assignment: Vec::new(),
         };
         append_in_tx(tx, &change)
             .await

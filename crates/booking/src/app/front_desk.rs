@@ -1,7 +1,7 @@
 //! The front desk (the hotel's owner, or an admin): check-in with a physical room, check-out,
-//! no-show. Each is one event appended at the version read; a check-in's room assignment is
-//! written in the same transaction, where the store refuses a room holding an overlapping
-//! stay, and the next candidate room is tried.
+//! no-show. Each is one event appended at the version read; a check-in's room assignments
+//! are written in the same transaction, where the store refuses a room holding an
+//! overlapping stay, and another ready room is tried in its place.
 
 use innkeeper_catalog::api::RoomStatus;
 use innkeeper_kernel::{Error, ErrorCode, Principal, Result, RoomId};
@@ -12,8 +12,38 @@ use crate::api::{Actor, Booking, BookingId};
 use crate::domain::booking::{self, Decided};
 use crate::store::AppendError;
 
-/// Which rooms a change may give the booking, in order of preference (`None`: no room).
-type Candidates = Vec<Option<RoomId>>;
+/// The rooms a check-in may give: the one asked for (always), then ready rooms of the type
+/// in order, until the booking has one room per room booked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct RoomChoice {
+    required: Option<RoomId>,
+    candidates: Vec<RoomId>,
+    needed: usize,
+}
+
+impl RoomChoice {
+    /// The rooms to try now, or `None` if too few are left.
+    fn pick(&self) -> Option<Vec<RoomId>> {
+        let rooms: Vec<RoomId> = self
+            .required
+            .into_iter()
+            .chain(
+                self.candidates
+                    .iter()
+                    .copied()
+                    .filter(|r| Some(*r) != self.required),
+            )
+            .take(self.needed)
+            .collect();
+        (rooms.len() == self.needed).then_some(rooms)
+    }
+
+    /// Drops a room another stay holds; `false` if it was the one asked for.
+    fn drop_taken(&mut self, room: RoomId) -> bool {
+        self.candidates.retain(|r| *r != room);
+        self.required != Some(room)
+    }
+}
 
 impl BookingService {
     /// The booking, if the caller runs its hotel's front desk: `not_found` if they may not see
@@ -29,18 +59,19 @@ impl BookingService {
         Ok(booking)
     }
 
-    /// Decides and appends a front-desk change, trying `candidates` rooms in order.
+    /// Decides and appends a front-desk change; for a check-in, tries rooms until free ones
+    /// are found.
     pub(super) async fn front_desk<D>(
         &self,
         caller: &Principal,
         id: BookingId,
         if_match: Option<i64>,
         running: Option<Running>,
-        candidates: Candidates,
+        rooms: Option<RoomChoice>,
         decide: D,
     ) -> Result<Booking>
     where
-        D: Fn(&Booking, Option<RoomId>) -> Result<Decided>,
+        D: Fn(&Booking, Vec<RoomId>) -> Result<Decided>,
     {
         for _ in 0..STALE_RETRIES {
             let current = self.at_front_desk(caller, id).await?;
@@ -49,27 +80,31 @@ impl BookingService {
             {
                 return Err(Error::version_mismatch(current.version));
             }
-            let mut stale = false;
-            for room in &candidates {
-                let decided = decide(&current, *room)?;
+            let mut choice = rooms.clone();
+            loop {
+                let assignment = match &choice {
+                    None => Vec::new(),
+                    Some(choice) => choice.pick().ok_or_else(|| {
+                        Error::conflict(
+                            "not enough ready rooms of the booked type are free for the stay",
+                        )
+                    })?,
+                };
+                let decided = decide(&current, assignment.clone())?;
                 let done = completion(running.as_ref(), &decided.booking, decided.event.at)?;
                 let mut append = append_of(&decided, done);
-                append.assignment = *room;
+                append.assignment = assignment;
                 match self.append(&append).await {
                     Ok(()) => return Ok(decided.booking),
-                    Err(AppendError::RoomTaken) => continue,
-                    Err(AppendError::VersionMismatch { .. }) if if_match.is_none() => {
-                        stale = true;
-                        break;
+                    Err(AppendError::RoomTaken { room_id }) => {
+                        let another = choice.as_mut().is_some_and(|c| c.drop_taken(room_id));
+                        if !another {
+                            return Err(AppendError::RoomTaken { room_id }.into());
+                        }
                     }
+                    Err(AppendError::VersionMismatch { .. }) if if_match.is_none() => break,
                     Err(err) => return Err(err.into()),
                 }
-            }
-            if !stale {
-                return Err(Error::conflict(match candidates.as_slice() {
-                    [Some(room)] => format!("room {room} is given to another stay on these nights"),
-                    _ => "no ready room of the booked type is free for the stay".to_owned(),
-                }));
             }
         }
         Err(Error::conflict(
@@ -77,20 +112,15 @@ impl BookingService {
         ))
     }
 
-    /// The rooms a check-in may give: the one asked for (of the booked type, in service), or
-    /// every ready room of the type.
-    pub(super) async fn check_in_candidates(
+    /// The rooms a check-in may give: the one asked for (of the booked type, in service), and
+    /// the ready rooms of the type.
+    pub(super) async fn check_in_choice(
         &self,
         caller: &Principal,
         id: BookingId,
         room_id: Option<RoomId>,
-    ) -> Result<Candidates> {
+    ) -> Result<RoomChoice> {
         let booking = self.at_front_desk(caller, id).await?;
-        if booking.rooms != 1 {
-            return Err(Error::invalid_state(
-                "bookings of several rooms cannot be checked in yet",
-            ));
-        }
         let rooms = self.catalog.list_rooms(caller, booking.hotel_id).await?;
         if let Some(wanted) = room_id {
             let room = rooms
@@ -106,17 +136,17 @@ impl BookingService {
             if room.status == RoomStatus::OutOfService {
                 return Err(Error::invalid_field("room_id", "is out of service"));
             }
-            return Ok(vec![Some(wanted)]);
         }
-        let ready: Candidates = rooms
+        let candidates = rooms
             .iter()
             .filter(|r| r.room_type_id == booking.room_type_id && r.status == RoomStatus::Ready)
-            .map(|r| Some(r.id))
+            .map(|r| r.id)
             .collect();
-        if ready.is_empty() {
-            return Err(Error::conflict("no room of the booked type is ready"));
-        }
-        Ok(ready)
+        Ok(RoomChoice {
+            required: room_id,
+            candidates,
+            needed: usize::try_from(booking.rooms).unwrap_or(usize::MAX),
+        })
     }
 
     pub(super) async fn check_in_now(
@@ -127,11 +157,10 @@ impl BookingService {
         if_match: Option<i64>,
         running: Option<Running>,
     ) -> Result<Booking> {
-        let candidates = self.check_in_candidates(caller, id, room_id).await?;
+        let choice = self.check_in_choice(caller, id, room_id).await?;
         let (today, now) = (self.clock.today(), self.clock.now());
-        self.front_desk(caller, id, if_match, running, candidates, |b, room| {
-            let room = room.ok_or_else(|| Error::internal("check-in without a room"))?;
-            booking::check_in(b, room, today, Actor::user(caller), now)
+        self.front_desk(caller, id, if_match, running, Some(choice), |b, rooms| {
+            booking::check_in(b, rooms, today, Actor::user(caller), now)
         })
         .await
     }
@@ -144,7 +173,7 @@ impl BookingService {
         running: Option<Running>,
     ) -> Result<Booking> {
         let now = self.clock.now();
-        self.front_desk(caller, id, if_match, running, vec![None], |b, _| {
+        self.front_desk(caller, id, if_match, running, None, |b, _| {
             booking::check_out(b, Actor::user(caller), now)
         })
         .await
@@ -158,7 +187,7 @@ impl BookingService {
         running: Option<Running>,
     ) -> Result<Booking> {
         let (today, now) = (self.clock.today(), self.clock.now());
-        self.front_desk(caller, id, if_match, running, vec![None], |b, _| {
+        self.front_desk(caller, id, if_match, running, None, |b, _| {
             booking::no_show(b, today, Actor::user(caller), now)
         })
         .await

@@ -92,7 +92,7 @@ async fn append(tx: &mut Tx, decided: &booking::Decided) -> Result<(), HandlerEr
         events: vec![decided.event.clone()],
         booking: decided.booking.clone(),
         idempotency: None,
-        assignment: None,
+        assignment: Vec::new(),
     };
     append_in_tx(tx, &change)
         .await

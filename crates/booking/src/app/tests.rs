@@ -278,6 +278,7 @@ on_both_backends!(
     saga::a_hold_the_catalog_expires_expires_its_unpaid_booking,
     desk::the_front_desk_checks_in_and_out_and_records_no_shows,
     desk::a_room_never_holds_two_overlapping_stays,
+    desk::a_booking_of_two_rooms_gets_two_rooms,
     changes::a_guest_moves_a_stay_new_hold_first_old_hold_after,
     changes::a_change_that_cannot_be_held_leaves_the_booking_as_it_was,
     changes::the_hotel_upgrades_a_stay_at_the_booked_price,

@@ -56,8 +56,8 @@ pub(crate) fn apply(state: Option<Booking>, event: &RecordedEvent) -> Result<Boo
             Action::Cancel
         }
         BookingEvent::Expired {} => Action::Expire,
-        BookingEvent::CheckedIn { room_id } => {
-            booking.room_id = Some(*room_id);
+        BookingEvent::CheckedIn { room_ids } => {
+            booking.room_ids = room_ids.clone();
             Action::CheckIn
         }
         BookingEvent::CheckedOut {} => Action::CheckOut,
@@ -118,7 +118,7 @@ fn created_booking(id: BookingId, c: &Created, at: OffsetDateTime) -> Booking {
         paid: Money::zero(c.price.total.currency),
         refund: None,
         upgrade: None,
-        room_id: None,
+        room_ids: Vec::new(),
         hold_expires_at: c.hold_expires_at,
         version: 1,
         created_at: at,
@@ -225,10 +225,11 @@ pub(crate) fn expire(booking: &Booking, actor: Actor, at: OffsetDateTime) -> Res
     decide(booking, BookingEvent::Expired {}, actor, at)
 }
 
-/// The guest arrives (from the check-in day until the last night) and gets `room_id`.
+/// The guest arrives (from the check-in day until the last night) and gets `room_ids`: one
+/// distinct room per room booked.
 pub(crate) fn check_in(
     booking: &Booking,
-    room_id: RoomId,
+    room_ids: Vec<RoomId>,
     today: Date,
     actor: Actor,
     at: OffsetDateTime,
@@ -242,7 +243,16 @@ pub(crate) fn check_in(
             stay.check_out()
         )));
     }
-    decide(booking, BookingEvent::CheckedIn { room_id }, actor, at)
+    let mut distinct = room_ids.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() != room_ids.len() || u32::try_from(room_ids.len()) != Ok(booking.rooms) {
+        return Err(Error::invalid_field(
+            "room_id",
+            format!("the booking needs {} distinct room(s)", booking.rooms),
+        ));
+    }
+    decide(booking, BookingEvent::CheckedIn { room_ids }, actor, at)
 }
 
 /// The guest leaves.

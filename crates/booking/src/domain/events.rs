@@ -65,8 +65,8 @@ pub(crate) enum BookingEvent {
     },
     /// Not paid in time.
     Expired {},
-    /// The guest arrived and has a room.
-    CheckedIn { room_id: RoomId },
+    /// The guest arrived and has their rooms.
+    CheckedIn { room_ids: Vec<RoomId> },
     /// The guest left.
     CheckedOut {},
     /// The guest never came.
@@ -174,7 +174,7 @@ mod tests {
             },
             BookingEvent::Expired {},
             BookingEvent::CheckedIn {
-                room_id: RoomId(uuid::Uuid::nil()),
+                room_ids: vec![RoomId(uuid::Uuid::nil())],
             },
             BookingEvent::CheckedOut {},
             BookingEvent::NoShow {},

@@ -54,7 +54,7 @@ pub(crate) fn append_of(decided: &Decided) -> Append {
         events: vec![decided.event.clone()],
         booking: decided.booking.clone(),
         idempotency: None,
-        assignment: None,
+        assignment: Vec::new(),
     }
 }
 

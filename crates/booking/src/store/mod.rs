@@ -37,8 +37,8 @@ pub(crate) struct Append {
     pub booking: Booking,
     /// The idempotent request this change answers, completed in the same transaction.
     pub idempotency: Option<Completion>,
-    /// A physical room given to the booking for its stay (check-in), in the same transaction.
-    pub assignment: Option<RoomId>,
+    /// Physical rooms given to the booking for its stay (check-in), in the same transaction.
+    pub assignment: Vec<RoomId>,
 }
 
 /// Why an append did not happen.
@@ -48,8 +48,8 @@ pub(crate) enum AppendError {
     VersionMismatch { current: i64 },
     /// A new booking's reference is taken: draw another and try again.
     ReferenceTaken,
-    /// The room to assign holds another stay on some of these nights.
-    RoomTaken,
+    /// A room to assign holds another stay on some of these nights.
+    RoomTaken { room_id: RoomId },
     /// Anything else.
     Failed(Error),
 }
@@ -59,9 +59,9 @@ impl From<AppendError> for Error {
         match err {
             AppendError::VersionMismatch { current } => Error::version_mismatch(current),
             AppendError::ReferenceTaken => Error::conflict("the booking reference is taken"),
-            AppendError::RoomTaken => {
-                Error::conflict("the room is given to another stay on some of these nights")
-            }
+            AppendError::RoomTaken { room_id } => Error::conflict(format!(
+                "room {room_id} is given to another stay on some of these nights"
+            )),
             AppendError::Failed(err) => err,
         }
     }

@@ -167,7 +167,7 @@ async fn assign_room(tx: &mut Tx, booking: &Booking, room_id: RoomId) -> Result<
     match inserted {
         Ok(_) => Ok(()),
         Err(err) if violated_constraint(&err) == Some("room_assignments_no_overlap") => {
-            Err(AppendError::RoomTaken)
+            Err(AppendError::RoomTaken { room_id })
         }
         Err(err) => Err(db_error(err).into()),
     }
@@ -195,8 +195,8 @@ pub(super) async fn append_in(tx: &mut Tx, append: &Append) -> Result<(), Append
         insert_event(tx, event).await?;
     }
     write_projection(tx, &append.booking, append.expected_version).await?;
-    if let Some(room_id) = append.assignment {
-        assign_room(tx, &append.booking, room_id).await?;
+    for room_id in &append.assignment {
+        assign_room(tx, &append.booking, *room_id).await?;
     }
     for event in &append.events {
         let published = outbox_event(event, &append.booking)?;

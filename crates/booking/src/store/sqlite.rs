@@ -182,7 +182,7 @@ async fn assign_room(
     .await
     .map_err(db_error)?;
     if taken.is_some() {
-        return Err(AppendError::RoomTaken);
+        return Err(AppendError::RoomTaken { room_id });
     }
     sqlx::query(
         "INSERT INTO room_assignments (booking_id, room_id, hotel_id, check_in, check_out) \
@@ -221,8 +221,8 @@ pub(super) async fn append_in(tx: &mut WriteTx, append: &Append) -> Result<(), A
         insert_event(tx, event).await?;
     }
     write_projection(tx, &append.booking, append.expected_version).await?;
-    if let Some(room_id) = append.assignment {
-        assign_room(tx, &append.booking, room_id).await?;
+    for room_id in &append.assignment {
+        assign_room(tx, &append.booking, *room_id).await?;
     }
     for event in &append.events {
         let published = outbox_event(event, &append.booking)?;

@@ -283,7 +283,7 @@ pub(super) async fn the_hotel_upgrades_a_stay_at_the_booked_price(world: World) 
         .expect("rooms");
     let room = rooms
         .iter()
-        .find(|r| Some(r.id) == inside.room_id)
+        .find(|r| inside.room_ids.contains(&r.id))
         .expect("room");
     assert_eq!(room.room_type_id, suite.id);
 }

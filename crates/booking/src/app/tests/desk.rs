@@ -35,7 +35,9 @@ pub(super) async fn the_front_desk_checks_in_and_out_and_records_no_shows(world:
         .result
         .expect("check in");
     assert_eq!(inside.status, BookingStatus::CheckedIn);
-    let room = inside.room_id.expect("a room");
+    let [room] = inside.room_ids[..] else {
+        panic!("one room: {:?}", inside.room_ids)
+    };
     assert!(world.rooms().await.contains(&room));
     let out = world
         .bookings
@@ -57,7 +59,7 @@ pub(super) async fn the_front_desk_checks_in_and_out_and_records_no_shows(world:
         .expect("history");
     let types: Vec<&str> = history.iter().map(|h| h.event_type.as_str()).collect();
     assert_eq!(types, ["created", "confirmed", "checked_in", "checked_out"]);
-    assert_eq!(history[2].data["room_id"], serde_json::json!(room));
+    assert_eq!(history[2].data["room_ids"], serde_json::json!([room]));
 
     // A no-show on the check-in day; an unpaid booking cannot be one.
     let (_, absent) = world.paid_booking().await;
@@ -111,7 +113,7 @@ pub(super) async fn a_room_never_holds_two_overlapping_stays(world: World) {
         }
     }
     assert_eq!(given.len(), 1, "one stay gets the contested room");
-    assert_eq!(given[0].room_id, Some(contested));
+    assert_eq!(given[0].room_ids, vec![contested]);
     // The others get the other rooms, one each.
     let mut assigned = vec![contested];
     for booking in stays.iter().filter(|b| b.id != given[0].id) {
@@ -121,9 +123,47 @@ pub(super) async fn a_room_never_holds_two_overlapping_stays(world: World) {
             .await
             .result
             .expect("check in");
-        let room = inside.room_id.expect("room");
+        let [room] = inside.room_ids[..] else {
+            panic!("one room: {:?}", inside.room_ids)
+        };
         assert!(!assigned.contains(&room), "room {room} given twice");
         assigned.push(room);
     }
     assert_eq!(assigned.len(), 3);
+}
+
+pub(super) async fn a_booking_of_two_rooms_gets_two_rooms(world: World) {
+    let ana = guest();
+    let two = NewBooking {
+        rooms: Some(2),
+        guests: 4,
+        ..world.request()
+    };
+    let booking = world
+        .bookings
+        .create(&ana, two, None)
+        .await
+        .result
+        .expect("create");
+    let paid = world
+        .dispatcher()
+        .deliver(&payment_succeeded(booking.id, 51_600))
+        .await
+        .expect("payment");
+    assert_eq!(paid, Delivery::Handled);
+    world.clock.advance(CHECK_IN - T0.date());
+    let rooms = world.rooms().await;
+    let inside = world
+        .bookings
+        .check_in(&world.owner, booking.id, Some(rooms[2]), None, None)
+        .await
+        .result
+        .expect("check in");
+    assert_eq!(inside.room_ids.len(), 2);
+    assert_eq!(
+        inside.room_ids[0], rooms[2],
+        "the room asked for, then another"
+    );
+    assert_ne!(inside.room_ids[0], inside.room_ids[1]);
+    assert_eq!(world.nights().await, vec![(3, 0, 2), (3, 0, 2)]);
 }

@@ -259,7 +259,7 @@ pub(super) async fn holds_come_back_even_when_the_release_after_a_change_is_lost
         events: vec![decided.event],
         booking: decided.booking,
         idempotency: None,
-        assignment: None,
+        assignment: Vec::new(),
     };
     // A paid booking cancelled by a process that dies before giving the (sold) hold back.
     let (ana, paid) = world.paid_booking().await;

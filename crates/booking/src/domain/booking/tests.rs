@@ -50,8 +50,8 @@ fn the_happy_path_is_rebuilt_from_its_events() {
     events.push(paid.event);
     let room = RoomId::new();
     let arrival = T0 + Duration::days(36);
-    let inside = check_in(&paid.booking, room, CHECK_IN, staff(), arrival).expect("check in");
-    assert_eq!(inside.booking.room_id, Some(room));
+    let inside = check_in(&paid.booking, vec![room], CHECK_IN, staff(), arrival).expect("check in");
+    assert_eq!(inside.booking.room_ids, vec![room]);
     events.push(inside.event);
     let left = check_out(&inside.booking, staff(), arrival + Duration::days(2)).expect("out");
     assert_eq!(left.booking.status, BookingStatus::CheckedOut);
@@ -129,7 +129,8 @@ fn illegal_transitions_name_the_current_status() {
     assert_eq!(err.code, ErrorCode::InvalidState);
     assert_eq!(err.code.http_status(), 409);
     assert!(err.message.contains("expired"), "{}", err.message);
-    let err = check_in(&first.booking, RoomId::new(), CHECK_IN, staff(), T0).expect_err("unpaid");
+    let err =
+        check_in(&first.booking, vec![RoomId::new()], CHECK_IN, staff(), T0).expect_err("unpaid");
     assert!(err.message.contains("pending_payment"), "{}", err.message);
 }
 
@@ -153,11 +154,11 @@ fn front_desk_actions_respect_the_calendar() {
         ErrorCode::InvalidState
     );
     assert!(no_show(&paid, CHECK_IN, staff(), T0).is_ok());
-    assert!(check_in(&paid, RoomId::new(), day_before, staff(), T0).is_err());
+    assert!(check_in(&paid, vec![RoomId::new()], day_before, staff(), T0).is_err());
     assert!(
         check_in(
             &paid,
-            RoomId::new(),
+            vec![RoomId::new()],
             CHECK_IN + Duration::days(1),
             staff(),
             T0
@@ -167,13 +168,21 @@ fn front_desk_actions_respect_the_calendar() {
     assert!(
         check_in(
             &paid,
-            RoomId::new(),
+            vec![RoomId::new()],
             CHECK_IN + Duration::days(2),
             staff(),
             T0
         )
         .is_err()
     );
+    // One distinct room per room booked.
+    let room = RoomId::new();
+    let twice = check_in(&paid, vec![room, room], CHECK_IN, staff(), T0);
+    assert_eq!(
+        twice.expect_err("same room twice").errors[0].field,
+        "room_id"
+    );
+    assert!(check_in(&paid, Vec::new(), CHECK_IN, staff(), T0).is_err());
 }
 
 #[test]
@@ -301,7 +310,7 @@ fn attempt(booking: &Booking, action: Action, rng: &mut impl rand::Rng) -> Resul
         Action::Confirm => confirm(booking, uuid::Uuid::now_v7(), eur(25_800), payment(), at),
         Action::Cancel => cancel(booking, None, today, staff(), at),
         Action::Expire => expire(booking, payment(), at),
-        Action::CheckIn => check_in(booking, RoomId::new(), CHECK_IN, staff(), at),
+        Action::CheckIn => check_in(booking, vec![RoomId::new()], CHECK_IN, staff(), at),
         Action::CheckOut => check_out(booking, staff(), at),
         Action::NoShow => no_show(booking, CHECK_IN, staff(), at),
         Action::Modify => {

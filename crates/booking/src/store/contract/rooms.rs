@@ -37,9 +37,10 @@ async fn check_in(
     room: RoomId,
 ) -> Result<(), AppendError> {
     let day = paid.booking.stay.check_in();
-    let inside = booking::check_in(&paid.booking, room, day, payment(), T0).expect("check in");
+    let inside =
+        booking::check_in(&paid.booking, vec![room], day, payment(), T0).expect("check in");
     let mut append = append_of(&inside);
-    append.assignment = Some(room);
+    append.assignment = vec![room];
     store.append(&append).await
 }
 
@@ -65,7 +66,7 @@ pub(crate) async fn a_room_never_holds_two_overlapping_stays(
     for racer in racers {
         match racer.await.expect("task") {
             Ok(()) => winners += 1,
-            Err(err) => assert_eq!(err, AppendError::RoomTaken),
+            Err(err) => assert_eq!(err, AppendError::RoomTaken { room_id: room }),
         }
     }
     assert_eq!(winners, 1, "one stay gets the room");
@@ -89,7 +90,7 @@ pub(crate) async fn a_room_never_holds_two_overlapping_stays(
     let overlapping = paid_stay(&store, 11, 12).await;
     assert_eq!(
         check_in(&store, &overlapping, other).await,
-        Err(AppendError::RoomTaken)
+        Err(AppendError::RoomTaken { room_id: other })
     );
     assert_eq!(
         store.get(overlapping.booking.id).await.expect("get"),

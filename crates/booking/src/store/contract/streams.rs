@@ -111,7 +111,7 @@ pub(crate) async fn a_stale_or_future_expected_version_is_a_mismatch(
     let mut ahead = booking::check_out(
         &booking::check_in(
             &paid.booking,
-            innkeeper_kernel::RoomId::new(),
+            vec![innkeeper_kernel::RoomId::new()],
             CHECK_IN,
             payment(),
             T0,
