@@ -15,12 +15,13 @@ use uuid::Uuid;
 
 use super::outbox::{append_failed, outbox_event};
 use super::{
-    Append, AppendError, BookingStore, Claim, Claimed, Completion, Judgement, ListFilter,
-    StoredResponse, check_append, decode_document, decode_event, encode_document, encode_payload,
-    judge_claim,
+    Append, AppendError, BookingStore, Claim, Claimed, Completion, ListFilter, check_append,
+    decode_document, decode_event, encode_document, encode_payload,
 };
 use crate::api::{Booking, BookingId, Reference};
 use crate::domain::events::RecordedEvent;
+
+mod keys;
 
 type Tx = sqlx::Transaction<'static, Postgres>;
 
@@ -71,9 +72,6 @@ const INSERT_BOOKING: &str = "INSERT INTO bookings (id, reference, status, guest
 const UPDATE_BOOKING: &str = "UPDATE bookings SET status = $1, room_type_id = $2, hold_id = $3, check_in = $4, \
      check_out = $5, hold_expires_at = $6, version = $7, document = $8::jsonb, updated_at = $9 \
      WHERE id = $10 AND version = $11";
-
-const COMPLETE_KEY: &str = "UPDATE idempotency_keys SET status = 'completed', response_status = $1, \
-     response_body = $2, completed_at = $3 WHERE caller = $4 AND idempotency_key = $5 AND status = 'in_flight'";
 
 async fn insert_event(tx: &mut Tx, event: &RecordedEvent) -> Result<(), AppendError> {
     let inserted = sqlx::query(INSERT_EVENT)
@@ -173,23 +171,6 @@ async fn assign_room(tx: &mut Tx, booking: &Booking, room_id: RoomId) -> Result<
     }
 }
 
-async fn complete_key(tx: &mut Tx, completion: &Completion) -> Result<()> {
-    let done = sqlx::query(COMPLETE_KEY)
-        .bind(i32::from(completion.response.status))
-        .bind(&completion.response.body)
-        .bind(completion.now)
-        .bind(&completion.caller)
-        .bind(&completion.key)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
-    if done.rows_affected() == 1 {
-        Ok(())
-    } else {
-        Err(Error::conflict("the idempotency key is not in flight"))
-    }
-}
-
 pub(super) async fn append_in(tx: &mut Tx, append: &Append) -> Result<(), AppendError> {
     for event in &append.events {
         insert_event(tx, event).await?;
@@ -205,7 +186,7 @@ pub(super) async fn append_in(tx: &mut Tx, append: &Append) -> Result<(), Append
             .map_err(append_failed)?;
     }
     if let Some(completion) = &append.idempotency {
-        complete_key(tx, completion).await?;
+        keys::complete_key(tx, completion).await?;
     }
     Ok(())
 }
@@ -246,18 +227,6 @@ fn event_row(row: &PgRow) -> Result<RecordedEvent> {
         &actor,
         row.try_get("at").map_err(internal)?,
     )
-}
-
-fn stored_response(row: &PgRow) -> Result<Option<StoredResponse>> {
-    let status: Option<i32> = row.try_get("response_status").map_err(internal)?;
-    let body: Option<String> = row.try_get("response_body").map_err(internal)?;
-    Ok(match (status, body) {
-        (Some(status), Some(body)) => Some(StoredResponse {
-            status: u16::try_from(status).map_err(internal)?,
-            body,
-        }),
-        _ => None,
-    })
 }
 
 #[async_trait]
@@ -339,95 +308,19 @@ impl BookingStore for PgBookingStore {
     }
 
     async fn claim(&self, claim: &Claim) -> Result<Claimed> {
-        let mut tx = self.begin().await?;
-        let locked_until = claim.now + claim.lease;
-        let inserted = sqlx::query(
-            "INSERT INTO idempotency_keys (caller, idempotency_key, fingerprint, resource_id, \
-             status, locked_until, created_at) VALUES ($1, $2, $3, $4, 'in_flight', $5, $6) \
-             ON CONFLICT (caller, idempotency_key) DO NOTHING",
-        )
-        .bind(&claim.caller)
-        .bind(&claim.key)
-        .bind(&claim.fingerprint)
-        .bind(claim.resource_id)
-        .bind(locked_until)
-        .bind(claim.now)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        if inserted.rows_affected() == 1 {
-            tx.commit().await.map_err(db_error)?;
-            return Ok(Claimed::Run {
-                resource_id: claim.resource_id,
-            });
-        }
-        // Somebody holds the key: look at it under a row lock, so two late claims of an
-        // abandoned key cannot both take it over.
-        let row = sqlx::query(
-            "SELECT fingerprint, status, response_status, response_body, locked_until, resource_id \
-             FROM idempotency_keys WHERE caller = $1 AND idempotency_key = $2 FOR UPDATE",
-        )
-        .bind(&claim.caller)
-        .bind(&claim.key)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        let fingerprint: Vec<u8> = row.try_get("fingerprint").map_err(internal)?;
-        let status: String = row.try_get("status").map_err(internal)?;
-        let response = stored_response(&row)?;
-        let lease_end: OffsetDateTime = row.try_get("locked_until").map_err(internal)?;
-        match judge_claim(claim, &fingerprint, &status, lease_end, response) {
-            Judgement::Answer(answer) => Ok(answer),
-            Judgement::TakeOver => {
-                sqlx::query(
-                    "UPDATE idempotency_keys SET locked_until = $1 WHERE caller = $2 AND idempotency_key = $3",
-                )
-                .bind(locked_until)
-                .bind(&claim.caller)
-                .bind(&claim.key)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-                tx.commit().await.map_err(db_error)?;
-                Ok(Claimed::Run {
-                    resource_id: row.try_get("resource_id").map_err(internal)?,
-                })
-            }
-        }
+        keys::claim(&self.pool, claim).await
     }
 
     async fn complete(&self, completion: &Completion) -> Result<()> {
-        let mut tx = self.begin().await?;
-        complete_key(&mut tx, completion).await?;
-        tx.commit().await.map_err(db_error)
+        keys::complete(&self.pool, completion).await
     }
 
     async fn abandon(&self, caller: &str, key: &str, now: OffsetDateTime) -> Result<()> {
-        sqlx::query(
-            "UPDATE idempotency_keys SET locked_until = $1 \
-             WHERE caller = $2 AND idempotency_key = $3 AND status = 'in_flight'",
-        )
-        .bind(now)
-        .bind(caller)
-        .bind(key)
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?;
-        Ok(())
+        keys::abandon(&self.pool, caller, key, now).await
     }
 
     async fn reap_idempotency_keys(&self, before: OffsetDateTime, limit: u32) -> Result<u64> {
-        let done = sqlx::query(
-            "DELETE FROM idempotency_keys WHERE (caller, idempotency_key) IN \
-             (SELECT caller, idempotency_key FROM idempotency_keys WHERE created_at < $1 \
-              ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
-        )
-        .bind(before)
-        .bind(i64::from(limit))
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?;
-        Ok(done.rows_affected())
+        keys::reap(&self.pool, before, limit).await
     }
 }
 

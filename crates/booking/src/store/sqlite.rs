@@ -15,12 +15,13 @@ use uuid::Uuid;
 
 use super::outbox::{append_failed, outbox_event};
 use super::{
-    Append, AppendError, BookingStore, Claim, Claimed, Completion, Judgement, ListFilter,
-    StoredResponse, check_append, decode_document, decode_event, encode_document, encode_payload,
-    judge_claim,
+    Append, AppendError, BookingStore, Claim, Claimed, Completion, ListFilter, check_append,
+    decode_document, decode_event, encode_document, encode_payload,
 };
 use crate::api::{Booking, BookingId, Reference};
 use crate::domain::events::RecordedEvent;
+
+mod keys;
 
 type WriteTx = sqlx::Transaction<'static, Sqlite>;
 
@@ -84,9 +85,6 @@ const INSERT_BOOKING: &str = "INSERT INTO bookings (id, reference, status, guest
 
 const UPDATE_BOOKING: &str = "UPDATE bookings SET status = ?, room_type_id = ?, hold_id = ?, check_in = ?, check_out = ?, \
      hold_expires_at = ?, version = ?, document = ?, updated_at = ? WHERE id = ? AND version = ?";
-
-const COMPLETE_KEY: &str = "UPDATE idempotency_keys SET status = 'completed', response_status = ?, \
-     response_body = ?, completed_at = ? WHERE caller = ? AND idempotency_key = ? AND status = 'in_flight'";
 
 async fn insert_event(tx: &mut WriteTx, event: &RecordedEvent) -> Result<(), AppendError> {
     let inserted = sqlx::query(INSERT_EVENT)
@@ -199,23 +197,6 @@ async fn assign_room(
     Ok(())
 }
 
-async fn complete_key(tx: &mut WriteTx, completion: &Completion) -> Result<()> {
-    let done = sqlx::query(COMPLETE_KEY)
-        .bind(i64::from(completion.response.status))
-        .bind(&completion.response.body)
-        .bind(micros(completion.now))
-        .bind(&completion.caller)
-        .bind(&completion.key)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
-    if done.rows_affected() == 1 {
-        Ok(())
-    } else {
-        Err(Error::conflict("the idempotency key is not in flight"))
-    }
-}
-
 pub(super) async fn append_in(tx: &mut WriteTx, append: &Append) -> Result<(), AppendError> {
     for event in &append.events {
         insert_event(tx, event).await?;
@@ -231,7 +212,7 @@ pub(super) async fn append_in(tx: &mut WriteTx, append: &Append) -> Result<(), A
             .map_err(append_failed)?;
     }
     if let Some(completion) = &append.idempotency {
-        complete_key(tx, completion).await?;
+        keys::complete_key(tx, completion).await?;
     }
     Ok(())
 }
@@ -353,91 +334,19 @@ impl BookingStore for SqliteBookingStore {
     }
 
     async fn claim(&self, claim: &Claim) -> Result<Claimed> {
-        let mut tx = self.write().await?;
-        let found = sqlx::query(
-            "SELECT fingerprint, status, response_status, response_body, locked_until, resource_id \
-             FROM idempotency_keys WHERE caller = ? AND idempotency_key = ?",
-        )
-        .bind(&claim.caller)
-        .bind(&claim.key)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        let locked_until = micros(claim.now + claim.lease);
-        let Some(row) = found else {
-            sqlx::query(
-                "INSERT INTO idempotency_keys (caller, idempotency_key, fingerprint, resource_id, \
-                 status, locked_until, created_at) VALUES (?, ?, ?, ?, 'in_flight', ?, ?)",
-            )
-            .bind(&claim.caller)
-            .bind(&claim.key)
-            .bind(&claim.fingerprint)
-            .bind(claim.resource_id)
-            .bind(locked_until)
-            .bind(micros(claim.now))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-            tx.commit().await.map_err(db_error)?;
-            return Ok(Claimed::Run {
-                resource_id: claim.resource_id,
-            });
-        };
-        let fingerprint: Vec<u8> = row.try_get("fingerprint").map_err(internal)?;
-        let status: String = row.try_get("status").map_err(internal)?;
-        let response = stored_response(&row)?;
-        let lease_end = from_micros(row.try_get("locked_until").map_err(internal)?)?;
-        match judge_claim(claim, &fingerprint, &status, lease_end, response) {
-            Judgement::Answer(answer) => Ok(answer),
-            Judgement::TakeOver => {
-                sqlx::query(
-                    "UPDATE idempotency_keys SET locked_until = ? WHERE caller = ? AND idempotency_key = ?",
-                )
-                .bind(locked_until)
-                .bind(&claim.caller)
-                .bind(&claim.key)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-                tx.commit().await.map_err(db_error)?;
-                Ok(Claimed::Run {
-                    resource_id: row.try_get("resource_id").map_err(internal)?,
-                })
-            }
-        }
+        keys::claim(&self.db, claim).await
     }
 
     async fn complete(&self, completion: &Completion) -> Result<()> {
-        let mut tx = self.write().await?;
-        complete_key(&mut tx, completion).await?;
-        tx.commit().await.map_err(db_error)
+        keys::complete(&self.db, completion).await
     }
 
     async fn abandon(&self, caller: &str, key: &str, now: OffsetDateTime) -> Result<()> {
-        sqlx::query(
-            "UPDATE idempotency_keys SET locked_until = ? \
-             WHERE caller = ? AND idempotency_key = ? AND status = 'in_flight'",
-        )
-        .bind(micros(now))
-        .bind(caller)
-        .bind(key)
-        .execute(&self.db.writer)
-        .await
-        .map_err(db_error)?;
-        Ok(())
+        keys::abandon(&self.db, caller, key, now).await
     }
 
     async fn reap_idempotency_keys(&self, before: OffsetDateTime, limit: u32) -> Result<u64> {
-        let done = sqlx::query(
-            "DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys \
-             WHERE created_at < ? ORDER BY created_at LIMIT ?)",
-        )
-        .bind(micros(before))
-        .bind(i64::from(limit))
-        .execute(&self.db.writer)
-        .await
-        .map_err(db_error)?;
-        Ok(done.rows_affected())
+        keys::reap(&self.db, before, limit).await
     }
 }
 
@@ -451,16 +360,4 @@ impl SqliteBookingStore {
                 .map_err(db_error)?;
         Ok(current.unwrap_or(0))
     }
-}
-
-fn stored_response(row: &SqliteRow) -> Result<Option<StoredResponse>> {
-    let status: Option<i64> = row.try_get("response_status").map_err(internal)?;
-    let body: Option<String> = row.try_get("response_body").map_err(internal)?;
-    Ok(match (status, body) {
-        (Some(status), Some(body)) => Some(StoredResponse {
-            status: u16::try_from(status).map_err(internal)?,
-            body,
-        }),
-        _ => None,
-    })
 }

@@ -3,7 +3,8 @@
 //! - the catalog's counters are exactly what the bookings imply: `held` = the rooms of
 //!   unpaid bookings, `sold` = the rooms of paid ones, on every night (so never
 //!   `held + sold > total`, no booking without its hold, no hold without its booking);
-//! - every acknowledged booking is stored, and its hold is in the state its status needs;
+//! - every acknowledged booking is stored, its projection equals its rebuilt event stream,
+//!   and its hold is in the state its status needs;
 //! - no request failed with a server error.
 
 use std::collections::HashMap;
