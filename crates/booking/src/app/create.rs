@@ -1,0 +1,124 @@
+//! Creating a booking: validate the request, quote the stay, hold the rooms under the booking
+//! id, then record the booking; no booking without its hold, and no hold left behind when
+//! recording fails (except for a keyed request that will be retried on the same id).
+
+use innkeeper_catalog::api::{HoldStatus, PlaceHold};
+use innkeeper_kernel::{Error, Principal, Result};
+
+use super::idempotency::{self, Running};
+use super::{BookingService, REFERENCE_DRAWS, append_of, completion};
+use crate::api::{Actor, Booking, BookingId, NewBooking, NightlyPrice, PriceSnapshot};
+use crate::domain::booking;
+use crate::domain::events::Created;
+use crate::domain::{reference, request};
+use crate::store::AppendError;
+
+impl BookingService {
+    /// Records a new booking, drawing another reference if one is taken.
+    async fn record_new(
+        &self,
+        id: BookingId,
+        mut created: Created,
+        caller: &Principal,
+        running: Option<&Running>,
+    ) -> Result<Booking> {
+        for _ in 0..REFERENCE_DRAWS {
+            created.reference = reference::generate(&mut rand::rng());
+            let now = self.clock.now();
+            let decided = booking::create(id, created.clone(), Actor::user(caller), now)?;
+            let done = completion(running, &decided.booking, now)?;
+            match self.append(&append_of(&decided, done)).await {
+                Ok(()) => return Ok(decided.booking),
+                Err(AppendError::ReferenceTaken) => continue,
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Err(Error::internal(format!(
+            "booking {id}: no free reference after {REFERENCE_DRAWS} draws"
+        )))
+    }
+
+    /// Books a stay under booking id `id` (which is also the hold id).
+    pub(super) async fn create_now(
+        &self,
+        caller: &Principal,
+        new: NewBooking,
+        id: BookingId,
+        running: Option<Running>,
+    ) -> Result<Booking> {
+        let valid = request::validate(&new, self.clock.today(), self.settings.max_nights)?;
+        let hotel = self.catalog.get_hotel(new.hotel_id).await?;
+        let room_type = hotel
+            .room_types
+            .iter()
+            .find(|rt| rt.id == new.room_type_id)
+            .ok_or_else(|| {
+                Error::invalid_field("room_type_id", "is not a room type of this hotel")
+            })?;
+        let sleeps = room_type.capacity.saturating_mul(valid.rooms);
+        if new.guests > sleeps {
+            return Err(Error::invalid_field(
+                "guests",
+                format!(
+                    "{} room(s) of this type sleep at most {sleeps}",
+                    valid.rooms
+                ),
+            ));
+        }
+        let quote = self
+            .catalog
+            .quote(room_type.id, valid.stay, valid.rooms)
+            .await?;
+        let hold = self
+            .catalog
+            .place_hold(PlaceHold {
+                hold_id: id.hold_id(),
+                room_type_id: room_type.id,
+                stay: valid.stay,
+                quantity: valid.rooms,
+                ttl_seconds: self.settings.hold_ttl_seconds,
+            })
+            .await?;
+        if hold.status != HoldStatus::Held {
+            // A retry of a request whose hold has lapsed or been given back meanwhile.
+            return Err(Error::conflict(
+                "the rooms held for this request are no longer held; book again",
+            ));
+        }
+        let created = Created {
+            reference: reference::generate(&mut rand::rng()),
+            guest_id: caller.user_id,
+            hotel_id: hotel.hotel.id,
+            hotel_owner_id: hotel.hotel.owner_id,
+            room_type_id: room_type.id,
+            stay: valid.stay,
+            guests: new.guests,
+            rooms: valid.rooms,
+            guest_name: valid.guest_name,
+            guest_email: valid.guest_email,
+            special_requests: valid.special_requests,
+            price: PriceSnapshot {
+                nights: quote
+                    .nights
+                    .iter()
+                    .map(|n| NightlyPrice {
+                        night: n.night,
+                        price: n.price,
+                    })
+                    .collect(),
+                total: quote.total,
+            },
+            cancellation_policy: self.settings.cancellation_policy,
+            hold_expires_at: hold.expires_at,
+        };
+        let recorded = self.record_new(id, created, caller, running.as_ref()).await;
+        if let Err(err) = &recorded {
+            // No booking, no hold; except when a keyed request will be retried: the retry
+            // runs on the same booking id and finds this hold (or its TTL ends it).
+            if running.is_none() || !idempotency::retryable(err) {
+                self.release(hold.id).await;
+            }
+        }
+        recorded
+    }
+}

@@ -1,0 +1,120 @@
+//! The saga's payment step: `innkeeper.payment.succeeded.v1` confirms the booking and turns
+//! its hold into a sale.
+//!
+//! Runs under an `innkeeper_events::Dispatcher` on the booking database: the `confirmed`
+//! event, its projection and outbox row commit with the dispatcher's inbox row, so a
+//! redelivered payment has no second effect. The catalog is told first (confirming a hold is
+//! idempotent by hold id), then the booking is recorded: a crash in between confirms the
+//! hold again on redelivery.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use innkeeper_catalog::api::CatalogClient;
+use innkeeper_events::{Consumer, Event, HandlerError, Payload, Tx};
+use innkeeper_kernel::{Clock, ErrorCode};
+
+use crate::api::{Actor, BookingId, BookingStatus};
+use crate::contracts::{PAYMENT_TOPIC, PaymentSucceeded};
+use crate::domain::booking::{self, rebuild};
+use crate::store::{Append, append_in_tx, events_in_tx};
+
+/// The consumer's name: its inbox key, Kafka group and bus subscription.
+pub const CONSUMER: &str = "booking.payment_outcomes";
+
+/// Reacts to the payment service's events.
+#[derive(Debug, Clone)]
+pub struct PaymentOutcomes {
+    catalog: CatalogClient,
+    clock: Arc<dyn Clock>,
+}
+
+impl PaymentOutcomes {
+    /// A consumer confirming holds through `catalog`.
+    pub(crate) fn new(catalog: CatalogClient, clock: Arc<dyn Clock>) -> Self {
+        Self { catalog, clock }
+    }
+
+    async fn payment_succeeded(
+        &self,
+        tx: &mut Tx,
+        paid: PaymentSucceeded,
+    ) -> Result<(), HandlerError> {
+        let id = BookingId(paid.booking_id);
+        let events = events_in_tx(tx, id).await.map_err(HandlerError::retry)?;
+        let Some(current) = rebuild(&events).map_err(HandlerError::reject)? else {
+            return Err(HandlerError::reject(format!(
+                "payment {} is for booking {id}, which does not exist",
+                paid.payment_id
+            )));
+        };
+        match current.status {
+            BookingStatus::PendingPayment => {}
+            BookingStatus::Confirmed
+            | BookingStatus::CheckedIn
+            | BookingStatus::CheckedOut
+            | BookingStatus::NoShow => return Ok(()),
+            BookingStatus::Cancelled | BookingStatus::Expired => {
+                // The money came after the booking ended: the payment saga refunds it.
+                tracing::warn!(booking_id = %id, status = %current.status, payment_id = %paid.payment_id,
+                    "payment for a booking that is no longer waiting for one");
+                return Ok(());
+            }
+        }
+        let decided = booking::confirm(
+            &current,
+            paid.payment_id,
+            paid.amount,
+            Actor::service("payment"),
+            self.clock.now(),
+        )
+        .map_err(HandlerError::reject)?;
+        match self.catalog.confirm_hold(current.hold_id).await {
+            Ok(_) => {}
+            Err(err) if err.code == ErrorCode::InvalidState => {
+                // The hold lapsed before the payment arrived: the rooms may be sold to someone
+                // else. The booking expires; the payment saga refunds.
+                tracing::warn!(booking_id = %id, error = %err, "paid after the hold lapsed");
+                let expired =
+                    booking::expire(&current, Actor::service("payment"), self.clock.now())
+                        .map_err(HandlerError::reject)?;
+                return append(tx, &expired).await;
+            }
+            Err(err) => return Err(HandlerError::retry(err)),
+        }
+        append(tx, &decided).await
+    }
+}
+
+async fn append(tx: &mut Tx, decided: &booking::Decided) -> Result<(), HandlerError> {
+    let change = Append {
+        expected_version: decided.event.version - 1,
+        events: vec![decided.event.clone()],
+        booking: decided.booking.clone(),
+        idempotency: None,
+        assignment: Vec::new(),
+    };
+    append_in_tx(tx, &change)
+        .await
+        .map_err(|e| HandlerError::retry(innkeeper_kernel::Error::from(e)))
+}
+
+#[async_trait]
+impl Consumer for PaymentOutcomes {
+    fn name(&self) -> &str {
+        CONSUMER
+    }
+
+    fn topics(&self) -> Vec<String> {
+        vec![PAYMENT_TOPIC.to_owned()]
+    }
+
+    async fn handle(&self, tx: &mut Tx, event: &Event) -> Result<(), HandlerError> {
+        if event.event_type == PaymentSucceeded::TYPE {
+            let paid: PaymentSucceeded = event.decode()?;
+            return self.payment_succeeded(tx, paid).await;
+        }
+        // Other payment events (failed, refunded) belong to the payment issue.
+        Ok(())
+    }
+}

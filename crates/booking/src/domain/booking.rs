@@ -1,0 +1,383 @@
+//! The booking aggregate. Its state is a fold of its events ([`apply`], [`rebuild`]);
+//! commands check the status machine and the rules of the moment, then return the one event
+//! they decided together with the state it leads to ([`Decided`]).
+
+use innkeeper_kernel::{Error, HoldId, Money, Result, RoomId, RoomTypeId, StayDates};
+use time::{Date, OffsetDateTime};
+
+use crate::api::{
+    Actor, Booking, BookingId, BookingStatus, PaymentState, PriceRule, PriceSnapshot, UpgradeNote,
+};
+use crate::domain::events::{BookingEvent, Created, Modified, RecordedEvent};
+use crate::domain::policy;
+use crate::domain::status::{self, Action};
+
+/// A decided change: the event to append (at `booking.version`) and the state after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Decided {
+    pub event: RecordedEvent,
+    pub booking: Booking,
+}
+
+/// A stored stream that does not make a booking: never the client's fault.
+fn corrupt(id: BookingId, why: impl std::fmt::Display) -> Error {
+    Error::internal(format!("booking {id}: event stream is inconsistent: {why}"))
+}
+
+/// The state after `event`. `state` is `None` before the first event.
+pub(crate) fn apply(state: Option<Booking>, event: &RecordedEvent) -> Result<Booking> {
+    let id = event.booking_id;
+    let Some(mut booking) = state else {
+        return match &event.event {
+            BookingEvent::Created(created) if event.version == 1 => {
+                Ok(created_booking(id, created, event.at))
+            }
+            other => Err(corrupt(id, format!("starts with {}", other.name()))),
+        };
+    };
+    if booking.id != id || event.version != booking.version + 1 {
+        return Err(corrupt(
+            id,
+            format!("version {} after {}", event.version, booking.version),
+        ));
+    }
+    let action = match &event.event {
+        BookingEvent::Created(_) => return Err(corrupt(id, "created twice")),
+        BookingEvent::Confirmed { amount, .. } => {
+            booking.paid = booking
+                .paid
+                .checked_add(*amount)
+                .map_err(|e| corrupt(id, e))?;
+            booking.payment = PaymentState::Paid;
+            Action::Confirm
+        }
+        BookingEvent::Cancelled { refund, .. } => {
+            booking.refund = Some(*refund);
+            Action::Cancel
+        }
+        BookingEvent::Expired {} => Action::Expire,
+        BookingEvent::CheckedIn { room_ids } => {
+            booking.room_ids = room_ids.clone();
+            Action::CheckIn
+        }
+        BookingEvent::CheckedOut {} => Action::CheckOut,
+        BookingEvent::NoShow {} => Action::NoShow,
+        BookingEvent::Modified(m) => {
+            booking.room_type_id = m.room_type_id;
+            booking.hold_id = m.hold_id;
+            booking.stay = m.stay;
+            booking.guests = m.guests;
+            booking.rooms = m.rooms;
+            booking.price = m.price.clone();
+            booking.hold_expires_at = m.hold_expires_at;
+            Action::Modify
+        }
+        BookingEvent::Upgraded {
+            from_room_type_id,
+            room_type_id,
+            hold_id,
+            price_rule,
+            hold_expires_at,
+        } => {
+            booking.room_type_id = *room_type_id;
+            booking.hold_id = *hold_id;
+            booking.hold_expires_at = *hold_expires_at;
+            booking.upgrade = Some(UpgradeNote {
+                from_room_type_id: *from_room_type_id,
+                price_rule: *price_rule,
+            });
+            Action::Upgrade
+        }
+    };
+    booking.status = status::next(booking.status, action)
+        .ok_or_else(|| corrupt(id, status::not_allowed(booking.status, action)))?;
+    booking.version = event.version;
+    booking.updated_at = event.at;
+    Ok(booking)
+}
+
+fn created_booking(id: BookingId, c: &Created, at: OffsetDateTime) -> Booking {
+    Booking {
+        id,
+        reference: c.reference.clone(),
+        status: BookingStatus::PendingPayment,
+        guest_id: c.guest_id,
+        hotel_id: c.hotel_id,
+        hotel_owner_id: c.hotel_owner_id,
+        room_type_id: c.room_type_id,
+        hold_id: id.hold_id(),
+        stay: c.stay,
+        guests: c.guests,
+        rooms: c.rooms,
+        guest_name: c.guest_name.clone(),
+        guest_email: c.guest_email.clone(),
+        special_requests: c.special_requests.clone(),
+        price: c.price.clone(),
+        cancellation_policy: c.cancellation_policy,
+        payment: PaymentState::AwaitingPayment,
+        paid: Money::zero(c.price.total.currency),
+        refund: None,
+        upgrade: None,
+        room_ids: Vec::new(),
+        hold_expires_at: c.hold_expires_at,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+/// The booking its events make, or `None` for an empty stream.
+pub(crate) fn rebuild(events: &[RecordedEvent]) -> Result<Option<Booking>> {
+    events
+        .iter()
+        .try_fold(None, |state, event| apply(state, event).map(Some))
+}
+
+/// Records `event` as the next one of `booking`.
+fn decide(
+    booking: &Booking,
+    event: BookingEvent,
+    actor: Actor,
+    at: OffsetDateTime,
+) -> Result<Decided> {
+    let event = RecordedEvent {
+        booking_id: booking.id,
+        version: booking.version + 1,
+        event,
+        actor,
+        at,
+    };
+    let booking = apply(Some(booking.clone()), &event)?;
+    Ok(Decided { event, booking })
+}
+
+/// A new booking (`created`, version 1).
+pub(crate) fn create(
+    id: BookingId,
+    created: Created,
+    actor: Actor,
+    at: OffsetDateTime,
+) -> Result<Decided> {
+    policy::validate(&created.cancellation_policy)?;
+    let event = RecordedEvent {
+        booking_id: id,
+        version: 1,
+        event: BookingEvent::Created(Box::new(created)),
+        actor,
+        at,
+    };
+    let booking = apply(None, &event)?;
+    Ok(Decided { event, booking })
+}
+
+/// The payment succeeded.
+pub(crate) fn confirm(
+    booking: &Booking,
+    payment_id: uuid::Uuid,
+    amount: Money,
+    actor: Actor,
+    at: OffsetDateTime,
+) -> Result<Decided> {
+    status::transition(booking.status, Action::Confirm)?;
+    if amount.currency != booking.price.total.currency {
+        return Err(Error::invalid_field(
+            "amount.currency",
+            format!(
+                "must be the booking's currency {}",
+                booking.price.total.currency
+            ),
+        ));
+    }
+    decide(
+        booking,
+        BookingEvent::Confirmed { payment_id, amount },
+        actor,
+        at,
+    )
+}
+
+/// Cancels on `today`, recording the refund the booking's policy allows of what was paid.
+pub(crate) fn cancel(
+    booking: &Booking,
+    reason: Option<String>,
+    today: Date,
+    actor: Actor,
+    at: OffsetDateTime,
+) -> Result<Decided> {
+    status::transition(booking.status, Action::Cancel)?;
+    let refund = policy::refund(
+        &booking.cancellation_policy,
+        booking.paid,
+        booking.stay.check_in(),
+        today,
+    );
+    decide(
+        booking,
+        BookingEvent::Cancelled { reason, refund },
+        actor,
+        at,
+    )
+}
+
+/// The hold lapsed unpaid.
+pub(crate) fn expire(booking: &Booking, actor: Actor, at: OffsetDateTime) -> Result<Decided> {
+    status::transition(booking.status, Action::Expire)?;
+    decide(booking, BookingEvent::Expired {}, actor, at)
+}
+
+/// The guest arrives (from the check-in day until the last night) and gets `room_ids`: one
+/// distinct room per room booked.
+pub(crate) fn check_in(
+    booking: &Booking,
+    room_ids: Vec<RoomId>,
+    today: Date,
+    actor: Actor,
+    at: OffsetDateTime,
+) -> Result<Decided> {
+    status::transition(booking.status, Action::CheckIn)?;
+    let stay = booking.stay;
+    if today < stay.check_in() || today >= stay.check_out() {
+        return Err(Error::invalid_state(format!(
+            "check-in is possible from {} until {}",
+            stay.check_in(),
+            stay.check_out()
+        )));
+    }
+    let mut distinct = room_ids.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() != room_ids.len() || u32::try_from(room_ids.len()) != Ok(booking.rooms) {
+        return Err(Error::invalid_field(
+            "room_id",
+            format!("the booking needs {} distinct room(s)", booking.rooms),
+        ));
+    }
+    decide(booking, BookingEvent::CheckedIn { room_ids }, actor, at)
+}
+
+/// The guest leaves.
+pub(crate) fn check_out(booking: &Booking, actor: Actor, at: OffsetDateTime) -> Result<Decided> {
+    status::transition(booking.status, Action::CheckOut)?;
+    decide(booking, BookingEvent::CheckedOut {}, actor, at)
+}
+
+/// The guest did not come: only on or after the check-in day.
+pub(crate) fn no_show(
+    booking: &Booking,
+    today: Date,
+    actor: Actor,
+    at: OffsetDateTime,
+) -> Result<Decided> {
+    status::transition(booking.status, Action::NoShow)?;
+    if today < booking.stay.check_in() {
+        return Err(Error::invalid_state(format!(
+            "a no-show can be recorded from the check-in day {}",
+            booking.stay.check_in()
+        )));
+    }
+    decide(booking, BookingEvent::NoShow {}, actor, at)
+}
+
+/// New terms for a stay, already quoted and held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NewTerms {
+    pub room_type_id: RoomTypeId,
+    pub hold_id: HoldId,
+    pub stay: StayDates,
+    pub guests: u32,
+    pub rooms: u32,
+    pub price: PriceSnapshot,
+    pub hold_expires_at: OffsetDateTime,
+}
+
+/// Whether the booking may be changed on `today` (before anything is quoted or held).
+pub(crate) fn check_modifiable(booking: &Booking, today: Date) -> Result<()> {
+    status::transition(booking.status, Action::Modify)?;
+    if today >= booking.stay.check_in() {
+        return Err(Error::invalid_state(format!(
+            "the booking can be changed only before its check-in day {}",
+            booking.stay.check_in()
+        )));
+    }
+    Ok(())
+}
+
+/// Changes the terms before the check-in day, recording the price difference.
+pub(crate) fn modify(
+    booking: &Booking,
+    terms: NewTerms,
+    today: Date,
+    actor: Actor,
+    at: OffsetDateTime,
+) -> Result<Decided> {
+    check_modifiable(booking, today)?;
+    if terms.price.total.currency != booking.price.total.currency {
+        return Err(Error::invalid_state(
+            "the new room type is priced in another currency",
+        ));
+    }
+    let price_difference = terms
+        .price
+        .total
+        .amount
+        .checked_sub(booking.price.total.amount)
+        .ok_or_else(|| Error::invalid_request("amount overflow"))?;
+    let modified = Modified {
+        room_type_id: terms.room_type_id,
+        hold_id: terms.hold_id,
+        stay: terms.stay,
+        guests: terms.guests,
+        rooms: terms.rooms,
+        price: terms.price,
+        price_difference,
+        hold_expires_at: terms.hold_expires_at,
+    };
+    decide(
+        booking,
+        BookingEvent::Modified(Box::new(modified)),
+        actor,
+        at,
+    )
+}
+
+/// Whether the hotel may upgrade the booking on `today` (until the check-in day).
+pub(crate) fn check_upgradable(booking: &Booking, today: Date) -> Result<()> {
+    status::transition(booking.status, Action::Upgrade)?;
+    if today > booking.stay.check_in() {
+        return Err(Error::invalid_state(format!(
+            "the booking can be upgraded until its check-in day {}",
+            booking.stay.check_in()
+        )));
+    }
+    Ok(())
+}
+
+/// Moves the stay to `room_type_id`, held under `hold_id` (lapsing at `hold_expires_at` if
+/// unpaid), at the booked price.
+pub(crate) fn upgrade(
+    booking: &Booking,
+    room_type_id: RoomTypeId,
+    (hold_id, hold_expires_at): (HoldId, OffsetDateTime),
+    today: Date,
+    actor: Actor,
+    at: OffsetDateTime,
+) -> Result<Decided> {
+    check_upgradable(booking, today)?;
+    if room_type_id == booking.room_type_id {
+        return Err(Error::invalid_field(
+            "room_type_id",
+            "is the room type already booked",
+        ));
+    }
+    let event = BookingEvent::Upgraded {
+        from_room_type_id: booking.room_type_id,
+        room_type_id,
+        hold_id,
+        price_rule: PriceRule::Complimentary,
+        hold_expires_at,
+    };
+    decide(booking, event, actor, at)
+}
+
+#[cfg(test)]
+mod tests;

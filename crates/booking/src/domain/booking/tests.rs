@@ -1,0 +1,367 @@
+use innkeeper_kernel::{ErrorCode, RoomId};
+use rand::{Rng as _, SeedableRng as _};
+use time::Duration;
+
+use super::*;
+use crate::api::{Refund, RefundRule};
+use crate::fixtures::{CHECK_IN, T0, eur, new_booking, payment, price};
+
+fn staff() -> Actor {
+    Actor::User {
+        user_id: innkeeper_kernel::UserId::new(),
+        role: innkeeper_kernel::Role::Hotelier,
+    }
+}
+
+#[test]
+fn a_new_booking_waits_for_payment_with_its_snapshots() {
+    let Decided { event, booking } = new_booking();
+    assert_eq!(event.version, 1);
+    assert_eq!(booking.version, 1);
+    assert_eq!(booking.status, BookingStatus::PendingPayment);
+    assert_eq!(booking.payment, PaymentState::AwaitingPayment);
+    assert_eq!(
+        booking.hold_id,
+        booking.id.hold_id(),
+        "hold id = booking id"
+    );
+    assert_eq!(booking.price.total, eur(25_800));
+    assert_eq!(booking.paid, eur(0));
+    assert!(booking.reference.as_str().starts_with("INK-"));
+    assert_eq!((booking.created_at, booking.updated_at), (T0, T0));
+    assert_eq!(rebuild(&[event]).expect("rebuilds"), Some(booking));
+}
+
+#[test]
+fn the_happy_path_is_rebuilt_from_its_events() {
+    let first = new_booking();
+    let mut events = vec![first.event];
+    let paid = confirm(
+        &first.booking,
+        uuid::Uuid::now_v7(),
+        eur(25_800),
+        payment(),
+        T0 + Duration::minutes(2),
+    )
+    .expect("confirm");
+    assert_eq!(paid.booking.status, BookingStatus::Confirmed);
+    assert_eq!(paid.booking.paid, eur(25_800));
+    assert_eq!(paid.booking.payment, PaymentState::Paid);
+    events.push(paid.event);
+    let room = RoomId::new();
+    let arrival = T0 + Duration::days(36);
+    let inside = check_in(&paid.booking, vec![room], CHECK_IN, staff(), arrival).expect("check in");
+    assert_eq!(inside.booking.room_ids, vec![room]);
+    events.push(inside.event);
+    let left = check_out(&inside.booking, staff(), arrival + Duration::days(2)).expect("out");
+    assert_eq!(left.booking.status, BookingStatus::CheckedOut);
+    assert_eq!(left.booking.version, 4);
+    assert_eq!(left.booking.updated_at, arrival + Duration::days(2));
+    events.push(left.event);
+    assert_eq!(rebuild(&events).expect("rebuilds"), Some(left.booking));
+}
+
+#[test]
+fn every_event_carries_its_actor_and_time() {
+    let first = new_booking();
+    let at = T0 + Duration::minutes(7);
+    let cancelled = cancel(&first.booking, None, CHECK_IN, payment(), at).expect("cancel");
+    assert_eq!(cancelled.event.actor, payment());
+    assert_eq!(cancelled.event.at, at);
+    assert_eq!(cancelled.event.version, 2);
+    let entry = cancelled.event.to_history();
+    assert_eq!(entry.event_type, "cancelled");
+    assert_eq!(entry.actor, payment());
+    assert_eq!(entry.data["refund"]["rule"], "nothing_paid");
+}
+
+#[test]
+fn cancelling_refunds_what_the_policy_snapshot_allows() {
+    let first = new_booking();
+    // The policy in the snapshot: free until 3 days before, then 50 %.
+    let paid = confirm(
+        &first.booking,
+        uuid::Uuid::nil(),
+        eur(25_801),
+        payment(),
+        T0,
+    )
+    .expect("confirm")
+    .booking;
+    let early = cancel(&paid, None, CHECK_IN - Duration::days(3), staff(), T0).expect("early");
+    assert_eq!(
+        early.booking.refund,
+        Some(Refund {
+            amount: eur(25_801),
+            rule: RefundRule::FreeCancellation
+        })
+    );
+    let late = cancel(
+        &paid,
+        Some("ill".into()),
+        CHECK_IN - Duration::days(2),
+        staff(),
+        T0,
+    )
+    .expect("late");
+    assert_eq!(
+        late.booking.refund,
+        Some(Refund {
+            amount: eur(12_900),
+            rule: RefundRule::LateCancellation
+        })
+    );
+    // Unpaid: nothing to refund, whenever.
+    let unpaid = cancel(&first.booking, None, CHECK_IN, staff(), T0).expect("unpaid");
+    assert_eq!(
+        unpaid.booking.refund.map(|r| r.rule),
+        Some(RefundRule::NothingPaid)
+    );
+}
+
+#[test]
+fn illegal_transitions_name_the_current_status() {
+    let first = new_booking();
+    let expired = expire(&first.booking, Actor::service("booking.expiry"), T0)
+        .expect("expire")
+        .booking;
+    let err = confirm(&expired, uuid::Uuid::nil(), eur(1), payment(), T0).expect_err("refused");
+    assert_eq!(err.code, ErrorCode::InvalidState);
+    assert_eq!(err.code.http_status(), 409);
+    assert!(err.message.contains("expired"), "{}", err.message);
+    let err =
+        check_in(&first.booking, vec![RoomId::new()], CHECK_IN, staff(), T0).expect_err("unpaid");
+    assert!(err.message.contains("pending_payment"), "{}", err.message);
+}
+
+#[test]
+fn front_desk_actions_respect_the_calendar() {
+    let first = new_booking();
+    let paid = confirm(
+        &first.booking,
+        uuid::Uuid::nil(),
+        eur(25_800),
+        payment(),
+        T0,
+    )
+    .expect("confirm")
+    .booking;
+    let day_before = CHECK_IN - Duration::days(1);
+    assert_eq!(
+        no_show(&paid, day_before, staff(), T0)
+            .expect_err("too early")
+            .code,
+        ErrorCode::InvalidState
+    );
+    assert!(no_show(&paid, CHECK_IN, staff(), T0).is_ok());
+    assert!(check_in(&paid, vec![RoomId::new()], day_before, staff(), T0).is_err());
+    assert!(
+        check_in(
+            &paid,
+            vec![RoomId::new()],
+            CHECK_IN + Duration::days(1),
+            staff(),
+            T0
+        )
+        .is_ok()
+    );
+    assert!(
+        check_in(
+            &paid,
+            vec![RoomId::new()],
+            CHECK_IN + Duration::days(2),
+            staff(),
+            T0
+        )
+        .is_err()
+    );
+    // One distinct room per room booked.
+    let room = RoomId::new();
+    let twice = check_in(&paid, vec![room, room], CHECK_IN, staff(), T0);
+    assert_eq!(
+        twice.expect_err("same room twice").errors[0].field,
+        "room_id"
+    );
+    assert!(check_in(&paid, Vec::new(), CHECK_IN, staff(), T0).is_err());
+}
+
+#[test]
+fn modifications_record_the_price_difference_and_the_new_hold() {
+    let first = new_booking();
+    let new_in = CHECK_IN + Duration::days(7);
+    let terms = NewTerms {
+        room_type_id: RoomTypeId::new(),
+        hold_id: HoldId::new(),
+        stay: StayDates::from_stored(new_in, new_in + Duration::days(3)).expect("stay"),
+        guests: 3,
+        rooms: 1,
+        price: price(new_in, 3, 9_900, 1),
+        hold_expires_at: T0 + Duration::minutes(30),
+    };
+    let changed = modify(
+        &first.booking,
+        terms.clone(),
+        CHECK_IN - Duration::days(1),
+        staff(),
+        T0,
+    )
+    .expect("modify");
+    assert_eq!(changed.booking.status, BookingStatus::PendingPayment);
+    assert_eq!(changed.booking.hold_id, terms.hold_id);
+    assert_eq!(changed.booking.stay, terms.stay);
+    assert_eq!(changed.booking.price.total, eur(29_700));
+    match &changed.event.event {
+        BookingEvent::Modified(m) => assert_eq!(m.price_difference, 29_700 - 25_800),
+        other => panic!("unexpected {other:?}"),
+    }
+    let on_the_day = modify(&first.booking, terms.clone(), CHECK_IN, staff(), T0);
+    assert_eq!(
+        on_the_day.expect_err("too late").code,
+        ErrorCode::InvalidState
+    );
+    let mut dollars = terms;
+    dollars.price.total.currency =
+        innkeeper_kernel::Currency::parse_field("c", "USD").expect("usd");
+    assert!(
+        modify(
+            &first.booking,
+            dollars,
+            CHECK_IN - Duration::days(5),
+            staff(),
+            T0
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn upgrades_keep_the_price_and_note_the_room_type_booked() {
+    let first = new_booking();
+    let paid = confirm(
+        &first.booking,
+        uuid::Uuid::nil(),
+        eur(25_800),
+        payment(),
+        T0,
+    )
+    .expect("confirm")
+    .booking;
+    let suite = RoomTypeId::new();
+    let hold = (HoldId::new(), T0 + Duration::minutes(15));
+    let up = upgrade(&paid, suite, hold, CHECK_IN, staff(), T0).expect("upgrade");
+    assert_eq!(up.booking.room_type_id, suite);
+    assert_eq!(up.booking.hold_id, hold.0);
+    assert_eq!(up.booking.price, paid.price, "complimentary");
+    assert_eq!(
+        up.booking.upgrade,
+        Some(crate::api::UpgradeNote {
+            from_room_type_id: paid.room_type_id,
+            price_rule: PriceRule::Complimentary
+        })
+    );
+    assert_eq!(up.event.to_history().data["price_rule"], "complimentary");
+    let same = upgrade(&paid, paid.room_type_id, hold, CHECK_IN, staff(), T0);
+    assert_eq!(same.expect_err("same type").errors[0].field, "room_type_id");
+    let late = upgrade(
+        &paid,
+        suite,
+        hold,
+        CHECK_IN + Duration::days(1),
+        staff(),
+        T0,
+    );
+    assert_eq!(
+        late.expect_err("after check-in day").code,
+        ErrorCode::InvalidState
+    );
+}
+
+#[test]
+fn streams_that_break_the_rules_are_refused_when_rebuilt() {
+    let first = new_booking();
+    let second = expire(&first.booking, payment(), T0).expect("expire");
+    // A gap in the versions.
+    let mut gap = second.event.clone();
+    gap.version = 3;
+    assert!(rebuild(&[first.event.clone(), gap]).is_err());
+    // Not starting with `created`.
+    assert!(rebuild(std::slice::from_ref(&second.event)).is_err());
+    // A transition the machine forbids (confirmed after expired).
+    let confirmed = RecordedEvent {
+        version: 3,
+        ..confirm(&first.booking, uuid::Uuid::nil(), eur(1), payment(), T0)
+            .expect("confirm")
+            .event
+    };
+    let err = rebuild(&[first.event.clone(), second.event, confirmed]).expect_err("refused");
+    assert_eq!(err.code, ErrorCode::Internal);
+    // Created twice.
+    let mut again = first.event.clone();
+    again.version = 2;
+    assert!(rebuild(&[first.event, again]).is_err());
+    assert_eq!(rebuild(&[]).expect("empty"), None);
+}
+
+/// One step of a random walk: try an action through its command.
+fn attempt(booking: &Booking, action: Action, rng: &mut impl rand::Rng) -> Result<Decided> {
+    let at = booking.updated_at + Duration::minutes(1);
+    let today = CHECK_IN + Duration::days(rng.random_range(-5..=1));
+    match action {
+        Action::Confirm => confirm(booking, uuid::Uuid::now_v7(), eur(25_800), payment(), at),
+        Action::Cancel => cancel(booking, None, today, staff(), at),
+        Action::Expire => expire(booking, payment(), at),
+        Action::CheckIn => check_in(booking, vec![RoomId::new()], CHECK_IN, staff(), at),
+        Action::CheckOut => check_out(booking, staff(), at),
+        Action::NoShow => no_show(booking, CHECK_IN, staff(), at),
+        Action::Modify => {
+            let terms = NewTerms {
+                room_type_id: booking.room_type_id,
+                hold_id: HoldId::new(),
+                stay: booking.stay,
+                guests: booking.guests,
+                rooms: 1,
+                price: price(CHECK_IN, 2, rng.random_range(5_000..20_000), 1),
+                hold_expires_at: at + Duration::minutes(15),
+            };
+            modify(booking, terms, CHECK_IN - Duration::days(1), staff(), at)
+        }
+        Action::Upgrade => {
+            let hold = (HoldId::new(), at + Duration::minutes(15));
+            upgrade(booking, RoomTypeId::new(), hold, CHECK_IN, staff(), at)
+        }
+    }
+}
+
+/// Property: over thousands of random action sequences, a command succeeds exactly when the
+/// status machine allows it, lands where the machine says, and the events alone rebuild the
+/// same booking at every step.
+#[test]
+fn random_walks_agree_with_the_status_machine_and_the_rebuild() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x1_0c4);
+    for _ in 0..2_000 {
+        let first = new_booking();
+        let mut booking = first.booking;
+        let mut events = vec![first.event];
+        for _ in 0..8 {
+            let action = Action::ALL[rng.random_range(0..Action::ALL.len())];
+            let before = booking.status;
+            match attempt(&booking, action, &mut rng) {
+                Ok(decided) => {
+                    assert_eq!(Some(decided.booking.status), status::next(before, action));
+                    assert_eq!(decided.event.version, booking.version + 1);
+                    events.push(decided.event);
+                    booking = decided.booking;
+                }
+                Err(err) => {
+                    assert_eq!(
+                        status::next(before, action),
+                        None,
+                        "{before} + {action:?}: {err}"
+                    );
+                    assert_eq!(err.code, ErrorCode::InvalidState);
+                }
+            }
+            assert_eq!(rebuild(&events).expect("rebuilds").as_ref(), Some(&booking));
+        }
+    }
+}

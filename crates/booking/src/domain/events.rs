@@ -1,0 +1,193 @@
+//! The events of a booking's stream. Each is recorded with its version, its actor and its time;
+//! the stream is the source of truth and the audit trail.
+
+use innkeeper_kernel::{HoldId, HotelId, Money, RoomId, RoomTypeId, StayDates, UserId};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::api::{
+    Actor, BookingId, CancellationPolicy, HistoryEntry, PriceRule, PriceSnapshot, Reference, Refund,
+};
+
+/// The first event: what was booked, at what price, under which policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Created {
+    pub reference: Reference,
+    pub guest_id: UserId,
+    pub hotel_id: HotelId,
+    pub hotel_owner_id: UserId,
+    pub room_type_id: RoomTypeId,
+    pub stay: StayDates,
+    pub guests: u32,
+    pub rooms: u32,
+    pub guest_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub special_requests: Option<String>,
+    pub price: PriceSnapshot,
+    pub cancellation_policy: CancellationPolicy,
+    #[serde(with = "time::serde::rfc3339")]
+    pub hold_expires_at: OffsetDateTime,
+}
+
+/// New terms of a stay, held under a new hold before the old one was released.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Modified {
+    pub room_type_id: RoomTypeId,
+    pub hold_id: HoldId,
+    pub stay: StayDates,
+    pub guests: u32,
+    pub rooms: u32,
+    pub price: PriceSnapshot,
+    /// New total minus old total, minor units: for the payment service to settle.
+    pub price_difference: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub hold_expires_at: OffsetDateTime,
+}
+
+/// Something that happened to a booking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum BookingEvent {
+    /// Booked: `pending_payment`.
+    Created(Box<Created>),
+    /// The payment succeeded: `confirmed`.
+    Confirmed {
+        payment_id: uuid::Uuid,
+        amount: Money,
+    },
+    /// Cancelled, with the refund the policy allowed.
+    Cancelled {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        refund: Refund,
+    },
+    /// Not paid in time.
+    Expired {},
+    /// The guest arrived and has their rooms.
+    CheckedIn { room_ids: Vec<RoomId> },
+    /// The guest left.
+    CheckedOut {},
+    /// The guest never came.
+    NoShow {},
+    /// Dates, guests or room type changed.
+    Modified(Box<Modified>),
+    /// The hotel moved the stay to another room type, at the price it was booked for.
+    Upgraded {
+        from_room_type_id: RoomTypeId,
+        room_type_id: RoomTypeId,
+        hold_id: HoldId,
+        price_rule: PriceRule,
+        #[serde(with = "time::serde::rfc3339")]
+        hold_expires_at: OffsetDateTime,
+    },
+}
+
+impl BookingEvent {
+    /// The event's name: the `type` column, the `type` of history entries and the middle of
+    /// its CloudEvents type (`innkeeper.booking.<name>.v1`).
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            BookingEvent::Created(_) => "created",
+            BookingEvent::Confirmed { .. } => "confirmed",
+            BookingEvent::Cancelled { .. } => "cancelled",
+            BookingEvent::Expired {} => "expired",
+            BookingEvent::CheckedIn { .. } => "checked_in",
+            BookingEvent::CheckedOut {} => "checked_out",
+            BookingEvent::NoShow {} => "no_show",
+            BookingEvent::Modified(_) => "modified",
+            BookingEvent::Upgraded { .. } => "upgraded",
+        }
+    }
+
+    /// The event's data without its type: the stored payload.
+    pub(crate) fn data(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        if let Some(object) = value.as_object_mut() {
+            object.remove("type");
+        }
+        value
+    }
+
+    /// The event of a stored type and payload.
+    pub(crate) fn from_stored(
+        event_type: &str,
+        data: serde_json::Value,
+    ) -> Result<Self, serde_json::Error> {
+        let mut object = match data {
+            serde_json::Value::Object(object) => object,
+            _ => serde_json::Map::new(),
+        };
+        object.insert("type".to_owned(), serde_json::Value::from(event_type));
+        serde_json::from_value(serde_json::Value::Object(object))
+    }
+}
+
+/// An event as recorded in a stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RecordedEvent {
+    pub booking_id: BookingId,
+    /// 1 for `created`, then one more per event.
+    pub version: i64,
+    pub event: BookingEvent,
+    pub actor: Actor,
+    pub at: OffsetDateTime,
+}
+
+impl RecordedEvent {
+    /// The public history entry of this event.
+    pub(crate) fn to_history(&self) -> HistoryEntry {
+        HistoryEntry {
+            version: self.version,
+            event_type: self.event.name().to_owned(),
+            actor: self.actor.clone(),
+            at: self.at,
+            data: self.event.data(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use innkeeper_kernel::Currency;
+
+    use super::*;
+    use crate::api::RefundRule;
+
+    #[test]
+    fn events_round_trip_through_their_stored_form() {
+        let events = [
+            BookingEvent::Confirmed {
+                payment_id: uuid::Uuid::nil(),
+                amount: Money {
+                    amount: 25_800,
+                    currency: Currency::EUR,
+                },
+            },
+            BookingEvent::Cancelled {
+                reason: Some("plans changed".to_owned()),
+                refund: Refund {
+                    amount: Money::zero(Currency::EUR),
+                    rule: RefundRule::NothingPaid,
+                },
+            },
+            BookingEvent::Expired {},
+            BookingEvent::CheckedIn {
+                room_ids: vec![RoomId(uuid::Uuid::nil())],
+            },
+            BookingEvent::CheckedOut {},
+            BookingEvent::NoShow {},
+        ];
+        for event in events {
+            let data = event.data();
+            assert!(
+                data.get("type").is_none(),
+                "the type is a column of its own"
+            );
+            let back = BookingEvent::from_stored(event.name(), data).expect("decodes");
+            assert_eq!(back, event);
+        }
+        assert!(BookingEvent::from_stored("teleported", serde_json::json!({})).is_err());
+    }
+}

@@ -1,0 +1,354 @@
+//! PostgreSQL backend of the booking store, for the distributed shape.
+//!
+//! Every statement is a `&'static str`, prepared once per connection. Constraint violations
+//! are mapped by name next to the statement that raises them: of two transactions appending
+//! the same `(booking_id, version)`, the second waits for the first and then fails on
+//! `booking_events_pkey`, which is a version mismatch, never a lost update.
+
+use async_trait::async_trait;
+use innkeeper_events::Outbox;
+use innkeeper_kernel::{Error, HoldId, Result, RoomId};
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Postgres, Row as _};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::outbox::{append_failed, outbox_event};
+use super::{
+    Append, AppendError, BookingStore, Claim, Claimed, Completion, ListFilter, check_append,
+    decode_document, decode_event, encode_document, encode_payload,
+};
+use crate::api::{Booking, BookingId, Reference};
+use crate::domain::events::RecordedEvent;
+
+mod keys;
+
+type Tx = sqlx::Transaction<'static, Postgres>;
+
+/// The booking store on a PostgreSQL database of its own.
+#[derive(Debug, Clone)]
+pub(crate) struct PgBookingStore {
+    pool: PgPool,
+}
+
+impl PgBookingStore {
+    /// A store on `pool`; call [`BookingStore::migrate`] before use.
+    pub(crate) fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    async fn begin(&self) -> Result<Tx> {
+        self.pool.begin().await.map_err(db_error)
+    }
+}
+
+fn internal(cause: impl std::fmt::Display) -> Error {
+    Error::internal(format!("booking store (postgres): {cause}"))
+}
+
+fn db_error(err: sqlx::Error) -> Error {
+    match err {
+        sqlx::Error::PoolTimedOut => {
+            Error::unavailable("the booking database is busy; retry later")
+        }
+        other => internal(other),
+    }
+}
+
+fn violated_constraint(err: &sqlx::Error) -> Option<&str> {
+    match err {
+        sqlx::Error::Database(db) => db.constraint(),
+        _ => None,
+    }
+}
+
+const INSERT_EVENT: &str = "INSERT INTO booking_events (booking_id, version, type, payload, actor, at) \
+     VALUES ($1, $2, $3, $4::jsonb, $5, $6)";
+
+const INSERT_BOOKING: &str = "INSERT INTO bookings (id, reference, status, guest_id, hotel_id, hotel_owner_id, \
+     room_type_id, hold_id, check_in, check_out, hold_expires_at, version, document, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, $14, $15)";
+
+const UPDATE_BOOKING: &str = "UPDATE bookings SET status = $1, room_type_id = $2, hold_id = $3, check_in = $4, \
+     check_out = $5, hold_expires_at = $6, version = $7, document = $8::jsonb, updated_at = $9 \
+     WHERE id = $10 AND version = $11";
+
+async fn insert_event(tx: &mut Tx, event: &RecordedEvent) -> Result<(), AppendError> {
+    let inserted = sqlx::query(INSERT_EVENT)
+        .bind(event.booking_id.as_uuid())
+        .bind(event.version)
+        .bind(event.event.name())
+        .bind(encode_payload(event))
+        .bind(event.actor.to_stored())
+        .bind(event.at)
+        .execute(&mut **tx)
+        .await;
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(err) if violated_constraint(&err) == Some("booking_events_pkey") => {
+            Err(AppendError::VersionMismatch { current: -1 })
+        }
+        Err(err) => Err(db_error(err).into()),
+    }
+}
+
+async fn write_projection(
+    tx: &mut Tx,
+    booking: &Booking,
+    expected_version: i64,
+) -> Result<(), AppendError> {
+    let document = encode_document(booking)?;
+    if expected_version == 0 {
+        let inserted = sqlx::query(INSERT_BOOKING)
+            .bind(booking.id.as_uuid())
+            .bind(booking.reference.as_str())
+            .bind(booking.status.as_str())
+            .bind(booking.guest_id.as_uuid())
+            .bind(booking.hotel_id.as_uuid())
+            .bind(booking.hotel_owner_id.as_uuid())
+            .bind(booking.room_type_id.as_uuid())
+            .bind(booking.hold_id.as_uuid())
+            .bind(booking.stay.check_in())
+            .bind(booking.stay.check_out())
+            .bind(booking.hold_expires_at)
+            .bind(booking.version)
+            .bind(document)
+            .bind(booking.created_at)
+            .bind(booking.updated_at)
+            .execute(&mut **tx)
+            .await;
+        return match inserted {
+            Ok(_) => Ok(()),
+            Err(err) => match violated_constraint(&err) {
+                Some("bookings_reference_key") => Err(AppendError::ReferenceTaken),
+                Some("bookings_pkey") => Err(AppendError::VersionMismatch { current: -1 }),
+                _ => Err(db_error(err).into()),
+            },
+        };
+    }
+    let updated = sqlx::query(UPDATE_BOOKING)
+        .bind(booking.status.as_str())
+        .bind(booking.room_type_id.as_uuid())
+        .bind(booking.hold_id.as_uuid())
+        .bind(booking.stay.check_in())
+        .bind(booking.stay.check_out())
+        .bind(booking.hold_expires_at)
+        .bind(booking.version)
+        .bind(document)
+        .bind(booking.updated_at)
+        .bind(booking.id.as_uuid())
+        .bind(expected_version)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    if updated.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(AppendError::VersionMismatch { current: -1 })
+    }
+}
+
+/// Gives `room_id` to the booking for its stay; the exclusion constraint refuses a room that
+/// holds another stay on one of those nights, even one committed a moment ago.
+async fn assign_room(tx: &mut Tx, booking: &Booking, room_id: RoomId) -> Result<(), AppendError> {
+    let inserted = sqlx::query(
+        "INSERT INTO room_assignments (booking_id, room_id, hotel_id, stay) \
+         VALUES ($1, $2, $3, daterange($4, $5))",
+    )
+    .bind(booking.id.as_uuid())
+    .bind(room_id.as_uuid())
+    .bind(booking.hotel_id.as_uuid())
+    .bind(booking.stay.check_in())
+    .bind(booking.stay.check_out())
+    .execute(&mut **tx)
+    .await;
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(err) if violated_constraint(&err) == Some("room_assignments_no_overlap") => {
+            Err(AppendError::RoomTaken { room_id })
+        }
+        Err(err) => Err(db_error(err).into()),
+    }
+}
+
+pub(super) async fn append_in(tx: &mut Tx, append: &Append) -> Result<(), AppendError> {
+    for event in &append.events {
+        insert_event(tx, event).await?;
+    }
+    write_projection(tx, &append.booking, append.expected_version).await?;
+    for room_id in &append.assignment {
+        assign_room(tx, &append.booking, *room_id).await?;
+    }
+    for event in &append.events {
+        let published = outbox_event(event, &append.booking)?;
+        Outbox::append(&mut **tx, &published)
+            .await
+            .map_err(append_failed)?;
+    }
+    if let Some(completion) = &append.idempotency {
+        keys::complete_key(tx, completion).await?;
+    }
+    Ok(())
+}
+
+const SELECT_EVENTS: &str = "SELECT booking_id, version, type, payload::text AS payload, actor, at \
+     FROM booking_events WHERE booking_id = $1 ORDER BY version";
+
+/// A booking's events, read inside a transaction.
+pub(super) async fn events_in(tx: &mut Tx, id: BookingId) -> Result<Vec<RecordedEvent>> {
+    let rows = sqlx::query(SELECT_EVENTS)
+        .bind(id.as_uuid())
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    rows.iter().map(event_row).collect()
+}
+
+/// The booking a hold backs now, read inside a transaction.
+pub(super) async fn booking_of_hold_in(tx: &mut Tx, hold_id: HoldId) -> Result<Option<BookingId>> {
+    let id: Option<Uuid> = sqlx::query_scalar("SELECT id FROM bookings WHERE hold_id = $1")
+        .bind(hold_id.as_uuid())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(id.map(BookingId))
+}
+
+fn event_row(row: &PgRow) -> Result<RecordedEvent> {
+    let booking_id: Uuid = row.try_get("booking_id").map_err(internal)?;
+    let event_type: String = row.try_get("type").map_err(internal)?;
+    let payload: String = row.try_get("payload").map_err(internal)?;
+    let actor: String = row.try_get("actor").map_err(internal)?;
+    decode_event(
+        booking_id,
+        row.try_get("version").map_err(internal)?,
+        &event_type,
+        &payload,
+        &actor,
+        row.try_get("at").map_err(internal)?,
+    )
+}
+
+#[async_trait]
+impl BookingStore for PgBookingStore {
+    async fn migrate(&self) -> anyhow::Result<()> {
+        sqlx::migrate!("./migrations/postgres")
+            .run(&self.pool)
+            .await?;
+        innkeeper_events::migrate(&innkeeper_platform::db::Database::Postgres(
+            self.pool.clone(),
+        ))
+        .await
+    }
+
+    async fn append(&self, append: &Append) -> Result<(), AppendError> {
+        check_append(append)?;
+        let mut tx = self.begin().await?;
+        match append_in(&mut tx, append).await {
+            Ok(()) => tx.commit().await.map_err(|e| db_error(e).into()),
+            Err(AppendError::VersionMismatch { .. }) => {
+                tx.rollback().await.map_err(db_error)?;
+                let current = self.current_version(append.booking.id).await?;
+                Err(AppendError::VersionMismatch { current })
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn events(&self, id: BookingId) -> Result<Vec<RecordedEvent>> {
+        let rows = sqlx::query(SELECT_EVENTS)
+            .bind(id.as_uuid())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(event_row).collect()
+    }
+
+    async fn get(&self, id: BookingId) -> Result<Option<Booking>> {
+        let document: Option<String> =
+            sqlx::query_scalar("SELECT document::text FROM bookings WHERE id = $1")
+                .bind(id.as_uuid())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_error)?;
+        document.as_deref().map(decode_document).transpose()
+    }
+
+    async fn get_by_reference(&self, reference: &Reference) -> Result<Option<Booking>> {
+        let document: Option<String> =
+            sqlx::query_scalar("SELECT document::text FROM bookings WHERE reference = $1")
+                .bind(reference.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_error)?;
+        document.as_deref().map(decode_document).transpose()
+    }
+
+    async fn list(&self, filter: &ListFilter) -> Result<Vec<Booking>> {
+        let documents: Vec<String> = sqlx::query_scalar(
+            "SELECT document::text FROM bookings \
+             WHERE ($1::uuid IS NULL OR guest_id = $1) AND ($2::uuid IS NULL OR hotel_id = $2) \
+             AND ($3::text IS NULL OR status = $3) AND ($4::date IS NULL OR check_out > $4) \
+             AND ($5::date IS NULL OR check_in < $5) \
+             AND ($6::date IS NULL OR (check_in, id) > ($6, $7::uuid)) \
+             ORDER BY check_in, id LIMIT $8",
+        )
+        .bind(filter.guest_id.map(|g| g.as_uuid()))
+        .bind(filter.hotel_id.map(|h| h.as_uuid()))
+        .bind(filter.status.map(|s| s.as_str()))
+        .bind(filter.from)
+        .bind(filter.to)
+        .bind(filter.after.map(|(day, _)| day))
+        .bind(filter.after.map(|(_, id)| id.as_uuid()))
+        .bind(i64::from(filter.limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        documents.iter().map(|d| decode_document(d)).collect()
+    }
+
+    async fn claim(&self, claim: &Claim) -> Result<Claimed> {
+        keys::claim(&self.pool, claim).await
+    }
+
+    async fn complete(&self, completion: &Completion) -> Result<()> {
+        keys::complete(&self.pool, completion).await
+    }
+
+    async fn abandon(&self, caller: &str, key: &str, now: OffsetDateTime) -> Result<()> {
+        keys::abandon(&self.pool, caller, key, now).await
+    }
+
+    async fn reap_idempotency_keys(&self, before: OffsetDateTime, limit: u32) -> Result<u64> {
+        keys::reap(&self.pool, before, limit).await
+    }
+}
+
+impl PgBookingStore {
+    async fn current_version(&self, id: BookingId) -> Result<i64> {
+        let current: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM booking_events WHERE booking_id = $1")
+                .bind(id.as_uuid())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_error)?;
+        Ok(current.unwrap_or(0))
+    }
+}
+
+/// A migrated store on a fresh test database, or `None` (skipped) off CI without PostgreSQL.
+/// Its pool is capped at 16 connections so racing tests stay under the server's limit.
+#[cfg(test)]
+pub(crate) async fn test_store()
+-> Option<(PgBookingStore, innkeeper_platform::testing::TestDatabase)> {
+    let database = innkeeper_platform::testing::TestDatabase::postgres().await?;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(std::time::Duration::from_secs(30))
+        .connect(&database.url)
+        .await
+        .expect("connect to the test database");
+    let store = PgBookingStore::new(pool);
+    store.migrate().await.expect("migrate");
+    Some((store, database))
+}
