@@ -40,11 +40,48 @@ pub(crate) fn allotment_set(
     from: Date,
     to: Date,
 ) -> Result<Event> {
+    allotment_changed(
+        InventoryCause::AllotmentSet,
+        room_type_id,
+        hotel_id,
+        from,
+        to,
+    )
+}
+
+/// `inventory_changed` for the default allotment resynced to the active rooms on the nights
+/// `resynced` (none: nothing changed, no event).
+pub(crate) fn allotment_resynced(
+    room_type_id: RoomTypeId,
+    hotel_id: HotelId,
+    resynced: &[Date],
+) -> Result<Option<Event>> {
+    let (Some(from), Some(last)) = (resynced.iter().min(), resynced.iter().max()) else {
+        return Ok(None);
+    };
+    let to = last.next_day().unwrap_or(*last);
+    allotment_changed(
+        InventoryCause::AllotmentResynced,
+        room_type_id,
+        hotel_id,
+        *from,
+        to,
+    )
+    .map(Some)
+}
+
+fn allotment_changed(
+    cause: InventoryCause,
+    room_type_id: RoomTypeId,
+    hotel_id: HotelId,
+    from: Date,
+    to: Date,
+) -> Result<Event> {
     inventory_changed(
         InventoryChanged {
             room_type_id: room_type_id.as_uuid(),
             hotel_id: hotel_id.as_uuid(),
-            cause: InventoryCause::AllotmentSet,
+            cause,
             hold_id: None,
             quantity: None,
             from,

@@ -26,6 +26,9 @@ pub enum InventoryCause {
     HoldExpired,
     /// The hotelier set the allotment (`total`) of a range of nights.
     AllotmentSet,
+    /// The default allotment of some nights followed the room type's active rooms (a room was
+    /// added, moved to another type, or taken in or out of service); hand-set allotments stay.
+    AllotmentResynced,
 }
 
 /// `innkeeper.catalog.inventory_changed.v1`: the counters of some nights of a room type

@@ -11,7 +11,8 @@ use innkeeper_kernel::ErrorCode;
 use innkeeper_platform::db::Database;
 use time::Duration;
 
-use super::{T0, day, new_hold, seed};
+use super::{T0, day, new_hold, room, seed};
+use crate::api::{Room, RoomStatus};
 use crate::store::CatalogStore;
 
 /// Collects the inventory events it is handed.
@@ -85,6 +86,15 @@ pub(crate) async fn every_inventory_change_publishes_one_event(
         .await
         .expect_err("below sold");
     assert_eq!(refused.code, ErrorCode::Conflict);
+    // A third room raises the default allotment of the nights materialised so far (10, 11 and
+    // 20; not the hand-set 30..33); a housekeeping flip changes no allotment.
+    let third = room(&rt, "103", 1, RoomStatus::Ready);
+    store.insert_room(&third).await.expect("add a room");
+    let dirty = Room {
+        status: RoomStatus::Dirty,
+        ..third.clone()
+    };
+    store.update_room(&dirty, 1).await.expect("housekeeping");
 
     while relay.relay_once().await.expect("relay") > 0 {}
     while consumer.poll_once().await.expect("poll") > 0 {}
@@ -101,6 +111,7 @@ pub(crate) async fn every_inventory_change_publishes_one_event(
             (InventoryCause::HoldPlaced, Some(expiring.id.as_uuid())),
             (InventoryCause::HoldExpired, Some(expiring.id.as_uuid())),
             (InventoryCause::AllotmentSet, None),
+            (InventoryCause::AllotmentResynced, None),
         ]
     );
     for (event, payload) in &seen {
@@ -119,4 +130,9 @@ pub(crate) async fn every_inventory_change_publishes_one_event(
     );
     let (_, allotment) = &seen[6];
     assert_eq!((allotment.from, allotment.to), (day(30), day(33)));
+    let (_, resynced) = &seen[7];
+    assert_eq!(
+        (resynced.from, resynced.to, resynced.quantity),
+        (day(10), day(21), None)
+    );
 }

@@ -1,12 +1,15 @@
 //! Physical rooms on PostgreSQL, and the allotment resync a room change triggers.
 
+use innkeeper_events::Outbox;
 use innkeeper_kernel::{Error, HotelId, Result, RoomId, RoomTypeId};
 use sqlx::{Postgres, Transaction};
+use time::Date;
 
 use super::catalog::missed_update;
 use super::rows::{self, room_columns};
 use super::{PgCatalogStore, db_error, violated_constraint};
 use crate::api::{Room, RoomStatus};
+use crate::store::events;
 
 // A room change takes the room type's row exclusively: every inventory transaction holds a
 // KEY SHARE lock on it first, so the resync below never races a hold or meets its night locks.
@@ -34,7 +37,8 @@ const UPDATE_ROOM: &str = concat!(
 const RESYNC_NIGHTS: &str = "WITH active AS (SELECT count(*)::int AS n FROM rooms \
          WHERE room_type_id = $1 AND status <> 'out_of_service') \
      UPDATE room_nights rn SET total = GREATEST(active.n, rn.held + rn.sold) FROM active \
-     WHERE rn.room_type_id = $1 AND NOT rn.manual_total AND rn.total <> GREATEST(active.n, rn.held + rn.sold)";
+     WHERE rn.room_type_id = $1 AND NOT rn.manual_total AND rn.total <> GREATEST(active.n, rn.held + rn.sold) \
+     RETURNING rn.night";
 
 /// A room number taken in the hotel, as clients see it.
 fn number_taken(number: &str) -> Error {
@@ -56,7 +60,7 @@ impl PgCatalogStore {
             .execute(&mut *tx)
             .await
             .map_err(|err| room_write_error(err, room))?;
-        resync_nights(&mut tx, room.room_type_id).await?;
+        resync_nights(&mut tx, room.hotel_id, room.room_type_id).await?;
         tx.commit().await.map_err(db_error)
     }
 
@@ -130,7 +134,7 @@ impl PgCatalogStore {
         };
         let updated = rows::room(&row)?;
         for room_type_id in affected {
-            resync_nights(&mut tx, room_type_id).await?;
+            resync_nights(&mut tx, room.hotel_id, room_type_id).await?;
         }
         tx.commit().await.map_err(db_error)?;
         Ok(updated)
@@ -174,15 +178,22 @@ async fn lock_room_types(
     Ok(())
 }
 
-/// Brings the default allotment of the type's materialised nights in line with its rooms.
+/// Brings the default allotment of the type's materialised nights in line with its rooms, with
+/// its `inventory_changed` event when a night changed.
 async fn resync_nights(
     tx: &mut Transaction<'static, Postgres>,
+    hotel_id: HotelId,
     room_type_id: RoomTypeId,
 ) -> Result<()> {
-    sqlx::query(RESYNC_NIGHTS)
+    let resynced: Vec<Date> = sqlx::query_scalar(RESYNC_NIGHTS)
         .bind(room_type_id.as_uuid())
-        .execute(&mut **tx)
+        .fetch_all(&mut **tx)
         .await
         .map_err(db_error)?;
+    if let Some(event) = events::allotment_resynced(room_type_id, hotel_id, &resynced)? {
+        Outbox::append(&mut **tx, &event)
+            .await
+            .map_err(events::append_failed)?;
+    }
     Ok(())
 }

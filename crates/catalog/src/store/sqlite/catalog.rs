@@ -315,7 +315,7 @@ pub(super) async fn insert_room(conn: &mut SqliteConnection, room: &Room) -> Res
         .execute(&mut *conn)
         .await
         .map_err(|e| room_write_error(e, room))?;
-    resync(conn, room.room_type_id).await
+    resync(conn, room.hotel_id, room.room_type_id).await
 }
 
 pub(super) async fn get_room(conn: &mut SqliteConnection, id: RoomId) -> Result<Option<Room>> {
@@ -379,9 +379,9 @@ pub(super) async fn update_room(
         )
         .await);
     }
-    resync(conn, before.room_type_id).await?;
+    resync(conn, before.hotel_id, before.room_type_id).await?;
     if room.room_type_id != before.room_type_id {
-        resync(conn, room.room_type_id).await?;
+        resync(conn, room.hotel_id, room.room_type_id).await?;
     }
     Ok(Room {
         version: expected_version + 1,

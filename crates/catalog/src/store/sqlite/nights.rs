@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use innkeeper_events::Outbox;
-use innkeeper_kernel::{Error, Result, RoomTypeId};
+use innkeeper_kernel::{Error, HotelId, Result, RoomTypeId};
 use sqlx::{QueryBuilder, Row as _, Sqlite, SqliteConnection};
 use time::Date;
 use uuid::Uuid;
@@ -65,18 +65,28 @@ pub(super) async fn materialise(
 }
 
 /// Brings the default (non-manual) allotments of a type back to its active rooms, never below
-/// what is already held or sold.
-pub(super) async fn resync(conn: &mut SqliteConnection, room_type_id: RoomTypeId) -> Result<()> {
+/// what is already held or sold, with its `inventory_changed` event when a night changed.
+pub(super) async fn resync(
+    conn: &mut SqliteConnection,
+    hotel_id: HotelId,
+    room_type_id: RoomTypeId,
+) -> Result<()> {
     let active = active_rooms(conn, room_type_id).await?;
-    sqlx::query(
+    let resynced: Vec<Date> = sqlx::query_scalar(
         "UPDATE room_nights SET total = MAX(?2, held + sold) \
-         WHERE room_type_id = ?1 AND manual_total = 0 AND total != MAX(?2, held + sold)",
+         WHERE room_type_id = ?1 AND manual_total = 0 AND total != MAX(?2, held + sold) \
+         RETURNING night",
     )
     .bind(room_type_id.0)
     .bind(i64::from(active))
-    .execute(conn)
+    .fetch_all(&mut *conn)
     .await
     .map_err(internal)?;
+    if let Some(event) = events::allotment_resynced(room_type_id, hotel_id, &resynced)? {
+        Outbox::append(conn, &event)
+            .await
+            .map_err(events::append_failed)?;
+    }
     Ok(())
 }
 
