@@ -245,6 +245,9 @@ impl Config {
         if self.auth.issuer.trim().is_empty() || self.auth.audience.trim().is_empty() {
             problems.push("auth.issuer / auth.audience: must not be empty".to_owned());
         }
+        if self.auth.jwks_max_age_seconds == 0 {
+            problems.push("auth.jwks_max_age_seconds: must be positive".to_owned());
+        }
         if self.auth.verified_token_cache_size > MAX_VERIFIED_TOKEN_CACHE_SIZE {
             problems.push(format!(
                 "auth.verified_token_cache_size: must be at most {MAX_VERIFIED_TOKEN_CACHE_SIZE} \
@@ -341,6 +344,12 @@ mod tests {
         let err = Config::load(None, &[("events.max_attempts", serde_json::json!(0))])
             .expect_err("invalid");
         assert!(err.to_string().contains("events.max_attempts"), "{err}");
+        let err = Config::load(None, &[("auth.jwks_max_age_seconds", serde_json::json!(0))])
+            .expect_err("invalid");
+        assert!(
+            err.to_string().contains("auth.jwks_max_age_seconds"),
+            "{err}"
+        );
         let err = Config::load(None, &[("node.targets", serde_json::json!(["kitchen"]))])
             .expect_err("invalid");
         assert!(err.to_string().contains("targets"), "{err}");

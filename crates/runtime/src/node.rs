@@ -308,6 +308,14 @@ impl Node {
             .map_err(|e| anyhow::anyhow!("{e}"))
             .context("auth")?,
         );
+        supervisor.spawn(
+            "auth.key_refresher",
+            refresh_keys(
+                verifier.clone(),
+                Duration::from_secs(config.auth.jwks_max_age_seconds),
+                supervisor.shutdown_token(),
+            ),
+        );
 
         // Gateway: the public REST API, on this node's HTTP listener.
         let mut http_router = Router::new();
@@ -438,5 +446,26 @@ impl Node {
             db.close().await;
         }
         result
+    }
+}
+
+/// Refetches the verifier's keys every `every`, so a withdrawn key stops being accepted without
+/// a token of a new key to reveal it. A failed fetch keeps the keys and is retried next time.
+async fn refresh_keys(
+    verifier: Arc<Verifier>,
+    every: Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await; // the first tick is immediate: the keys were just fetched or never used
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            _ = tick.tick() => {}
+        }
+        if let Err(err) = verifier.refresh_keys().await {
+            tracing::warn!(error = %err, "refreshing signing keys failed; keeping the cached ones");
+        }
     }
 }

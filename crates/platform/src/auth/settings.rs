@@ -29,6 +29,9 @@ pub struct AuthSettings {
     /// At most one key refetch per issuer per this many seconds, however many tokens with an
     /// unknown `kid` arrive.
     pub jwks_refetch_seconds: u64,
+    /// Every this many seconds a node refetches the keys it holds, so a key withdrawn from an
+    /// issuer's JWKS stops being accepted even if no token with a new `kid` makes it look.
+    pub jwks_max_age_seconds: u64,
     /// How many verified tokens each verifier remembers (by SHA-256, for at most a minute and
     /// never past their `exp`), so a token seen again is not verified again; 0: none.
     pub verified_token_cache_size: u64,
@@ -43,6 +46,7 @@ impl Default for AuthSettings {
             audience: DEFAULT_AUDIENCE.to_owned(),
             leeway_seconds: 30,
             jwks_refetch_seconds: 30,
+            jwks_max_age_seconds: 300,
             verified_token_cache_size: DEFAULT_VERIFIED_TOKEN_CACHE_SIZE,
             external: Vec::new(),
         }

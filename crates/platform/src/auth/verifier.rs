@@ -266,6 +266,15 @@ impl IssuerState {
             cache.last_fetch = Some(now);
             cache.fetches += 1;
         }
+        self.fetch_keys(generation).await?;
+        self.cached(kid)
+            .ok_or_else(|| unauthenticated("token signed with an unknown key"))
+    }
+
+    /// Fetches the issuer's keys and replaces the cached ones (the caller holds `fetching`). A
+    /// failed fetch keeps the keys cached before. A known key found withdrawn or replaced moves
+    /// `generation` on.
+    async fn fetch_keys(&self, generation: &AtomicU64) -> Result<()> {
         let fetched = self.trusted.keys.fetch().await;
         self.cache
             .write()
@@ -277,7 +286,7 @@ impl IssuerState {
             Error::unavailable(KEYS_UNAVAILABLE)
         })?;
         let keys = usable_keys(&set);
-        tracing::info!(issuer = %self.trusted.issuer, keys = keys.len(), "signing keys fetched");
+        tracing::debug!(issuer = %self.trusted.issuer, keys = keys.len(), "signing keys fetched");
         let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
         let withdrawn = cache.keys.iter().any(|(kid, old)| {
             keys.get(kid)
@@ -288,11 +297,21 @@ impl IssuerState {
             tracing::info!(issuer = %self.trusted.issuer, "a signing key was withdrawn or replaced");
         }
         cache.keys = keys;
-        cache
-            .keys
-            .get(kid)
-            .cloned()
-            .ok_or_else(|| unauthenticated("token signed with an unknown key"))
+        Ok(())
+    }
+
+    /// Refetches the keys if some are cached (an issuer no token has named yet is left alone).
+    async fn refresh(&self, clock: &dyn Clock, generation: &AtomicU64) -> Result<()> {
+        let _fetching = self.fetching.lock().await;
+        {
+            let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+            if cache.keys.is_empty() {
+                return Ok(());
+            }
+            cache.last_fetch = Some(clock.now());
+            cache.fetches += 1;
+        }
+        self.fetch_keys(generation).await
     }
 }
 
@@ -430,6 +449,23 @@ impl Verifier {
         self.issuers.get(issuer).map_or(0, |s| {
             s.cache.read().unwrap_or_else(|e| e.into_inner()).fetches
         })
+    }
+
+    /// Refetches the keys of every issuer this verifier has keys of, so a key withdrawn from an
+    /// issuer's JWKS stops being accepted even when no token with a new `kid` comes to make it
+    /// look (run every `auth.jwks_max_age_seconds` by the node). A fetch that fails keeps the
+    /// keys cached before; the first error is returned after every issuer was tried.
+    pub async fn refresh_keys(&self) -> Result<()> {
+        let mut first_error = None;
+        for issuer in self.issuers.values() {
+            if let Err(err) = issuer
+                .refresh(self.clock.as_ref(), &self.key_generation)
+                .await
+            {
+                first_error.get_or_insert(err);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
     /// How many tokens were verified in full (signature and claims), that is, not answered from

@@ -217,6 +217,60 @@ async fn a_withdrawn_key_stops_cached_tokens_at_the_refetch_that_notices_it() {
 }
 
 #[tokio::test]
+async fn a_key_withdrawn_without_a_successor_stops_at_the_next_key_refresh() {
+    let t = rig(100);
+    let (old, _) = t.token("admin");
+    assert!(t.verifier.verify(&old).await.is_ok());
+    // The issuer withdraws its only key; no token of a new key comes to make anyone look.
+    t.published.lock().expect("not poisoned").keys = vec![];
+    assert!(t.verifier.verify(&old).await.is_ok(), "nothing noticed yet");
+    t.verifier.refresh_keys().await.expect("the JWKS answers");
+    let err = t.verifier.verify(&old).await.expect_err("key withdrawn");
+    assert_eq!(err.message, "token signed with an unknown key");
+}
+
+#[tokio::test]
+async fn a_key_refresh_that_fails_keeps_the_keys() {
+    let clock = clock();
+    let key = TestKey::ed25519("local-1");
+    let jwks = JwkSet {
+        keys: vec![key.jwk.clone()],
+    };
+    let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let source = {
+        let down = down.clone();
+        Arc::new(FnKeySource::new(move || {
+            let (jwks, down) = (jwks.clone(), down.load(Ordering::SeqCst));
+            async move {
+                if down {
+                    Err(innkeeper_kernel::Error::unavailable("the JWKS is down"))
+                } else {
+                    Ok(jwks)
+                }
+            }
+        }))
+    };
+    let settings = AuthSettings {
+        verified_token_cache_size: 0,
+        ..AuthSettings::default()
+    };
+    let verifier = Verifier::from_settings(&settings, source, Arc::new(clock.clone()))
+        .expect("valid settings");
+    // An issuer no token has named yet is left alone.
+    verifier.refresh_keys().await.expect("nothing to refresh");
+    let token = key.sign(&local_claims(&clock, UserId::new(), "guest"));
+    assert!(verifier.verify(&token).await.is_ok());
+    down.store(true, Ordering::SeqCst);
+    let err = verifier
+        .refresh_keys()
+        .await
+        .expect_err("the source is down");
+    assert_eq!(err.code, ErrorCode::Unavailable);
+    // Every token is verified in full here (no cache): the kept key still verifies it.
+    assert!(verifier.verify(&token).await.is_ok());
+}
+
+#[tokio::test]
 async fn another_configuration_is_another_verifier_with_its_own_cache() {
     let issuer = TestIssuer::new();
     let clock: Arc<dyn innkeeper_kernel::Clock> = Arc::new(SystemClock);
