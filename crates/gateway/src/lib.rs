@@ -26,6 +26,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use http::StatusCode;
+use innkeeper_booking::api::BookingClient;
 use innkeeper_catalog::api::CatalogClient;
 use innkeeper_identity::api::IdentityClient;
 use innkeeper_kernel::{Clock, SystemClock};
@@ -63,6 +64,8 @@ pub struct Upstream {
     pub catalog: CatalogClient,
     /// Accounts and tokens.
     pub identity: IdentityClient,
+    /// Bookings, when this node reaches a booking service (the routes answer 503 otherwise).
+    pub booking: Option<BookingClient>,
     /// Checks the bearer tokens of requests.
     pub verifier: Arc<Verifier>,
 }

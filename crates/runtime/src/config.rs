@@ -21,6 +21,7 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     pub catalog: CatalogConfig,
     pub identity: IdentityConfig,
+    pub booking: BookingConfig,
     pub auth: innkeeper_platform::auth::AuthSettings,
     pub events: EventsConfig,
     pub gateway: GatewayConfig,
@@ -74,6 +75,61 @@ pub struct IdentityConfig {
     pub refresh_token_ttl_seconds: u64,
     pub key_publish_leeway_seconds: u64,
     pub token_sweep_interval_seconds: u64,
+}
+
+/// `[booking]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BookingConfig {
+    pub database_url: String,
+    pub max_connections: u32,
+    pub max_nights: u32,
+    pub hold_ttl_seconds: u32,
+    pub free_cancellation_days_before: u32,
+    pub late_refund_percent: u8,
+    pub idempotency_lease_seconds: u32,
+    pub idempotency_retention_seconds: u32,
+    pub key_reap_interval_seconds: u64,
+}
+
+/// The shortest idempotency key retention accepted: a day, as the API promises.
+const MIN_IDEMPOTENCY_RETENTION_SECONDS: u32 = 24 * 3600;
+
+impl BookingConfig {
+    fn problems(&self, catalog: &CatalogConfig) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.max_connections == 0 {
+            problems.push("booking.max_connections: must be at least 1".to_owned());
+        }
+        if !(1..=catalog.max_nights).contains(&self.max_nights) {
+            problems.push(format!(
+                "booking.max_nights: must be between 1 and catalog.max_nights ({})",
+                catalog.max_nights
+            ));
+        }
+        if !(1..=catalog.max_hold_ttl_seconds).contains(&self.hold_ttl_seconds) {
+            problems.push(format!(
+                "booking.hold_ttl_seconds: must be between 1 and catalog.max_hold_ttl_seconds ({})",
+                catalog.max_hold_ttl_seconds
+            ));
+        }
+        if self.late_refund_percent > 100 {
+            problems.push("booking.late_refund_percent: must be between 0 and 100".to_owned());
+        }
+        if self.idempotency_lease_seconds == 0 {
+            problems.push("booking.idempotency_lease_seconds: must be positive".to_owned());
+        }
+        if self.idempotency_retention_seconds < MIN_IDEMPOTENCY_RETENTION_SECONDS {
+            problems.push(format!(
+                "booking.idempotency_retention_seconds: must be at least \
+                 {MIN_IDEMPOTENCY_RETENTION_SECONDS} (a day)"
+            ));
+        }
+        if self.key_reap_interval_seconds == 0 {
+            problems.push("booking.key_reap_interval_seconds: must be positive".to_owned());
+        }
+        problems
+    }
 }
 
 /// Where the event relays publish.
@@ -204,6 +260,7 @@ impl Config {
         for (key, url) in [
             ("catalog.database_url", &self.catalog.database_url),
             ("identity.database_url", &self.identity.database_url),
+            ("booking.database_url", &self.booking.database_url),
         ] {
             if !(url.is_empty()
                 || url.starts_with("sqlite:")
@@ -271,6 +328,7 @@ impl Config {
         }
         problems.extend(self.gateway.rate_limit.problems("gateway.rate_limit."));
         problems.extend(self.events.problems());
+        problems.extend(self.booking.problems(&self.catalog));
         if self.catalog.hold_sweep_interval_ms < 10 {
             problems.push("catalog.hold_sweep_interval_ms: must be at least 10".to_owned());
         }
@@ -295,6 +353,25 @@ impl Config {
     /// The identity database URL: the configured one, or an SQLite file in the data dir.
     pub fn identity_database_url(&self) -> String {
         self.database_url(&self.identity.database_url, "identity.db")
+    }
+
+    /// The booking database URL: the configured one, or an SQLite file in the data dir.
+    pub fn booking_database_url(&self) -> String {
+        self.database_url(&self.booking.database_url, "booking.db")
+    }
+
+    /// The booking service's settings, from `[booking]`.
+    pub fn booking_settings(&self) -> innkeeper_booking::BookingSettings {
+        innkeeper_booking::BookingSettings {
+            max_nights: self.booking.max_nights,
+            hold_ttl_seconds: self.booking.hold_ttl_seconds,
+            cancellation_policy: innkeeper_booking::api::CancellationPolicy {
+                free_until_days_before: self.booking.free_cancellation_days_before,
+                late_refund_percent: self.booking.late_refund_percent,
+            },
+            idempotency_lease_seconds: self.booking.idempotency_lease_seconds,
+            idempotency_retention_seconds: self.booking.idempotency_retention_seconds,
+        }
     }
 
     fn database_url(&self, configured: &str, file: &str) -> String {
@@ -330,6 +407,44 @@ mod tests {
             config
                 .catalog_database_url()
                 .ends_with("innkeeper-data/catalog.db")
+        );
+        assert!(
+            config
+                .booking_database_url()
+                .ends_with("innkeeper-data/booking.db")
+        );
+        let defaults = innkeeper_booking::BookingSettings::default();
+        let settings = config.booking_settings();
+        assert_eq!(settings.hold_ttl_seconds, defaults.hold_ttl_seconds);
+        assert_eq!(settings.cancellation_policy, defaults.cancellation_policy);
+    }
+
+    #[test]
+    fn the_booking_hold_ttl_cannot_exceed_the_catalogs_maximum() {
+        let err = Config::load(
+            None,
+            &[
+                ("catalog.max_hold_ttl_seconds", serde_json::json!(600)),
+                ("booking.hold_ttl_seconds", serde_json::json!(900)),
+            ],
+        )
+        .expect_err("invalid");
+        assert!(
+            err.to_string().contains("booking.hold_ttl_seconds"),
+            "{err}"
+        );
+        let err = Config::load(
+            None,
+            &[(
+                "booking.idempotency_retention_seconds",
+                serde_json::json!(60),
+            )],
+        )
+        .expect_err("invalid");
+        assert!(
+            err.to_string()
+                .contains("booking.idempotency_retention_seconds"),
+            "{err}"
         );
     }
 

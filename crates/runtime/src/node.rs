@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
+use innkeeper_booking::api::{BookingApi, BookingClient};
+use innkeeper_booking::module::BookingModule;
 use innkeeper_catalog::CatalogSettings;
 use innkeeper_catalog::api::{CatalogApi, CatalogClient};
 use innkeeper_catalog::grpc::CatalogGrpcClient;
 use innkeeper_catalog::module::CatalogModule;
-use innkeeper_events::kafka::{KafkaTransport, ensure_topics};
-use innkeeper_events::{Bus, Relay};
+use innkeeper_events::kafka::{KafkaConsumer, KafkaTransport, ensure_topics};
+use innkeeper_events::{Bus, Consumer, Relay};
 use innkeeper_identity::api::{IdentityApi, IdentityClient};
 use innkeeper_identity::grpc::IdentityGrpcClient;
 use innkeeper_identity::module::IdentityModule;
@@ -128,6 +130,64 @@ fn start_relay(
     }
 }
 
+/// Starts the booking relay (`booking.events_relay`) and the booking consumers, each under a
+/// dispatcher keeping its inbox and dead letters in the booking database:
+/// - `hold_releases` on `booking.events` (the service's own events);
+/// - `hold_expiries` on `catalog.events` (on the bus: subscribed to the catalog's outbox, so the
+///   catalog must run in this process; otherwise nothing expires unpaid bookings here);
+/// - `payment_outcomes` on `payment.events` (on the bus: there is no payment service to
+///   publish them yet, so it runs only with Kafka).
+async fn start_booking_consumers(
+    supervisor: &mut Supervisor,
+    events: &EventsConfig,
+    db: &Database,
+    module: &BookingModule,
+    catalog_bus: Option<&Bus>,
+) -> anyhow::Result<()> {
+    let topics: &'static [&'static str] = &[
+        innkeeper_booking::contracts::TOPIC,
+        innkeeper_booking::contracts::PAYMENT_TOPIC,
+    ];
+    let booking_bus = start_relay(supervisor, events, db, "booking", topics)?;
+    let settings = events.consumer_settings();
+    let releases: Arc<dyn Consumer> = module.hold_releases.clone();
+    let expiries: Arc<dyn Consumer> = module.hold_expiries.clone();
+    let payments: Arc<dyn Consumer> = module.payment_outcomes.clone();
+    match events.transport {
+        EventTransport::Bus => {
+            let Some(booking_bus) = booking_bus else {
+                anyhow::bail!("events.transport is bus but the booking relay made no bus");
+            };
+            let mut subscriptions = vec![(booking_bus, releases)];
+            match catalog_bus {
+                Some(bus) => subscriptions.push((bus.clone(), expiries)),
+                None => tracing::warn!(
+                    "the catalog does not run in this process and events.transport is bus: \
+                     unpaid bookings are not expired when their holds lapse"
+                ),
+            }
+            for (bus, consumer) in subscriptions {
+                let name = consumer.name().to_owned();
+                let subscribed = bus
+                    .subscribe(consumer, db.clone(), settings.clone())
+                    .await
+                    .with_context(|| format!("subscribing {name}"))?;
+                supervisor.spawn(name, subscribed.run(supervisor.shutdown_token()));
+            }
+        }
+        EventTransport::Kafka => {
+            let kafka = events.kafka_settings();
+            for consumer in [releases, expiries, payments] {
+                let name = consumer.name().to_owned();
+                let subscribed = KafkaConsumer::new(&kafka, consumer, db.clone(), settings.clone())
+                    .with_context(|| format!("events.kafka_brokers: {name}"))?;
+                supervisor.spawn(name, subscribed.run(supervisor.shutdown_token()));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// What a caller can vary beyond the config (tests, `innkeeper up`).
 #[derive(Debug, Clone)]
 pub struct NodeOptions {
@@ -157,6 +217,7 @@ pub struct Node {
     local_catalog: Option<CatalogModule>,
     identity: IdentityClient,
     local_identity: Option<IdentityModule>,
+    booking: Option<BookingClient>,
     grace: Duration,
     databases: Vec<Database>,
     catalog_bus: Option<Bus>,
@@ -297,6 +358,49 @@ impl Node {
             (IdentityClient::new(Arc::new(remote)), None)
         };
 
+        // Booking: local only so far (no gRPC yet): a node without the booking target has no
+        // booking client, and its gateway answers the booking routes with 503.
+        let booking = if local.contains(&Target::Booking) {
+            let db = connect(
+                config,
+                &config.booking_database_url(),
+                config.booking.max_connections,
+                "booking.database_url",
+            )
+            .await?;
+            let module = BookingModule::start(
+                &db,
+                catalog.clone(),
+                options.clock.clone(),
+                config.booking_settings(),
+            )
+            .await
+            .context("starting bookings")?;
+            readiness.add("booking_database", database_check(&db));
+            if !options.one_shot {
+                start_booking_consumers(
+                    &mut supervisor,
+                    &config.events,
+                    &db,
+                    &module,
+                    catalog_bus.as_ref(),
+                )
+                .await?;
+                supervisor.spawn(
+                    "booking.key_reaper",
+                    module.clone().run_key_reaper(
+                        Duration::from_secs(config.booking.key_reap_interval_seconds),
+                        supervisor.shutdown_token(),
+                    ),
+                );
+            }
+            databases.push(db);
+            let api: Arc<dyn BookingApi> = module.service.clone();
+            Some(BookingClient::new(api))
+        } else {
+            None
+        };
+
         // Token verification: the local issuer's keys come from identity (in-process or over
         // gRPC, the verifier cannot tell), external issuers' from their JWKS URLs.
         let verifier = Arc::new(
@@ -333,6 +437,7 @@ impl Node {
             let upstream = innkeeper_gateway::Upstream {
                 catalog: catalog.clone(),
                 identity: identity.clone(),
+                booking: booking.clone(),
                 verifier: verifier.clone(),
             };
             http_router = http_router.merge(innkeeper_gateway::router(upstream, settings));
@@ -372,6 +477,7 @@ impl Node {
             local_catalog,
             identity,
             local_identity,
+            booking,
             grace: Duration::from_secs(config.node.shutdown_grace_seconds),
             databases,
             catalog_bus,
@@ -409,6 +515,11 @@ impl Node {
     /// `events.transport` is `bus`: consumers in this process subscribe to it.
     pub fn catalog_bus(&self) -> Option<&Bus> {
         self.catalog_bus.as_ref()
+    }
+
+    /// The booking service, when it runs in this process (there is no remote client yet).
+    pub fn booking(&self) -> Option<BookingClient> {
+        self.booking.clone()
     }
 
     /// Whether the catalog runs in this process.

@@ -16,11 +16,13 @@ pub enum Target {
     Catalog,
     /// Accounts, passwords, access and refresh tokens, signing keys.
     Identity,
+    /// Bookings: create, cancel, modify, front desk, the payment and expiry saga.
+    Booking,
 }
 
 impl Target {
     /// Every target with what it runs, for `innkeeper list-targets`.
-    pub const DESCRIBED: [(Target, &'static str); 4] = [
+    pub const DESCRIBED: [(Target, &'static str); 5] = [
         (Target::All, "every service in one process"),
         (
             Target::Gateway,
@@ -34,6 +36,11 @@ impl Target {
             Target::Identity,
             "accounts, argon2id passwords, signed access tokens, refresh token families, signing keys (gRPC)",
         ),
+        (
+            Target::Booking,
+            "event-sourced bookings, idempotent requests, cancellations and refunds, front desk; \
+             consumes payment and hold-expiry events (in-process only so far: no gRPC yet)",
+        ),
     ];
 
     /// The name used in flags and config.
@@ -43,6 +50,7 @@ impl Target {
             Target::Gateway => "gateway",
             Target::Catalog => "catalog",
             Target::Identity => "identity",
+            Target::Booking => "booking",
         }
     }
 
@@ -53,7 +61,9 @@ impl Target {
             .map(|(t, _)| *t)
             .find(|t| t.as_str() == s.trim())
             .ok_or_else(|| {
-                anyhow::anyhow!("unknown target {s:?}; known: all, gateway, catalog, identity")
+                anyhow::anyhow!(
+                    "unknown target {s:?}; known: all, gateway, catalog, identity, booking"
+                )
             })
     }
 }
@@ -67,6 +77,7 @@ pub fn services(targets: &[Target]) -> BTreeSet<Target> {
                 set.insert(Target::Gateway);
                 set.insert(Target::Catalog);
                 set.insert(Target::Identity);
+                set.insert(Target::Booking);
             }
             other => {
                 set.insert(*other);
@@ -84,8 +95,14 @@ mod tests {
     fn all_expands_to_every_service() {
         assert_eq!(
             services(&[Target::All]),
-            BTreeSet::from([Target::Gateway, Target::Catalog, Target::Identity])
+            BTreeSet::from([
+                Target::Gateway,
+                Target::Catalog,
+                Target::Identity,
+                Target::Booking
+            ])
         );
+        assert_eq!(Target::parse("booking").ok(), Some(Target::Booking));
         assert_eq!(
             services(&[Target::Gateway]),
             BTreeSet::from([Target::Gateway])

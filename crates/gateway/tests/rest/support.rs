@@ -136,6 +136,7 @@ pub async fn anonymous_app() -> TestApp {
     let upstream = Upstream {
         catalog: catalog.clone(),
         identity: identity.clone(),
+        booking: None,
         verifier: verifier.clone(),
     };
     TestApp {

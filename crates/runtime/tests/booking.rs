@@ -1,0 +1,112 @@
+//! `Node::build` runs bookings in the embedded shape: the booking database is part of the
+//! node's readiness, and the hold-expiry consumer reads the catalog's outbox across databases
+//! (an unpaid booking whose hold lapses becomes `expired`).
+
+use std::time::{Duration, Instant};
+
+use innkeeper_booking::api::{BookingStatus, NewBooking};
+use innkeeper_catalog::api::HotelQuery;
+use innkeeper_kernel::{Clock as _, Principal, Role, SystemClock, UserId};
+use innkeeper_platform::testing::TempDir;
+use innkeeper_runtime::{Config, Node, NodeOptions};
+use serde_json::json;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+fn config(dir: &TempDir, more: &[(&'static str, serde_json::Value)]) -> Config {
+    let mut overrides = vec![
+        ("node.data_dir", json!(dir.path)),
+        ("node.listen", json!("127.0.0.1:0")),
+        ("node.grpc_listen", json!("")),
+    ];
+    overrides.extend_from_slice(more);
+    Config::load(None, &overrides).expect("config")
+}
+
+/// `GET path` over a plain HTTP/1.1 connection; the body as JSON.
+async fn get_json(addr: std::net::SocketAddr, path: &str) -> serde_json::Value {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("read");
+    let (_, body) = response.split_once("\r\n\r\n").expect("a body");
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_embedded_node_runs_bookings_and_expires_unpaid_ones_from_catalog_events() {
+    let dir = TempDir::new("runtime_booking");
+    let config = config(
+        &dir,
+        &[
+            ("booking.hold_ttl_seconds", json!(1)),
+            ("catalog.hold_sweep_interval_ms", json!(50)),
+            ("events.poll_interval_ms", json!(20)),
+        ],
+    );
+    let node = Node::build(&config, NodeOptions::default())
+        .await
+        .expect("node");
+    let booking = node.booking().expect("`all` runs bookings");
+    let catalog = node.catalog();
+    let addr = node.http_addr();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let stopped = stop.clone();
+    let serving = tokio::spawn(node.run_until_stopped(async move { stopped.cancelled().await }));
+
+    let ready = get_json(addr, "/health/ready").await;
+    assert_eq!(ready["status"], "ready", "{ready}");
+    assert_eq!(ready["checks"]["booking_database"], "up", "{ready}");
+
+    innkeeper_catalog::demo::seed_demo(&catalog, &Principal::DEVELOPMENT, SystemClock.today())
+        .await
+        .expect("seed");
+    let hotel = catalog
+        .list_hotels(HotelQuery {
+            limit: Some(1),
+            ..HotelQuery::default()
+        })
+        .await
+        .expect("hotels")
+        .items[0]
+        .id;
+    let room_type = catalog.get_hotel(hotel).await.expect("hotel").room_types[0].id;
+    let guest = Principal {
+        user_id: UserId::new(),
+        role: Role::Guest,
+    };
+    let check_in = SystemClock.today() + time::Duration::days(20);
+    let created = booking
+        .create(
+            &guest,
+            NewBooking {
+                hotel_id: hotel,
+                room_type_id: room_type,
+                check_in,
+                check_out: check_in + time::Duration::days(2),
+                guests: 1,
+                rooms: None,
+                guest_name: "Ana Lima".to_owned(),
+                guest_email: None,
+                special_requests: None,
+            },
+            None,
+        )
+        .await
+        .result
+        .expect("booked");
+    assert_eq!(created.status, BookingStatus::PendingPayment);
+
+    // The catalog expires the hold after a second; its event reaches the booking consumer.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = booking.get(&guest, created.id).await.expect("booking");
+        if now.status == BookingStatus::Expired {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never expired: {:?}", now.status);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.cancel();
+    serving.await.expect("join").expect("clean stop");
+}
