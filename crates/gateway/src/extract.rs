@@ -191,7 +191,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
     }
 }
 
-fn parse_version(raw: &str) -> Option<i64> {
+pub(crate) fn parse_version(raw: &str) -> Option<i64> {
     let raw = raw.trim();
     let raw = raw.strip_prefix("W/").unwrap_or(raw);
     let raw = raw

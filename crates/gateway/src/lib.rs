@@ -171,6 +171,7 @@ fn api_router(upstream: Upstream, settings: GatewaySettings) -> (Router, utoipa:
     let state = routes::AppState {
         catalog: upstream.catalog,
         identity: upstream.identity,
+        booking: upstream.booking,
         settings: Arc::new(settings),
     };
     let (router, mut api) = documented_routes().with_state(state).split_for_parts();

@@ -3,6 +3,8 @@
 
 #[path = "rest/access.rs"]
 mod access;
+#[path = "rest/bookings.rs"]
+mod bookings;
 #[path = "rest/catalog.rs"]
 mod catalog;
 #[path = "rest/docs.rs"]

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
+use innkeeper_booking::api::BookingClient;
 use innkeeper_catalog::api::CatalogClient;
 use innkeeper_identity::api::IdentityClient;
 use serde::Serialize;
@@ -16,6 +17,7 @@ use crate::GatewaySettings;
 use crate::extract::etag;
 
 mod availability;
+mod bookings;
 mod hotels;
 mod identity;
 mod inventory;
@@ -27,6 +29,7 @@ mod rooms;
 pub(crate) struct AppState {
     pub(crate) catalog: CatalogClient,
     pub(crate) identity: IdentityClient,
+    pub(crate) booking: Option<BookingClient>,
     pub(crate) settings: Arc<GatewaySettings>,
 }
 
@@ -42,6 +45,7 @@ pub(crate) struct AppState {
     tags(
         (name = "identity", description = "Accounts, tokens and the caller's profile"),
         (name = "catalog", description = "Hotels, room types, rooms, rates, inventory and availability"),
+        (name = "bookings", description = "Bookings: book, read, list, cancel, history"),
         (name = "meta", description = "Service information")
     ),
     components(schemas(crate::Problem)),
@@ -96,6 +100,11 @@ pub(crate) fn api_v1() -> OpenApiRouter<AppState> {
         .routes(routes!(inventory::get_inventory))
         .routes(routes!(availability::search_availability))
         .routes(routes!(availability::hotel_availability))
+        .routes(routes!(bookings::list_bookings, bookings::create_booking))
+        .routes(routes!(bookings::get_booking))
+        .routes(routes!(bookings::get_booking_by_reference))
+        .routes(routes!(bookings::cancel_booking))
+        .routes(routes!(bookings::booking_history))
 }
 
 /// Documents, on every operation, the failures any endpoint may answer (500, 503 with

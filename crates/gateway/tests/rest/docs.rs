@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::support::*;
 
 /// Every path of the API; GET and POST share `/hotels`, GET and PATCH `/hotels/{id}`.
-const API_PATHS: [&str; 19] = [
+const API_PATHS: [&str; 24] = [
     "/.well-known/jwks.json",
     "/.well-known/openid-configuration",
     "/api/v1/auth/register",
@@ -26,6 +26,11 @@ const API_PATHS: [&str; 19] = [
     "/api/v1/hotels/{id}/inventory",
     "/api/v1/availability",
     "/api/v1/hotels/{id}/availability",
+    "/api/v1/bookings",
+    "/api/v1/bookings/{id}",
+    "/api/v1/bookings/reference/{reference}",
+    "/api/v1/bookings/{id}/cancel",
+    "/api/v1/bookings/{id}/history",
 ];
 
 #[tokio::test]

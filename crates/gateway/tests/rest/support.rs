@@ -1,11 +1,14 @@
-//! The test app: the router over the real catalog service on a fresh SQLite database, and
-//! helpers to send requests and read problem documents.
+//! The test app: the router over the real catalog, identity and booking services, each on a
+//! fresh SQLite database, and helpers to send requests and read problem documents.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
 use http::{Method, Request, StatusCode, header};
+use innkeeper_booking::BookingSettings;
+use innkeeper_booking::api::BookingClient;
+use innkeeper_booking::module::BookingModule;
 use innkeeper_catalog::api::CatalogClient;
 use innkeeper_catalog::{CatalogService, CatalogSettings};
 use innkeeper_gateway::{GatewaySettings, Upstream, router};
@@ -33,7 +36,7 @@ pub struct TestApp {
     pub token: Option<String>,
     /// The gateway's token verifier (to count verifications).
     pub verifier: Arc<Verifier>,
-    _dbs: Arc<(TestDatabase, TestDatabase)>,
+    _dbs: Arc<(TestDatabase, TestDatabase, TestDatabase)>,
 }
 
 /// What came back.
@@ -133,10 +136,21 @@ pub async fn anonymous_app() -> TestApp {
         },
         ..GatewaySettings::default()
     };
+    // Bookings over the same catalog, on their own database (as in a node).
+    let booking_db = TestDatabase::sqlite().await;
+    let booking = BookingModule::start(
+        &booking_db.db,
+        catalog.clone(),
+        clock.clone(),
+        BookingSettings::default(),
+    )
+    .await
+    .expect("start bookings");
+    let booking = BookingClient::new(booking.service);
     let upstream = Upstream {
         catalog: catalog.clone(),
         identity: identity.clone(),
-        booking: None,
+        booking: Some(booking),
         verifier: verifier.clone(),
     };
     TestApp {
@@ -147,7 +161,7 @@ pub async fn anonymous_app() -> TestApp {
         clock,
         token: None,
         verifier,
-        _dbs: Arc::new((db, identity_db)),
+        _dbs: Arc::new((db, identity_db, booking_db)),
     }
 }
 
@@ -236,12 +250,17 @@ impl TestApp {
 
     /// Logs a demo account in through the API; returns its access token.
     pub async fn login(&self, email: &str) -> String {
+        self.login_with(email, DEMO_PASSWORD).await
+    }
+
+    /// Logs an account in through the API; returns its access token.
+    pub async fn login_with(&self, email: &str, password: &str) -> String {
         let reply = self
             .send(
                 Method::POST,
                 "/api/v1/auth/login",
                 &[],
-                Some(json!({"email": email, "password": DEMO_PASSWORD})),
+                Some(json!({"email": email, "password": password})),
             )
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
