@@ -1,4 +1,4 @@
-//! The access matrix: every catalog endpoint x every kind of caller, with the status each cell
+//! The access matrices: every catalog and booking endpoint x every kind of caller, with the status each cell
 //! must answer. Objects of another hotelier answer 404 (they do not exist for you), a guest's
 //! attempt to manage hotels 403, a request without a token 401.
 //!
@@ -305,4 +305,132 @@ async fn a_bad_token_is_refused_even_on_public_endpoints() {
             "{bad}"
         );
     }
+}
+
+/// A row of the booking matrix: name, method, URI, body, `If-Match`, and the status per caller
+/// in `EVERYONE` order.
+type BookingRow = (
+    &'static str,
+    Method,
+    String,
+    Option<Value>,
+    Option<&'static str>,
+    [u16; 5],
+);
+
+#[tokio::test]
+async fn every_booking_endpoint_answers_each_caller_as_the_role_rules_say() {
+    let owner = app().await;
+    let hotel = owner.hotel("Casa Matrix").await;
+    let room_type = owner.room_type(&hotel, "Double", 2, 10_000, 4).await;
+    let callers = [
+        owner.acting_as(None),
+        owner.acting_as(Some(owner.login("guest@innkeeper.test").await)),
+        owner.acting_as(owner.token.clone()),
+        owner.acting_as(Some(owner.login("hotelier2@innkeeper.test").await)),
+        owner.acting_as(Some(owner.login(ADMIN_EMAIL).await)),
+    ];
+    let request = json!({
+        "hotel_id": hotel, "room_type_id": room_type, "check_in": "2026-12-10",
+        "check_out": "2026-12-12", "guests": 2, "guest_name": "Gabriela Guest",
+    });
+    // The demo guest's booking every read row reads.
+    let booked = callers[1].post("/api/v1/bookings", request.clone()).await;
+    assert_eq!(booked.status.as_u16(), 201, "{}", booked.text);
+    let id = booked.body["id"].as_str().expect("id").to_owned();
+    let reference = booked.body["reference"].as_str().expect("ref").to_owned();
+
+    let see = [401, 200, 200, 404, 200];
+    let rows: Vec<BookingRow> = vec![
+        (
+            "book",
+            Method::POST,
+            "/api/v1/bookings".into(),
+            Some(request),
+            None,
+            [401, 201, 403, 403, 403],
+        ),
+        (
+            "list own bookings",
+            Method::GET,
+            "/api/v1/bookings".into(),
+            None,
+            None,
+            [401, 200, 422, 422, 200],
+        ),
+        (
+            "list a hotel's bookings",
+            Method::GET,
+            format!("/api/v1/bookings?hotel_id={hotel}"),
+            None,
+            None,
+            [401, 403, 200, 404, 200],
+        ),
+        (
+            "read a booking",
+            Method::GET,
+            format!("/api/v1/bookings/{id}"),
+            None,
+            None,
+            see,
+        ),
+        (
+            "read a booking by reference",
+            Method::GET,
+            format!("/api/v1/bookings/reference/{reference}"),
+            None,
+            None,
+            see,
+        ),
+        (
+            "read a booking's history",
+            Method::GET,
+            format!("/api/v1/bookings/{id}/history"),
+            None,
+            None,
+            see,
+        ),
+        (
+            // A stale If-Match: the rules are checked without cancelling anything.
+            "cancel a booking",
+            Method::POST,
+            format!("/api/v1/bookings/{id}/cancel"),
+            Some(json!({})),
+            Some("\"99\""),
+            [401, 412, 412, 404, 412],
+        ),
+    ];
+    let mut wrong = Vec::new();
+    let mut cells = 0;
+    for (name, method, uri, body, if_match, expected) in rows {
+        for ((who, caller), expected) in EVERYONE.iter().zip(&callers).zip(expected) {
+            let headers: Vec<(&str, &str)> =
+                if_match.map(|v| ("if-match", v)).into_iter().collect();
+            let reply = caller
+                .send(method.clone(), &uri, &headers, body.clone())
+                .await;
+            cells += 1;
+            if reply.status.as_u16() != expected {
+                wrong.push(format!(
+                    "{name} as {who:?}: expected {expected}, got {} {}",
+                    reply.status, reply.text
+                ));
+            }
+            if reply.status.as_u16() >= 400 {
+                assert_eq!(reply.header("content-type"), "application/problem+json");
+                assert!(
+                    !reply.text.contains("Gabriela"),
+                    "{name} as {who:?} leaks: {}",
+                    reply.text
+                );
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {cells} cells wrong:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+    assert_eq!(cells, 7 * 5);
 }
