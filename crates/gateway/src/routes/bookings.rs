@@ -1,4 +1,5 @@
-//! `/bookings`: book a stay, read, list, cancel, and the audit trail.
+//! `/bookings`: book a stay, read, list, change, cancel, the front desk (check-in, check-out,
+//! no-show, upgrade) and the audit trail.
 //!
 //! Changes accept an `Idempotency-Key`: the booking service runs a request once per key and
 //! answers repeats with the stored answer, which this edge marks `Idempotency-Replayed: true`.
@@ -9,16 +10,17 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use innkeeper_booking::api::{
-    Booking, BookingClient, BookingId, BookingQuery, BookingStatus, HistoryEntry, IdempotencyKey,
-    Idempotent, NewBooking,
+    Booking, BookingClient, BookingId, BookingPatch, BookingQuery, BookingStatus, HistoryEntry,
+    IdempotencyKey, Idempotent, NewBooking,
 };
-use innkeeper_kernel::{Error, HotelId, Page};
+use innkeeper_kernel::{Error, HotelId, Page, RoomId, RoomTypeId};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{AppState, created, versioned};
 use crate::auth::Caller;
-use crate::extract::{ApiJson, ApiQuery, decode_json, parse_version};
+use crate::extract::{ApiJson, ApiQuery, IfMatch, decode_json, parse_version};
 use crate::params::ParamCheck;
 use crate::{API_V1, ApiError, Problem};
 
@@ -75,6 +77,15 @@ fn optional_if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
                     .with_field("If-Match", message),
             )
         })
+}
+
+/// An optional JSON body: empty means every field's default.
+fn optional_body<T: DeserializeOwned + Default>(body: &Bytes) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        Ok(T::default())
+    } else {
+        Ok(decode_json(body)?)
+    }
 }
 
 /// The answer of an idempotent change: `status` and the booking with its `ETag`, or the
@@ -321,11 +332,7 @@ pub(crate) async fn cancel_booking(
     let id = booking_id(&id)?;
     let if_match = optional_if_match(&headers)?;
     let key = idempotency_key(&headers)?;
-    let request: CancelRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        CancelRequest::default()
-    } else {
-        decode_json(&body)?
-    };
+    let request: CancelRequest = optional_body(&body)?;
     let outcome = bookings(&state)?
         .cancel(&caller, id, if_match, request.reason, key)
         .await;
@@ -355,6 +362,214 @@ pub(crate) async fn booking_history(
 ) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
     let id = booking_id(&id)?;
     Ok(Json(bookings(&state)?.history(&caller, id).await?))
+}
+
+/// The `200` of a change: the booking with its new `ETag`.
+fn changed(booking: Booking) -> Response {
+    versioned(StatusCode::OK, booking.version, booking)
+}
+
+/// Changes dates, guests or room type (the guest, before the check-in day); the new stay is
+/// held before the old one is given back.
+#[utoipa::path(
+    patch,
+    path = "/bookings/{id}",
+    tag = "bookings",
+    params(
+        ("id" = uuid::Uuid, Path, description = "The booking"),
+        ("If-Match" = String, Header, description = "The ETag last read, such as `\"3\"`"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Runs the request once; repeats get the first answer"),
+    ),
+    request_body(content = BookingPatch, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The changed booking", body = Booking, headers(
+            ("ETag" = String, description = "The booking's new version"),
+            ("Idempotency-Replayed" = String, description = "`true` when this is a stored answer"),
+        )),
+        (status = 400, description = "Malformed id, body or header", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only the guest changes their booking", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such booking, or not the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Sold out for the new stay, or the booking can no longer change", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The booking changed since that ETag", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not sent as JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match is missing", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn modify_booking(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    IfMatch(version): IfMatch,
+    headers: HeaderMap,
+    ApiJson(patch): ApiJson<BookingPatch>,
+) -> Result<Response, ApiError> {
+    let id = booking_id(&id)?;
+    let key = idempotency_key(&headers)?;
+    let outcome = bookings(&state)?
+        .modify(&caller, id, Some(version), patch, key)
+        .await;
+    Ok(answer(outcome, changed))
+}
+
+/// What a check-in may say (the body is optional).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CheckInRequest {
+    /// The room to give (of the booked type, in service); ready rooms of the type otherwise.
+    #[serde(default)]
+    room_id: Option<RoomId>,
+}
+
+/// What an upgrade names.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UpgradeRequest {
+    /// Another room type of the same hotel.
+    room_type_id: RoomTypeId,
+}
+
+/// Checks the guest in (the hotel's owner, from the check-in day): one room per room booked.
+#[utoipa::path(
+    post,
+    path = "/bookings/{id}/check-in",
+    tag = "bookings",
+    params(
+        ("id" = uuid::Uuid, Path, description = "The booking"),
+        ("If-Match" = Option<String>, Header, description = "Only if the booking is still at this ETag"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Runs the request once; repeats get the first answer"),
+    ),
+    request_body(content = Option<CheckInRequest>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The booking, `checked_in`, with its rooms", body = Booking),
+        (status = 403, description = "Only the hotel's owner checks guests in", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such booking, or not the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not confirmed, not the day yet, or the room is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The booking changed since that ETag", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn check_in(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let id = booking_id(&id)?;
+    let if_match = optional_if_match(&headers)?;
+    let key = idempotency_key(&headers)?;
+    let request: CheckInRequest = optional_body(&body)?;
+    let outcome = bookings(&state)?
+        .check_in(&caller, id, request.room_id, if_match, key)
+        .await;
+    Ok(answer(outcome, changed))
+}
+
+/// Checks the guest out (the hotel's owner).
+#[utoipa::path(
+    post,
+    path = "/bookings/{id}/check-out",
+    tag = "bookings",
+    params(
+        ("id" = uuid::Uuid, Path, description = "The booking"),
+        ("If-Match" = Option<String>, Header, description = "Only if the booking is still at this ETag"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Runs the request once; repeats get the first answer"),
+    ),
+    responses(
+        (status = 200, description = "The booking, `checked_out`", body = Booking),
+        (status = 403, description = "Only the hotel's owner checks guests out", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such booking, or not the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The guest is not checked in", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The booking changed since that ETag", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn check_out(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let id = booking_id(&id)?;
+    let if_match = optional_if_match(&headers)?;
+    let key = idempotency_key(&headers)?;
+    let outcome = bookings(&state)?
+        .check_out(&caller, id, if_match, key)
+        .await;
+    Ok(answer(outcome, changed))
+}
+
+/// Records that the guest never came (the hotel's owner, on or after the check-in day).
+#[utoipa::path(
+    post,
+    path = "/bookings/{id}/no-show",
+    tag = "bookings",
+    params(
+        ("id" = uuid::Uuid, Path, description = "The booking"),
+        ("If-Match" = Option<String>, Header, description = "Only if the booking is still at this ETag"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Runs the request once; repeats get the first answer"),
+    ),
+    responses(
+        (status = 200, description = "The booking, `no_show`", body = Booking),
+        (status = 403, description = "Only the hotel's owner records a no-show", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such booking, or not the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not confirmed, or before the check-in day", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The booking changed since that ETag", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn no_show(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let id = booking_id(&id)?;
+    let if_match = optional_if_match(&headers)?;
+    let key = idempotency_key(&headers)?;
+    let outcome = bookings(&state)?.no_show(&caller, id, if_match, key).await;
+    Ok(answer(outcome, changed))
+}
+
+/// Moves the stay to another room type of the hotel at the booked price (the hotel's owner,
+/// until the check-in day).
+#[utoipa::path(
+    post,
+    path = "/bookings/{id}/upgrade",
+    tag = "bookings",
+    params(
+        ("id" = uuid::Uuid, Path, description = "The booking"),
+        ("If-Match" = Option<String>, Header, description = "Only if the booking is still at this ETag"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Runs the request once; repeats get the first answer"),
+    ),
+    request_body(content = UpgradeRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The upgraded booking", body = Booking),
+        (status = 403, description = "Only the hotel's owner upgrades", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such booking or room type, or not the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The new type is sold out, or the booking can no longer change", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The booking changed since that ETag", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn upgrade(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<UpgradeRequest>,
+) -> Result<Response, ApiError> {
+    let id = booking_id(&id)?;
+    let if_match = optional_if_match(&headers)?;
+    let key = idempotency_key(&headers)?;
+    let outcome = bookings(&state)?
+        .upgrade(&caller, id, request.room_type_id, if_match, key)
+        .await;
+    Ok(answer(outcome, changed))
 }
 
 #[cfg(test)]

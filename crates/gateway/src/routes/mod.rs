@@ -45,7 +45,7 @@ pub(crate) struct AppState {
     tags(
         (name = "identity", description = "Accounts, tokens and the caller's profile"),
         (name = "catalog", description = "Hotels, room types, rooms, rates, inventory and availability"),
-        (name = "bookings", description = "Bookings: book, read, list, cancel, history"),
+        (name = "bookings", description = "Bookings: book, read, list, change, cancel, front desk, history"),
         (name = "meta", description = "Service information")
     ),
     components(schemas(crate::Problem)),
@@ -101,10 +101,14 @@ pub(crate) fn api_v1() -> OpenApiRouter<AppState> {
         .routes(routes!(availability::search_availability))
         .routes(routes!(availability::hotel_availability))
         .routes(routes!(bookings::list_bookings, bookings::create_booking))
-        .routes(routes!(bookings::get_booking))
+        .routes(routes!(bookings::get_booking, bookings::modify_booking))
         .routes(routes!(bookings::get_booking_by_reference))
         .routes(routes!(bookings::cancel_booking))
         .routes(routes!(bookings::booking_history))
+        .routes(routes!(bookings::check_in))
+        .routes(routes!(bookings::check_out))
+        .routes(routes!(bookings::no_show))
+        .routes(routes!(bookings::upgrade))
 }
 
 /// Documents, on every operation, the failures any endpoint may answer (500, 503 with

@@ -233,3 +233,88 @@ async fn a_guest_cancels_and_the_refund_and_room_come_back() {
     let rebooked = guest.post("/api/v1/bookings", request).await;
     assert_eq!(rebooked.status, StatusCode::CREATED, "{}", rebooked.text);
 }
+
+#[tokio::test]
+async fn a_guest_changes_the_stay_only_with_the_current_etag() {
+    let (hotelier, guest, request) = one_room().await;
+    // The new stay is held before the old one is given back: a second room makes that possible.
+    let hotel = request["hotel_id"].as_str().expect("hotel");
+    let room = hotelier
+        .post(
+            &format!("/api/v1/hotels/{hotel}/rooms"),
+            json!({"number": "699", "floor": 6, "room_type_id": request["room_type_id"]}),
+        )
+        .await;
+    assert_eq!(room.status, StatusCode::CREATED, "{}", room.text);
+    let created = guest.post("/api/v1/bookings", request).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let uri = format!(
+        "/api/v1/bookings/{}",
+        created.body["id"].as_str().expect("id")
+    );
+    let longer = json!({"check_out": "2026-12-13"});
+
+    guest
+        .send(Method::PATCH, &uri, &[], Some(longer.clone()))
+        .await
+        .assert_problem(428, "precondition_required", None);
+    guest
+        .patch(&uri, "\"5\"", longer.clone())
+        .await
+        .assert_problem(412, "version_mismatch", None);
+    let changed = guest.patch(&uri, "\"1\"", longer).await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
+    assert_eq!(changed.header("etag"), "\"2\"");
+    assert_eq!(
+        changed.body["stay"]["check_out"], "2026-12-13",
+        "{}",
+        changed.text
+    );
+    assert_eq!(changed.body["price"]["total"]["amount"], 30_000);
+}
+
+#[tokio::test]
+async fn the_hotel_upgrades_a_booking_and_the_front_desk_needs_a_paid_one() {
+    let (hotelier, guest, request) = one_room().await;
+    let hotel = request["hotel_id"].as_str().expect("hotel").to_owned();
+    let suite = hotelier.room_type(&hotel, "Suite", 2, 25_000, 1).await;
+    let created = guest.post("/api/v1/bookings", request.clone()).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let id = created.body["id"].as_str().expect("id");
+
+    let upgraded = hotelier
+        .post(
+            &format!("/api/v1/bookings/{id}/upgrade"),
+            json!({"room_type_id": suite}),
+        )
+        .await;
+    assert_eq!(upgraded.status, StatusCode::OK, "{}", upgraded.text);
+    assert_eq!(upgraded.body["room_type_id"], suite.as_str());
+    assert_eq!(
+        upgraded.body["upgrade"],
+        json!({"from_room_type_id": request["room_type_id"], "price_rule": "complimentary"})
+    );
+    assert_eq!(
+        upgraded.body["price"]["total"],
+        created.body["price"]["total"]
+    );
+    assert_eq!(upgraded.header("etag"), "\"2\"");
+
+    // Unpaid (and before the day): nobody is checked in, out, or marked a no-show.
+    for action in ["check-in", "check-out", "no-show"] {
+        let reply = hotelier
+            .post(&format!("/api/v1/bookings/{id}/{action}"), json!({}))
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::CONFLICT,
+            "{action}: {}",
+            reply.text
+        );
+    }
+    // The guest cannot use the front desk at all.
+    let reply = guest
+        .post(&format!("/api/v1/bookings/{id}/no-show"), json!({}))
+        .await;
+    assert_eq!(reply.status.as_u16(), 403, "{}", reply.text);
+}

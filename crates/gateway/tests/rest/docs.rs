@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::support::*;
 
 /// Every path of the API; GET and POST share `/hotels`, GET and PATCH `/hotels/{id}`.
-const API_PATHS: [&str; 24] = [
+const API_PATHS: [&str; 28] = [
     "/.well-known/jwks.json",
     "/.well-known/openid-configuration",
     "/api/v1/auth/register",
@@ -31,6 +31,10 @@ const API_PATHS: [&str; 24] = [
     "/api/v1/bookings/reference/{reference}",
     "/api/v1/bookings/{id}/cancel",
     "/api/v1/bookings/{id}/history",
+    "/api/v1/bookings/{id}/check-in",
+    "/api/v1/bookings/{id}/check-out",
+    "/api/v1/bookings/{id}/no-show",
+    "/api/v1/bookings/{id}/upgrade",
 ];
 
 #[tokio::test]
