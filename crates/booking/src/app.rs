@@ -139,19 +139,20 @@ impl BookingService {
             .ok_or_else(|| Error::not_found("booking", id))
     }
 
-    /// A keyed action on an existing booking (`POST /bookings/{id}/<action>`).
+    /// A keyed change of an existing booking; `operation` names the method and path the key is
+    /// bound to (`POST /bookings/{id}/cancel`, `PATCH /bookings/{id}`).
     fn keyed<'a>(
         &self,
         caller: &'a Principal,
         key: Option<IdempotencyKey>,
         id: BookingId,
-        action: &str,
+        operation: String,
         body: serde_json::Value,
     ) -> Keyed<'a> {
         Keyed {
             caller,
             key,
-            operation: format!("POST /bookings/{id}/{action}"),
+            operation,
             body: body.to_string().into_bytes(),
             resource_id: id.as_uuid(),
             success_status: 200,
@@ -246,7 +247,7 @@ impl BookingApi for BookingService {
         key: Option<IdempotencyKey>,
     ) -> Idempotent<Booking> {
         let body = serde_json::json!({ "if_match": if_match, "reason": reason });
-        let request = self.keyed(caller, key, id, "cancel", body);
+        let request = self.keyed(caller, key, id, format!("POST /bookings/{id}/cancel"), body);
         self.idempotently(request, |_, running| {
             self.cancel_now(caller, id, if_match, reason, running)
         })
@@ -263,8 +264,7 @@ impl BookingApi for BookingService {
         key: Option<IdempotencyKey>,
     ) -> Idempotent<Booking> {
         let body = serde_json::json!({ "if_match": if_match, "patch": patch });
-        let mut request = self.keyed(caller, key, id, "", body);
-        request.operation = format!("PATCH /bookings/{id}");
+        let request = self.keyed(caller, key, id, format!("PATCH /bookings/{id}"), body);
         self.idempotently(request, |_, running| {
             self.modify_now(caller, id, if_match, patch, running)
         })
@@ -281,7 +281,13 @@ impl BookingApi for BookingService {
         key: Option<IdempotencyKey>,
     ) -> Idempotent<Booking> {
         let body = serde_json::json!({ "if_match": if_match, "room_type_id": room_type_id });
-        let request = self.keyed(caller, key, id, "upgrade", body);
+        let request = self.keyed(
+            caller,
+            key,
+            id,
+            format!("POST /bookings/{id}/upgrade"),
+            body,
+        );
         self.idempotently(request, |_, running| {
             self.upgrade_now(caller, id, room_type_id, if_match, running)
         })
@@ -298,7 +304,13 @@ impl BookingApi for BookingService {
         key: Option<IdempotencyKey>,
     ) -> Idempotent<Booking> {
         let body = serde_json::json!({ "if_match": if_match, "room_id": room_id });
-        let request = self.keyed(caller, key, id, "check-in", body);
+        let request = self.keyed(
+            caller,
+            key,
+            id,
+            format!("POST /bookings/{id}/check-in"),
+            body,
+        );
         self.idempotently(request, |_, running| {
             self.check_in_now(caller, id, room_id, if_match, running)
         })
@@ -314,7 +326,13 @@ impl BookingApi for BookingService {
         key: Option<IdempotencyKey>,
     ) -> Idempotent<Booking> {
         let body = serde_json::json!({ "if_match": if_match });
-        let request = self.keyed(caller, key, id, "check-out", body);
+        let request = self.keyed(
+            caller,
+            key,
+            id,
+            format!("POST /bookings/{id}/check-out"),
+            body,
+        );
         self.idempotently(request, |_, running| {
             self.check_out_now(caller, id, if_match, running)
         })
@@ -330,7 +348,13 @@ impl BookingApi for BookingService {
         key: Option<IdempotencyKey>,
     ) -> Idempotent<Booking> {
         let body = serde_json::json!({ "if_match": if_match });
-        let request = self.keyed(caller, key, id, "no-show", body);
+        let request = self.keyed(
+            caller,
+            key,
+            id,
+            format!("POST /bookings/{id}/no-show"),
+            body,
+        );
         self.idempotently(request, |_, running| {
             self.no_show_now(caller, id, if_match, running)
         })
