@@ -165,4 +165,10 @@ async fn a_node_on_kafka_publishes_the_catalogs_events() {
     wait_for_hold_event(&collector, hold).await;
     stop.cancel();
     consuming.await.expect("join").expect("consumer");
+    // Stopped, not dropped: a Kafka consumer dropped after the broker is gone (tansu dies with
+    // this test) blocks its thread in librdkafka's close, and the runtime's shutdown with it.
+    tokio::time::timeout(Duration::from_secs(60), node.run_until_stopped(async {}))
+        .await
+        .expect("the node stops within a minute")
+        .expect("the node stops cleanly");
 }
