@@ -5,6 +5,7 @@
 //! pinned algorithms; see `innkeeper_platform::auth`) and carries the verified principal in its
 //! extensions; a bad token is answered with 401 at once, never treated as anonymous. A request
 //! without the header is anonymous: public reads work, and [`Caller`] refuses the rest with 401.
+//! A token of role `service` (a platform service's own) is refused with 401 on every route.
 //!
 //! The verified token also travels on with the request (`platform::auth::credential`), so a
 //! service reached over gRPC receives the original token and verifies it again itself (cheaply:
@@ -40,6 +41,11 @@ pub(crate) async fn authenticate(
         }
     };
     match verifier.verify(&token).await {
+        // A platform service's token is for calls between services, never for the public API:
+        // whoever holds one (it leaked, or a service misuses it) is no user of the API.
+        Ok(principal) if principal.is_service() => {
+            unauthenticated("service tokens are not accepted by the public API")
+        }
         Ok(principal) => {
             request
                 .extensions_mut()

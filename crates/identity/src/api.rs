@@ -319,6 +319,66 @@ pub trait IdentityApi: Send + Sync + 'static {
     async fn jwks(&self) -> Result<JwkSet>;
     /// The discovery document.
     async fn openid_configuration(&self) -> Result<OpenIdConfiguration>;
+    /// A token of role `service` for one of the platform's services
+    /// (`innkeeper_kernel::SERVICE_NAMES`), if the request carries the platform's service
+    /// secret (`auth.service_secret`); `unauthenticated` otherwise, and always when no secret
+    /// is configured. See `innkeeper_platform::auth::ServiceCredential`.
+    async fn issue_service_token(&self, request: ServiceTokenRequest) -> Result<ServiceToken>;
+}
+
+/// What a platform service sends to obtain its own access token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ServiceTokenRequest {
+    /// The service, such as `booking`.
+    pub service: String,
+    /// The platform's service secret.
+    pub secret: String,
+}
+
+impl std::fmt::Debug for ServiceTokenRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceTokenRequest")
+            .field("service", &self.service)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A service's access token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ServiceToken {
+    /// The signed token (role `service`).
+    pub access_token: String,
+    /// Its lifetime from now, seconds.
+    pub expires_in: u64,
+}
+
+impl std::fmt::Debug for ServiceToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceToken")
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait::async_trait]
+impl innkeeper_platform::auth::ServiceTokenIssuer for IdentityClient {
+    async fn issue_service_token(
+        &self,
+        service: &str,
+        secret: &str,
+    ) -> Result<innkeeper_platform::auth::IssuedServiceToken> {
+        let token = self
+            .0
+            .issue_service_token(ServiceTokenRequest {
+                service: service.to_owned(),
+                secret: secret.to_owned(),
+            })
+            .await?;
+        Ok(innkeeper_platform::auth::IssuedServiceToken {
+            access_token: token.access_token,
+            expires_in: std::time::Duration::from_secs(token.expires_in),
+        })
+    }
 }
 
 /// A handle on the identity service, local or remote; cheap to clone.

@@ -37,6 +37,24 @@ pub struct IdentitySettings {
     /// Extra time a retired signing key stays published after the last token it signed has
     /// expired (covers verifiers' clock skew and JWKS caching), seconds. Default 300.
     pub key_publish_leeway_seconds: u64,
+    /// The platform's service secret (`auth.service_secret`, set by the runtime, not read from
+    /// `[identity]`); empty: no service tokens are issued.
+    #[serde(skip)]
+    pub service_secret: ServiceSecret,
+}
+
+/// The service secret, never shown by `Debug`.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ServiceSecret(pub String);
+
+impl std::fmt::Debug for ServiceSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "unset"
+        } else {
+            "<redacted>"
+        })
+    }
 }
 
 impl Default for IdentitySettings {
@@ -47,6 +65,7 @@ impl Default for IdentitySettings {
             access_token_ttl_seconds: 900,
             refresh_token_ttl_seconds: 30 * 24 * 3600,
             key_publish_leeway_seconds: 300,
+            service_secret: ServiceSecret::default(),
         }
     }
 }
@@ -264,19 +283,24 @@ impl IdentityService {
             .find(|k| k.retired_at.is_none()))
     }
 
-    /// A signed access token for `user`, and its lifetime in seconds.
+    /// A signed access token for `user`.
     async fn access_token(&self, user: &User, now: OffsetDateTime) -> Result<String> {
+        self.sign_access_token(user.principal(), now).await
+    }
+
+    /// A signed access token for `principal`, valid for `access_token_ttl_seconds`.
+    async fn sign_access_token(&self, principal: Principal, now: OffsetDateTime) -> Result<String> {
         let key = self.active_key().await?;
         let iat = now.unix_timestamp();
         let claims = AccessClaims {
             iss: self.settings.issuer().to_owned(),
             aud: self.settings.audience.clone(),
-            sub: user.id.to_string(),
+            sub: principal.user_id.to_string(),
             iat,
             nbf: iat,
             exp: (now + self.settings.access_ttl()).unix_timestamp(),
             jti: uuid::Uuid::now_v7().to_string(),
-            role: user.role.as_str().to_owned(),
+            role: principal.role.as_str().to_owned(),
         };
         key.sign(&claims)
     }
@@ -480,6 +504,33 @@ impl IdentityApi for IdentityService {
             .map(SigningKey::jwk)
             .collect();
         Ok(JwkSet { keys })
+    }
+
+    #[instrument(skip(self, request), fields(service = %request.service))]
+    async fn issue_service_token(&self, request: ServiceTokenRequest) -> Result<ServiceToken> {
+        let refused = |why: &str| {
+            tracing::warn!(service = %request.service, "service token refused: {why}");
+            Error::new(ErrorCode::Unauthenticated, "service credentials refused")
+        };
+        let expected = self.settings.service_secret.0.as_bytes();
+        if expected.is_empty() {
+            return Err(refused("auth.service_secret is not set"));
+        }
+        if aws_lc_rs::constant_time::verify_slices_are_equal(expected, request.secret.as_bytes())
+            .is_err()
+        {
+            return Err(refused("wrong secret"));
+        }
+        if !innkeeper_kernel::SERVICE_NAMES.contains(&request.service.as_str()) {
+            return Err(refused("unknown service"));
+        }
+        let access_token = self
+            .sign_access_token(Principal::service(&request.service), self.now())
+            .await?;
+        Ok(ServiceToken {
+            access_token,
+            expires_in: self.settings.access_token_ttl_seconds,
+        })
     }
 
     async fn openid_configuration(&self) -> Result<OpenIdConfiguration> {

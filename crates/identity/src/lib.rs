@@ -22,5 +22,5 @@ pub mod module;
 pub mod store;
 pub mod verification;
 
-pub use app::{IdentityService, IdentitySettings};
+pub use app::{IdentityService, IdentitySettings, ServiceSecret};
 pub use domain::password::{ARGON2_M_COST_KIB, ARGON2_P_COST, ARGON2_T_COST};

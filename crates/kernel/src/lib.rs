@@ -22,5 +22,5 @@ pub use geo::GeoPoint;
 pub use ids::{HoldId, HotelId, RoomId, RoomTypeId, UserId};
 pub use money::{Currency, Money};
 pub use page::Page;
-pub use principal::{Principal, Role};
+pub use principal::{Principal, Role, SERVICE_NAMES};
 pub use stay::{Night, StayDates, iso_date, parse_iso_date, serialize_date};

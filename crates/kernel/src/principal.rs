@@ -14,6 +14,10 @@ pub enum Role {
     Hotelier,
     /// Runs the platform.
     Admin,
+    /// A platform service acting on its own behalf (the booking saga placing holds), never a
+    /// person: no account has it, and the public API refuses its tokens. Service tokens come
+    /// only from the identity service, to a service that proves it knows `auth.service_secret`.
+    Service,
 }
 
 impl Role {
@@ -23,6 +27,7 @@ impl Role {
             Role::Guest => "guest",
             Role::Hotelier => "hotelier",
             Role::Admin => "admin",
+            Role::Service => "service",
         }
     }
 
@@ -32,10 +37,18 @@ impl Role {
             "guest" => Some(Role::Guest),
             "hotelier" => Some(Role::Hotelier),
             "admin" => Some(Role::Admin),
+            "service" => Some(Role::Service),
             _ => None,
         }
     }
 }
+
+/// The UUIDv5 namespace of service principals (a fixed random UUID).
+const SERVICE_NAMESPACE: uuid::Uuid =
+    uuid::Uuid::from_u128(0x6c4f_3b9e_2a51_4d7c_9e08_5f1a_b3c2_d7e4);
+
+/// The platform services that may hold a service identity (the saga's actors).
+pub const SERVICE_NAMES: [&str; 3] = ["booking", "payment", "notification"];
 
 /// The authenticated caller of a use case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +70,24 @@ impl Principal {
         role: Role::Hotelier,
     };
 
+    /// The principal of the platform service `name` (such as `booking`): role
+    /// [`Role::Service`], and a user id derived from the name (UUIDv5), so it is the same on
+    /// every node and can never be a person's id (those are UUIDv7).
+    pub fn service(name: &str) -> Principal {
+        Principal {
+            user_id: UserId(uuid::Uuid::new_v5(
+                &SERVICE_NAMESPACE,
+                format!("innkeeper:service:{name}").as_bytes(),
+            )),
+            role: Role::Service,
+        }
+    }
+
+    /// Whether the caller is a platform service rather than a person.
+    pub fn is_service(&self) -> bool {
+        self.role == Role::Service
+    }
+
     /// Whether the caller may change an object owned by `owner`.
     pub fn may_manage(&self, owner: UserId) -> bool {
         self.role == Role::Admin || (self.role == Role::Hotelier && self.user_id == owner)
@@ -68,7 +99,7 @@ impl Principal {
         match self.role {
             Role::Guest => self.user_id == guest,
             Role::Admin => true,
-            Role::Hotelier => false,
+            Role::Hotelier | Role::Service => false,
         }
     }
 
@@ -80,6 +111,7 @@ impl Principal {
             Role::Guest => self.user_id == guest,
             Role::Hotelier => self.user_id == hotel_owner,
             Role::Admin => true,
+            Role::Service => false,
         }
     }
 
@@ -87,7 +119,7 @@ impl Principal {
     pub fn require_hotel_manager(&self) -> Result<()> {
         match self.role {
             Role::Hotelier | Role::Admin => Ok(()),
-            Role::Guest => Err(Error::new(
+            Role::Guest | Role::Service => Err(Error::new(
                 crate::ErrorCode::Forbidden,
                 "only hoteliers and admins manage hotels",
             )),
@@ -134,6 +166,24 @@ mod tests {
         assert!(admin.may_manage(owner.user_id));
         assert!(!guest.may_manage(owner.user_id));
         assert!(guest.require_hotel_manager().is_err());
+    }
+
+    #[test]
+    fn a_service_is_nobody_s_guest_owner_or_admin() {
+        let booking = Principal::service("booking");
+        assert_eq!(
+            booking,
+            Principal::service("booking"),
+            "the same on every node"
+        );
+        assert_ne!(booking.user_id, Principal::service("payment").user_id);
+        assert_eq!(booking.user_id.0.get_version_num(), 5);
+        assert!(booking.is_service());
+        assert!(!booking.may_manage(booking.user_id));
+        assert!(!booking.may_book_for(booking.user_id));
+        assert!(!booking.may_see_booking(booking.user_id, booking.user_id));
+        assert!(booking.require_hotel_manager().is_err());
+        assert_eq!(Role::parse("service"), Some(Role::Service));
     }
 
     #[test]

@@ -391,6 +391,7 @@ impl Config {
             access_token_ttl_seconds: self.identity.access_token_ttl_seconds,
             refresh_token_ttl_seconds: self.identity.refresh_token_ttl_seconds,
             key_publish_leeway_seconds: self.identity.key_publish_leeway_seconds,
+            service_secret: innkeeper_identity::ServiceSecret(self.auth.service_secret.clone()),
         }
     }
 }

@@ -18,7 +18,7 @@ use innkeeper_identity::api::{IdentityApi, IdentityClient};
 use innkeeper_identity::grpc::IdentityGrpcClient;
 use innkeeper_identity::module::IdentityModule;
 use innkeeper_kernel::{Clock, SystemClock};
-use innkeeper_platform::auth::Verifier;
+use innkeeper_platform::auth::{ServiceCredential, Verifier};
 use innkeeper_platform::db::{Database, PoolOptions};
 use innkeeper_platform::http::{Readiness, operations_router, track_requests};
 use innkeeper_platform::supervisor::Supervisor;
@@ -368,14 +368,29 @@ impl Node {
                 "booking.database_url",
             )
             .await?;
-            let module = BookingModule::start(
-                &db,
-                catalog.clone(),
-                options.clock.clone(),
-                config.booking_settings(),
-            )
-            .await
-            .context("starting bookings")?;
+            // The saga's hold calls go to the catalog under the booking service's own
+            // identity; in one process they are plain calls and need none.
+            let holds = if local_catalog.is_some() {
+                catalog.clone()
+            } else {
+                let credential = ServiceCredential::new(
+                    "booking",
+                    &config.auth.service_secret,
+                    Arc::new(identity.clone()),
+                )
+                .map_err(|e| anyhow::anyhow!("{}", e.errors[0].message))
+                .context("auth.service_secret")?;
+                let timeout = Duration::from_millis(config.catalog.request_timeout_ms);
+                let remote = CatalogGrpcClient::connect(&config.catalog.endpoint, timeout)
+                    .await
+                    .context("catalog.endpoint")?
+                    .with_service_credential(credential);
+                CatalogClient::new(Arc::new(remote))
+            };
+            let module =
+                BookingModule::start(&db, holds, options.clock.clone(), config.booking_settings())
+                    .await
+                    .context("starting bookings")?;
             readiness.add("booking_database", database_check(&db));
             if !options.one_shot {
                 start_booking_consumers(

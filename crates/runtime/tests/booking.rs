@@ -110,3 +110,30 @@ async fn an_embedded_node_runs_bookings_and_expires_unpaid_ones_from_catalog_eve
     stop.cancel();
     serving.await.expect("join").expect("clean stop");
 }
+
+#[tokio::test]
+async fn a_booking_node_that_reaches_the_catalog_remotely_needs_the_service_secret() {
+    let dir = TempDir::new("runtime_booking_secret");
+    let remote = |secret: &str| {
+        config(
+            &dir,
+            &[
+                ("node.targets", json!(["booking"])),
+                ("catalog.endpoint", json!("http://127.0.0.1:1")),
+                ("identity.endpoint", json!("http://127.0.0.1:1")),
+                ("auth.service_secret", json!(secret)),
+            ],
+        )
+    };
+    let error = Node::build(&remote(""), NodeOptions::default())
+        .await
+        .expect_err("no secret, no remote holds");
+    let message = format!("{error:#}");
+    assert!(message.contains("auth.service_secret"), "{message}");
+
+    // With the secret it starts (tokens are fetched when the first hold is placed).
+    let node = Node::build(&remote("a shared secret"), NodeOptions::default())
+        .await
+        .expect("node");
+    assert!(node.booking().is_some());
+}

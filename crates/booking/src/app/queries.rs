@@ -71,6 +71,12 @@ impl BookingService {
                 (None, Some(hotel_id))
             }
             (Role::Admin, None) => (None, None),
+            (Role::Service, _) => {
+                return Err(Error::new(
+                    ErrorCode::Forbidden,
+                    "services do not list bookings for anyone",
+                ));
+            }
         };
         let mut items = self
             .store

@@ -8,15 +8,18 @@
 //! Calls that act for a caller send the caller's original access token, taken from
 //! `innkeeper_platform::auth::credential::current` (the gateway runs each request inside
 //! `credential::scope`); outside such a scope they go out without one and the catalog answers
-//! `unauthenticated`.
+//! `unauthenticated`. Hold operations are the booking saga's, not a person's: they go out under
+//! the node's service credential ([`CatalogGrpcClient::with_service_credential`]).
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use innkeeper_kernel::{
-    Error, HoldId, HotelId, Page, Principal, Result, RoomId, RoomTypeId, StayDates,
+    Error, ErrorCode, HoldId, HotelId, Page, Principal, Result, RoomId, RoomTypeId, StayDates,
 };
-use innkeeper_platform::grpc::{error_from_status_of, forward_credential};
+use innkeeper_platform::auth::ServiceCredential;
+use innkeeper_platform::grpc::{error_from_status_of, forward_credential, insert_bearer};
 use innkeeper_proto::catalog::v1 as pb;
 use pb::catalog_service_client::CatalogServiceClient;
 use time::Date;
@@ -43,6 +46,8 @@ type Client = CatalogServiceClient<Channel>;
 pub struct CatalogGrpcClient {
     client: Client,
     timeout: Duration,
+    /// The token hold operations are made under (the booking service's own identity).
+    service: Option<Arc<ServiceCredential>>,
 }
 
 impl CatalogGrpcClient {
@@ -51,7 +56,18 @@ impl CatalogGrpcClient {
         let client = CatalogServiceClient::new(channel)
             .max_decoding_message_size(MAX_RESPONSE_BYTES)
             .max_encoding_message_size(MAX_REQUEST_BYTES);
-        Self { client, timeout }
+        Self {
+            client,
+            timeout,
+            service: None,
+        }
+    }
+
+    /// Makes hold operations (place, confirm, release, get) under `credential`: the catalog
+    /// takes them only from a platform service. Without one they are `unauthenticated`.
+    pub fn with_service_credential(mut self, credential: Arc<ServiceCredential>) -> Self {
+        self.service = Some(credential);
+        self
     }
 
     /// A client of the catalog at `endpoint` (`http://host:port`, or `host:port`).
@@ -97,6 +113,41 @@ impl CatalogGrpcClient {
                 SERVICE,
                 &Status::deadline_exceeded("client deadline passed"),
             )),
+        }
+    }
+}
+
+impl CatalogGrpcClient {
+    /// Runs one RPC under the service credential. A token the catalog refuses (say, its key
+    /// was withdrawn) is forgotten and the call made once more with a fresh one.
+    async fn call_as_service<Req, Resp, F, Fut>(&self, message: Req, rpc: F) -> Result<Resp>
+    where
+        Req: Clone,
+        F: Fn(Client, tonic::Request<Req>) -> Fut,
+        Fut: Future<Output = std::result::Result<tonic::Response<Resp>, Status>>,
+    {
+        let Some(credential) = &self.service else {
+            return Err(Error::new(
+                ErrorCode::Unauthenticated,
+                "hold operations need a service credential, and this node has none",
+            ));
+        };
+        let mut retried = false;
+        loop {
+            let token = credential.token().await?;
+            let mut request = self.request(None, message.clone())?;
+            insert_bearer(request.metadata_mut(), &token)?;
+            let outcome = tokio::time::timeout(self.timeout, rpc(self.client.clone(), request))
+                .await
+                .unwrap_or_else(|_| Err(Status::deadline_exceeded("client deadline passed")));
+            match outcome {
+                Ok(response) => return Ok(response.into_inner()),
+                Err(status) if status.code() == tonic::Code::Unauthenticated && !retried => {
+                    credential.invalidate().await;
+                    retried = true;
+                }
+                Err(status) => return Err(error_from_status_of(SERVICE, &status)),
+            }
         }
     }
 }
@@ -352,9 +403,10 @@ impl CatalogApi for CatalogGrpcClient {
 
     async fn place_hold(&self, hold: PlaceHold) -> Result<Hold> {
         decode(
-            self.call(None, hold.to_proto(), |mut c, r| async move {
-                c.place_hold(r).await
-            })
+            self.call_as_service(
+                hold.to_proto(),
+                |mut c, r| async move { c.place_hold(r).await },
+            )
             .await?,
         )
     }
@@ -362,7 +414,7 @@ impl CatalogApi for CatalogGrpcClient {
     async fn confirm_hold(&self, id: HoldId) -> Result<Hold> {
         let req = pb::ConfirmHoldRequest { id: id.to_proto() };
         decode(
-            self.call(None, req, |mut c, r| async move { c.confirm_hold(r).await })
+            self.call_as_service(req, |mut c, r| async move { c.confirm_hold(r).await })
                 .await?,
         )
     }
@@ -370,7 +422,7 @@ impl CatalogApi for CatalogGrpcClient {
     async fn release_hold(&self, id: HoldId) -> Result<Hold> {
         let req = pb::ReleaseHoldRequest { id: id.to_proto() };
         decode(
-            self.call(None, req, |mut c, r| async move { c.release_hold(r).await })
+            self.call_as_service(req, |mut c, r| async move { c.release_hold(r).await })
                 .await?,
         )
     }
@@ -378,7 +430,7 @@ impl CatalogApi for CatalogGrpcClient {
     async fn get_hold(&self, id: HoldId) -> Result<Hold> {
         let req = pb::GetHoldRequest { id: id.to_proto() };
         decode(
-            self.call(None, req, |mut c, r| async move { c.get_hold(r).await })
+            self.call_as_service(req, |mut c, r| async move { c.get_hold(r).await })
                 .await?,
         )
     }

@@ -38,6 +38,20 @@ impl CatalogGrpcServer {
         let caller = verified_caller(&self.verifier, request.metadata()).await?;
         Ok((caller, request.into_inner()))
     }
+
+    /// The message of a request that only a platform service may make (the holds the booking
+    /// saga manages): its verified token must have role `service`. A person's token, even an
+    /// admin's, is `forbidden`: holds are placed through bookings, never directly.
+    async fn from_service<T>(&self, request: Request<T>) -> Result<T> {
+        let (caller, message) = self.with_caller(request).await?;
+        if !caller.is_service() {
+            return Err(innkeeper_kernel::Error::new(
+                innkeeper_kernel::ErrorCode::Forbidden,
+                "holds are managed by the platform's services only",
+            ));
+        }
+        Ok(message)
+    }
 }
 
 impl std::fmt::Debug for CatalogGrpcServer {
@@ -332,9 +346,9 @@ impl CatalogService for CatalogGrpcServer {
     }
 
     async fn place_hold(&self, request: Request<pb::PlaceHoldRequest>) -> Reply<pb::Hold> {
-        let req = request.into_inner();
         reply(
             async {
+                let req = self.from_service(request).await?;
                 Ok(self
                     .api
                     .place_hold(PlaceHold::from_proto(req, &At::ROOT)?)
@@ -346,9 +360,9 @@ impl CatalogService for CatalogGrpcServer {
     }
 
     async fn confirm_hold(&self, request: Request<pb::ConfirmHoldRequest>) -> Reply<pb::Hold> {
-        let req = request.into_inner();
         reply(
             async {
+                let req = self.from_service(request).await?;
                 Ok(self
                     .api
                     .confirm_hold(field(&At::ROOT, "id", req.id)?)
@@ -360,9 +374,9 @@ impl CatalogService for CatalogGrpcServer {
     }
 
     async fn release_hold(&self, request: Request<pb::ReleaseHoldRequest>) -> Reply<pb::Hold> {
-        let req = request.into_inner();
         reply(
             async {
+                let req = self.from_service(request).await?;
                 Ok(self
                     .api
                     .release_hold(field(&At::ROOT, "id", req.id)?)
@@ -374,9 +388,9 @@ impl CatalogService for CatalogGrpcServer {
     }
 
     async fn get_hold(&self, request: Request<pb::GetHoldRequest>) -> Reply<pb::Hold> {
-        let req = request.into_inner();
         reply(
             async {
+                let req = self.from_service(request).await?;
                 Ok(self
                     .api
                     .get_hold(field(&At::ROOT, "id", req.id)?)

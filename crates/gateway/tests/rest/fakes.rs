@@ -160,6 +160,12 @@ impl innkeeper_identity::api::IdentityApi for NoIdentity {
     async fn openid_configuration(&self) -> Result<innkeeper_identity::api::OpenIdConfiguration> {
         Err(Error::unavailable("identity is down"))
     }
+    async fn issue_service_token(
+        &self,
+        _: innkeeper_identity::api::ServiceTokenRequest,
+    ) -> Result<innkeeper_identity::api::ServiceToken> {
+        Err(Error::unavailable("identity is down"))
+    }
 }
 
 /// The broken catalog beside a down identity service, with a verifier that knows no keys.

@@ -209,3 +209,37 @@ async fn the_issuer_publishes_its_keys_and_discovery_document() {
         "http://127.0.0.1:8080/.well-known/jwks.json"
     );
 }
+
+#[tokio::test]
+async fn a_service_token_is_refused_by_the_public_api() {
+    let app = app().await;
+    let token = app
+        .identity
+        .issue_service_token(innkeeper_identity::api::ServiceTokenRequest {
+            service: "booking".to_owned(),
+            secret: SERVICE_SECRET.to_owned(),
+        })
+        .await
+        .expect("a service token")
+        .access_token;
+    let service = app.acting_as(Some(token));
+    for uri in [
+        "/api/v1/me",
+        "/api/v1/bookings",
+        "/api/v1/hotels?city=Lisbon",
+    ] {
+        let reply = service.get(uri).await;
+        reply.assert_problem(401, "unauthenticated", None);
+        assert!(
+            reply.body["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("service tokens")),
+            "{uri}: {}",
+            reply.body
+        );
+        assert_eq!(
+            reply.header("www-authenticate"),
+            "Bearer realm=\"innkeeper\""
+        );
+    }
+}

@@ -92,6 +92,9 @@ pub const ADMIN_EMAIL: &str = "admin@innkeeper.test";
 pub const TODAY: time::OffsetDateTime = datetime!(2026-11-22 10:00 UTC);
 
 /// The app, with requests acting as the demo hotelier.
+/// The platform's service secret in these tests.
+pub const SERVICE_SECRET: &str = "rest-test-service-secret";
+
 pub async fn app() -> TestApp {
     let mut app = anonymous_app().await;
     app.token = Some(app.login(DEMO_HOTELIER.email).await);
@@ -109,7 +112,11 @@ pub async fn anonymous_app() -> TestApp {
     let catalog = CatalogClient::new(Arc::new(service));
 
     let identity_db = TestDatabase::sqlite().await;
-    let module = IdentityModule::start(&identity_db.db, clock.clone(), IdentitySettings::default())
+    let identity_settings = IdentitySettings {
+        service_secret: innkeeper_identity::ServiceSecret(SERVICE_SECRET.to_owned()),
+        ..IdentitySettings::default()
+    };
+    let module = IdentityModule::start(&identity_db.db, clock.clone(), identity_settings)
         .await
         .expect("start identity");
     innkeeper_identity::demo::seed_demo(&module.service)

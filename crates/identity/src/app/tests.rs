@@ -19,6 +19,9 @@ struct Harness {
     _database: TestDatabase,
 }
 
+/// The service secret of [`harness`]'s identity service.
+const SERVICE_SECRET: &str = "a long shared service secret";
+
 async fn harness() -> Harness {
     let database = TestDatabase::sqlite().await;
     let Database::Sqlite(db) = database.db.clone() else {
@@ -30,7 +33,11 @@ async fn harness() -> Harness {
     let start = OffsetDateTime::from_unix_timestamp(OffsetDateTime::now_utc().unix_timestamp())
         .expect("now");
     let clock = ManualClock::new(start);
-    let service = IdentityService::new(store, Arc::new(clock.clone()), IdentitySettings::default());
+    let settings = IdentitySettings {
+        service_secret: ServiceSecret(SERVICE_SECRET.to_owned()),
+        ..IdentitySettings::default()
+    };
+    let service = IdentityService::new(store, Arc::new(clock.clone()), settings);
     Harness {
         service,
         clock,
@@ -222,6 +229,63 @@ async fn login_issues_a_token_pair_per_the_contract() {
 
     h.clock.advance(Duration::seconds(900));
     assert_eq!(h.verify(&pair.access_token).await, Err("expired".into()));
+}
+
+fn service_request(service: &str, secret: &str) -> ServiceTokenRequest {
+    ServiceTokenRequest {
+        service: service.to_owned(),
+        secret: secret.to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn a_platform_service_with_the_secret_gets_a_service_token() {
+    let h = harness().await;
+    let token = h
+        .service
+        .issue_service_token(service_request("booking", SERVICE_SECRET))
+        .await
+        .expect("issued");
+    assert_eq!(token.expires_in, 900);
+    let claims = h.verify(&token.access_token).await.expect("valid");
+    assert_eq!(claims.role, "service");
+    assert_eq!(
+        claims.sub,
+        Principal::service("booking").user_id.to_string()
+    );
+
+    // Wrong secret, unknown service, a secret that is a prefix: one refusal for all.
+    let refused = unauthenticated("service credentials refused");
+    for request in [
+        service_request("booking", "a long shared service"),
+        service_request("booking", ""),
+        service_request("booking", &format!("{SERVICE_SECRET}!")),
+        service_request("gateway-but-evil", SERVICE_SECRET),
+        service_request("", SERVICE_SECRET),
+    ] {
+        assert_eq!(
+            h.service.issue_service_token(request).await,
+            Err(refused.clone())
+        );
+    }
+}
+
+#[tokio::test]
+async fn without_a_configured_secret_no_service_token_is_issued() {
+    let h = harness().await;
+    let store = h.service.store.clone();
+    let bare = IdentityService::new(
+        store,
+        Arc::new(h.clock.clone()),
+        IdentitySettings::default(),
+    );
+    for secret in ["", SERVICE_SECRET] {
+        assert_eq!(
+            bare.issue_service_token(service_request("booking", secret))
+                .await,
+            Err(unauthenticated("service credentials refused"))
+        );
+    }
 }
 
 #[tokio::test]

@@ -23,7 +23,7 @@ use super::MAX_MESSAGE_BYTES;
 use super::convert::*;
 use crate::api::{
     IdentityApi, JwkSet, Login, Logout, OpenIdConfiguration, ProfilePatch, Refresh, Register,
-    TokenPair, User,
+    ServiceToken, ServiceTokenRequest, TokenPair, User,
 };
 
 /// How errors name the service when the transport fails ("identity unavailable").
@@ -183,5 +183,20 @@ impl IdentityApi for IdentityGrpcClient {
         )
         .await
         .map(openid_from_proto)
+    }
+
+    async fn issue_service_token(&self, request: ServiceTokenRequest) -> Result<ServiceToken> {
+        let request = pb::IssueServiceTokenRequest {
+            service: request.service,
+            secret: request.secret,
+        };
+        self.call(None, request, |mut c, r| async move {
+            c.issue_service_token(r).await
+        })
+        .await
+        .map(|token| ServiceToken {
+            access_token: token.access_token,
+            expires_in: token.expires_in,
+        })
     }
 }

@@ -35,6 +35,7 @@ pub(crate) fn role_to_proto(role: Role) -> pb::Role {
         Role::Guest => pb::Role::Guest,
         Role::Hotelier => pb::Role::Hotelier,
         Role::Admin => pb::Role::Admin,
+        Role::Service => pb::Role::Service,
     }
 }
 
@@ -43,9 +44,10 @@ pub(crate) fn role_from_proto(field: &str, proto: i32) -> Result<Role> {
         Ok(pb::Role::Guest) => Ok(Role::Guest),
         Ok(pb::Role::Hotelier) => Ok(Role::Hotelier),
         Ok(pb::Role::Admin) => Ok(Role::Admin),
+        Ok(pb::Role::Service) => Ok(Role::Service),
         _ => Err(Error::invalid_field(
             field,
-            "must be guest, hotelier or admin",
+            "must be guest, hotelier, admin or service",
         )),
     }
 }

@@ -17,7 +17,7 @@ use tonic::{Request, Response, Status};
 
 use super::MAX_MESSAGE_BYTES;
 use super::convert::*;
-use crate::api::{IdentityApi, Login, Logout, Refresh, Register};
+use crate::api::{IdentityApi, Login, Logout, Refresh, Register, ServiceTokenRequest};
 
 /// Serves an [`IdentityApi`] (in practice the in-process `IdentityService`) over gRPC.
 pub struct IdentityGrpcServer {
@@ -155,5 +155,24 @@ impl IdentityService for IdentityGrpcServer {
         _request: Request<pb::GetOpenIdConfigurationRequest>,
     ) -> Reply<pb::OpenIdConfiguration> {
         reply(self.api.openid_configuration().await.map(openid_to_proto))
+    }
+
+    async fn issue_service_token(
+        &self,
+        request: Request<pb::IssueServiceTokenRequest>,
+    ) -> Reply<pb::ServiceToken> {
+        let request = request.into_inner();
+        let issued = self
+            .api
+            .issue_service_token(ServiceTokenRequest {
+                service: request.service,
+                secret: request.secret,
+            })
+            .await
+            .map(|token| pb::ServiceToken {
+                access_token: token.access_token,
+                expires_in: token.expires_in,
+            });
+        reply(issued)
     }
 }

@@ -9,12 +9,15 @@
 //! - The verifier's cache of verified tokens (`verified_token_cache_size`): a token seen again
 //!   within a minute, still inside its `nbf`..`exp` window and with its key still published, is
 //!   answered without a second signature check.
+//! - [`ServiceCredential`]: a service's own token (role `service`), for calls it makes on its
+//!   own behalf (the booking saga's holds), from the identity service.
 //! - [`AuthSettings`]: the `[auth]` configuration.
 //! - [`AuthenticatedPrincipal`]: the request extension an edge layer inserts once the token of a
 //!   request verified, read by later layers (rate limiting per principal) and handlers.
 
 pub mod credential;
 mod keys;
+mod service;
 mod settings;
 mod verified;
 mod verifier;
@@ -29,6 +32,7 @@ pub mod testing;
 use innkeeper_kernel::Principal;
 
 pub use keys::{FnKeySource, HttpKeySource, KeySource, lenient_jwk_set};
+pub use service::{IssuedServiceToken, ServiceCredential, ServiceTokenIssuer};
 pub use settings::{
     AuthSettings, DEFAULT_AUDIENCE, DEFAULT_ISSUER, DEFAULT_VERIFIED_TOKEN_CACHE_SIZE,
     ExternalIssuerSettings,

@@ -35,6 +35,12 @@ pub struct AuthSettings {
     /// How many verified tokens each verifier remembers (by SHA-256, for at most a minute and
     /// never past their `exp`), so a token seen again is not verified again; 0: none.
     pub verified_token_cache_size: u64,
+    /// The platform's service secret: a service that presents it to the identity service gets
+    /// a token of role `service` for calls on its own behalf (the booking saga's holds over
+    /// gRPC). Empty: no service tokens (fine when no such call crosses a process). Never
+    /// printed (`config print` shows `<redacted>`).
+    #[serde(serialize_with = "redacted")]
+    pub service_secret: String,
     /// Further trusted issuers (OpenID providers).
     pub external: Vec<ExternalIssuerSettings>,
 }
@@ -48,9 +54,15 @@ impl Default for AuthSettings {
             jwks_refetch_seconds: 30,
             jwks_max_age_seconds: 300,
             verified_token_cache_size: DEFAULT_VERIFIED_TOKEN_CACHE_SIZE,
+            service_secret: String::new(),
             external: Vec::new(),
         }
     }
+}
+
+/// Serialises a secret as `<redacted>` (or empty when unset).
+fn redacted<S: serde::Serializer>(secret: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(if secret.is_empty() { "" } else { "<redacted>" })
 }
 
 /// `[[auth.external]]`: an external OpenID issuer whose access tokens are accepted.

@@ -27,8 +27,12 @@ pub const TOKEN_TTL_SECONDS: i64 = 900;
 /// The key id of [`TestIssuer::new`]'s key.
 pub const TEST_KID: &str = "test-key-1";
 
+/// The service secret a [`TestIssuer`] accepts when it issues service tokens.
+pub const TEST_SERVICE_SECRET: &str = "test-service-secret";
+
 /// A local issuer (`iss` [`DEFAULT_ISSUER`], `aud` [`DEFAULT_AUDIENCE`]) signing with a fresh
 /// Ed25519 key.
+#[derive(Clone)]
 pub struct TestIssuer {
     kid: String,
     encoding: EncodingKey,
@@ -130,6 +134,28 @@ impl TestIssuer {
     /// An access token for `principal` issued at `now`.
     pub fn token_at(&self, principal: &Principal, now: OffsetDateTime) -> String {
         self.sign(&self.claims(principal, now))
+    }
+}
+
+/// Issues service tokens as the identity service does: role `service`, for a known service,
+/// against [`TEST_SERVICE_SECRET`].
+#[async_trait::async_trait]
+impl super::ServiceTokenIssuer for TestIssuer {
+    async fn issue_service_token(
+        &self,
+        service: &str,
+        secret: &str,
+    ) -> innkeeper_kernel::Result<super::IssuedServiceToken> {
+        if secret != TEST_SERVICE_SECRET || !innkeeper_kernel::SERVICE_NAMES.contains(&service) {
+            return Err(innkeeper_kernel::Error::new(
+                innkeeper_kernel::ErrorCode::Unauthenticated,
+                "service credentials refused",
+            ));
+        }
+        Ok(super::IssuedServiceToken {
+            access_token: self.token(&Principal::service(service)),
+            expires_in: std::time::Duration::from_secs(TOKEN_TTL_SECONDS.unsigned_abs()),
+        })
     }
 }
 

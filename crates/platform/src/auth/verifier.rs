@@ -61,7 +61,8 @@ impl RoleRule {
 
 fn strength(role: Role) -> u8 {
     match role {
-        Role::Guest => 0,
+        // Never mapped from an external issuer (refused in configuration).
+        Role::Service | Role::Guest => 0,
         Role::Hotelier => 1,
         Role::Admin => 2,
     }
@@ -92,9 +93,9 @@ pub struct TrustedIssuer {
 
 impl TrustedIssuer {
     /// The local identity service: EdDSA only, `sub` is the user id, `role` is
-    /// `guest|hotelier|admin`.
+    /// `guest|hotelier|admin`, or `service` in the tokens of the platform's own services.
     pub fn local(issuer: &str, audience: &str, keys: Arc<dyn KeySource>) -> Self {
-        let map = [Role::Guest, Role::Hotelier, Role::Admin]
+        let map = [Role::Guest, Role::Hotelier, Role::Admin, Role::Service]
             .into_iter()
             .map(|r| (r.as_str().to_owned(), r))
             .collect();
@@ -133,6 +134,14 @@ impl TrustedIssuer {
             return Err(Error::invalid_field(
                 "algorithms",
                 "symmetric (HS*) algorithms cannot be verified with published keys",
+            ));
+        }
+        if settings.role_map.values().any(|r| *r == Role::Service)
+            || settings.default_role == Some(Role::Service)
+        {
+            return Err(Error::invalid_field(
+                "role_map",
+                "`service` is the platform's own services' role: only the local issuer grants it",
             ));
         }
         if settings.role_map.is_empty() && settings.default_role.is_none() {

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use innkeeper_kernel::{Error, ErrorCode, HoldId};
+use innkeeper_kernel::{Error, ErrorCode, HoldId, HotelId};
 use innkeeper_platform::grpc::{error_from_status, insert_bearer};
 use innkeeper_proto::catalog::v1 as pb;
 use innkeeper_proto::common::v1 as common;
@@ -65,7 +65,7 @@ async fn malformed_requests_fail_naming_the_field() {
     };
     assert_eq!(
         fields(&invalid_argument(
-            h.raw().place_hold(bad_stay.clone()).await
+            h.raw().place_hold(h.as_service(bad_stay.clone())).await
         )),
         ["stay.check_in"]
     );
@@ -77,7 +77,9 @@ async fn malformed_requests_fail_naming_the_field() {
         ..bad_stay.clone()
     };
     assert_eq!(
-        fields(&invalid_argument(h.raw().place_hold(reversed).await)),
+        fields(&invalid_argument(
+            h.raw().place_hold(h.as_service(reversed)).await
+        )),
         ["stay.check_out"]
     );
     let no_stay = pb::PlaceHoldRequest {
@@ -85,7 +87,9 @@ async fn malformed_requests_fail_naming_the_field() {
         ..bad_stay
     };
     assert_eq!(
-        fields(&invalid_argument(h.raw().place_hold(no_stay).await)),
+        fields(&invalid_argument(
+            h.raw().place_hold(h.as_service(no_stay)).await
+        )),
         ["stay"]
     );
 
@@ -177,7 +181,7 @@ async fn a_catalog_nobody_serves_is_unavailable_promptly() {
 
     let started = Instant::now();
     let error = remote
-        .get_hold(HoldId::new())
+        .get_hotel(HotelId::new())
         .await
         .expect_err("nobody listens");
     assert_eq!(error, Error::unavailable("catalog unavailable"));

@@ -12,8 +12,8 @@ use std::time::Duration;
 use fake::{Call, FakeCatalog};
 use fixtures::{caller, ids, money, new_hotel, stay};
 use innkeeper_kernel::{GeoPoint, Principal, SystemClock};
-use innkeeper_platform::auth::credential;
-use innkeeper_platform::auth::testing::TestIssuer;
+use innkeeper_platform::auth::testing::{TEST_SERVICE_SECRET, TestIssuer};
+use innkeeper_platform::auth::{ServiceCredential, credential};
 use innkeeper_proto::catalog::v1 as pb;
 use pb::catalog_service_client::CatalogServiceClient;
 use time::macros::date;
@@ -59,7 +59,12 @@ impl Harness {
         let channel = Endpoint::from_shared(format!("http://{addr}"))
             .expect("uri")
             .connect_lazy();
-        let client = CatalogClient::new(Arc::new(CatalogGrpcClient::new(channel.clone(), timeout)));
+        let booking =
+            ServiceCredential::new("booking", TEST_SERVICE_SECRET, Arc::new(issuer.clone()))
+                .expect("credential");
+        let client = CatalogClient::new(Arc::new(
+            CatalogGrpcClient::new(channel.clone(), timeout).with_service_credential(booking),
+        ));
         Self {
             fake,
             client,
@@ -76,6 +81,14 @@ impl Harness {
     /// Runs `work` as the gateway runs a request of `who`: inside the scope of their token.
     async fn acting_as<F: std::future::Future>(&self, who: &Principal, work: F) -> F::Output {
         credential::scope(self.token(who), work).await
+    }
+
+    /// `message` as the booking service sends it: under its service token.
+    fn as_service<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        let token = self.token(&Principal::service("booking"));
+        innkeeper_platform::grpc::insert_bearer(request.metadata_mut(), &token).expect("bearer");
+        request
     }
 
     fn last_call(&self) -> Option<Call> {

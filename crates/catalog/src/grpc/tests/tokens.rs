@@ -122,9 +122,60 @@ async fn calls_without_a_caller_need_no_token() {
     let h = Harness::start().await;
     let ids = ids();
     h.client.get_hotel(ids.hotel).await.expect("read");
-    h.client.get_hold(ids.hold).await.expect("read");
     let hotels = h.client.list_hotels(Default::default()).await;
     assert!(hotels.is_ok(), "{hotels:?}");
+}
+
+#[tokio::test]
+async fn holds_are_managed_by_platform_services_only() {
+    let h = Harness::start().await;
+    let hold = ids().hold;
+    let get = || pb::GetHoldRequest {
+        id: hold.to_proto(),
+    };
+
+    // The client's own service credential (role `service`, from the issuer) is accepted.
+    h.client.get_hold(hold).await.expect("the booking service");
+    assert_eq!(h.last_call(), Some(Call::GetHold(hold)));
+    h.raw()
+        .get_hold(h.as_service(get()))
+        .await
+        .expect("a service token");
+
+    // No token, or a person's token, even an admin's: never reaches the catalog.
+    let calls = h.fake.calls().len();
+    let status = h.raw().get_hold(get()).await.expect_err("anonymous");
+    assert_eq!(status.code(), tonic::Code::Unauthenticated);
+    for role in [Role::Guest, Role::Hotelier, Role::Admin] {
+        let mut request = tonic::Request::new(get());
+        insert_bearer(request.metadata_mut(), &h.token(&principal(role))).expect("metadata");
+        let status = h.raw().get_hold(request).await.expect_err("a person");
+        assert_eq!(status.code(), tonic::Code::PermissionDenied, "{role:?}");
+        assert_eq!(error_from_status(&status).code, ErrorCode::Forbidden);
+    }
+    // Not even with a person's credential in scope (what a gateway request would carry).
+    let guest = principal(Role::Guest);
+    let place = pb::PlaceHoldRequest {
+        hold_id: hold.to_proto(),
+        ..Default::default()
+    };
+    let mut request = tonic::Request::new(place);
+    insert_bearer(request.metadata_mut(), &h.token(&guest)).expect("metadata");
+    let status = h.raw().place_hold(request).await.expect_err("a guest");
+    assert_eq!(status.code(), tonic::Code::PermissionDenied);
+    assert_eq!(
+        h.fake.calls().len(),
+        calls,
+        "refused calls never reach the service"
+    );
+
+    // A client without a service credential cannot make hold calls at all.
+    let bare = CatalogGrpcClient::new(h.channel.clone(), Duration::from_secs(5));
+    let error = h
+        .acting_as(&guest, bare.get_hold(hold))
+        .await
+        .expect_err("no service credential");
+    assert_eq!(error.code, ErrorCode::Unauthenticated, "{error:?}");
 }
 
 fn hotel(name: &str) -> NewHotel {
