@@ -42,7 +42,7 @@ impl CatalogGrpcServer {
     /// The message of a request that only a platform service may make (the holds the booking
     /// saga manages): its verified token must have role `service`. A person's token, even an
     /// admin's, is `forbidden`: holds are placed through bookings, never directly.
-    async fn from_service<T>(&self, request: Request<T>) -> Result<T> {
+    async fn service_request<T>(&self, request: Request<T>) -> Result<T> {
         let (caller, message) = self.with_caller(request).await?;
         if !caller.is_service() {
             return Err(innkeeper_kernel::Error::new(
@@ -348,7 +348,7 @@ impl CatalogService for CatalogGrpcServer {
     async fn place_hold(&self, request: Request<pb::PlaceHoldRequest>) -> Reply<pb::Hold> {
         reply(
             async {
-                let req = self.from_service(request).await?;
+                let req = self.service_request(request).await?;
                 Ok(self
                     .api
                     .place_hold(PlaceHold::from_proto(req, &At::ROOT)?)
@@ -362,7 +362,7 @@ impl CatalogService for CatalogGrpcServer {
     async fn confirm_hold(&self, request: Request<pb::ConfirmHoldRequest>) -> Reply<pb::Hold> {
         reply(
             async {
-                let req = self.from_service(request).await?;
+                let req = self.service_request(request).await?;
                 Ok(self
                     .api
                     .confirm_hold(field(&At::ROOT, "id", req.id)?)
@@ -376,7 +376,7 @@ impl CatalogService for CatalogGrpcServer {
     async fn release_hold(&self, request: Request<pb::ReleaseHoldRequest>) -> Reply<pb::Hold> {
         reply(
             async {
-                let req = self.from_service(request).await?;
+                let req = self.service_request(request).await?;
                 Ok(self
                     .api
                     .release_hold(field(&At::ROOT, "id", req.id)?)
@@ -390,7 +390,7 @@ impl CatalogService for CatalogGrpcServer {
     async fn get_hold(&self, request: Request<pb::GetHoldRequest>) -> Reply<pb::Hold> {
         reply(
             async {
-                let req = self.from_service(request).await?;
+                let req = self.service_request(request).await?;
                 Ok(self
                     .api
                     .get_hold(field(&At::ROOT, "id", req.id)?)

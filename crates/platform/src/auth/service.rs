@@ -171,35 +171,35 @@ mod tests {
     #[tokio::test]
     async fn one_token_serves_every_call_until_it_is_due_for_renewal() {
         let issuer = issuer(Duration::from_secs(900));
-        let credential = ServiceCredential::new("booking", "s3cret", issuer.clone()).unwrap();
+        let credential = ServiceCredential::new("booking", "s3cret", issuer.clone()).expect("ok");
         let tokens = futures::future::join_all((0..16).map(|_| credential.token())).await;
         for token in tokens {
-            assert_eq!(&*token.unwrap(), "booking-1");
+            assert_eq!(&*token.expect("ok"), "booking-1");
         }
         assert_eq!(issuer.issued.load(Ordering::SeqCst), 1);
         credential.invalidate().await;
-        assert_eq!(&*credential.token().await.unwrap(), "booking-2");
+        assert_eq!(&*credential.token().await.expect("ok"), "booking-2");
     }
 
     #[tokio::test]
     async fn a_token_is_renewed_after_two_thirds_of_its_life() {
         let issuer = issuer(Duration::from_millis(60));
-        let credential = ServiceCredential::new("booking", "s3cret", issuer.clone()).unwrap();
-        assert_eq!(&*credential.token().await.unwrap(), "booking-1");
+        let credential = ServiceCredential::new("booking", "s3cret", issuer.clone()).expect("ok");
+        assert_eq!(&*credential.token().await.expect("ok"), "booking-1");
         tokio::time::sleep(Duration::from_millis(50)).await;
-        assert_eq!(&*credential.token().await.unwrap(), "booking-2");
+        assert_eq!(&*credential.token().await.expect("ok"), "booking-2");
     }
 
     #[tokio::test]
     async fn a_refused_secret_is_unavailable_to_the_caller_and_an_empty_one_is_a_config_error() {
         let wrong =
-            ServiceCredential::new("booking", "guess", issuer(Duration::from_secs(9))).unwrap();
-        let error = wrong.token().await.unwrap_err();
+            ServiceCredential::new("booking", "guess", issuer(Duration::from_secs(9))).expect("ok");
+        let error = wrong.token().await.expect_err("refused");
         assert_eq!(error.code, ErrorCode::Unavailable);
         assert!(error.message.contains("booking"), "{error}");
 
-        let error =
-            ServiceCredential::new("booking", "", issuer(Duration::from_secs(9))).unwrap_err();
+        let error = ServiceCredential::new("booking", "", issuer(Duration::from_secs(9)))
+            .expect_err("refused");
         assert_eq!(error.errors[0].field, "auth.service_secret");
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use innkeeper_kernel::{Error, ErrorCode, HoldId, HotelId};
+use innkeeper_kernel::{Error, ErrorCode, HotelId};
 use innkeeper_platform::grpc::{error_from_status, insert_bearer};
 use innkeeper_proto::catalog::v1 as pb;
 use innkeeper_proto::common::v1 as common;
