@@ -132,7 +132,10 @@ fn paid(current: &PaymentIntent, at: OffsetDateTime) -> (PaymentIntent, Change) 
 async fn intents_round_trip_and_updates_check_the_version(store: Arc<dyn ProviderStore>) {
     let created = intent();
     stored(&store, &created).await;
-    assert_eq!(store.get_intent(&created.id).await.expect("get"), Some(created.clone()));
+    assert_eq!(
+        store.get_intent(&created.id).await.expect("get"),
+        Some(created.clone())
+    );
     assert_eq!(store.get_intent("pi_missing").await.expect("get"), None);
 
     let (declined, _) = created
@@ -145,8 +148,14 @@ async fn intents_round_trip_and_updates_check_the_version(store: Arc<dyn Provide
         }),
         ..Change::default()
     };
-    assert_eq!(store.commit(&update(1)).await.expect("update"), Committed::Applied);
-    assert_eq!(store.get_intent(&created.id).await.expect("get"), Some(declined.clone()));
+    assert_eq!(
+        store.commit(&update(1)).await.expect("update"),
+        Committed::Applied
+    );
+    assert_eq!(
+        store.get_intent(&created.id).await.expect("get"),
+        Some(declined.clone())
+    );
     let stale = store.commit(&update(1)).await.expect_err("stale version");
     assert_eq!(stale.code, ErrorCode::VersionMismatch);
 }
@@ -157,7 +166,10 @@ async fn a_used_key_replays_and_writes_nothing(store: Arc<dyn ProviderStore>) {
         key: Some(key("k-1", "fp-1", "{\"first\":true}")),
         ..insert(&first)
     };
-    assert_eq!(store.commit(&change).await.expect("first"), Committed::Applied);
+    assert_eq!(
+        store.commit(&change).await.expect("first"),
+        Committed::Applied
+    );
 
     let second = intent();
     let again = Change {
@@ -169,7 +181,11 @@ async fn a_used_key_replays_and_writes_nothing(store: Arc<dyn ProviderStore>) {
         panic!("the key was used");
     };
     assert_eq!(
-        (replayed.fingerprint.as_str(), replayed.status, replayed.body.as_str()),
+        (
+            replayed.fingerprint.as_str(),
+            replayed.status,
+            replayed.body.as_str()
+        ),
         ("fp-1", 200, "{\"first\":true}")
     );
     assert_eq!(store.get_intent(&second.id).await.expect("get"), None);
@@ -233,9 +249,16 @@ async fn an_intent_is_captured_once_and_a_failed_change_writes_nothing(
     assert_eq!(err.code, ErrorCode::Conflict);
     let ledger = store.ledger(Some(&created.id)).await.expect("ledger");
     assert_eq!(ledger.len(), 1);
-    assert_eq!((ledger[0].kind, ledger[0].amount), (LedgerKind::Capture, 12_900));
     assert_eq!(
-        store.get_intent(&created.id).await.expect("get").map(|i| i.version),
+        (ledger[0].kind, ledger[0].amount),
+        (LedgerKind::Capture, 12_900)
+    );
+    assert_eq!(
+        store
+            .get_intent(&created.id)
+            .await
+            .expect("get")
+            .map(|i| i.version),
         Some(paid_intent.version),
         "the failed change's intent update was rolled back"
     );
@@ -288,20 +311,39 @@ async fn refunds_and_the_ledger_are_listed_in_order(store: Arc<dyn ProviderStore
         current = next;
     }
     assert_eq!(store.refunds(&created.id).await.expect("refunds"), refunds);
-    let stored = store.get_intent(&created.id).await.expect("get").expect("exists");
-    assert_eq!((stored.amount_received, stored.amount_refunded), (12_900, 12_900));
+    let stored = store
+        .get_intent(&created.id)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(
+        (stored.amount_received, stored.amount_refunded),
+        (12_900, 12_900)
+    );
     let ledger = store.ledger(Some(&created.id)).await.expect("ledger");
     let kinds: Vec<_> = ledger.iter().map(|e| (e.kind, e.amount)).collect();
     assert_eq!(
         kinds,
-        [(LedgerKind::Capture, 12_900), (LedgerKind::Refund, 900), (LedgerKind::Refund, 12_000)]
+        [
+            (LedgerKind::Capture, 12_900),
+            (LedgerKind::Refund, 900),
+            (LedgerKind::Refund, 12_000)
+        ]
     );
     assert_eq!(ledger[2].refund_id.as_deref(), Some(refunds[1].id.as_str()));
-    assert!(store.ledger(Some("pi_other")).await.expect("ledger").is_empty());
+    assert!(
+        store
+            .ledger(Some("pi_other"))
+            .await
+            .expect("ledger")
+            .is_empty()
+    );
 }
 
 async fn deliveries_are_claimed_once_retried_and_logged(store: Arc<dyn ProviderStore>) {
-    let queued: Vec<NewDelivery> = (0..3).map(|n| delivery(T0 + time::Duration::seconds(n))).collect();
+    let queued: Vec<NewDelivery> = (0..3)
+        .map(|n| delivery(T0 + time::Duration::seconds(n)))
+        .collect();
     store
         .commit(&Change {
             deliveries: queued.clone(),
@@ -313,13 +355,25 @@ async fn deliveries_are_claimed_once_retried_and_logged(store: Arc<dyn ProviderS
     let lease = now + time::Duration::seconds(30);
     let first = store.claim_deliveries(now, lease, 2).await.expect("claim");
     assert_eq!(
-        first.iter().map(|d| d.event_id.as_str()).collect::<Vec<_>>(),
+        first
+            .iter()
+            .map(|d| d.event_id.as_str())
+            .collect::<Vec<_>>(),
         [queued[0].event_id.as_str(), queued[1].event_id.as_str()]
     );
-    assert_eq!((first[0].attempts, first[0].payload.as_str()), (0, queued[0].payload.as_str()));
+    assert_eq!(
+        (first[0].attempts, first[0].payload.as_str()),
+        (0, queued[0].payload.as_str())
+    );
     let second = store.claim_deliveries(now, lease, 2).await.expect("claim");
     assert_eq!(second.len(), 1, "leased ones are not claimed again");
-    assert!(store.claim_deliveries(now, lease, 2).await.expect("claim").is_empty());
+    assert!(
+        store
+            .claim_deliveries(now, lease, 2)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
 
     let failed = AttemptRecord {
         event_id: queued[0].event_id.clone(),
@@ -347,7 +401,10 @@ async fn deliveries_are_claimed_once_retried_and_logged(store: Arc<dyn ProviderS
         .await
         .expect("claim");
     assert_eq!(again.len(), 1);
-    assert_eq!((again[0].event_id.as_str(), again[0].attempts), (queued[0].event_id.as_str(), 1));
+    assert_eq!(
+        (again[0].event_id.as_str(), again[0].attempts),
+        (queued[0].event_id.as_str(), 1)
+    );
     let delivered = AttemptRecord {
         attempt: 2,
         started_at: retry_at,
@@ -370,17 +427,32 @@ async fn deliveries_are_claimed_once_retried_and_logged(store: Arc<dyn ProviderS
         .await
         .expect("give up");
 
-    assert_eq!(store.attempts(&queued[0].event_id).await.expect("attempts"), [failed, delivered]);
+    assert_eq!(
+        store.attempts(&queued[0].event_id).await.expect("attempts"),
+        [failed, delivered]
+    );
     let listed = store.deliveries(10).await.expect("deliveries");
-    let by_id = |id: &str| listed.iter().find(|d| d.event_id == id).expect("listed").clone();
+    let by_id = |id: &str| {
+        listed
+            .iter()
+            .find(|d| d.event_id == id)
+            .expect("listed")
+            .clone()
+    };
     assert_eq!(listed.len(), 3);
     assert_eq!(listed[0].event_id, queued[2].event_id, "newest first");
     let done = by_id(&queued[0].event_id);
-    assert_eq!((done.status, done.attempts, done.last_error), (DeliveryStatus::Delivered, 2, None));
+    assert_eq!(
+        (done.status, done.attempts, done.last_error),
+        (DeliveryStatus::Delivered, 2, None)
+    );
     assert_eq!(by_id(&queued[1].event_id).status, DeliveryStatus::Failed);
     assert_eq!(by_id(&queued[2].event_id).status, DeliveryStatus::Pending);
     let later = retry_at + time::Duration::hours(1);
-    let left = store.claim_deliveries(later, later, 5).await.expect("claim");
+    let left = store
+        .claim_deliveries(later, later, 5)
+        .await
+        .expect("claim");
     assert_eq!(
         left.iter().map(|d| d.event_id.as_str()).collect::<Vec<_>>(),
         [queued[2].event_id.as_str()],
@@ -398,8 +470,21 @@ async fn an_unfinished_claim_comes_back_after_its_lease(store: Arc<dyn ProviderS
         .await
         .expect("queue");
     let lease = T0 + time::Duration::seconds(30);
-    assert_eq!(store.claim_deliveries(T0, lease, 1).await.expect("claim").len(), 1);
-    assert!(store.claim_deliveries(lease - time::Duration::seconds(1), lease, 1).await.expect("claim").is_empty());
+    assert_eq!(
+        store
+            .claim_deliveries(T0, lease, 1)
+            .await
+            .expect("claim")
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .claim_deliveries(lease - time::Duration::seconds(1), lease, 1)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
     let back = store
         .claim_deliveries(lease, lease + time::Duration::seconds(30), 1)
         .await
@@ -426,7 +511,13 @@ async fn processing_intents_are_due_when_their_time_comes(store: Arc<dyn Provide
         .expect("processing");
     let other = intent();
     stored(&store, &other).await;
-    assert!(store.due_settlements(T0 + time::Duration::seconds(2), 10).await.expect("due").is_empty());
+    assert!(
+        store
+            .due_settlements(T0 + time::Duration::seconds(2), 10)
+            .await
+            .expect("due")
+            .is_empty()
+    );
     let due = store
         .due_settlements(T0 + time::Duration::seconds(3), 10)
         .await
