@@ -159,7 +159,7 @@ pub struct CreateRefund {
 pub enum Paid {
     /// The attempt ran: the intent after it and the answer given.
     Ran {
-        intent: PaymentIntent,
+        intent: Box<PaymentIntent>,
         attempt: Attempt,
         answer: Answer,
     },
@@ -359,7 +359,7 @@ impl ProviderService {
                     vec![],
                 ),
                 Attempt::Failed(error) => {
-                    let declined = ProviderError {
+                    let declined = crate::error::ErrorBody {
                         status: 402,
                         kind: "card_error",
                         code: Some(error.code.clone()),
@@ -389,7 +389,7 @@ impl ProviderService {
                 Some(answer) => {
                     tracing::info!(payment_intent = %id, status = next.status.as_str(), "payment attempted");
                     return Ok(Paid::Ran {
-                        intent: next,
+                        intent: Box::new(next),
                         attempt,
                         answer,
                     });

@@ -493,7 +493,7 @@ mod tests {
                 _ => d,
             })
             .sum();
-        sum % 10 == 0
+        sum.is_multiple_of(10)
     }
 
     #[test]

@@ -11,9 +11,13 @@ use axum::response::{IntoResponse, Response};
 use innkeeper_kernel::{Error, ErrorCode};
 use serde_json::{Value, json};
 
-/// An error answer, with its HTTP status.
+/// An error answer, with its HTTP status (boxed: results stay small).
 #[derive(Debug, Clone, PartialEq)]
-pub struct ProviderError {
+pub struct ProviderError(Box<ErrorBody>);
+
+/// What an error answer says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorBody {
     pub status: u16,
     /// Stripe's error type.
     pub kind: &'static str,
@@ -29,7 +33,20 @@ pub struct ProviderError {
     pub payment_intent: Option<Value>,
 }
 
-impl ProviderError {
+impl std::ops::Deref for ProviderError {
+    type Target = ErrorBody;
+    fn deref(&self) -> &ErrorBody {
+        &self.0
+    }
+}
+
+impl From<ErrorBody> for ProviderError {
+    fn from(body: ErrorBody) -> Self {
+        Self(Box::new(body))
+    }
+}
+
+impl ErrorBody {
     fn new(
         status: u16,
         kind: &'static str,
@@ -46,6 +63,17 @@ impl ProviderError {
             payment_intent: None,
         }
     }
+}
+
+impl ProviderError {
+    fn new(
+        status: u16,
+        kind: &'static str,
+        code: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
+        ErrorBody::new(status, kind, code, message).into()
+    }
 
     /// A failure on the provider's side (`api_error`).
     pub fn api(status: u16, message: impl Into<String>) -> Self {
@@ -54,10 +82,11 @@ impl ProviderError {
 
     /// A bad parameter: 400 `invalid_request_error` naming it.
     pub fn invalid_param(param: &str, code: &str, message: impl Into<String>) -> Self {
-        Self {
+        ErrorBody {
             param: Some(param.to_owned()),
-            ..Self::new(400, "invalid_request_error", Some(code), message)
+            ..ErrorBody::new(400, "invalid_request_error", Some(code), message)
         }
+        .into()
     }
 
     /// A request that cannot be parsed: 400 `invalid_request_error`.
@@ -67,15 +96,16 @@ impl ProviderError {
 
     /// No such object: 404 `resource_missing`.
     pub fn missing(param: &str, what: &str, id: &str) -> Self {
-        Self {
+        ErrorBody {
             param: Some(param.to_owned()),
-            ..Self::new(
+            ..ErrorBody::new(
                 404,
                 "invalid_request_error",
                 Some("resource_missing"),
                 format!("No such {what}: '{id}'"),
             )
         }
+        .into()
     }
 
     /// No or a wrong API key: 401.
@@ -96,17 +126,20 @@ impl ProviderError {
 
     /// The intent's status forbids the action: 400 `payment_intent_unexpected_state`.
     pub fn unexpected_state(message: impl Into<String>, intent: Value) -> Self {
-        Self {
+        ErrorBody {
             payment_intent: Some(intent),
-            ..Self::new(
+            ..ErrorBody::new(
                 400,
                 "invalid_request_error",
                 Some("payment_intent_unexpected_state"),
                 message,
             )
         }
+        .into()
     }
+}
 
+impl ErrorBody {
     /// The JSON body.
     pub fn body(&self) -> Value {
         let mut error = json!({

@@ -186,3 +186,6 @@ impl WebhookWorker {
         self.service.store().finish_attempt(&record, result).await
     }
 }
+
+#[cfg(test)]
+mod tests;

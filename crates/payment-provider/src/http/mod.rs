@@ -272,4 +272,4 @@ async fn list_refunds(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
