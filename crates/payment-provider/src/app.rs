@@ -278,6 +278,7 @@ impl ProviderService {
     }
 
     /// Creates an intent (`requires_payment_method`); answers 200 with it.
+    #[tracing::instrument(skip_all)]
     pub async fn create_intent(
         &self,
         params: CreateIntent,
@@ -329,6 +330,7 @@ impl ProviderService {
 
     /// Pays an intent with a test card. A decline is an answer too (402 `card_error`), and the
     /// intent records it.
+    #[tracing::instrument(skip_all, fields(payment_intent = %id, ?card))]
     pub async fn pay(
         &self,
         id: &str,
@@ -387,7 +389,14 @@ impl ProviderService {
             match self.commit(change, key, answer, now).await? {
                 Some(answer) if answer.replayed => return Ok(Paid::Replayed(answer)),
                 Some(answer) => {
-                    tracing::info!(payment_intent = %id, status = next.status.as_str(), "payment attempted");
+                    let outcome = match &attempt {
+                        Attempt::Succeeded => "succeeded",
+                        Attempt::Processing => "processing",
+                        Attempt::Failed(_) => "failed",
+                    };
+                    metrics::counter!("innkeeper_payment_provider_payments_total", "outcome" => outcome)
+                        .increment(1);
+                    tracing::info!(payment_intent = %id, outcome, "payment attempted");
                     return Ok(Paid::Ran {
                         intent: Box::new(next),
                         attempt,
@@ -423,6 +432,7 @@ impl ProviderService {
     }
 
     /// Cancels an unpaid intent.
+    #[tracing::instrument(skip_all, fields(payment_intent = %id))]
     pub async fn cancel(
         &self,
         id: &str,
@@ -475,6 +485,7 @@ impl ProviderService {
     }
 
     /// Refunds (part of) a captured intent; never more than what is left.
+    #[tracing::instrument(skip_all, fields(payment_intent = %params.payment_intent))]
     pub async fn refund(
         &self,
         params: CreateRefund,
@@ -517,13 +528,17 @@ impl ProviderService {
                 }),
                 ledger: vec![LedgerEntry::refund(&refund)],
                 deliveries: vec![self.delivery(events::REFUND_CREATED, object.clone(), now)],
-                refund: Some(refund),
+                refund: Some(refund.clone()),
                 ..Change::default()
             };
             if let Some(answer) = self
                 .commit(change, key, Answer::json(200, &object), now)
                 .await?
             {
+                if !answer.replayed {
+                    metrics::counter!("innkeeper_payment_provider_refunds_total").increment(1);
+                    tracing::info!(refund = %refund.id, amount = refund.amount, "refunded");
+                }
                 return Ok(answer);
             }
         }

@@ -19,6 +19,9 @@ pub struct Faults {
     pub latency_ms: u64,
     /// Share of requests answered `500 api_error` before they run, `0.0..=1.0`.
     pub error_rate: f64,
+    /// Share of requests that run but whose answer is replaced by `500 api_error`,
+    /// `0.0..=1.0`: the effect happened, the caller does not know it.
+    pub lost_response_rate: f64,
     /// Everything is refused with `503` and the connection closed.
     pub down: bool,
 }
@@ -31,6 +34,9 @@ impl Faults {
     pub fn check(&self) -> Result<(), (&'static str, &'static str)> {
         if !(0.0..=1.0).contains(&self.error_rate) {
             return Err(("error_rate", "must be between 0.0 and 1.0"));
+        }
+        if !(0.0..=1.0).contains(&self.lost_response_rate) {
+            return Err(("lost_response_rate", "must be between 0.0 and 1.0"));
         }
         if self.latency_ms > MAX_LATENCY_MS {
             return Err(("latency_ms", "must be at most 60000"));
@@ -60,10 +66,12 @@ impl FaultSwitch {
     }
 }
 
-/// The middleware: down, then latency, then random errors, then the route.
+/// The middleware: down, then latency, then random errors, then the route, then lost answers.
 pub async fn inject(State(switch): State<FaultSwitch>, request: Request, next: Next) -> Response {
     let faults = switch.get();
     if faults.down {
+        metrics::counter!("innkeeper_payment_provider_injected_faults_total", "fault" => "down")
+            .increment(1);
         let mut response =
             ProviderError::api(503, "The provider is down (injected fault).").into_response();
         response.headers_mut().insert(
@@ -80,11 +88,23 @@ pub async fn inject(State(switch): State<FaultSwitch>, request: Request, next: N
         tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
     }
     if faults.error_rate > 0.0 && rand::random::<f64>() < faults.error_rate {
+        metrics::counter!("innkeeper_payment_provider_injected_faults_total", "fault" => "error")
+            .increment(1);
         return ProviderError::api(
             500,
             "An error occurred with our connection to the processor (injected fault).",
         )
         .into_response();
     }
-    next.run(request).await
+    let response = next.run(request).await;
+    if faults.lost_response_rate > 0.0 && rand::random::<f64>() < faults.lost_response_rate {
+        metrics::counter!("innkeeper_payment_provider_injected_faults_total", "fault" => "lost_response")
+            .increment(1);
+        return ProviderError::api(
+            500,
+            "An error occurred with our connection to the processor (injected fault).",
+        )
+        .into_response();
+    }
+    response
 }

@@ -11,7 +11,7 @@ use crate::webhook_signature::WebhookSecret;
 /// The section's defaults, commented, in the form `config/defaults.toml` takes them.
 pub const DEFAULTS: &str = r#"[payment_provider]
 # The provider's own database (an imitation of an external system: never shared with payment).
-# Empty: `<node.data_dir>/payment-provider.db` in the embedded shape.
+# Empty: an SQLite file payment-provider.db in node.data_dir. Or postgres://user@host/db.
 database_url = ""
 max_connections = 8
 # The provider's base URL as the payer's browser reaches it: checkout links are
@@ -49,6 +49,10 @@ idempotency_retention_seconds = 86400
 latency_ms = 0
 # Share of requests answered 500 before they run (0.0 to 1.0).
 error_rate = 0.0
+# Share of requests that run but whose answer is lost: replaced by a 500 (0.0 to 1.0), as when
+# a connection drops after the processor acted. Retries with the same Idempotency-Key must not
+# pay or refund twice.
+lost_response_rate = 0.0
 # Refuse everything with 503 and close the connection.
 down = false
 "#;

@@ -164,6 +164,13 @@ impl WebhookWorker {
             );
             AttemptResult::Retry(now + delay)
         };
+        let outcome = match result {
+            AttemptResult::Delivered => "delivered",
+            AttemptResult::Retry(_) => "retry",
+            AttemptResult::GiveUp => "given_up",
+        };
+        metrics::counter!("innkeeper_payment_provider_webhook_attempts_total", "outcome" => outcome)
+            .increment(1);
         match (&result, &error) {
             (AttemptResult::Delivered, _) => {
                 tracing::info!(event_id = %delivery.event_id, event_type = %delivery.event_type, attempt, "webhook delivered");

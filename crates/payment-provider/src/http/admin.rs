@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -50,10 +51,16 @@ struct LedgerQuery {
     payment_intent: Option<String>,
 }
 
+/// A query string that does not parse, as the provider's error.
+fn bad_query(rejection: &QueryRejection) -> ProviderError {
+    ProviderError::invalid_request("parameter_invalid", rejection.body_text())
+}
+
 async fn ledger(
     State(state): State<AppState>,
-    Query(query): Query<LedgerQuery>,
+    query: Result<Query<LedgerQuery>, QueryRejection>,
 ) -> Result<Response, ProviderError> {
+    let Query(query) = query.map_err(|r| bad_query(&r))?;
     let entries = state
         .service
         .store()
@@ -90,8 +97,9 @@ struct DeliveryQuery {
 
 async fn deliveries(
     State(state): State<AppState>,
-    Query(query): Query<DeliveryQuery>,
+    query: Result<Query<DeliveryQuery>, QueryRejection>,
 ) -> Result<Response, ProviderError> {
+    let Query(query) = query.map_err(|r| bad_query(&r))?;
     let store = state.service.store();
     let limit = query.limit.unwrap_or(50).clamp(1, 500);
     let mut data = Vec::new();

@@ -96,6 +96,7 @@ async fn pay(
             };
             back_to_merchant(&intent, status)
         }
+        // Without a key nothing is replayed; answer from the intent as it was read.
         Ok(Paid::Replayed(_)) => back_to_merchant(&intent, "failed"),
         Err(err) if err.code.as_deref() == Some("payment_intent_unexpected_state") => message_page(
             http::StatusCode::CONFLICT,

@@ -884,3 +884,75 @@ async fn about_half_the_requests_fail_at_an_error_rate_of_one_half() {
     // Binomial(200, 0.5): outside 60..=140 with probability below 1e-8.
     assert!((60..=140).contains(&failed), "{failed} of 200 failed");
 }
+
+#[tokio::test]
+async fn a_lost_answer_is_recovered_by_retrying_with_the_same_key() {
+    let p = provider().await;
+    let id = create(&p.router, 12_900).await;
+    set_faults(&p.router, json!({"lost_response_rate": 1.0})).await;
+    let (status, _, lost) = confirm_with_key(&p.router, &id, "pay-1").await;
+    assert_eq!(
+        (status, error_of(&lost).0),
+        (StatusCode::INTERNAL_SERVER_ERROR, "api_error")
+    );
+    set_faults(&p.router, json!({})).await;
+    let (status, headers, paid) = confirm_with_key(&p.router, &id, "pay-1").await;
+    assert_eq!(status, StatusCode::OK, "{paid}");
+    assert!(
+        headers.contains_key("idempotent-replayed"),
+        "the first attempt had paid"
+    );
+    assert_eq!(paid["status"], "succeeded");
+    let ledger = ledger(&p.router).await;
+    assert_eq!(
+        (
+            ledger["captured"].as_i64(),
+            ledger["double_captures"].as_i64()
+        ),
+        (Some(12_900), Some(0))
+    );
+}
+
+async fn confirm_with_key(router: &Router, id: &str, key: &str) -> (StatusCode, HeaderMap, Value) {
+    call(
+        router,
+        "POST",
+        &format!("/v1/payment_intents/{id}/confirm"),
+        Some(key),
+        Some(json!({"payment_method": "pm_card_visa"})),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_admin_view_lists_deliveries_and_refuses_bad_queries() {
+    let p = provider().await;
+    let id = create(&p.router, 100).await;
+    confirm(&p.router, &id, "pm_card_visa").await;
+    let (status, _, listed) = call(
+        &p.router,
+        "GET",
+        "/_admin/webhook_deliveries?limit=5",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let first = &listed["data"][0];
+    assert_eq!(
+        (first["event_type"].as_str(), first["status"].as_str()),
+        (Some("payment_intent.succeeded"), Some("pending"))
+    );
+    let (status, _, bad) = call(
+        &p.router,
+        "GET",
+        "/_admin/webhook_deliveries?limit=many",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, error_of(&bad).0),
+        (StatusCode::BAD_REQUEST, "invalid_request_error")
+    );
+}
