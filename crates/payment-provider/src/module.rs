@@ -2,7 +2,7 @@
 //! hand out its router and its webhook worker.
 //!
 //! Wiring in a node is a few lines:
-//! ```ignore
+//! ```text
 //! let provider = PaymentProviderModule::start(&db, clock, config.settings()?).await?;
 //! router = router.merge(provider.router());
 //! supervisor.spawn("payment_provider.webhooks", provider.clone().run_webhook_worker(shutdown));

@@ -14,9 +14,9 @@ pub const DEFAULTS: &str = r#"[payment_provider]
 # Empty: an SQLite file payment-provider.db in node.data_dir. Or postgres://user@host/db.
 database_url = ""
 max_connections = 8
-# The provider's base URL as the payer's browser reaches it: checkout links are
-# `<public_url>/checkout/<intent id>`.
-public_url = "http://127.0.0.1:8080"
+# The provider's base URL as callers and the payer's browser reach it: checkout links are
+# `<public_url>/checkout/<intent id>`. In one process the node mounts it under /provider.
+public_url = "http://127.0.0.1:8080/provider"
 # Secret API keys callers present as `Authorization: Bearer <key>`. Several keys let a
 # rotation overlap. Change them outside a demo.
 api_keys = ["sk_test_innkeeper_development_only"]
@@ -236,7 +236,7 @@ mod tests {
         let config = PaymentProviderConfig::defaults().expect("defaults parse");
         let settings = config.settings().expect("defaults are valid");
         assert_eq!(settings.webhooks.secrets.len(), 1);
-        assert_eq!(settings.public_url, "http://127.0.0.1:8080");
+        assert_eq!(settings.public_url, "http://127.0.0.1:8080/provider");
         assert_eq!(settings.faults, Faults::default());
     }
 

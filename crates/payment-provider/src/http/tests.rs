@@ -31,7 +31,10 @@ struct Provider {
 }
 
 async fn provider() -> Provider {
-    let database = TestDatabase::sqlite().await;
+    provider_on(TestDatabase::sqlite().await).await
+}
+
+async fn provider_on(database: TestDatabase) -> Provider {
     let module = PaymentProviderModule::start(&database.db, Arc::new(SystemClock), settings())
         .await
         .expect("start");
@@ -214,8 +217,18 @@ async fn the_same_key_and_body_replay_and_another_body_is_an_idempotency_error()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_requests_with_one_key_create_one_intent() {
-    let p = provider().await;
+async fn sqlite_concurrent_requests_with_one_key_create_one_intent() {
+    concurrent_requests_with_one_key_create_one_intent(provider().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_concurrent_requests_with_one_key_create_one_intent() {
+    if let Some(database) = TestDatabase::postgres().await {
+        concurrent_requests_with_one_key_create_one_intent(provider_on(database).await).await;
+    }
+}
+
+async fn concurrent_requests_with_one_key_create_one_intent(p: Provider) {
     let tasks: Vec<_> = (0..16)
         .map(|_| {
             let router = p.router.clone();
@@ -419,8 +432,18 @@ async fn test_tokens_decide_the_outcome_and_a_paid_intent_is_not_paid_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_confirmations_capture_once() {
-    let p = provider().await;
+async fn sqlite_concurrent_confirmations_capture_once() {
+    concurrent_confirmations_capture_once(provider().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_concurrent_confirmations_capture_once() {
+    if let Some(database) = TestDatabase::postgres().await {
+        concurrent_confirmations_capture_once(provider_on(database).await).await;
+    }
+}
+
+async fn concurrent_confirmations_capture_once(p: Provider) {
     let id = create(&p.router, 7_000).await;
     let tasks: Vec<_> = (0..16)
         .map(|_| {
@@ -521,8 +544,18 @@ async fn refunds_are_bounded_by_the_capture_and_idempotent_by_key() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_refunds_never_exceed_the_capture() {
-    let p = provider().await;
+async fn sqlite_concurrent_refunds_never_exceed_the_capture() {
+    concurrent_refunds_never_exceed_the_capture(provider().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_concurrent_refunds_never_exceed_the_capture() {
+    if let Some(database) = TestDatabase::postgres().await {
+        concurrent_refunds_never_exceed_the_capture(provider_on(database).await).await;
+    }
+}
+
+async fn concurrent_refunds_never_exceed_the_capture(p: Provider) {
     let id = create(&p.router, 12_900).await;
     confirm(&p.router, &id, "pm_card_visa").await;
     let tasks: Vec<_> = (0..10)
@@ -954,5 +987,43 @@ async fn the_admin_view_lists_deliveries_and_refuses_bad_queries() {
     assert_eq!(
         (status, error_of(&bad).0),
         (StatusCode::BAD_REQUEST, "invalid_request_error")
+    );
+}
+
+#[tokio::test]
+async fn the_provider_works_mounted_under_a_prefix() {
+    let p = provider().await;
+    let nested = Router::new().nest("/provider", p.module.router());
+    let (status, _, created) = call(
+        &nested,
+        "POST",
+        "/provider/v1/payment_intents",
+        None,
+        Some(create_body(100)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let id = created["id"].as_str().expect("id");
+    let page = Request::builder()
+        .uri(format!("/provider/checkout/{id}"))
+        .body(Body::empty())
+        .expect("request");
+    let (status, _, html) = send(&nested, page).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("<form method=\"post\">"),
+        "posts back to where it was served"
+    );
+    let pay = Request::builder()
+        .method("POST")
+        .uri(format!("/provider/checkout/{id}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from("card_number=4242424242424242"))
+        .expect("request");
+    let (status, headers, _) = send(&nested, pay).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{headers:?}");
+    assert_eq!(
+        intent(&p, id).await.status,
+        crate::domain::IntentStatus::Succeeded
     );
 }
