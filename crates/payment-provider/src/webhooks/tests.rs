@@ -199,8 +199,9 @@ async fn a_failing_receiver_gets_retries_with_growing_delays_until_it_accepts() 
             gap >= shortest,
             "retry {retry} came after {gap:?}, before {shortest:?}"
         );
+        // Generous: these machines are shared, so a late wake-up is no failure.
         assert!(
-            gap <= longest + Duration::from_millis(250),
+            gap <= longest + Duration::from_secs(1),
             "retry {retry} came after {gap:?}"
         );
     }
