@@ -17,13 +17,18 @@ use time::OffsetDateTime;
 use tokio::sync::Notify;
 
 use crate::domain::{
-    self, Attempt, IntentStatus, LedgerEntry, MAX_AMOUNT, MAX_METADATA_KEYS, PaymentIntent,
+    Attempt, IntentStatus, LedgerEntry, MAX_AMOUNT, MAX_METADATA_KEYS, PaymentIntent,
     RefundRefused, TestCard,
 };
 use crate::error::ProviderError;
 use crate::settings::ProviderSettings;
 use crate::store::{Change, Committed, IntentWrite, NewDelivery, NewKey, ProviderStore, StoredKey};
 use crate::wire;
+
+/// A new random id with a Stripe-like type prefix (`pi`, `re`, `evt`), sortable by creation.
+pub(crate) fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
+}
 
 /// How many times a change is decided again after losing a race, before answering 409.
 const MAX_RACES: usize = 8;
@@ -219,7 +224,7 @@ impl ProviderService {
     }
 
     fn delivery(&self, event_type: &str, object: Value, now: OffsetDateTime) -> NewDelivery {
-        let id = domain::new_id("evt");
+        let id = new_id("evt");
         let payload = wire::event(&id, event_type, object, now).to_string();
         NewDelivery {
             event_id: id,
@@ -287,7 +292,7 @@ impl ProviderService {
         let params = validate_create(params)?;
         let now = self.clock.now();
         let intent = PaymentIntent {
-            id: domain::new_id("pi"),
+            id: new_id("pi"),
             amount: params.amount,
             currency: params.currency,
             status: IntentStatus::RequiresPaymentMethod,
@@ -518,7 +523,7 @@ impl ProviderService {
                 })?;
             let now = self.clock.now();
             let (next, refund) = current
-                .refund(params.amount, params.reason.clone(), now)
+                .refund(new_id("re"), params.amount, params.reason.clone(), now)
                 .map_err(|refused| refund_refused(refused, &current))?;
             let object = wire::refund(&refund);
             let change = Change {

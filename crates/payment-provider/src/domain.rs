@@ -17,11 +17,6 @@ pub const MAX_METADATA_KEYS: usize = 50;
 /// The largest amount accepted, in minor units (Stripe's limit for most currencies).
 pub const MAX_AMOUNT: i64 = 99_999_999;
 
-/// A new random id with a Stripe-like type prefix (`pi`, `re`, `evt`), sortable by creation.
-pub fn new_id(prefix: &str) -> String {
-    format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
-}
-
 /// Where an intent is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IntentStatus {
@@ -317,9 +312,11 @@ impl PaymentIntent {
         self.amount_received - self.amount_refunded
     }
 
-    /// Refunds `amount` (everything left if `None`): the intent after it and the refund.
+    /// Refunds `amount` (everything left if `None`) as refund `id`: the intent after it and
+    /// the refund.
     pub fn refund(
         &self,
+        id: String,
         amount: Option<i64>,
         reason: Option<String>,
         now: OffsetDateTime,
@@ -341,7 +338,7 @@ impl PaymentIntent {
         let mut next = self.touched(now);
         next.amount_refunded += amount;
         let refund = Refund {
-            id: new_id("re"),
+            id,
             payment_intent: self.id.clone(),
             amount,
             currency: self.currency.clone(),
@@ -440,7 +437,7 @@ mod tests {
 
     fn intent() -> PaymentIntent {
         PaymentIntent {
-            id: new_id("pi"),
+            id: "pi_test".into(),
             amount: 12_900,
             currency: "eur".into(),
             status: IntentStatus::RequiresPaymentMethod,
@@ -552,24 +549,33 @@ mod tests {
     #[test]
     fn refunds_never_exceed_the_capture() {
         assert_eq!(
-            intent().refund(None, None, NOW).expect_err("unpaid"),
+            intent()
+                .refund("re_test".into(), None, None, NOW)
+                .expect_err("unpaid"),
             RefundRefused::NotCaptured(IntentStatus::RequiresPaymentMethod)
         );
         let (paid, _) = intent().attempt(TestCard::Visa, NOW, DELAY).expect("pays");
-        let (part, refund) = paid.refund(Some(900), None, NOW).expect("partial");
+        let (part, refund) = paid
+            .refund("re_test".into(), Some(900), None, NOW)
+            .expect("partial");
         assert_eq!((refund.amount, part.refundable()), (900, 12_000));
         assert_eq!(
-            part.refund(Some(12_001), None, NOW).expect_err("too much"),
+            part.refund("re_test".into(), Some(12_001), None, NOW)
+                .expect_err("too much"),
             RefundRefused::TooLarge { left: 12_000 }
         );
         assert_eq!(
-            part.refund(Some(0), None, NOW).expect_err("zero"),
+            part.refund("re_test".into(), Some(0), None, NOW)
+                .expect_err("zero"),
             RefundRefused::NotPositive
         );
-        let (all, rest) = part.refund(None, None, NOW).expect("the rest");
+        let (all, rest) = part
+            .refund("re_test".into(), None, None, NOW)
+            .expect("the rest");
         assert_eq!((rest.amount, all.amount_refunded), (12_000, 12_900));
         assert_eq!(
-            all.refund(None, None, NOW).expect_err("nothing left"),
+            all.refund("re_test".into(), None, None, NOW)
+                .expect_err("nothing left"),
             RefundRefused::AlreadyRefunded
         );
     }

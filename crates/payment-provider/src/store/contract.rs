@@ -11,7 +11,7 @@ use innkeeper_kernel::ErrorCode;
 use time::OffsetDateTime;
 use time::macros::datetime;
 
-use crate::domain::{self, IntentStatus, LedgerEntry, LedgerKind, PaymentIntent, TestCard};
+use crate::domain::{IntentStatus, LedgerEntry, LedgerKind, PaymentIntent, TestCard};
 use crate::store::{
     AttemptRecord, AttemptResult, Change, Committed, DeliveryStatus, IntentWrite, NewDelivery,
     NewKey, ProviderStore,
@@ -60,7 +60,7 @@ mod postgres {
 
 fn intent() -> PaymentIntent {
     PaymentIntent {
-        id: domain::new_id("pi"),
+        id: crate::app::new_id("pi"),
         amount: 12_900,
         currency: "eur".into(),
         status: IntentStatus::RequiresPaymentMethod,
@@ -98,7 +98,7 @@ fn key(key: &str, fingerprint: &str, body: &str) -> NewKey {
 }
 
 fn delivery(at: OffsetDateTime) -> NewDelivery {
-    let id = domain::new_id("evt");
+    let id = crate::app::new_id("evt");
     NewDelivery {
         payload: format!("{{\"id\":\"{id}\"}}"),
         event_id: id,
@@ -294,7 +294,9 @@ async fn refunds_and_the_ledger_are_listed_in_order(store: Arc<dyn ProviderStore
     let mut refunds = Vec::new();
     for (n, amount) in [(1, 900), (2, 12_000)] {
         let at = T0 + time::Duration::minutes(n);
-        let (next, refund) = current.refund(Some(amount), None, at).expect("refundable");
+        let (next, refund) = current
+            .refund(crate::app::new_id("re"), Some(amount), None, at)
+            .expect("refundable");
         store
             .commit(&Change {
                 intent: Some(IntentWrite::Update {
