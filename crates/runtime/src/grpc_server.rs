@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use futures::future::BoxFuture;
+use innkeeper_booking::api::BookingApi;
 use innkeeper_catalog::api::CatalogApi;
 use innkeeper_identity::api::IdentityApi;
 use innkeeper_platform::auth::Verifier;
@@ -18,12 +19,13 @@ use tokio_util::sync::CancellationToken;
 pub(crate) struct GrpcServices {
     pub(crate) catalog: Option<Arc<dyn CatalogApi>>,
     pub(crate) identity: Option<Arc<dyn IdentityApi>>,
+    pub(crate) booking: Option<Arc<dyn BookingApi>>,
     pub(crate) verifier: Arc<Verifier>,
 }
 
 impl GrpcServices {
     pub(crate) fn is_empty(&self) -> bool {
-        self.catalog.is_none() && self.identity.is_none()
+        self.catalog.is_none() && self.identity.is_none() && self.booking.is_none()
     }
 
     pub(crate) async fn serve(
@@ -54,6 +56,16 @@ impl GrpcServices {
             health_reporter
                 .set_service_status(
                     innkeeper_identity::grpc::SERVICE_NAME,
+                    tonic_health::ServingStatus::Serving,
+                )
+                .await;
+            routes = routes.add_service(service);
+        }
+        if let Some(api) = self.booking {
+            let service = innkeeper_booking::grpc::service(api, self.verifier.clone());
+            health_reporter
+                .set_service_status(
+                    innkeeper_booking::grpc::SERVICE_NAME,
                     tonic_health::ServingStatus::Serving,
                 )
                 .await;
