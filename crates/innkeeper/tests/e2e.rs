@@ -480,14 +480,15 @@ async fn split_shape_books_over_grpc() {
         "INNKEEPER__CATALOG__ENDPOINT",
         format!("http://{catalog_grpc}"),
     );
-    let serve = |target: &str, http: SocketAddr, grpc: Option<SocketAddr>, env: &[(&str, String)]| {
-        let (http, grpc) = (http.to_string(), grpc.map(|a| a.to_string()));
-        let mut args = vec!["serve", "--target", target, "--listen", &http];
-        if let Some(grpc) = &grpc {
-            args.extend(["--grpc-listen", grpc.as_str()]);
-        }
-        spawn(&args, env, &dir.path)
-    };
+    let serve =
+        |target: &str, http: SocketAddr, grpc: Option<SocketAddr>, env: &[(&str, String)]| {
+            let (http, grpc) = (http.to_string(), grpc.map(|a| a.to_string()));
+            let mut args = vec!["serve", "--target", target, "--listen", &http];
+            if let Some(grpc) = &grpc {
+                args.extend(["--grpc-listen", grpc.as_str()]);
+            }
+            spawn(&args, env, &dir.path)
+        };
     let _identity = serve(
         "identity",
         identity_http,
@@ -558,8 +559,10 @@ async fn split_shape_books_over_grpc() {
     let hotel_id = hotel["id"].as_str().expect("id").to_owned();
     let resp = hotelier
         .post(format!("{api}/hotels/{hotel_id}/room-types"))
-        .json(&json!({"name": "Double", "capacity": 2, "beds": [{"kind": "double", "count": 1}],
-                      "base_price": {"amount": 12000, "currency": "EUR"}}))
+        .json(
+            &json!({"name": "Double", "capacity": 2, "beds": [{"kind": "double", "count": 1}],
+                      "base_price": {"amount": 12000, "currency": "EUR"}}),
+        )
         .send()
         .await
         .expect("create room type");
@@ -597,7 +600,10 @@ async fn split_shape_books_over_grpc() {
     let etag = resp.headers()["etag"].clone();
     let booking: Value = resp.json().await.expect("json");
     assert_eq!(booking["status"], "pending_payment", "{booking}");
-    assert_eq!(booking["price"]["total"], json!({"amount": 24000, "currency": "EUR"}));
+    assert_eq!(
+        booking["price"]["total"],
+        json!({"amount": 24000, "currency": "EUR"})
+    );
     let id = booking["id"].as_str().expect("id").to_owned();
 
     // Read back through the gateway, and the repeat replays the same answer.
@@ -659,7 +665,10 @@ async fn split_shape_books_over_grpc() {
         .send()
         .await
         .expect("get");
-    assert_eq!(resp.json::<Value>().await.expect("json")["status"], "cancelled");
+    assert_eq!(
+        resp.json::<Value>().await.expect("json")["status"],
+        "cancelled"
+    );
     let history: Value = guest
         .get(format!("{api}/bookings/{id}/history"))
         .send()
@@ -678,7 +687,11 @@ async fn split_shape_books_over_grpc() {
     let mut both = stay.clone();
     both["rooms"] = json!(2);
     let resp = book(&both, "both-rooms").await.expect("book both");
-    assert_eq!(resp.status(), 201, "the cancelled booking's room is free again");
+    assert_eq!(
+        resp.status(),
+        201,
+        "the cancelled booking's room is free again"
+    );
 
     // The bookings went over gRPC: the booking process counted its calls.
     let metrics = http

@@ -364,9 +364,15 @@ mod tests {
             from_room_type_id: innkeeper_kernel::RoomTypeId::new(),
             price_rule: crate::api::PriceRule::Complimentary,
         });
-        booking.room_ids = vec![innkeeper_kernel::RoomId::new(), innkeeper_kernel::RoomId::new()];
+        booking.room_ids = vec![
+            innkeeper_kernel::RoomId::new(),
+            innkeeper_kernel::RoomId::new(),
+        ];
         booking.special_requests = Some("late arrival".to_owned());
-        assert_eq!(Booking::from_proto(booking.to_proto(), &At::ROOT), Ok(booking.clone()));
+        assert_eq!(
+            Booking::from_proto(booking.to_proto(), &At::ROOT),
+            Ok(booking.clone())
+        );
         let mut proto = booking.to_proto();
         proto.room_ids[1] = "room-2".to_owned();
         let err = Booking::from_proto(proto, &At::Name("booking")).expect_err("bad room id");

@@ -165,10 +165,7 @@ impl BookingService for BookingGrpcServer {
                 // An absent patch is an empty one, as proto3 readers expect.
                 let patch = optional(&At::ROOT, "patch", req.patch)?.unwrap_or_default();
                 let key = key_from_proto(req.idempotency_key)?;
-                Ok(self
-                    .api
-                    .modify(&caller, id, req.if_match, patch, key)
-                    .await)
+                Ok(self.api.modify(&caller, id, req.if_match, patch, key).await)
             }
             .await,
         )

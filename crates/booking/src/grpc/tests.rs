@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use innkeeper_catalog::CatalogSettings;
-use innkeeper_catalog::api::{CatalogApi as _, CatalogClient, NewHotel, NewRoom, NewRoomType, RoomStatus};
+use innkeeper_catalog::api::{
+    CatalogApi as _, CatalogClient, NewHotel, NewRoom, NewRoomType, RoomStatus,
+};
 use innkeeper_catalog::module::CatalogModule;
 use innkeeper_events::{ConsumerSettings, Delivery, Dispatcher, Outbox};
 use innkeeper_kernel::{
@@ -305,7 +307,8 @@ async fn every_operation_answers_the_same_value_remote_and_local() {
     let modified = h
         .acting_as(
             &ana,
-            h.remote.modify(&ana, booking.id, Some(1), patch, key("m-1")),
+            h.remote
+                .modify(&ana, booking.id, Some(1), patch, key("m-1")),
         )
         .await;
     let modified = fresh_and_stored(&h, &ana, modified).await;
@@ -431,8 +434,8 @@ async fn errors_are_identical_local_and_remote() {
     // local one is an error with `$code`; gives the error.
     macro_rules! same {
         ($who:expr => $call:ident ( $($arg:expr),* ), $code:expr) => {{
-            let local = h.local.$call($who, $($arg),*).await;
-            let remote = h.acting_as($who, h.remote.$call($who, $($arg),*)).await;
+            let local = h.local.$call($who, $(($arg).clone()),*).await;
+            let remote = h.acting_as($who, h.remote.$call($who, $(($arg).clone()),*)).await;
             assert_eq!(remote, local, stringify!($call));
             let err = Outcome::error(local).expect(stringify!($call));
             assert_eq!(err.code, $code, "{err:?}");
@@ -441,19 +444,20 @@ async fn errors_are_identical_local_and_remote() {
     }
 
     // not_found: no such booking, or not the caller's.
-    same!(&ana => get(BookingId::new()), ErrorCode::NotFound);
+    let (nowhere, no_type) = (BookingId::new(), RoomTypeId::new());
+    same!(&ana => get(nowhere), ErrorCode::NotFound);
     let stranger = guest();
     same!(&stranger => get(booking.id), ErrorCode::NotFound);
     same!(&ana => get_by_reference("INK-AAAAAA"), ErrorCode::NotFound);
-    same!(&ana => history(BookingId::new()), ErrorCode::NotFound);
-    same!(&ana => cancel(BookingId::new(), None, None, None), ErrorCode::NotFound);
-    // sold_out, naming the night.
+    same!(&ana => history(nowhere), ErrorCode::NotFound);
+    same!(&ana => cancel(nowhere, None, None, None), ErrorCode::NotFound);
+    // sold_out, saying what is left.
     let five = NewBooking {
         rooms: Some(DOUBLES + 1),
         ..h.request()
     };
     let err = same!(&ana => create(five.clone(), None), ErrorCode::SoldOut);
-    assert!(err.message.contains(&CHECK_IN.to_string()), "{err:?}");
+    assert!(err.message.contains("Double has only 3 room(s)"), "{err:?}");
     // version_mismatch, precondition_required, forbidden, invalid_state.
     let patch = BookingPatch {
         guests: Some(1),
@@ -467,7 +471,7 @@ async fn errors_are_identical_local_and_remote() {
     same!(&desk => check_out(booking.id, None, None), ErrorCode::InvalidState);
     same!(&ana => upgrade(booking.id, h.suite_id, None, None), ErrorCode::Forbidden);
     let err = same!(
-        &desk => upgrade(booking.id, RoomTypeId::new(), None, None),
+        &desk => upgrade(booking.id, no_type, None, None),
         ErrorCode::ValidationFailed
     );
     assert_eq!(err.errors[0].field, "room_type_id");
@@ -502,7 +506,10 @@ async fn errors_are_identical_local_and_remote() {
             .await,
         stored
     );
-    assert_eq!(h.local.create(&ana, five.clone(), key("five")).await, stored);
+    assert_eq!(
+        h.local.create(&ana, five.clone(), key("five")).await,
+        stored
+    );
     // The replay travels as the same status with the replay marked in its metadata.
     let raw = h
         .raw()
@@ -517,13 +524,20 @@ async fn errors_are_identical_local_and_remote() {
         .expect_err("stored error");
     assert_eq!(raw.code(), tonic::Code::FailedPrecondition);
     assert_eq!(
-        raw.metadata().get(REPLAYED_METADATA).map(|v| v.to_str().ok()),
+        raw.metadata()
+            .get(REPLAYED_METADATA)
+            .map(|v| v.to_str().ok()),
         Some(Some("true"))
     );
     // A fresh error carries no mark.
     let raw = h
         .raw()
-        .get_booking(h.signed(&ana, pb::GetBookingRequest { id: BookingId::new().to_string() }))
+        .get_booking(h.signed(
+            &ana,
+            pb::GetBookingRequest {
+                id: BookingId::new().to_string(),
+            },
+        ))
         .await
         .expect_err("not found");
     assert!(raw.metadata().get(REPLAYED_METADATA).is_none());
@@ -532,17 +546,43 @@ async fn errors_are_identical_local_and_remote() {
     assert_eq!(reused.code.http_status(), 422);
     // A keyed cancel replays its success; a second key meets the cancelled booking.
     let cancelled = h
-        .acting_as(&ana, h.remote.cancel(&ana, booking.id, None, None, key("c-1")))
+        .acting_as(
+            &ana,
+            h.remote.cancel(&ana, booking.id, None, None, key("c-1")),
+        )
         .await;
     let cancelled = fresh_and_stored(&h, &ana, cancelled).await;
     assert_eq!(
-        h.local.cancel(&ana, booking.id, None, None, key("c-1")).await,
+        h.local
+            .cancel(&ana, booking.id, None, None, key("c-1"))
+            .await,
         Idempotent {
             result: Ok(cancelled),
             replayed: true
         }
     );
-    same!(&ana => cancel(booking.id, None, None, key("c-2")), ErrorCode::InvalidState);
+    // A second key meets the cancelled booking: a stored error, which a remote repeat of the
+    // local request gets back, marked as a replay.
+    let refused = h
+        .local
+        .cancel(&ana, booking.id, None, None, key("c-2"))
+        .await;
+    assert!(!refused.replayed);
+    assert_eq!(
+        refused.result.clone().expect_err("cancelled").code,
+        ErrorCode::InvalidState
+    );
+    assert_eq!(
+        h.acting_as(
+            &ana,
+            h.remote.cancel(&ana, booking.id, None, None, key("c-2"))
+        )
+        .await,
+        Idempotent {
+            result: refused.result,
+            replayed: true
+        }
+    );
 }
 
 /// A call's outcome, plain or idempotent: its error, if it failed.
@@ -659,7 +699,11 @@ async fn malformed_requests_fail_naming_the_field() {
     assert_eq!(field_of(status), "status");
     // Nothing of it ran: the booking is as it was, and no other was made.
     assert_eq!(h.local.get(&ana, booking.id).await, Ok(booking.clone()));
-    let mine = h.local.list(&ana, BookingQuery::default()).await.expect("list");
+    let mine = h
+        .local
+        .list(&ana, BookingQuery::default())
+        .await
+        .expect("list");
     assert_eq!(mine.items, vec![booking]);
 }
 
@@ -710,7 +754,11 @@ async fn the_caller_is_the_verified_token_only() {
     assert_eq!(err.code, ErrorCode::NotFound);
     // Nothing of it ran.
     assert_eq!(h.local.get(&ana, booking.id).await, Ok(booking.clone()));
-    let mine = h.local.list(&ana, BookingQuery::default()).await.expect("list");
+    let mine = h
+        .local
+        .list(&ana, BookingQuery::default())
+        .await
+        .expect("list");
     assert_eq!(mine.items, vec![booking]);
 }
 
@@ -725,17 +773,26 @@ async fn an_unreachable_booking_service_is_unavailable() {
     let ana = guest();
     let err = client.get(&ana, BookingId::new()).await.expect_err("down");
     assert_eq!(err.code, ErrorCode::Unavailable, "{err:?}");
-    let answer = client.create(&ana, NewBooking {
-        hotel_id: HotelId::new(),
-        room_type_id: RoomTypeId::new(),
-        check_in: CHECK_IN,
-        check_out: CHECK_IN + Duration::days(1),
-        guests: 1,
-        rooms: None,
-        guest_name: "Ana".into(),
-        guest_email: None,
-        special_requests: None,
-    }, key("k")).await;
+    let answer = client
+        .create(
+            &ana,
+            NewBooking {
+                hotel_id: HotelId::new(),
+                room_type_id: RoomTypeId::new(),
+                check_in: CHECK_IN,
+                check_out: CHECK_IN + Duration::days(1),
+                guests: 1,
+                rooms: None,
+                guest_name: "Ana".into(),
+                guest_email: None,
+                special_requests: None,
+            },
+            key("k"),
+        )
+        .await;
     assert!(!answer.replayed);
-    assert_eq!(answer.result.expect_err("down").code, ErrorCode::Unavailable);
+    assert_eq!(
+        answer.result.expect_err("down").code,
+        ErrorCode::Unavailable
+    );
 }

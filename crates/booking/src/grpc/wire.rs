@@ -333,10 +333,9 @@ impl Wire for PaymentState {
         match pb::PaymentState::try_from(proto) {
             Ok(pb::PaymentState::AwaitingPayment) => Ok(PaymentState::AwaitingPayment),
             Ok(pb::PaymentState::Paid) => Ok(PaymentState::Paid),
-            Ok(pb::PaymentState::Unspecified) | Err(_) => unknown_value(
-                at,
-                "PAYMENT_STATE_AWAITING_PAYMENT, PAYMENT_STATE_PAID",
-            ),
+            Ok(pb::PaymentState::Unspecified) | Err(_) => {
+                unknown_value(at, "PAYMENT_STATE_AWAITING_PAYMENT, PAYMENT_STATE_PAID")
+            }
         }
     }
 }
@@ -406,7 +405,11 @@ mod tests {
 
     #[test]
     fn values_keep_their_value_and_bad_ones_name_their_path() {
-        for d in [date!(0001 - 01 - 01), date!(2024 - 02 - 29), date!(9999 - 12 - 31)] {
+        for d in [
+            date!(0001 - 01 - 01),
+            date!(2024 - 02 - 29),
+            date!(9999 - 12 - 31),
+        ] {
             assert_eq!(Date::from_proto(d.to_proto(), &At::ROOT), Ok(d));
         }
         let instant = datetime!(1969-12-31 23:59:59.999_999_999 UTC);
