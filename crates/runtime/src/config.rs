@@ -455,6 +455,20 @@ mod tests {
     }
 
     #[test]
+    fn the_booking_endpoint_and_deadline_are_checked() {
+        let config = Config::load(None, &[]).expect("defaults load");
+        assert_eq!(config.booking.endpoint, "http://127.0.0.1:50051");
+        assert!(config.booking.request_timeout_ms >= config.catalog.request_timeout_ms);
+        for (key, value) in [
+            ("booking.endpoint", serde_json::json!("127.0.0.1:50053")),
+            ("booking.request_timeout_ms", serde_json::json!(0)),
+        ] {
+            let err = Config::load(None, &[(key, value)]).expect_err("invalid");
+            assert!(err.to_string().contains(key), "{err}");
+        }
+    }
+
+    #[test]
     fn invalid_values_name_their_keys() {
         let err = Config::load(None, &[("catalog.max_nights", serde_json::json!(0))])
             .expect_err("invalid");
