@@ -3,16 +3,19 @@
 //! Every call acts for a caller, taken only from the access token the request carries
 //! (`authorization: Bearer`), verified here again with the node's [`Verifier`]: without a token,
 //! or with one that does not verify, a call fails with `unauthenticated` before anything is
-//! decoded or run. A request that cannot be decoded (a bad UUID, date, enum or key) fails with
+//! decoded or run. The service then runs inside that token's [`credential::scope`], as the
+//! gateway runs a request, so its own calls that act for the caller (the catalog's rooms at
+//! check-in) carry the same token on to a remote catalog. A request that cannot be decoded (a bad UUID, date, enum or key) fails with
 //! `validation_failed` naming the field. Every error goes back through [`status_from_error`], so
 //! the remote client rebuilds it exactly; a stored error answered to a repeated idempotency key
 //! also carries [`REPLAYED_METADATA`].
 
+use std::future::Future;
 use std::sync::Arc;
 
 use innkeeper_kernel::{Principal, Result};
-use innkeeper_platform::auth::Verifier;
-use innkeeper_platform::grpc::{status_from_error, verified_caller};
+use innkeeper_platform::auth::{Verifier, credential};
+use innkeeper_platform::grpc::{bearer_from_metadata, status_from_error};
 use innkeeper_proto::booking::v1 as pb;
 use pb::booking_service_server::{BookingService, BookingServiceServer};
 use tonic::metadata::MetadataValue;
@@ -36,9 +39,23 @@ impl BookingGrpcServer {
     }
 
     /// The caller of the request (its verified token), and its message.
-    async fn with_caller<T>(&self, request: Request<T>) -> Result<(Principal, T)> {
-        let caller = verified_caller(&self.verifier, request.metadata()).await?;
-        Ok((caller, request.into_inner()))
+    async fn with_caller<T>(&self, request: Request<T>) -> Result<(Caller, T)> {
+        let token: Arc<str> = bearer_from_metadata(request.metadata())?.into();
+        let principal = self.verifier.verify(&token).await?;
+        Ok((Caller { principal, token }, request.into_inner()))
+    }
+}
+
+/// Who a request acts for, and the access token that says so.
+struct Caller {
+    principal: Principal,
+    token: Arc<str>,
+}
+
+impl Caller {
+    /// Runs `work` (a call of the service) inside the scope of the caller's token.
+    async fn acting<F: Future>(&self, work: F) -> F::Output {
+        credential::scope(Arc::clone(&self.token), work).await
     }
 }
 
@@ -102,7 +119,9 @@ impl BookingService for BookingGrpcServer {
                 let (caller, req) = self.with_caller(request).await?;
                 let booking = required(&At::ROOT, "booking", req.booking)?;
                 let key = key_from_proto(req.idempotency_key)?;
-                Ok(self.api.create(&caller, booking, key).await)
+                Ok(caller
+                    .acting(self.api.create(&caller.principal, booking, key))
+                    .await)
             }
             .await,
         )
@@ -113,7 +132,10 @@ impl BookingService for BookingGrpcServer {
             async {
                 let (caller, req) = self.with_caller(request).await?;
                 let id = field(&At::ROOT, "id", req.id)?;
-                Ok(self.api.get(&caller, id).await?.to_proto())
+                Ok(caller
+                    .acting(self.api.get(&caller.principal, id))
+                    .await?
+                    .to_proto())
             }
             .await,
         )
@@ -126,9 +148,8 @@ impl BookingService for BookingGrpcServer {
         reply(
             async {
                 let (caller, req) = self.with_caller(request).await?;
-                Ok(self
-                    .api
-                    .get_by_reference(&caller, &req.reference)
+                Ok(caller
+                    .acting(self.api.get_by_reference(&caller.principal, &req.reference))
                     .await?
                     .to_proto())
             }
@@ -145,9 +166,11 @@ impl BookingService for BookingGrpcServer {
                 let (caller, req) = self.with_caller(request).await?;
                 let id = field(&At::ROOT, "id", req.id)?;
                 let key = key_from_proto(req.idempotency_key)?;
-                Ok(self
-                    .api
-                    .cancel(&caller, id, req.if_match, req.reason, key)
+                Ok(caller
+                    .acting(
+                        self.api
+                            .cancel(&caller.principal, id, req.if_match, req.reason, key),
+                    )
                     .await)
             }
             .await,
@@ -165,7 +188,12 @@ impl BookingService for BookingGrpcServer {
                 // An absent patch is an empty one, as proto3 readers expect.
                 let patch = optional(&At::ROOT, "patch", req.patch)?.unwrap_or_default();
                 let key = key_from_proto(req.idempotency_key)?;
-                Ok(self.api.modify(&caller, id, req.if_match, patch, key).await)
+                Ok(caller
+                    .acting(
+                        self.api
+                            .modify(&caller.principal, id, req.if_match, patch, key),
+                    )
+                    .await)
             }
             .await,
         )
@@ -181,9 +209,14 @@ impl BookingService for BookingGrpcServer {
                 let id = field(&At::ROOT, "id", req.id)?;
                 let room_type_id = field(&At::ROOT, "room_type_id", req.room_type_id)?;
                 let key = key_from_proto(req.idempotency_key)?;
-                Ok(self
-                    .api
-                    .upgrade(&caller, id, room_type_id, req.if_match, key)
+                Ok(caller
+                    .acting(self.api.upgrade(
+                        &caller.principal,
+                        id,
+                        room_type_id,
+                        req.if_match,
+                        key,
+                    ))
                     .await)
             }
             .await,
@@ -197,9 +230,11 @@ impl BookingService for BookingGrpcServer {
                 let id = field(&At::ROOT, "id", req.id)?;
                 let room_id = optional(&At::ROOT, "room_id", req.room_id)?;
                 let key = key_from_proto(req.idempotency_key)?;
-                Ok(self
-                    .api
-                    .check_in(&caller, id, room_id, req.if_match, key)
+                Ok(caller
+                    .acting(
+                        self.api
+                            .check_in(&caller.principal, id, room_id, req.if_match, key),
+                    )
                     .await)
             }
             .await,
@@ -212,7 +247,9 @@ impl BookingService for BookingGrpcServer {
                 let (caller, req) = self.with_caller(request).await?;
                 let id = field(&At::ROOT, "id", req.id)?;
                 let key = key_from_proto(req.idempotency_key)?;
-                Ok(self.api.check_out(&caller, id, req.if_match, key).await)
+                Ok(caller
+                    .acting(self.api.check_out(&caller.principal, id, req.if_match, key))
+                    .await)
             }
             .await,
         )
@@ -224,7 +261,9 @@ impl BookingService for BookingGrpcServer {
                 let (caller, req) = self.with_caller(request).await?;
                 let id = field(&At::ROOT, "id", req.id)?;
                 let key = key_from_proto(req.idempotency_key)?;
-                Ok(self.api.no_show(&caller, id, req.if_match, key).await)
+                Ok(caller
+                    .acting(self.api.no_show(&caller.principal, id, req.if_match, key))
+                    .await)
             }
             .await,
         )
@@ -238,7 +277,10 @@ impl BookingService for BookingGrpcServer {
             async {
                 let (caller, req) = self.with_caller(request).await?;
                 let query = BookingQuery::from_proto(req, &At::ROOT)?;
-                Ok(self.api.list(&caller, query).await?.to_proto())
+                Ok(caller
+                    .acting(self.api.list(&caller.principal, query))
+                    .await?
+                    .to_proto())
             }
             .await,
         )
@@ -252,7 +294,9 @@ impl BookingService for BookingGrpcServer {
             async {
                 let (caller, req) = self.with_caller(request).await?;
                 let id = field(&At::ROOT, "id", req.id)?;
-                let entries = self.api.history(&caller, id).await?;
+                let entries = caller
+                    .acting(self.api.history(&caller.principal, id))
+                    .await?;
                 Ok(pb::GetHistoryResponse {
                     entries: protos(&entries),
                 })

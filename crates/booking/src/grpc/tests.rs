@@ -1,8 +1,9 @@
 //! The adapter end to end: a real tonic server on a loopback port in front of the real booking
-//! service (SQLite, over an in-process catalog on its own database), called in-process and
-//! through the remote client: same values, same errors, same replays. The server trusts a test
-//! issuer's tokens; remote calls run inside the caller's credential scope, as the gateway runs
-//! them.
+//! service (SQLite, over a catalog on its own database), called in-process and through the
+//! remote client: same values, same errors, same replays. The server trusts a test issuer's
+//! tokens; remote calls run inside the caller's credential scope, as the gateway runs them.
+//! The catalog is in-process, except in the split shape's test, where the booking service
+//! reaches it over gRPC too (served by the same server).
 
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
@@ -11,6 +12,7 @@ use innkeeper_catalog::CatalogSettings;
 use innkeeper_catalog::api::{
     CatalogApi as _, CatalogClient, NewHotel, NewRoom, NewRoomType, RoomStatus,
 };
+use innkeeper_catalog::grpc::CatalogGrpcClient;
 use innkeeper_catalog::module::CatalogModule;
 use innkeeper_events::{ConsumerSettings, Delivery, Dispatcher, Outbox};
 use innkeeper_kernel::{
@@ -59,8 +61,22 @@ fn principal(role: Role) -> Principal {
 }
 
 /// A hotel with [`DOUBLES`] double rooms and one suite, its catalog, the booking service over
-/// it, and that service served over gRPC on a loopback port.
+/// the in-process catalog, and that service served over gRPC on a loopback port.
 async fn harness() -> Harness {
+    harness_reaching(Reach::InProcess).await
+}
+
+/// How the booking service reaches the catalog.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Reach {
+    /// It calls the catalog service directly (the embedded shape).
+    InProcess,
+    /// It calls the catalog's gRPC server (the split shape).
+    Grpc,
+}
+
+/// [`harness`], with the booking service reaching the catalog as `reach` says.
+async fn harness_reaching(reach: Reach) -> Harness {
     let (booking_db, catalog_db) = (TestDatabase::sqlite().await, TestDatabase::sqlite().await);
     let clock = ManualClock::new(T0);
     let catalog = CatalogModule::open(
@@ -127,9 +143,24 @@ async fn harness() -> Harness {
         }
         types.push(room_type.id);
     }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("bound");
+    let channel = Endpoint::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect_lazy();
+    let catalog_api: Arc<dyn innkeeper_catalog::api::CatalogApi> = catalog;
+    let catalog_client = match reach {
+        Reach::InProcess => CatalogClient::new(Arc::clone(&catalog_api)),
+        Reach::Grpc => CatalogClient::new(Arc::new(CatalogGrpcClient::new(
+            channel.clone(),
+            StdDuration::from_secs(10),
+        ))),
+    };
     let module = BookingModule::start(
         &booking_db.db,
-        CatalogClient::new(catalog),
+        catalog_client,
         Arc::new(clock.clone()),
         BookingSettings::default(),
     )
@@ -137,20 +168,15 @@ async fn harness() -> Harness {
     .expect("booking module");
     let api: Arc<dyn BookingApi> = module.service.clone();
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("bound");
     let issuer = TestIssuer::new();
     let verifier = Arc::new(issuer.verifier(Arc::new(SystemClock)));
-    let server = Server::builder()
-        .add_service(service(Arc::clone(&api), verifier))
-        .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener));
+    let mut server = Server::builder().add_service(service(Arc::clone(&api), verifier.clone()));
+    if reach == Reach::Grpc {
+        server = server.add_service(innkeeper_catalog::grpc::service(catalog_api, verifier));
+    }
+    let server = server.serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener));
     // The server lives as long as the test's runtime.
     tokio::spawn(server);
-    let channel = Endpoint::from_shared(format!("http://{addr}"))
-        .expect("uri")
-        .connect_lazy();
     let remote = BookingClient::new(Arc::new(BookingGrpcClient::new(
         channel.clone(),
         StdDuration::from_secs(10),
@@ -600,6 +626,43 @@ impl<T> Outcome for Idempotent<T> {
     fn error(self) -> Option<Error> {
         self.result.err()
     }
+}
+
+#[tokio::test]
+async fn in_the_split_shape_the_callers_token_reaches_the_catalog_too() {
+    // Check-in asks the catalog for the hotel's rooms as the caller: over gRPC, the booking
+    // server must pass the desk's token on, as the gateway passed it to the booking service.
+    let h = harness_reaching(Reach::Grpc).await;
+    let desk = h.owner;
+    let (ana, paid) = h.paid_booking().await;
+    h.clock.advance(CHECK_IN - T0.date());
+    let inside = h
+        .acting_as(
+            &desk,
+            h.remote.check_in(&desk, paid.id, None, None, key("in")),
+        )
+        .await;
+    let inside = fresh_and_stored(&h, &ana, inside).await;
+    assert_eq!(inside.status, BookingStatus::CheckedIn);
+    assert_eq!(inside.room_ids.len(), 1);
+    // In-process, without a request scope, the remote catalog refuses to list the rooms: the
+    // token really is what crossed the wire.
+    let (_, other) = h.paid_booking().await;
+    let err = h
+        .local
+        .check_in(&desk, other.id, None, None, None)
+        .await
+        .result
+        .expect_err("no token for the catalog");
+    assert_eq!(err.code, ErrorCode::Unauthenticated, "{err:?}");
+    // Everything else of the booking's life works across both hops.
+    let out = h
+        .acting_as(&desk, h.remote.check_out(&desk, paid.id, None, None))
+        .await;
+    assert_eq!(
+        fresh_and_stored(&h, &ana, out).await.status,
+        BookingStatus::CheckedOut
+    );
 }
 
 #[tokio::test]
