@@ -170,12 +170,30 @@ mod tests {
         Config::load(None, &overrides).expect("config")
     }
 
-    /// Serves `node` until the token is cancelled.
-    fn serve(node: Node) -> CancellationToken {
-        let stop = CancellationToken::new();
-        let stopped = stop.clone();
-        tokio::spawn(node.run_until_stopped(async move { stopped.cancelled().await }));
-        stop
+    /// A node serving until [`Serving::stop`].
+    struct Serving {
+        stop: CancellationToken,
+        task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    }
+
+    impl Serving {
+        fn start(node: Node) -> Serving {
+            let stop = CancellationToken::new();
+            let stopped = stop.clone();
+            let task =
+                tokio::spawn(node.run_until_stopped(async move { stopped.cancelled().await }));
+            Serving { stop, task }
+        }
+
+        /// Shuts the node down and waits for it to drain.
+        async fn stop(self) {
+            self.stop.cancel();
+            let stopped = tokio::time::timeout(std::time::Duration::from_secs(30), self.task)
+                .await
+                .expect("stopped in time")
+                .expect("task");
+            stopped.expect("clean shutdown");
+        }
     }
 
     /// `GET /health/ready` over a plain HTTP/1.1 connection; the body as JSON.
@@ -210,7 +228,7 @@ mod tests {
         let grpc = services.grpc_addr().expect("serves gRPC");
         let (catalog, identity) = (services.catalog(), services.identity());
         let local = services.booking().expect("local bookings");
-        let _services = serve(services);
+        let services = Serving::start(services);
 
         // Health and reflection name the booking service.
         let channel = tonic::transport::Endpoint::from_shared(format!("http://{grpc}"))
@@ -271,7 +289,7 @@ mod tests {
         assert!(gateway.grpc_addr().is_none());
         let remote = gateway.booking().expect("a remote booking client");
         let http = gateway.http_addr();
-        let _gateway = serve(gateway);
+        let gateway = Serving::start(gateway);
         let ready = readiness(http).await;
         assert_eq!(ready["checks"]["booking"], "up", "{ready}");
 
@@ -333,5 +351,7 @@ mod tests {
         // Without the caller's token the booking node refuses.
         let err = remote.get(&guest, booked.id).await.expect_err("anonymous");
         assert_eq!(err.code, ErrorCode::Unauthenticated);
+        gateway.stop().await;
+        services.stop().await;
     }
 }
