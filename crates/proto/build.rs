@@ -10,6 +10,7 @@ const PROTOS: &[&str] = &[
     "innkeeper/common/v1/types.proto",
     "innkeeper/catalog/v1/catalog.proto",
     "innkeeper/identity/v1/identity.proto",
+    "innkeeper/booking/v1/booking.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -14,11 +14,13 @@
 //!   [`HoldReleases`] (the service's own cancellations and modifications: give holds back).
 //! - [`contracts`]: the events published on `booking.events` and the payment event read.
 //! - [`module`]: start-up: open and migrate the store, build the service and consumer.
+//! - [`grpc`]: the service over gRPC: the server adapter and the remote client.
 
 pub mod api;
 mod app;
 pub mod contracts;
 mod domain;
+pub mod grpc;
 pub mod module;
 mod store;
 

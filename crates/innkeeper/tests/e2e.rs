@@ -1,9 +1,11 @@
 //! End to end: the real `innkeeper` binary, driven over HTTP like a user would, in every shape.
 //!
-//! The same scenario runs against
+//! The same scenarios (a hotelier sets up a hotel and a guest finds it; a guest books, reads,
+//! cancels and repeats keyed requests) run against
 //! - the embedded shape (`innkeeper up`: every service in one process, SQLite),
-//! - the split shape (`innkeeper serve --target identity`, `--target catalog` and
-//!   `--target gateway` as three processes talking gRPC), on SQLite and on PostgreSQL.
+//! - the split shape (`innkeeper serve --target identity`, `--target catalog`,
+//!   `--target booking` and `--target gateway` as four processes talking gRPC; the booking
+//!   service reaches the catalog over gRPC too), on SQLite and on PostgreSQL.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
@@ -326,70 +328,114 @@ async fn embedded_shape_serves_the_demo_and_the_scenario() {
     }
 
     hotelier_sets_up_a_hotel_and_a_guest_finds_it(&base).await;
+    a_guest_books_cancels_and_repeats_keyed_requests(&base).await;
 }
 
-/// The split shape: catalog, identity and gateway as three processes over gRPC.
-async fn split_shape(catalog_db_url: String, identity_db_url: String) {
+/// The split shape: identity, catalog, booking and gateway as four processes over gRPC. The
+/// gateway reaches every service over gRPC; the booking service reaches the catalog over gRPC
+/// (events stay on each process's in-process bus: nothing here needs another's).
+async fn split_shape(catalog_db_url: String, identity_db_url: String, booking_db_url: String) {
     let dir = TempDir::new("e2e_split");
+    let (identity_http, identity_grpc) = (free_addr(), free_addr());
     let (catalog_http, catalog_grpc) = (free_addr(), free_addr());
-    let (identity_http, identity_grpc, gateway_http) = (free_addr(), free_addr(), free_addr());
+    let (booking_http, booking_grpc, gateway_http) = (free_addr(), free_addr(), free_addr());
     let identity_endpoint = (
         "INNKEEPER__IDENTITY__ENDPOINT",
         format!("http://{identity_grpc}"),
     );
-    let _identity = spawn(
-        &[
-            "serve",
-            "--target",
-            "identity",
-            "--listen",
-            &identity_http.to_string(),
-            "--grpc-listen",
-            &identity_grpc.to_string(),
-        ],
-        &[("INNKEEPER__IDENTITY__DATABASE_URL", identity_db_url)],
-        &dir.path,
+    let catalog_endpoint = (
+        "INNKEEPER__CATALOG__ENDPOINT",
+        format!("http://{catalog_grpc}"),
     );
-    let _catalog = spawn(
-        &[
-            "serve",
-            "--target",
-            "catalog",
-            "--listen",
-            &catalog_http.to_string(),
-            "--grpc-listen",
-            &catalog_grpc.to_string(),
-        ],
+    let serve =
+        |target: &str, http: SocketAddr, grpc: Option<SocketAddr>, env: &[(&str, String)]| {
+            let (http, grpc) = (http.to_string(), grpc.map(|a| a.to_string()));
+            let mut args = vec!["serve", "--target", target, "--listen", &http];
+            if let Some(grpc) = &grpc {
+                args.extend(["--grpc-listen", grpc.as_str()]);
+            }
+            spawn(&args, env, &dir.path)
+        };
+    let _identity = serve(
+        "identity",
+        identity_http,
+        Some(identity_grpc),
+        &[("INNKEEPER__IDENTITY__DATABASE_URL", identity_db_url)],
+    );
+    let _catalog = serve(
+        "catalog",
+        catalog_http,
+        Some(catalog_grpc),
         &[
             ("INNKEEPER__CATALOG__DATABASE_URL", catalog_db_url),
             identity_endpoint.clone(),
         ],
-        &dir.path,
     );
-    let _gateway = spawn(
+    let _booking = serve(
+        "booking",
+        booking_http,
+        Some(booking_grpc),
         &[
-            "serve",
-            "--target",
-            "gateway",
-            "--listen",
-            &gateway_http.to_string(),
+            ("INNKEEPER__BOOKING__DATABASE_URL", booking_db_url),
+            catalog_endpoint.clone(),
+            identity_endpoint.clone(),
         ],
+    );
+    let _gateway = serve(
+        "gateway",
+        gateway_http,
+        None,
         &[
-            (
-                "INNKEEPER__CATALOG__ENDPOINT",
-                format!("http://{catalog_grpc}"),
-            ),
+            catalog_endpoint,
             identity_endpoint,
+            (
+                "INNKEEPER__BOOKING__ENDPOINT",
+                format!("http://{booking_grpc}"),
+            ),
         ],
-        &dir.path,
     );
     let http = reqwest::Client::new();
-    wait_ready(&http, &format!("http://{identity_http}")).await;
-    wait_ready(&http, &format!("http://{catalog_http}")).await;
-    wait_ready(&http, &format!("http://{gateway_http}")).await;
-    hotelier_sets_up_a_hotel_and_a_guest_finds_it(&format!("http://{gateway_http}")).await;
-    // The gateway really went over gRPC: the catalog and identity processes counted the calls.
-    for (service, addr) in [("catalog", catalog_http), ("identity", identity_http)] {
+    for addr in [identity_http, catalog_http, booking_http, gateway_http] {
+        wait_ready(&http, &format!("http://{addr}")).await;
+    }
+    // The gateway counts each remote service in its readiness, the booking node the catalog.
+    for (addr, checks) in [
+        (gateway_http, &["catalog", "identity", "booking"][..]),
+        (booking_http, &["catalog", "booking_database"][..]),
+    ] {
+        let ready: Value = http
+            .get(format!("http://{addr}/health/ready"))
+            .send()
+            .await
+            .expect("ready")
+            .json()
+            .await
+            .expect("json");
+        for check in checks {
+            assert_eq!(ready["checks"][check], "up", "{check}: {ready}");
+        }
+    }
+    let base = format!("http://{gateway_http}");
+    hotelier_sets_up_a_hotel_and_a_guest_finds_it(&base).await;
+    a_guest_books_cancels_and_repeats_keyed_requests(&base).await;
+    // The gateway really went over gRPC: each service's process counted the calls.
+    for (service, addr, method) in [
+        (
+            "catalog",
+            catalog_http,
+            "/innkeeper.catalog.v1.CatalogService/CreateHotel",
+        ),
+        (
+            "identity",
+            identity_http,
+            "/innkeeper.identity.v1.IdentityService/Login",
+        ),
+        (
+            "booking",
+            booking_http,
+            "/innkeeper.booking.v1.BookingService/CreateBooking",
+        ),
+    ] {
         let metrics = http
             .get(format!("http://{addr}/metrics"))
             .send()
@@ -399,7 +445,7 @@ async fn split_shape(catalog_db_url: String, identity_db_url: String) {
             .await
             .expect("text");
         assert!(
-            metrics.contains("innkeeper_grpc_requests_total"),
+            metrics.contains("innkeeper_grpc_requests_total") && metrics.contains(method),
             "{service} served gRPC"
         );
     }
@@ -408,11 +454,8 @@ async fn split_shape(catalog_db_url: String, identity_db_url: String) {
 #[tokio::test]
 async fn split_shape_over_grpc_on_sqlite() {
     let dir = TempDir::new("e2e_split_db");
-    split_shape(
-        format!("sqlite://{}/catalog.db", dir.path.display()),
-        format!("sqlite://{}/identity.db", dir.path.display()),
-    )
-    .await;
+    let url = |file: &str| format!("sqlite://{}/{file}", dir.path.display());
+    split_shape(url("catalog.db"), url("identity.db"), url("booking.db")).await;
 }
 
 #[tokio::test]
@@ -423,7 +466,205 @@ async fn split_shape_over_grpc_on_postgres() {
     let Some(identity) = TestDatabase::postgres().await else {
         return;
     };
-    split_shape(catalog.url.clone(), identity.url.clone()).await;
+    let Some(booking) = TestDatabase::postgres().await else {
+        return;
+    };
+    split_shape(
+        catalog.url.clone(),
+        identity.url.clone(),
+        booking.url.clone(),
+    )
+    .await;
+}
+
+/// Registers an account of `role` and logs it in; a client sending its access token.
+async fn account(api: &str, role: &str) -> reqwest::Client {
+    let anonymous = reqwest::Client::new();
+    let email = format!("{role}-{}@example.com", uuid::Uuid::new_v4().simple());
+    let password = format!("a long {role} passphrase 1");
+    let resp = anonymous
+        .post(format!("{api}/auth/register"))
+        .json(&json!({"email": email, "password": password, "name": "Ana Lima", "role": role}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(resp.status(), 201, "register {role}");
+    let tokens: Value = anonymous
+        .post(format!("{api}/auth/login"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let access = tokens["access_token"].as_str().expect("access token");
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {access}").parse().expect("header"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("client")
+}
+
+/// The booking scenario every shape must pass: a guest books a stay through the REST edge,
+/// reads it back, repeats requests with their `Idempotency-Key` (successes and failures are
+/// answered as stored, marked `Idempotency-Replayed: true`), and cancels, which frees the room.
+async fn a_guest_books_cancels_and_repeats_keyed_requests(base: &str) {
+    let api = format!("{base}/api/v1");
+    let http = reqwest::Client::new();
+    // A hotelier opens a hotel with two double rooms.
+    let hotelier = account(&api, "hotelier").await;
+    let resp = hotelier
+        .post(format!("{api}/hotels"))
+        .json(&json!({
+            "name": "Hotel Miradouro", "address": "Rua da Graça 12", "city": "Lisbon",
+            "country": "PT", "location": {"lat": 38.7167, "lon": -9.1300}, "currency": "EUR"
+        }))
+        .send()
+        .await
+        .expect("create hotel");
+    assert_eq!(resp.status(), 201);
+    let hotel: Value = resp.json().await.expect("json");
+    let hotel_id = hotel["id"].as_str().expect("id").to_owned();
+    let resp = hotelier
+        .post(format!("{api}/hotels/{hotel_id}/room-types"))
+        .json(
+            &json!({"name": "Double", "capacity": 2, "beds": [{"kind": "double", "count": 1}],
+                      "base_price": {"amount": 12000, "currency": "EUR"}}),
+        )
+        .send()
+        .await
+        .expect("create room type");
+    assert_eq!(resp.status(), 201);
+    let room_type: Value = resp.json().await.expect("json");
+    let room_type_id = room_type["id"].as_str().expect("id").to_owned();
+    for number in ["101", "102"] {
+        let resp = hotelier
+            .post(format!("{api}/hotels/{hotel_id}/rooms"))
+            .json(&json!({"number": number, "floor": 1, "room_type_id": room_type_id}))
+            .send()
+            .await
+            .expect("create room");
+        assert_eq!(resp.status(), 201);
+    }
+
+    // A guest books, with a key.
+    let guest = account(&api, "guest").await;
+    let check_in = OffsetDateTime::now_utc().date() + time::Duration::days(20);
+    let stay = json!({
+        "hotel_id": hotel_id, "room_type_id": room_type_id, "check_in": check_in.to_string(),
+        "check_out": (check_in + time::Duration::days(2)).to_string(), "guests": 2,
+        "guest_name": "Ana Lima", "guest_email": "ana@example.test"
+    });
+    let book = |body: &Value, key: &str| {
+        guest
+            .post(format!("{api}/bookings"))
+            .header("idempotency-key", key)
+            .json(body)
+            .send()
+    };
+    let resp = book(&stay, "book-1").await.expect("book");
+    assert_eq!(resp.status(), 201);
+    assert!(resp.headers().get("idempotency-replayed").is_none());
+    let etag = resp.headers()["etag"].clone();
+    let booking: Value = resp.json().await.expect("json");
+    assert_eq!(booking["status"], "pending_payment", "{booking}");
+    assert_eq!(
+        booking["price"]["total"],
+        json!({"amount": 24000, "currency": "EUR"})
+    );
+    let id = booking["id"].as_str().expect("id").to_owned();
+
+    // Read back through the gateway, and the repeat replays the same answer.
+    let resp = guest
+        .get(format!("{api}/bookings/{id}"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["etag"], etag);
+    assert_eq!(resp.json::<Value>().await.expect("json"), booking);
+    let resp = book(&stay, "book-1").await.expect("repeat");
+    assert_eq!(resp.status(), 201);
+    assert_eq!(resp.headers()["idempotency-replayed"], "true");
+    assert_eq!(resp.json::<Value>().await.expect("json"), booking);
+
+    // A keyed failure is stored too: its repeat is the same problem, marked replayed.
+    let mut crowd = stay.clone();
+    crowd["rooms"] = json!(3);
+    let first = book(&crowd, "crowd").await.expect("sold out");
+    assert_eq!(first.status(), 409);
+    assert!(first.headers().get("idempotency-replayed").is_none());
+    let problem: Value = first.json().await.expect("json");
+    assert_eq!(problem["code"], "sold_out", "{problem}");
+    let again = book(&crowd, "crowd").await.expect("repeat");
+    assert_eq!(again.status(), 409);
+    assert_eq!(again.headers()["idempotency-replayed"], "true");
+    assert_eq!(again.json::<Value>().await.expect("json"), problem);
+
+    // Another guest does not see the booking; anonymous callers are refused.
+    let other = account(&api, "guest").await;
+    let resp = other
+        .get(format!("{api}/bookings/{id}"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(resp.status(), 404);
+    let resp = http
+        .get(format!("{api}/bookings/{id}"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(resp.status(), 401);
+
+    // The guest cancels; the rooms come back.
+    let resp = guest
+        .post(format!("{api}/bookings/{id}/cancel"))
+        .header("if-match", etag)
+        .json(&json!({"reason": "plans changed"}))
+        .send()
+        .await
+        .expect("cancel");
+    assert_eq!(resp.status(), 200);
+    let cancelled: Value = resp.json().await.expect("json");
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    assert_eq!(cancelled["refund"]["rule"], "nothing_paid", "{cancelled}");
+    let resp = guest
+        .get(format!("{api}/bookings/{id}"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(
+        resp.json::<Value>().await.expect("json")["status"],
+        "cancelled"
+    );
+    let history: Value = guest
+        .get(format!("{api}/bookings/{id}/history"))
+        .send()
+        .await
+        .expect("history")
+        .json()
+        .await
+        .expect("json");
+    let types: Vec<&str> = history
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e["type"].as_str().expect("type"))
+        .collect();
+    assert_eq!(types, ["created", "cancelled"], "{history}");
+    let mut both = stay.clone();
+    both["rooms"] = json!(2);
+    let resp = book(&both, "both-rooms").await.expect("book both");
+    assert_eq!(
+        resp.status(),
+        201,
+        "the cancelled booking's room is free again"
+    );
 }
 
 /// Runs a one-shot command to completion, `stdin` piped in; returns its standard output.

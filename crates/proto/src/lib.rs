@@ -24,6 +24,11 @@ mod generated {
                 tonic::include_proto!("innkeeper.identity.v1");
             }
         }
+        pub mod booking {
+            pub mod v1 {
+                tonic::include_proto!("innkeeper.booking.v1");
+            }
+        }
     }
 }
 
@@ -35,6 +40,9 @@ pub use generated::innkeeper::catalog;
 
 /// `innkeeper.identity.v1`: the identity service.
 pub use generated::innkeeper::identity;
+
+/// `innkeeper.booking.v1`: the booking service.
+pub use generated::innkeeper::booking;
 
 /// The encoded `FileDescriptorSet` of every contract, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("innkeeper_descriptor");
@@ -52,6 +60,7 @@ mod tests {
             "innkeeper/catalog/v1/catalog.proto",
             "innkeeper/common/v1/types.proto",
             "innkeeper/identity/v1/identity.proto",
+            "innkeeper/booking/v1/booking.proto",
             "google/protobuf/timestamp.proto",
         ] {
             assert!(files.contains(&name), "{name} missing from {files:?}");
@@ -63,5 +72,13 @@ mod tests {
             .expect("catalog");
         assert_eq!(catalog.service[0].name(), "CatalogService");
         assert_eq!(catalog.service[0].method.len(), 19);
+        let booking = set
+            .file
+            .iter()
+            .find(|f| f.package() == "innkeeper.booking.v1")
+            .expect("booking");
+        assert_eq!(booking.service[0].name(), "BookingService");
+        // One RPC per method of `BookingApi`.
+        assert_eq!(booking.service[0].method.len(), 11);
     }
 }

@@ -83,6 +83,8 @@ pub struct IdentityConfig {
 pub struct BookingConfig {
     pub database_url: String,
     pub max_connections: u32,
+    pub endpoint: String,
+    pub request_timeout_ms: u64,
     pub max_nights: u32,
     pub hold_ttl_seconds: u32,
     pub free_cancellation_days_before: u32,
@@ -100,6 +102,9 @@ impl BookingConfig {
         let mut problems = Vec::new();
         if self.max_connections == 0 {
             problems.push("booking.max_connections: must be at least 1".to_owned());
+        }
+        if self.request_timeout_ms == 0 {
+            problems.push("booking.request_timeout_ms: must be positive".to_owned());
         }
         if !(1..=catalog.max_nights).contains(&self.max_nights) {
             problems.push(format!(
@@ -275,6 +280,7 @@ impl Config {
         for (key, url) in [
             ("catalog.endpoint", &self.catalog.endpoint),
             ("identity.endpoint", &self.identity.endpoint),
+            ("booking.endpoint", &self.booking.endpoint),
         ] {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 problems.push(format!("{key}: must be an http:// or https:// URL"));
@@ -447,6 +453,20 @@ mod tests {
                 .contains("booking.idempotency_retention_seconds"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_booking_endpoint_and_deadline_are_checked() {
+        let config = Config::load(None, &[]).expect("defaults load");
+        assert_eq!(config.booking.endpoint, "http://127.0.0.1:50051");
+        assert!(config.booking.request_timeout_ms >= config.catalog.request_timeout_ms);
+        for (key, value) in [
+            ("booking.endpoint", serde_json::json!("127.0.0.1:50053")),
+            ("booking.request_timeout_ms", serde_json::json!(0)),
+        ] {
+            let err = Config::load(None, &[(key, value)]).expect_err("invalid");
+            assert!(err.to_string().contains(key), "{err}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use futures::future::BoxFuture;
+use innkeeper_booking::api::BookingApi;
 use innkeeper_catalog::api::CatalogApi;
 use innkeeper_identity::api::IdentityApi;
 use innkeeper_platform::auth::Verifier;
@@ -18,12 +19,13 @@ use tokio_util::sync::CancellationToken;
 pub(crate) struct GrpcServices {
     pub(crate) catalog: Option<Arc<dyn CatalogApi>>,
     pub(crate) identity: Option<Arc<dyn IdentityApi>>,
+    pub(crate) booking: Option<Arc<dyn BookingApi>>,
     pub(crate) verifier: Arc<Verifier>,
 }
 
 impl GrpcServices {
     pub(crate) fn is_empty(&self) -> bool {
-        self.catalog.is_none() && self.identity.is_none()
+        self.catalog.is_none() && self.identity.is_none() && self.booking.is_none()
     }
 
     pub(crate) async fn serve(
@@ -54,6 +56,16 @@ impl GrpcServices {
             health_reporter
                 .set_service_status(
                     innkeeper_identity::grpc::SERVICE_NAME,
+                    tonic_health::ServingStatus::Serving,
+                )
+                .await;
+            routes = routes.add_service(service);
+        }
+        if let Some(api) = self.booking {
+            let service = innkeeper_booking::grpc::service(api, self.verifier.clone());
+            health_reporter
+                .set_service_status(
+                    innkeeper_booking::grpc::SERVICE_NAME,
                     tonic_health::ServingStatus::Serving,
                 )
                 .await;
@@ -128,5 +140,218 @@ where
             },
             span,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use innkeeper_booking::api::{BookingStatus, IdempotencyKey, NewBooking};
+    use innkeeper_catalog::api::HotelQuery;
+    use innkeeper_identity::api::{Login, Register, RegisterRole};
+    use innkeeper_kernel::{Clock as _, ErrorCode, Principal, SystemClock};
+    use innkeeper_platform::auth::credential;
+    use innkeeper_platform::testing::TempDir;
+    use serde_json::json;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio_util::sync::CancellationToken;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_reflection::pb::v1 as reflection;
+
+    use crate::{Config, Node, NodeOptions};
+
+    fn config(dir: &TempDir, more: &[(&'static str, serde_json::Value)]) -> Config {
+        let mut overrides = vec![
+            ("node.data_dir", json!(dir.path)),
+            ("node.listen", json!("127.0.0.1:0")),
+        ];
+        overrides.extend_from_slice(more);
+        Config::load(None, &overrides).expect("config")
+    }
+
+    /// A node serving until [`Serving::stop`].
+    struct Serving {
+        stop: CancellationToken,
+        task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    }
+
+    impl Serving {
+        fn start(node: Node) -> Serving {
+            let stop = CancellationToken::new();
+            let stopped = stop.clone();
+            let task =
+                tokio::spawn(node.run_until_stopped(async move { stopped.cancelled().await }));
+            Serving { stop, task }
+        }
+
+        /// Shuts the node down and waits for it to drain.
+        async fn stop(self) {
+            self.stop.cancel();
+            let stopped = tokio::time::timeout(std::time::Duration::from_secs(30), self.task)
+                .await
+                .expect("stopped in time")
+                .expect("task");
+            stopped.expect("clean shutdown");
+        }
+    }
+
+    /// `GET /health/ready` over a plain HTTP/1.1 connection; the body as JSON.
+    async fn readiness(addr: SocketAddr) -> serde_json::Value {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let request =
+            format!("GET /health/ready HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.expect("send");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.expect("read");
+        let (_, body) = response.split_once("\r\n\r\n").expect("a body");
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_gateway_node_books_on_a_booking_node_over_grpc() {
+        // The services node: catalog, identity and booking, serving gRPC.
+        let services_dir = TempDir::new("runtime_grpc_services");
+        let services = Node::build(
+            &config(
+                &services_dir,
+                &[
+                    ("node.targets", json!(["catalog", "identity", "booking"])),
+                    ("node.grpc_listen", json!("127.0.0.1:0")),
+                ],
+            ),
+            NodeOptions::default(),
+        )
+        .await
+        .expect("services node");
+        assert!(services.runs_booking());
+        let grpc = services.grpc_addr().expect("serves gRPC");
+        let (catalog, identity) = (services.catalog(), services.identity());
+        let local = services.booking().expect("local bookings");
+        let services = Serving::start(services);
+
+        // Health and reflection name the booking service.
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{grpc}"))
+            .expect("uri")
+            .connect_lazy();
+        let health = tonic_health::pb::health_client::HealthClient::new(channel.clone())
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: innkeeper_booking::grpc::SERVICE_NAME.to_owned(),
+            })
+            .await
+            .expect("health")
+            .into_inner();
+        assert_eq!(health.status, ServingStatus::Serving as i32);
+        let request = reflection::ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(
+                reflection::server_reflection_request::MessageRequest::ListServices(String::new()),
+            ),
+        };
+        let mut answers =
+            reflection::server_reflection_client::ServerReflectionClient::new(channel)
+                .server_reflection_info(futures::stream::iter([request]))
+                .await
+                .expect("reflection")
+                .into_inner();
+        let answer = answers.message().await.expect("answer").expect("one");
+        let Some(reflection::server_reflection_response::MessageResponse::ListServicesResponse(
+            list,
+        )) = answer.message_response
+        else {
+            panic!("not a service list: {answer:?}");
+        };
+        let names: Vec<&str> = list.service.iter().map(|s| s.name.as_str()).collect();
+        assert!(
+            names.contains(&innkeeper_booking::grpc::SERVICE_NAME),
+            "{names:?}"
+        );
+
+        // The gateway node reaches all three over gRPC, bookings included.
+        let gateway_dir = TempDir::new("runtime_grpc_gateway");
+        let endpoint = json!(format!("http://{grpc}"));
+        let gateway = Node::build(
+            &config(
+                &gateway_dir,
+                &[
+                    ("node.targets", json!(["gateway"])),
+                    ("node.grpc_listen", json!("")),
+                    ("catalog.endpoint", endpoint.clone()),
+                    ("identity.endpoint", endpoint.clone()),
+                    ("booking.endpoint", endpoint),
+                ],
+            ),
+            NodeOptions::default(),
+        )
+        .await
+        .expect("gateway node");
+        assert!(!gateway.runs_booking());
+        assert!(gateway.grpc_addr().is_none());
+        let remote = gateway.booking().expect("a remote booking client");
+        let http = gateway.http_addr();
+        let gateway = Serving::start(gateway);
+        let ready = readiness(http).await;
+        assert_eq!(ready["checks"]["booking"], "up", "{ready}");
+
+        // A guest with a real access token books through the remote client.
+        innkeeper_catalog::demo::seed_demo(&catalog, &Principal::DEVELOPMENT, SystemClock.today())
+            .await
+            .expect("seed");
+        let hotel = catalog
+            .list_hotels(HotelQuery {
+                limit: Some(1),
+                ..HotelQuery::default()
+            })
+            .await
+            .expect("hotels")
+            .items[0]
+            .id;
+        let room_type = catalog.get_hotel(hotel).await.expect("hotel").room_types[0].id;
+        let password = "a long guest passphrase 1";
+        let guest = identity
+            .register(Register {
+                email: "ana@example.test".to_owned(),
+                password: password.to_owned(),
+                name: "Ana Lima".to_owned(),
+                role: RegisterRole::Guest,
+            })
+            .await
+            .expect("registered")
+            .principal();
+        let token = identity
+            .login(Login {
+                email: "ana@example.test".to_owned(),
+                password: password.to_owned(),
+            })
+            .await
+            .expect("login")
+            .access_token;
+        let check_in = SystemClock.today() + time::Duration::days(20);
+        let stay = NewBooking {
+            hotel_id: hotel,
+            room_type_id: room_type,
+            check_in,
+            check_out: check_in + time::Duration::days(2),
+            guests: 1,
+            rooms: None,
+            guest_name: "Ana Lima".to_owned(),
+            guest_email: None,
+            special_requests: None,
+        };
+        let key = || Some(IdempotencyKey::parse("runtime-1").expect("key"));
+        let booked =
+            credential::scope(token.clone(), remote.create(&guest, stay.clone(), key())).await;
+        assert!(!booked.replayed);
+        let booked = booked.result.expect("booked over gRPC");
+        assert_eq!(booked.status, BookingStatus::PendingPayment);
+        assert_eq!(local.get(&guest, booked.id).await, Ok(booked.clone()));
+        let again = credential::scope(token.clone(), remote.create(&guest, stay, key())).await;
+        assert!(again.replayed);
+        assert_eq!(again.result, Ok(booked.clone()));
+        // Without the caller's token the booking node refuses.
+        let err = remote.get(&guest, booked.id).await.expect_err("anonymous");
+        assert_eq!(err.code, ErrorCode::Unauthenticated);
+        gateway.stop().await;
+        services.stop().await;
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::Router;
 use innkeeper_booking::api::{BookingApi, BookingClient};
+use innkeeper_booking::grpc::BookingGrpcClient;
 use innkeeper_booking::module::BookingModule;
 use innkeeper_catalog::CatalogSettings;
 use innkeeper_catalog::api::{CatalogApi, CatalogClient};
@@ -218,6 +219,7 @@ pub struct Node {
     identity: IdentityClient,
     local_identity: Option<IdentityModule>,
     booking: Option<BookingClient>,
+    runs_booking: bool,
     grace: Duration,
     databases: Vec<Database>,
     catalog_bus: Option<Bus>,
@@ -242,6 +244,7 @@ impl Node {
         let mut supervisor = Supervisor::new();
         let mut readiness = Readiness::default();
         let (mut grpc_catalog, mut grpc_identity) = (None, None);
+        let mut grpc_booking = None;
         let mut databases = Vec::new();
         let mut catalog_bus = None;
 
@@ -301,8 +304,9 @@ impl Node {
             let remote = CatalogGrpcClient::connect(&config.catalog.endpoint, timeout)
                 .await
                 .context("catalog.endpoint")?;
-            // Only the gateway calls the catalog; a node without it is ready without one.
-            if local.contains(&Target::Gateway) {
+            // The gateway and the booking service call the catalog; a node without either is
+            // ready without one.
+            if local.contains(&Target::Gateway) || local.contains(&Target::Booking) {
                 readiness.add(
                     "catalog",
                     remote_health_check(
@@ -358,9 +362,10 @@ impl Node {
             (IdentityClient::new(Arc::new(remote)), None)
         };
 
-        // Booking: local only so far (no gRPC yet): a node without the booking target has no
-        // booking client, and its gateway answers the booking routes with 503.
-        let booking = if local.contains(&Target::Booking) {
+        // Booking: local, or reached over gRPC by this node's gateway (the only caller of the
+        // booking service); a node that runs neither needs no booking client.
+        let runs_booking = local.contains(&Target::Booking);
+        let booking = if runs_booking {
             let db = connect(
                 config,
                 &config.booking_database_url(),
@@ -411,7 +416,21 @@ impl Node {
             }
             databases.push(db);
             let api: Arc<dyn BookingApi> = module.service.clone();
+            grpc_booking = Some(api.clone());
             Some(BookingClient::new(api))
+        } else if local.contains(&Target::Gateway) {
+            let timeout = Duration::from_millis(config.booking.request_timeout_ms);
+            let remote = BookingGrpcClient::connect(&config.booking.endpoint, timeout)
+                .await
+                .context("booking.endpoint")?;
+            readiness.add(
+                "booking",
+                remote_health_check(
+                    &config.booking.endpoint,
+                    innkeeper_booking::grpc::SERVICE_NAME,
+                )?,
+            );
+            Some(BookingClient::new(Arc::new(remote)))
         } else {
             None
         };
@@ -468,6 +487,7 @@ impl Node {
         let grpc_services = GrpcServices {
             catalog: grpc_catalog,
             identity: grpc_identity,
+            booking: grpc_booking,
             verifier: verifier.clone(),
         };
         let grpc = if grpc_services.is_empty() || config.node.grpc_listen.is_empty() {
@@ -493,6 +513,7 @@ impl Node {
             identity,
             local_identity,
             booking,
+            runs_booking,
             grace: Duration::from_secs(config.node.shutdown_grace_seconds),
             databases,
             catalog_bus,
@@ -532,9 +553,17 @@ impl Node {
         self.catalog_bus.as_ref()
     }
 
-    /// The booking service, when it runs in this process (there is no remote client yet).
+    /// The booking service as this node's gateway reaches it: the in-process service when the
+    /// booking target runs here ([`Node::runs_booking`]), else, on a node with the gateway, the
+    /// remote client of `booking.endpoint` (gRPC); `None` on a node that runs neither (nothing
+    /// there calls bookings).
     pub fn booking(&self) -> Option<BookingClient> {
         self.booking.clone()
+    }
+
+    /// Whether the booking service runs in this process.
+    pub fn runs_booking(&self) -> bool {
+        self.runs_booking
     }
 
     /// Whether the catalog runs in this process.

@@ -39,7 +39,7 @@ impl Target {
         (
             Target::Booking,
             "event-sourced bookings, idempotent requests, cancellations and refunds, front desk; \
-             consumes payment and hold-expiry events (in-process only so far: no gRPC yet)",
+             consumes payment and hold-expiry events (gRPC)",
         ),
     ];
 
