@@ -356,11 +356,19 @@ async fn split_shape(catalog_db_url: String, identity_db_url: String, booking_db
             }
             spawn(&args, env, &dir.path)
         };
+    // The booking service obtains its service token from identity with the shared secret.
+    let service_secret = (
+        "INNKEEPER__AUTH__SERVICE_SECRET",
+        "e2e-service-secret".to_owned(),
+    );
     let _identity = serve(
         "identity",
         identity_http,
         Some(identity_grpc),
-        &[("INNKEEPER__IDENTITY__DATABASE_URL", identity_db_url)],
+        &[
+            ("INNKEEPER__IDENTITY__DATABASE_URL", identity_db_url),
+            service_secret.clone(),
+        ],
     );
     let _catalog = serve(
         "catalog",
@@ -379,6 +387,7 @@ async fn split_shape(catalog_db_url: String, identity_db_url: String, booking_db
             ("INNKEEPER__BOOKING__DATABASE_URL", booking_db_url),
             catalog_endpoint.clone(),
             identity_endpoint.clone(),
+            service_secret,
         ],
     );
     let _gateway = serve(
