@@ -129,7 +129,8 @@ impl TestNode {
         let addr = node.http_addr();
         let stop = CancellationToken::new();
         let stopped = stop.clone();
-        let serving = tokio::spawn(node.run_until_stopped(async move { stopped.cancelled().await }));
+        let serving =
+            tokio::spawn(node.run_until_stopped(async move { stopped.cancelled().await }));
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(256)
             .timeout(Duration::from_secs(60))
@@ -356,7 +357,13 @@ impl TestNode {
             }
             let reply = self.get(&path, &self.owner).await;
             assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-            all.extend(reply.body["items"].as_array().expect("items").iter().cloned());
+            all.extend(
+                reply.body["items"]
+                    .as_array()
+                    .expect("items")
+                    .iter()
+                    .cloned(),
+            );
             match reply.body["next_cursor"].as_str() {
                 Some(next) if !next.is_empty() => cursor = Some(next.to_owned()),
                 _ => return all,
