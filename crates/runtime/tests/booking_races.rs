@@ -1009,8 +1009,9 @@ async fn a_storm_never_oversells_or_loses_a_booking(backend: Backend) {
             .or_default() += 1;
     }
     eprintln!(
-        "[{backend:?}] storm: {STORM_STEPS} steps in {:.1?} (waiting for consumers to settle: \
-         {settle_total:.1?} in all, at most {settle_max:.1?} once; transient states seen \
+        "[{backend:?}] storm: {STORM_STEPS} steps in {:.1?} (invariant checks, with waits for \
+         the consumers to catch up: {settle_total:.1?} in all, at most {settle_max:.1?} once; \
+         transient states seen \
          {settling:?}); {} bookings ended {statuses:?}; {} holds seen; answers {outcomes:?}",
         started.elapsed(),
         acknowledged.len(),
