@@ -1060,3 +1060,342 @@ on_both_backends!(
     one_key_sent_at_once_books_once,
     two_changes_with_one_etag_one_wins,
 );
+
+// ---------------------------------------------------------------------------------------------
+// A gap the storm's invariant would catch: the hold lapses while the booking is recorded
+// ---------------------------------------------------------------------------------------------
+
+mod late_record {
+    //! The services wired as in an embedded node (catalog relay on the bus, the booking's
+    //! `hold_expiries` consumer subscribed to it), with a catalog whose `place_hold` answers
+    //! only after the hold's TTL has passed and the sweeper has expired it: the booking's
+    //! record step was slower than the TTL (a stalled database, a paused process).
+
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    use innkeeper_booking::BookingSettings;
+    use innkeeper_booking::api::{BookingApi as _, BookingStatus, NewBooking};
+    use innkeeper_booking::module::BookingModule;
+    use innkeeper_catalog::api::*;
+    use innkeeper_catalog::module::CatalogModule;
+    use innkeeper_catalog::{CatalogService, CatalogSettings};
+    use innkeeper_events::{Bus, Consumer, ConsumerSettings, Relay, RelaySettings};
+    use innkeeper_kernel::{
+        Currency, GeoPoint, HoldId, HotelId, ManualClock, Page, Principal, Result, Role, RoomId,
+        RoomTypeId, StayDates, UserId,
+    };
+    use innkeeper_platform::testing::TestDatabase;
+    use time::Date;
+    use time::macros::datetime;
+    use tokio_util::sync::CancellationToken;
+
+    /// The real catalog, except that, once `lapse` is set, a hold is returned only once it
+    /// has lapsed.
+    struct LapsingHolds {
+        inner: Arc<CatalogService>,
+        clock: ManualClock,
+        lapse: Arc<AtomicBool>,
+    }
+
+    #[async_trait::async_trait]
+    impl CatalogApi for LapsingHolds {
+        async fn create_hotel(&self, caller: &Principal, hotel: NewHotel) -> Result<Hotel> {
+            self.inner.create_hotel(caller, hotel).await
+        }
+        async fn get_hotel(&self, id: HotelId) -> Result<HotelDetails> {
+            self.inner.get_hotel(id).await
+        }
+        async fn update_hotel(
+            &self,
+            caller: &Principal,
+            id: HotelId,
+            if_match: i64,
+            patch: HotelPatch,
+        ) -> Result<Hotel> {
+            self.inner.update_hotel(caller, id, if_match, patch).await
+        }
+        async fn list_hotels(&self, query: HotelQuery) -> Result<Page<HotelSummary>> {
+            self.inner.list_hotels(query).await
+        }
+        async fn create_room_type(
+            &self,
+            caller: &Principal,
+            hotel_id: HotelId,
+            room_type: NewRoomType,
+        ) -> Result<RoomType> {
+            self.inner
+                .create_room_type(caller, hotel_id, room_type)
+                .await
+        }
+        async fn update_room_type(
+            &self,
+            caller: &Principal,
+            hotel_id: HotelId,
+            id: RoomTypeId,
+            if_match: i64,
+            patch: RoomTypePatch,
+        ) -> Result<RoomType> {
+            self.inner
+                .update_room_type(caller, hotel_id, id, if_match, patch)
+                .await
+        }
+        async fn create_room(
+            &self,
+            caller: &Principal,
+            hotel_id: HotelId,
+            room: NewRoom,
+        ) -> Result<Room> {
+            self.inner.create_room(caller, hotel_id, room).await
+        }
+        async fn update_room(
+            &self,
+            caller: &Principal,
+            hotel_id: HotelId,
+            id: RoomId,
+            if_match: i64,
+            patch: RoomPatch,
+        ) -> Result<Room> {
+            self.inner
+                .update_room(caller, hotel_id, id, if_match, patch)
+                .await
+        }
+        async fn list_rooms(&self, caller: &Principal, hotel_id: HotelId) -> Result<Vec<Room>> {
+            self.inner.list_rooms(caller, hotel_id).await
+        }
+        async fn set_rate(
+            &self,
+            caller: &Principal,
+            hotel_id: HotelId,
+            room_type_id: RoomTypeId,
+            rate: SetRate,
+        ) -> Result<NightsChanged> {
+            self.inner
+                .set_rate(caller, hotel_id, room_type_id, rate)
+                .await
+        }
+        async fn set_inventory(
+            &self,
+            caller: &Principal,
+            hotel_id: HotelId,
+            room_type_id: RoomTypeId,
+            inventory: SetInventory,
+        ) -> Result<NightsChanged> {
+            self.inner
+                .set_inventory(caller, hotel_id, room_type_id, inventory)
+                .await
+        }
+        async fn get_inventory(
+            &self,
+            caller: &Principal,
+            hotel_id: HotelId,
+            from: Date,
+            to: Date,
+        ) -> Result<Vec<InventoryNight>> {
+            self.inner.get_inventory(caller, hotel_id, from, to).await
+        }
+        async fn search_availability(&self, query: AvailabilityQuery) -> Result<Vec<Offer>> {
+            self.inner.search_availability(query).await
+        }
+        async fn hotel_availability(&self, query: HotelAvailabilityQuery) -> Result<Vec<Offer>> {
+            self.inner.hotel_availability(query).await
+        }
+        async fn quote(
+            &self,
+            room_type_id: RoomTypeId,
+            stay: StayDates,
+            rooms: u32,
+        ) -> Result<Quote> {
+            self.inner.quote(room_type_id, stay, rooms).await
+        }
+        async fn place_hold(&self, hold: PlaceHold) -> Result<Hold> {
+            let ttl = i64::from(hold.ttl_seconds);
+            let placed = self.inner.place_hold(hold).await?;
+            if !self.lapse.load(Ordering::SeqCst) {
+                return Ok(placed);
+            }
+            // The caller is slow: the TTL passes, the sweeper expires the hold, and its event
+            // reaches the booking consumers before the booking is recorded.
+            self.clock.advance(time::Duration::seconds(ttl + 1));
+            let expired = self.inner.expire_due_holds(100).await?;
+            assert_eq!(expired.len(), 1, "the hold lapsed");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Ok(placed)
+        }
+        async fn confirm_hold(&self, id: HoldId) -> Result<Hold> {
+            self.inner.confirm_hold(id).await
+        }
+        async fn release_hold(&self, id: HoldId) -> Result<Hold> {
+            self.inner.release_hold(id).await
+        }
+        async fn get_hold(&self, id: HoldId) -> Result<Hold> {
+            self.inner.get_hold(id).await
+        }
+    }
+
+    /// Known gap (not an oversell): the booking is recorded `pending_payment` after its hold
+    /// expired, the expiry consumer found no booking for the hold and ignored the event, and
+    /// nothing else ever expires it. Ignored until fixed; run with `--ignored`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "known gap: a hold that lapses before its booking is recorded leaves the booking \
+                pending_payment forever (see the report of issue 5's tests)"]
+    async fn a_booking_recorded_after_its_hold_lapsed_still_expires() {
+        let (catalog_db, booking_db) = (TestDatabase::sqlite().await, TestDatabase::sqlite().await);
+        let clock = ManualClock::new(datetime!(2026-11-22 10:00 UTC));
+        let catalog = CatalogModule::open(
+            &catalog_db.db,
+            Arc::new(clock.clone()),
+            CatalogSettings::default(),
+        )
+        .await
+        .expect("catalog")
+        .service;
+        let stop = CancellationToken::new();
+        let bus = Bus::new(catalog_db.db.clone());
+        let relay = Relay::to_bus(bus.clone(), RelaySettings::default());
+        let relaying = tokio::spawn(relay.run(stop.clone()));
+        let lapse = Arc::new(AtomicBool::new(false));
+        let lapsing = LapsingHolds {
+            inner: catalog.clone(),
+            clock: clock.clone(),
+            lapse: lapse.clone(),
+        };
+        let module = BookingModule::start(
+            &booking_db.db,
+            CatalogClient::new(Arc::new(lapsing)),
+            Arc::new(clock.clone()),
+            BookingSettings::default(),
+        )
+        .await
+        .expect("bookings");
+        let expiries: Arc<dyn Consumer> = module.hold_expiries.clone();
+        let consuming = bus
+            .subscribe(expiries, booking_db.db.clone(), ConsumerSettings::default())
+            .await
+            .expect("subscribe")
+            .run(stop.clone());
+        let consuming = tokio::spawn(consuming);
+
+        let owner = Principal {
+            user_id: UserId::new(),
+            role: Role::Hotelier,
+        };
+        let hotel = catalog
+            .create_hotel(
+                &owner,
+                NewHotel {
+                    name: "Casa Lenta".to_owned(),
+                    description: String::new(),
+                    address: "Rua Augusta 1".to_owned(),
+                    city: "Lisbon".to_owned(),
+                    country: "PT".to_owned(),
+                    location: GeoPoint {
+                        lat: 38.7223,
+                        lon: -9.1393,
+                    },
+                    stars: Some(4),
+                    currency: Currency::EUR,
+                    timezone: "Europe/Lisbon".to_owned(),
+                },
+            )
+            .await
+            .expect("hotel");
+        let room_type = catalog
+            .create_room_type(
+                &owner,
+                hotel.id,
+                NewRoomType {
+                    name: "Double".to_owned(),
+                    description: String::new(),
+                    capacity: 2,
+                    beds: Vec::new(),
+                    amenities: Vec::new(),
+                    base_price: innkeeper_kernel::Money {
+                        amount: 10_000,
+                        currency: Currency::EUR,
+                    },
+                },
+            )
+            .await
+            .expect("room type");
+        catalog
+            .create_room(
+                &owner,
+                hotel.id,
+                NewRoom {
+                    number: "101".to_owned(),
+                    floor: 1,
+                    room_type_id: room_type.id,
+                    status: RoomStatus::Ready,
+                },
+            )
+            .await
+            .expect("room");
+
+        let guest = Principal {
+            user_id: UserId::new(),
+            role: Role::Guest,
+        };
+        let request = NewBooking {
+            hotel_id: hotel.id,
+            room_type_id: room_type.id,
+            check_in: time::macros::date!(2026 - 12 - 10),
+            check_out: time::macros::date!(2026 - 12 - 12),
+            guests: 1,
+            rooms: None,
+            guest_name: "Ana Lima".to_owned(),
+            guest_email: None,
+            special_requests: None,
+        };
+        let expired_within_5s = |id| {
+            let (bookings, guest) = (module.service.clone(), guest);
+            async move {
+                let deadline = std::time::Instant::now() + Duration::from_secs(5);
+                loop {
+                    let now = bookings.get(&guest, id).await.expect("booking");
+                    if now.status == BookingStatus::Expired {
+                        return Ok(());
+                    }
+                    if std::time::Instant::now() > deadline {
+                        return Err(now);
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        };
+
+        // The wiring works: a booking recorded in time expires when its hold lapses.
+        let timely = module
+            .service
+            .create(&guest, request.clone(), None)
+            .await
+            .result
+            .expect("booked");
+        clock.advance(time::Duration::seconds(
+            i64::from(BookingSettings::default().hold_ttl_seconds) + 1,
+        ));
+        assert_eq!(catalog.expire_due_holds(100).await.expect("sweep").len(), 1);
+        if let Err(now) = expired_within_5s(timely.id).await {
+            panic!("the control booking never expired: {now:?}");
+        }
+
+        // Recorded after its hold lapsed: nothing ever expires it.
+        lapse.store(true, Ordering::SeqCst);
+        let booked = module.service.create(&guest, request, None).await.result;
+        // Either refusing the booking or expiring it later would be consistent.
+        if let Ok(booked) = booked {
+            let hold = catalog.get_hold(booked.hold_id).await.expect("hold");
+            assert_eq!(hold.status, HoldStatus::Expired);
+            if let Err(now) = expired_within_5s(booked.id).await {
+                panic!(
+                    "booking {} is still {} 5 s after its hold {} expired",
+                    now.id, now.status, hold.id
+                );
+            }
+        }
+        stop.cancel();
+        relaying.await.expect("join").expect("relay");
+        consuming.await.expect("join").expect("consumer");
+    }
+}
