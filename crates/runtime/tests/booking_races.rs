@@ -916,7 +916,12 @@ async fn a_storm_never_oversells_or_loses_a_booking(backend: Backend) {
         room_types,
         payments,
     };
-    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5707_2026);
+    // A fixed seed; `INNKEEPER_STORM_SEED` tries another.
+    let seed = std::env::var("INNKEEPER_STORM_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5707_2026_u64);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut acknowledged: Vec<Acknowledged> = Vec::new();
     let mut holds = Holds::default();
     let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
@@ -1009,7 +1014,7 @@ async fn a_storm_never_oversells_or_loses_a_booking(backend: Backend) {
             .or_default() += 1;
     }
     eprintln!(
-        "[{backend:?}] storm: {STORM_STEPS} steps in {:.1?} (invariant checks, with waits for \
+        "[{backend:?}] storm (seed {seed}): {STORM_STEPS} steps in {:.1?} (invariant checks, with waits for \
          the consumers to catch up: {settle_total:.1?} in all, at most {settle_max:.1?} once; \
          transient states seen \
          {settling:?}); {} bookings ended {statuses:?}; {} holds seen; answers {outcomes:?}",
@@ -1238,8 +1243,9 @@ mod late_record {
     /// expired, the expiry consumer found no booking for the hold and ignored the event, and
     /// nothing else ever expires it. Ignored until fixed; run with `--ignored`.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "known gap: a hold that lapses before its booking is recorded leaves the booking \
-                pending_payment forever (see the report of issue 5's tests)"]
+    #[ignore = "known gap: create records the booking without looking at its hold again, and \
+                the expiry consumer skips a hold no booking has yet: the booking stays \
+                pending_payment"]
     async fn a_booking_recorded_after_its_hold_lapsed_still_expires() {
         let (catalog_db, booking_db) = (TestDatabase::sqlite().await, TestDatabase::sqlite().await);
         let clock = ManualClock::new(datetime!(2026-11-22 10:00 UTC));
