@@ -653,7 +653,8 @@ struct Holds {
 #[derive(Default, Debug)]
 struct Problems {
     hard: Vec<String>,
-    settling: Vec<String>,
+    /// Each with its kind, for the summary.
+    settling: Vec<(&'static str, String)>,
 }
 
 /// The hotel's counters as `(room type, night) -> (total, held, sold)`.
@@ -803,9 +804,18 @@ impl Storm {
                 | ("cancelled", HoldStatus::Released | HoldStatus::Expired)
                 | ("expired", HoldStatus::Expired) => {}
                 // The catalog expired the hold; the booking follows when its consumer runs.
-                ("pending_payment", HoldStatus::Expired) => problems
-                    .settling
-                    .push(format!("booking {id} pending_payment but its hold expired")),
+                ("pending_payment", HoldStatus::Expired) => problems.settling.push((
+                    "pending booking, hold expired",
+                    format!("booking {id} pending_payment but its hold expired"),
+                )),
+                // The cancellation gives the hold back, and the `hold_releases` consumer again
+                // if that failed.
+                ("cancelled", HoldStatus::Held | HoldStatus::Confirmed) => {
+                    problems.settling.push((
+                        "cancelled booking, hold active",
+                        format!("booking {id} cancelled but its hold is {hold_status:?}"),
+                    ));
+                }
                 (status, hold_status) => problems.hard.push(format!(
                     "booking {id} is {status} but its hold {hold_id} is {hold_status:?}"
                 )),
@@ -818,9 +828,9 @@ impl Storm {
             if matches!(hold.status, HoldStatus::Held | HoldStatus::Confirmed)
                 && !current.contains(id)
             {
-                problems.settling.push(format!(
-                    "hold {id} is {:?} but backs no live booking",
-                    hold.status
+                problems.settling.push((
+                    "active hold of no live booking",
+                    format!("hold {id} is {:?} but backs no live booking", hold.status),
                 ));
             }
         }
@@ -839,12 +849,7 @@ impl Storm {
         let started = Instant::now();
         loop {
             let problems = self.check(acknowledged, holds).await;
-            for problem in &problems.settling {
-                let kind = if problem.contains("backs no live booking") {
-                    "active hold of no live booking"
-                } else {
-                    "pending booking, hold expired"
-                };
+            for (kind, _) in &problems.settling {
                 *seen.entry(kind).or_default() += 1;
             }
             assert!(
