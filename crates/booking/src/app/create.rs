@@ -119,6 +119,53 @@ impl BookingService {
                 self.release(hold.id).await;
             }
         }
-        recorded
+        self.expire_if_hold_lapsed(recorded?).await
+    }
+
+    /// A booking recorded so late that its hold may have lapsed meanwhile. The catalog's
+    /// expiry event then came before the booking existed, the expiry consumer found no
+    /// booking to expire, and nothing else would: so look at the hold once more, and record
+    /// `expired` if the catalog has expired it. Any expiry after this read publishes its event
+    /// after the booking exists, and the consumer takes it from there; the optimistic lock
+    /// keeps the two from expiring the booking twice. Skipped while the hold has more than
+    /// [`HOLD_CLOCK_MARGIN`] to live (clocks of the services may differ by less).
+    async fn expire_if_hold_lapsed(&self, booking: Booking) -> Result<Booking> {
+        if self.clock.now() + HOLD_CLOCK_MARGIN < booking.hold_expires_at {
+            return Ok(booking);
+        }
+        let hold = match self.catalog.get_hold(booking.hold_id).await {
+            Ok(hold) => hold,
+            Err(err) => {
+                tracing::warn!(booking_id = %booking.id, error = %err,
+                    "a booking recorded near its hold's expiry could not check the hold");
+                return Ok(booking);
+            }
+        };
+        if matches!(hold.status, HoldStatus::Held | HoldStatus::Confirmed) {
+            return Ok(booking);
+        }
+        let now = self.clock.now();
+        let expired = booking::expire(&booking, Actor::service("booking.late_record"), now)?;
+        let change = crate::store::Append {
+            expected_version: booking.version,
+            events: vec![expired.event],
+            booking: expired.booking.clone(),
+            idempotency: None,
+            assignment: Vec::new(),
+        };
+        match self.append(&change).await {
+            Ok(()) => Ok(expired.booking),
+            // The expiry consumer (or the guest) got there first: answer what is stored now.
+            Err(AppendError::VersionMismatch { .. }) => self
+                .store
+                .get(booking.id)
+                .await?
+                .ok_or_else(|| Error::internal(format!("booking {} vanished", booking.id))),
+            Err(err) => Err(err.into()),
+        }
     }
 }
+
+/// How much life a hold must have left for a freshly recorded booking to skip checking it
+/// (more than the clock difference between the booking and catalog services can be).
+const HOLD_CLOCK_MARGIN: time::Duration = time::Duration::seconds(30);

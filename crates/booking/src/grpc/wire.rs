@@ -347,6 +347,7 @@ impl Wire for Role {
             Role::Guest => pb::Role::Guest,
             Role::Hotelier => pb::Role::Hotelier,
             Role::Admin => pb::Role::Admin,
+            Role::Service => pb::Role::Service,
         };
         role.into()
     }
@@ -355,8 +356,9 @@ impl Wire for Role {
             Ok(pb::Role::Guest) => Ok(Role::Guest),
             Ok(pb::Role::Hotelier) => Ok(Role::Hotelier),
             Ok(pb::Role::Admin) => Ok(Role::Admin),
+            Ok(pb::Role::Service) => Ok(Role::Service),
             Ok(pb::Role::Unspecified) | Err(_) => {
-                unknown_value(at, "ROLE_GUEST, ROLE_HOTELIER, ROLE_ADMIN")
+                unknown_value(at, "ROLE_GUEST, ROLE_HOTELIER, ROLE_ADMIN, ROLE_SERVICE")
             }
         }
     }
