@@ -22,6 +22,7 @@ pub struct Config {
     pub catalog: CatalogConfig,
     pub identity: IdentityConfig,
     pub booking: BookingConfig,
+    pub payment_provider: innkeeper_payment_provider::PaymentProviderConfig,
     pub auth: innkeeper_platform::auth::AuthSettings,
     pub events: EventsConfig,
     pub gateway: GatewayConfig,
@@ -335,6 +336,9 @@ impl Config {
         problems.extend(self.gateway.rate_limit.problems("gateway.rate_limit."));
         problems.extend(self.events.problems());
         problems.extend(self.booking.problems(&self.catalog));
+        if let Err(more) = self.payment_provider.settings() {
+            problems.extend(more);
+        }
         if self.catalog.hold_sweep_interval_ms < 10 {
             problems.push("catalog.hold_sweep_interval_ms: must be at least 10".to_owned());
         }
@@ -364,6 +368,12 @@ impl Config {
     /// The booking database URL: the configured one, or an SQLite file in the data dir.
     pub fn booking_database_url(&self) -> String {
         self.database_url(&self.booking.database_url, "booking.db")
+    }
+
+    /// The payment provider imitation's database URL: the configured one, or an SQLite file
+    /// in the data dir.
+    pub fn payment_provider_database_url(&self) -> String {
+        self.database_url(&self.payment_provider.database_url, "payment-provider.db")
     }
 
     /// The booking service's settings, from `[booking]`.
@@ -405,6 +415,18 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_payment_providers_commented_defaults_are_the_ones_compiled_in() {
+        // The provider's crate owns its section's text; the compiled-in defaults carry it
+        // verbatim, so the two cannot drift apart.
+        assert!(
+            DEFAULTS.contains(innkeeper_payment_provider::DEFAULTS),
+            "config/defaults.toml must contain innkeeper_payment_provider::DEFAULTS verbatim"
+        );
+        let config = Config::load(None, &[]).expect("defaults");
+        assert!(config.payment_provider.settings().is_ok());
+    }
 
     #[test]
     fn the_compiled_defaults_are_valid() {

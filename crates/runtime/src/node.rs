@@ -19,6 +19,7 @@ use innkeeper_identity::api::{IdentityApi, IdentityClient};
 use innkeeper_identity::grpc::IdentityGrpcClient;
 use innkeeper_identity::module::IdentityModule;
 use innkeeper_kernel::{Clock, SystemClock};
+use innkeeper_payment_provider::PaymentProviderModule;
 use innkeeper_platform::auth::{ServiceCredential, Verifier};
 use innkeeper_platform::db::{Database, PoolOptions};
 use innkeeper_platform::http::{Readiness, operations_router, track_requests};
@@ -475,6 +476,34 @@ impl Node {
                 verifier: verifier.clone(),
             };
             http_router = http_router.merge(innkeeper_gateway::router(upstream, settings));
+        }
+        // The card processor imitation: its own API, checkout page and admin, under /provider.
+        if local.contains(&Target::PaymentProvider) {
+            let db = connect(
+                config,
+                &config.payment_provider_database_url(),
+                config.payment_provider.max_connections,
+                "payment_provider.database_url",
+            )
+            .await?;
+            let settings = config
+                .payment_provider
+                .settings()
+                .map_err(|problems| anyhow::anyhow!(problems.join("; ")))?;
+            let provider = PaymentProviderModule::start(&db, options.clock.clone(), settings)
+                .await
+                .context("starting the payment provider")?;
+            readiness.add("payment_provider_database", database_check(&db));
+            if !options.one_shot {
+                supervisor.spawn(
+                    "payment_provider.webhooks",
+                    provider
+                        .clone()
+                        .run_webhook_worker(supervisor.shutdown_token()),
+                );
+            }
+            http_router = http_router.nest("/provider", provider.router());
+            databases.push(db);
         }
         let http_router = http_router
             .merge(operations_router(readiness))

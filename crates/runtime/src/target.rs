@@ -18,11 +18,14 @@ pub enum Target {
     Identity,
     /// Bookings: create, cancel, modify, front desk, the payment and expiry saga.
     Booking,
+    /// The imitation of an external card processor (not an Innkeeper service: a stand-in for
+    /// Stripe in demos and tests), mounted under `/provider` on the node's HTTP listener.
+    PaymentProvider,
 }
 
 impl Target {
     /// Every target with what it runs, for `innkeeper list-targets`.
-    pub const DESCRIBED: [(Target, &'static str); 5] = [
+    pub const DESCRIBED: [(Target, &'static str); 6] = [
         (Target::All, "every service in one process"),
         (
             Target::Gateway,
@@ -41,6 +44,11 @@ impl Target {
             "event-sourced bookings, idempotent requests, cancellations and refunds, front desk; \
              consumes payment and hold-expiry events (gRPC)",
         ),
+        (
+            Target::PaymentProvider,
+            "imitation card processor (Stripe-like PaymentIntents, hosted checkout, signed \
+             webhooks, fault injection) under /provider; stands in for an external system",
+        ),
     ];
 
     /// The name used in flags and config.
@@ -51,6 +59,7 @@ impl Target {
             Target::Catalog => "catalog",
             Target::Identity => "identity",
             Target::Booking => "booking",
+            Target::PaymentProvider => "payment-provider",
         }
     }
 
@@ -62,7 +71,8 @@ impl Target {
             .find(|t| t.as_str() == s.trim())
             .ok_or_else(|| {
                 anyhow::anyhow!(
-                    "unknown target {s:?}; known: all, gateway, catalog, identity, booking"
+                    "unknown target {s:?}; known: all, gateway, catalog, identity, booking, \
+                     payment-provider"
                 )
             })
     }
@@ -78,6 +88,7 @@ pub fn services(targets: &[Target]) -> BTreeSet<Target> {
                 set.insert(Target::Catalog);
                 set.insert(Target::Identity);
                 set.insert(Target::Booking);
+                set.insert(Target::PaymentProvider);
             }
             other => {
                 set.insert(*other);
@@ -99,10 +110,15 @@ mod tests {
                 Target::Gateway,
                 Target::Catalog,
                 Target::Identity,
-                Target::Booking
+                Target::Booking,
+                Target::PaymentProvider
             ])
         );
         assert_eq!(Target::parse("booking").ok(), Some(Target::Booking));
+        assert_eq!(
+            Target::parse("payment-provider").ok(),
+            Some(Target::PaymentProvider)
+        );
         assert_eq!(
             services(&[Target::Gateway]),
             BTreeSet::from([Target::Gateway])

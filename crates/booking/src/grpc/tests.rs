@@ -19,8 +19,9 @@ use innkeeper_kernel::{
     Currency, Error, ErrorCode, GeoPoint, HotelId, ManualClock, Principal, Role, RoomTypeId,
     SystemClock, UserId,
 };
+use innkeeper_platform::auth::ServiceCredential;
 use innkeeper_platform::auth::credential;
-use innkeeper_platform::auth::testing::TestIssuer;
+use innkeeper_platform::auth::testing::{TEST_SERVICE_SECRET, TestIssuer};
 use innkeeper_platform::grpc::{error_from_status, insert_bearer};
 use innkeeper_platform::testing::TestDatabase;
 use innkeeper_proto::booking::v1 as pb;
@@ -151,12 +152,19 @@ async fn harness_reaching(reach: Reach) -> Harness {
         .expect("uri")
         .connect_lazy();
     let catalog_api: Arc<dyn innkeeper_catalog::api::CatalogApi> = catalog;
+    // One issuer the servers trust; the booking service's holds go under its service token.
+    let issuer = TestIssuer::new();
     let catalog_client = match reach {
         Reach::InProcess => CatalogClient::new(Arc::clone(&catalog_api)),
-        Reach::Grpc => CatalogClient::new(Arc::new(CatalogGrpcClient::new(
-            channel.clone(),
-            StdDuration::from_secs(10),
-        ))),
+        Reach::Grpc => {
+            let credential =
+                ServiceCredential::new("booking", TEST_SERVICE_SECRET, Arc::new(issuer.clone()))
+                    .expect("credential");
+            CatalogClient::new(Arc::new(
+                CatalogGrpcClient::new(channel.clone(), StdDuration::from_secs(10))
+                    .with_service_credential(credential),
+            ))
+        }
     };
     let module = BookingModule::start(
         &booking_db.db,
@@ -168,7 +176,6 @@ async fn harness_reaching(reach: Reach) -> Harness {
     .expect("booking module");
     let api: Arc<dyn BookingApi> = module.service.clone();
 
-    let issuer = TestIssuer::new();
     let verifier = Arc::new(issuer.verifier(Arc::new(SystemClock)));
     let mut server = Server::builder().add_service(service(Arc::clone(&api), verifier.clone()));
     if reach == Reach::Grpc {
