@@ -400,7 +400,11 @@ pub struct Offer {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Quote {
     pub hotel_id: HotelId,
+    /// The hotelier who owns the hotel (the booking records who may manage it).
+    pub hotel_owner_id: UserId,
     pub room_type_id: RoomTypeId,
+    /// Guests one room of the type sleeps.
+    pub capacity: u32,
     pub stay: StayDates,
     pub rooms: u32,
     pub nights: Vec<NightPrice>,

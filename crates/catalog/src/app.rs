@@ -626,25 +626,20 @@ impl CatalogApi for CatalogService {
 
     async fn quote(&self, room_type_id: RoomTypeId, stay: StayDates, rooms: u32) -> Result<Quote> {
         check_rooms_and_guests(rooms, rooms)?;
-        let room_type = self
-            .store
-            .get_room_type(room_type_id)
-            .await?
-            .ok_or_else(|| Error::not_found("room type", room_type_id))?;
+        // The room type, its hotel and its nights in one read (a query pair).
         let found = self
             .store
             .room_type_nights(
-                &SearchScope::Hotel(room_type.hotel_id),
+                &SearchScope::RoomType(room_type_id),
                 0,
                 stay.check_in(),
                 stay.check_out(),
             )
-            .await?;
-        let nights = found
+            .await?
             .into_iter()
             .find(|f| f.room_type.id == room_type_id)
-            .map(|f| f.nights)
-            .unwrap_or_default();
+            .ok_or_else(|| Error::not_found("room type", room_type_id))?;
+        let (room_type, nights, hotel) = (found.room_type, found.nights, found.hotel);
         let priced = domain::price_stay(&room_type, &nights, &stay, rooms)?;
         if let Some(min) = priced.min_stay
             && stay.night_count() < min
@@ -665,7 +660,9 @@ impl CatalogApi for CatalogService {
         }
         Ok(Quote {
             hotel_id: room_type.hotel_id,
+            hotel_owner_id: hotel.owner_id,
             room_type_id,
+            capacity: room_type.capacity,
             stay,
             rooms,
             nights: priced.nights,

@@ -649,6 +649,13 @@ impl SearchIndex {
                 }
                 by_block
             }
+            SearchScope::RoomType(rt) => data
+                .city_of
+                .get(rt)
+                .and_then(|k| data.by_city.get(k))
+                .and_then(|block| Some((block, Some(vec![block.column_of(*rt)?]))))
+                .into_iter()
+                .collect(),
             SearchScope::Area(b) => data
                 .by_city
                 .values()

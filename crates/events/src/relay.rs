@@ -203,11 +203,14 @@ impl Relay {
         }
     }
 
-    /// One pass of [`Relay::run`]. Idle, it first looks with one cheap read (an SQLite
-    /// reader), so an idle relay takes no transaction, no lock and not the SQLite writer;
-    /// busy, it skips that look.
-    async fn pass(&self, busy: bool) -> anyhow::Result<usize> {
-        if !busy && !outbox::has_unsent(&self.db).await? {
+    /// One pass of [`Relay::run`]. It first looks with one cheap read (an SQLite reader, or
+    /// one statement on PostgreSQL), so a look that finds nothing takes no transaction, no
+    /// lock and not the SQLite writer. While events flow a relay looks every millisecond and
+    /// most looks find nothing: on PostgreSQL a pass without the look cost four round trips
+    /// (begin, the relay lock, the batch, commit) and, under a booking load, as many
+    /// transactions as the bookings themselves.
+    async fn pass(&self) -> anyhow::Result<usize> {
+        if !outbox::has_unsent(&self.db).await? {
             return Ok(0);
         }
         self.relay_once().await
@@ -272,8 +275,7 @@ impl Relay {
         let mut last_prune = Instant::now();
         let mut last_rows = Instant::now() - BUSY_SPELL;
         loop {
-            let busy = last_rows.elapsed() < BUSY_SPELL;
-            let wait = match self.pass(busy).await {
+            let wait = match self.pass().await {
                 Ok(n) if n >= self.settings.batch_size as usize => Duration::ZERO,
                 Ok(n) => {
                     backoff = self.settings.poll_interval;

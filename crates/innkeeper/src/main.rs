@@ -114,6 +114,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ("node.listen", json!(args.listen.to_string())),
                 // The issuer is the URL people reach, so discovery documents point here.
                 ("auth.issuer", json!(format!("http://{}", args.listen))),
+                // The card processor imitation is mounted here too: its checkout links and
+                // its webhooks point at this listener.
+                (
+                    "payment_provider.public_url",
+                    json!(format!("http://{}/provider", args.listen)),
+                ),
+                (
+                    "payment_provider.webhook_url",
+                    json!(format!("http://{}/api/v1/payments/webhook", args.listen)),
+                ),
             ];
             let config = Config::load(file, &overrides)?;
             up(config).await

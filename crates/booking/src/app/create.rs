@@ -3,7 +3,7 @@
 //! recording fails (except for a keyed request that will be retried on the same id).
 
 use innkeeper_catalog::api::{HoldStatus, PlaceHold};
-use innkeeper_kernel::{Error, Principal, Result};
+use innkeeper_kernel::{Error, ErrorCode, Principal, Result};
 
 use super::idempotency::{self, Running};
 use super::{BookingService, REFERENCE_DRAWS, append_of, completion};
@@ -47,15 +47,21 @@ impl BookingService {
         running: Option<Running>,
     ) -> Result<Booking> {
         let valid = request::validate(&new, self.clock.today(), self.settings.max_nights)?;
-        let hotel = self.catalog.get_hotel(new.hotel_id).await?;
-        let room_type = hotel
-            .room_types
-            .iter()
-            .find(|rt| rt.id == new.room_type_id)
-            .ok_or_else(|| {
-                Error::invalid_field("room_type_id", "is not a room type of this hotel")
-            })?;
-        let sleeps = room_type.capacity.saturating_mul(valid.rooms);
+        // One catalog read before the hold: the quote names the room type's hotel, its owner
+        // and what a room sleeps (the hold then re-checks every night under its lock).
+        let quote = match self
+            .catalog
+            .quote(new.room_type_id, valid.stay, valid.rooms)
+            .await
+        {
+            Ok(quote) if quote.hotel_id == new.hotel_id => quote,
+            Ok(_) => return Err(self.not_this_hotels(new.hotel_id).await),
+            Err(e) if e.code == ErrorCode::NotFound => {
+                return Err(self.not_this_hotels(new.hotel_id).await);
+            }
+            Err(e) => return Err(e),
+        };
+        let sleeps = quote.capacity.saturating_mul(valid.rooms);
         if new.guests > sleeps {
             return Err(Error::invalid_field(
                 "guests",
@@ -65,15 +71,11 @@ impl BookingService {
                 ),
             ));
         }
-        let quote = self
-            .catalog
-            .quote(room_type.id, valid.stay, valid.rooms)
-            .await?;
         let hold = self
             .catalog
             .place_hold(PlaceHold {
                 hold_id: id.hold_id(),
-                room_type_id: room_type.id,
+                room_type_id: quote.room_type_id,
                 stay: valid.stay,
                 quantity: valid.rooms,
                 ttl_seconds: self.settings.hold_ttl_seconds,
@@ -88,9 +90,9 @@ impl BookingService {
         let created = Created {
             reference: reference::generate(&mut rand::rng()),
             guest_id: caller.user_id,
-            hotel_id: hotel.hotel.id,
-            hotel_owner_id: hotel.hotel.owner_id,
-            room_type_id: room_type.id,
+            hotel_id: quote.hotel_id,
+            hotel_owner_id: quote.hotel_owner_id,
+            room_type_id: quote.room_type_id,
             stay: valid.stay,
             guests: new.guests,
             rooms: valid.rooms,
@@ -120,6 +122,15 @@ impl BookingService {
             }
         }
         self.expire_if_hold_lapsed(recorded?).await
+    }
+
+    /// Why a room type is not bookable at `hotel_id`: the hotel does not exist (404), or the
+    /// room type is not one of its (422).
+    async fn not_this_hotels(&self, hotel_id: innkeeper_kernel::HotelId) -> Error {
+        match self.catalog.get_hotel(hotel_id).await {
+            Ok(_) => Error::invalid_field("room_type_id", "is not a room type of this hotel"),
+            Err(e) => e,
+        }
     }
 
     /// A booking recorded so late that its hold may have lapsed meanwhile. The catalog's

@@ -242,12 +242,16 @@ impl Wire for Quote {
             rooms: self.rooms,
             nights: protos(&self.nights),
             total: Some(self.total.to_proto()),
+            hotel_owner_id: self.hotel_owner_id.to_proto(),
+            capacity: self.capacity,
         }
     }
     fn from_proto(p: pb::Quote, at: &At<'_>) -> Result<Self> {
         Ok(Quote {
             hotel_id: field(at, "hotel_id", p.hotel_id)?,
+            hotel_owner_id: field(at, "hotel_owner_id", p.hotel_owner_id)?,
             room_type_id: field(at, "room_type_id", p.room_type_id)?,
+            capacity: p.capacity,
             stay: required(at, "stay", p.stay)?,
             rooms: p.rooms,
             nights: list(at, "nights", p.nights)?,

@@ -63,6 +63,8 @@ pub enum SearchScope {
     Area(BoundingBox),
     /// One hotel.
     Hotel(HotelId),
+    /// One room type (a quote).
+    RoomType(RoomTypeId),
 }
 
 /// A materialised night of a room type.

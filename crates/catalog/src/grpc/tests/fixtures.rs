@@ -169,7 +169,9 @@ pub(super) fn offer() -> Offer {
 pub(super) fn quote() -> Quote {
     Quote {
         hotel_id: ids().hotel,
+        hotel_owner_id: caller().user_id,
         room_type_id: ids().room_type,
+        capacity: 3,
         stay: stay(),
         rooms: 2,
         nights: offer().nights,

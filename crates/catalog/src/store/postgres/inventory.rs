@@ -89,6 +89,15 @@ const TYPES_OF_HOTEL: &str = concat!(
      ORDER BY h.id, rt.base_price, rt.name COLLATE \"C\", rt.id"
 );
 
+const TYPES_OF_ROOM_TYPE: &str = concat!(
+    "SELECT ",
+    hotel_columns!(),
+    ", ",
+    room_type_columns!(),
+    " FROM room_types rt JOIN hotels h ON h.id = rt.hotel_id \
+     WHERE rt.id = $1 AND rt.capacity >= $2"
+);
+
 /// Nights in `[from, to)`; zero when the range is empty.
 pub(super) fn night_count(from: Date, to: Date) -> u32 {
     u32::try_from((to - from).whole_days()).unwrap_or(0)
@@ -255,6 +264,9 @@ impl PgCatalogStore {
                 .bind(area.max_lon),
             SearchScope::Hotel(hotel_id) => sqlx::query(TYPES_OF_HOTEL)
                 .bind(hotel_id.as_uuid())
+                .bind(min_capacity),
+            SearchScope::RoomType(room_type_id) => sqlx::query(TYPES_OF_ROOM_TYPE)
+                .bind(room_type_id.as_uuid())
                 .bind(min_capacity),
         };
         let type_rows = query.fetch_all(&self.pool).await.map_err(db_error)?;

@@ -241,6 +241,9 @@ fn push_scope(query: &mut QueryBuilder<Sqlite>, scope: &SearchScope, min_capacit
         SearchScope::Hotel(id) => {
             query.push(" AND h.id = ").push_bind(id.0);
         }
+        SearchScope::RoomType(id) => {
+            query.push(" AND rt.id = ").push_bind(id.0);
+        }
     }
     query
         .push(" AND rt.capacity >= ")
