@@ -17,9 +17,6 @@ use uuid::Uuid;
 
 use crate::api::{Intent, PaymentId, PaymentStatus, RefundRecord, RefundStatus};
 
-#[cfg(test)]
-mod contract;
-
 /// The table recording this service's own migrations (the event tables have theirs).
 const MIGRATIONS_TABLE: &str = "_payment_migrations";
 
@@ -271,6 +268,7 @@ impl PaymentStore {
     }
 
     /// The database.
+    #[cfg(test)]
     pub(crate) fn db(&self) -> &Database {
         &self.db
     }
@@ -639,3 +637,6 @@ pub(crate) async fn finish<T>(tx: Tx, result: Result<T>) -> Result<T> {
         }
     }
 }
+
+#[cfg(test)]
+mod contract;
