@@ -996,9 +996,14 @@ mod tests {
     #[test]
     fn the_defaults_are_valid_and_problems_name_their_keys() {
         assert!(ResilienceConfig::default().problems("x").is_empty());
-        let mut cfg = ResilienceConfig::default();
-        cfg.max_attempts = 0;
-        cfg.breaker.failure_rate = 1.5;
+        let cfg = ResilienceConfig {
+            max_attempts: 0,
+            breaker: BreakerConfig {
+                failure_rate: 1.5,
+                ..BreakerConfig::default()
+            },
+            ..ResilienceConfig::default()
+        };
         let problems = cfg.problems("payment.provider_calls");
         assert!(
             problems

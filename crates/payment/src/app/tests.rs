@@ -104,33 +104,35 @@ async fn world(run_payment_worker: bool) -> World {
     let shutdown = CancellationToken::new();
     let provider_requests = Arc::new(AtomicUsize::new(0));
     let counter = provider_requests.clone();
-    let provider_app = provider.router().layer(middleware::from_fn(
-        move |request: Request, next: Next| {
-            if request.uri().path().starts_with("/v1/") {
-                counter.fetch_add(1, Ordering::SeqCst);
-            }
-            next.run(request)
-        },
-    ));
+    let provider_app =
+        provider
+            .router()
+            .layer(middleware::from_fn(move |request: Request, next: Next| {
+                if request.uri().path().starts_with("/v1/") {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                }
+                next.run(request)
+            }));
     let received = Arc::new(Mutex::new(Vec::new()));
     let log = received.clone();
-    let payment_app = payment.webhook_router().layer(middleware::from_fn(
-        move |request: Request, next: Next| {
-            let log = log.clone();
-            async move {
-                let (parts, body) = request.into_parts();
-                let bytes = axum::body::to_bytes(body, usize::MAX)
-                    .await
-                    .unwrap_or_default();
-                log.lock().expect("lock").push(Received {
-                    headers: parts.headers.clone(),
-                    body: bytes.to_vec(),
-                });
-                next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
-                    .await
-            }
-        },
-    ));
+    let payment_app =
+        payment
+            .webhook_router()
+            .layer(middleware::from_fn(move |request: Request, next: Next| {
+                let log = log.clone();
+                async move {
+                    let (parts, body) = request.into_parts();
+                    let bytes = axum::body::to_bytes(body, usize::MAX)
+                        .await
+                        .unwrap_or_default();
+                    log.lock().expect("lock").push(Received {
+                        headers: parts.headers.clone(),
+                        body: bytes.to_vec(),
+                    });
+                    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                        .await
+                }
+            }));
     tokio::spawn(async move { axum::serve(provider_listener, provider_app).await });
     tokio::spawn(async move { axum::serve(payment_listener, payment_app).await });
     tokio::spawn(provider.clone().run_webhook_worker(shutdown.clone()));
@@ -375,7 +377,10 @@ async fn a_paid_intent_publishes_payment_succeeded_exactly_once() {
         })
         .cloned()
         .expect("the success was delivered");
-    let id = delivered.headers["webhook-id"].to_str().expect("id").to_owned();
+    let id = delivered.headers["webhook-id"]
+        .to_str()
+        .expect("id")
+        .to_owned();
     for headers in [
         delivered.headers.clone(),
         signed(&provider_secret(), &id, now(), &delivered.body),
@@ -384,9 +389,7 @@ async fn a_paid_intent_publishes_payment_succeeded_exactly_once() {
         assert_eq!(status, 204);
     }
     assert_eq!(
-        world
-            .count(booking, "innkeeper.payment.succeeded.v1")
-            .await,
+        world.count(booking, "innkeeper.payment.succeeded.v1").await,
         1,
         "one effect"
     );
@@ -404,7 +407,11 @@ async fn a_paid_intent_publishes_payment_succeeded_exactly_once() {
         user_id: UserId(Uuid::now_v7()),
         role: innkeeper_kernel::Role::Guest,
     };
-    let hidden = world.client.get(&stranger, created.id).await.expect_err("hidden");
+    let hidden = world
+        .client
+        .get(&stranger, created.id)
+        .await
+        .expect_err("hidden");
     assert_eq!(hidden.code, ErrorCode::NotFound);
     let forbidden = world
         .client
@@ -437,7 +444,13 @@ async fn a_declined_payment_publishes_payment_failed_and_is_cancelled_at_the_pro
     // No later attempt can take money for the cancelled booking.
     let provider = world.provider.service.clone();
     eventually("cancelled at the provider", async || {
-        provider.get_intent(&pi).await.expect("intent").status.as_str() == "canceled"
+        provider
+            .get_intent(&pi)
+            .await
+            .expect("intent")
+            .status
+            .as_str()
+            == "canceled"
     })
     .await;
     assert_eq!(world.pay(&pi, "pm_card_visa").await, 400);
@@ -452,20 +465,38 @@ async fn a_refund_publishes_payment_refunded_once_per_key() {
     let (booking, pi) = world.paid(20_000).await;
     let refund = world
         .client
-        .refund(&booking_saga(), booking, eur(5_000), "cancellation", "cancel-1")
+        .refund(
+            &booking_saga(),
+            booking,
+            eur(5_000),
+            "cancellation",
+            "cancel-1",
+        )
         .await
         .expect("refund");
     assert_eq!(refund.status, RefundStatus::Succeeded);
     assert!(refund.provider_refund_id.is_some());
     let again = world
         .client
-        .refund(&booking_saga(), booking, eur(5_000), "cancellation", "cancel-1")
+        .refund(
+            &booking_saga(),
+            booking,
+            eur(5_000),
+            "cancellation",
+            "cancel-1",
+        )
         .await
         .expect("same key");
     assert_eq!(again.id, refund.id);
     let reused = world
         .client
-        .refund(&booking_saga(), booking, eur(6_000), "cancellation", "cancel-1")
+        .refund(
+            &booking_saga(),
+            booking,
+            eur(6_000),
+            "cancellation",
+            "cancel-1",
+        )
         .await
         .expect_err("same key, another amount");
     assert_eq!(reused.code, ErrorCode::Conflict);
@@ -543,7 +574,13 @@ async fn the_end_of_a_booking_cancels_or_refunds_its_payment() {
     world.booking_event(unpaid, &expired).await;
     assert_eq!(world.status(unpaid).await, PaymentStatus::Canceled);
     eventually("cancelled at the provider", async || {
-        provider.get_intent(&pi).await.expect("intent").status.as_str() == "canceled"
+        provider
+            .get_intent(&pi)
+            .await
+            .expect("intent")
+            .status
+            .as_str()
+            == "canceled"
     })
     .await;
 
@@ -556,7 +593,10 @@ async fn the_end_of_a_booking_cancels_or_refunds_its_payment() {
     });
     world.booking_event(late_cancel, &cancelled).await;
     eventually("refunded by policy", async || {
-        world.count(late_cancel, "innkeeper.payment.refunded.v1").await == 1
+        world
+            .count(late_cancel, "innkeeper.payment.refunded.v1")
+            .await
+            == 1
     })
     .await;
     let refunded = world.events(late_cancel).await;
@@ -577,7 +617,10 @@ async fn the_end_of_a_booking_cancels_or_refunds_its_payment() {
         )
         .await;
     eventually("refunded in full", async || {
-        world.count(paid_expired, "innkeeper.payment.refunded.v1").await == 1
+        world
+            .count(paid_expired, "innkeeper.payment.refunded.v1")
+            .await
+            == 1
     })
     .await;
     assert_eq!(
@@ -585,7 +628,12 @@ async fn the_end_of_a_booking_cancels_or_refunds_its_payment() {
         12_000
     );
     world.deliveries_settled().await;
-    assert_eq!(world.count(late_cancel, "innkeeper.payment.refunded.v1").await, 1);
+    assert_eq!(
+        world
+            .count(late_cancel, "innkeeper.payment.refunded.v1")
+            .await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -621,7 +669,13 @@ async fn money_that_comes_after_the_booking_expired_is_refunded_automatically() 
         world.count(booking, "innkeeper.payment.refunded.v1").await,
         1
     );
-    let refunds = world.provider.service.store().refunds(&pi).await.expect("refunds");
+    let refunds = world
+        .provider
+        .service
+        .store()
+        .refunds(&pi)
+        .await
+        .expect("refunds");
     assert_eq!(refunds.len(), 1);
     assert_eq!(refunds[0].amount, 8_000);
     // The cancellation the worker owed finds the intent paid: nothing more to do.
@@ -664,10 +718,26 @@ async fn webhooks_are_verified_and_have_one_effect_each() {
     let mut missing = signed(&secret, "evt_matrix_1", now(), &body);
     missing.remove("webhook-signature");
     let forged = [
-        ("tampered body", signed(&secret, "evt_matrix_1", now(), &body), tampered),
-        ("wrong secret", signed(&wrong, "evt_matrix_1", now(), &body), body.clone()),
-        ("stale timestamp", signed(&secret, "evt_matrix_1", now() - 301, &body), body.clone()),
-        ("future timestamp", signed(&secret, "evt_matrix_1", now() + 301, &body), body.clone()),
+        (
+            "tampered body",
+            signed(&secret, "evt_matrix_1", now(), &body),
+            tampered,
+        ),
+        (
+            "wrong secret",
+            signed(&wrong, "evt_matrix_1", now(), &body),
+            body.clone(),
+        ),
+        (
+            "stale timestamp",
+            signed(&secret, "evt_matrix_1", now() - 301, &body),
+            body.clone(),
+        ),
+        (
+            "future timestamp",
+            signed(&secret, "evt_matrix_1", now() + 301, &body),
+            body.clone(),
+        ),
         ("no signature", missing, body.clone()),
     ];
     for (case, headers, body) in &forged {
@@ -676,7 +746,11 @@ async fn webhooks_are_verified_and_have_one_effect_each() {
         assert_eq!(problem["code"], "unauthenticated", "{case}");
         assert_eq!(problem["status"], 401, "{case}");
     }
-    assert_eq!(world.status(booking).await, PaymentStatus::RequiresPayment, "0 false accepts");
+    assert_eq!(
+        world.status(booking).await,
+        PaymentStatus::RequiresPayment,
+        "0 false accepts"
+    );
     assert!(world.events(booking).await.is_empty());
 
     // Valid, then replayed as captured, then redelivered with a fresh signature.
@@ -695,7 +769,10 @@ async fn webhooks_are_verified_and_have_one_effect_each() {
         .await;
     assert_eq!(status, 204);
     assert_eq!(world.status(booking).await, PaymentStatus::Succeeded);
-    assert_eq!(world.count(booking, "innkeeper.payment.succeeded.v1").await, 1);
+    assert_eq!(
+        world.count(booking, "innkeeper.payment.succeeded.v1").await,
+        1
+    );
 
     // Out of order: a `processing` that arrives after the success changes nothing.
     let late = json!({"id": "evt_matrix_2", "type": "payment_intent.processing",
@@ -728,16 +805,28 @@ async fn webhooks_are_verified_and_have_one_effect_each() {
         "data": {"object": {"id": pi2, "status": "succeeded", "amount": 7_000, "amount_received": 7_000}}})
     .to_string()
     .into_bytes();
-    for (id, body) in [("evt_matrix_3", &refund), ("evt_matrix_4", &paid), ("evt_matrix_3", &refund)] {
+    for (id, body) in [
+        ("evt_matrix_3", &refund),
+        ("evt_matrix_4", &paid),
+        ("evt_matrix_3", &refund),
+    ] {
         service
             .handle_webhook(&signed(&secret, id, now(), body), body)
             .await
             .expect("accepted");
     }
-    let events: Vec<String> = world.events(other).await.into_iter().map(|(t, _)| t).collect();
+    let events: Vec<String> = world
+        .events(other)
+        .await
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
     assert_eq!(
         events,
-        ["innkeeper.payment.succeeded.v1", "innkeeper.payment.refunded.v1"],
+        [
+            "innkeeper.payment.succeeded.v1",
+            "innkeeper.payment.refunded.v1"
+        ],
         "one effect each, in causal order"
     );
     let payment = world
@@ -802,7 +891,11 @@ async fn a_provider_that_is_down_fails_calls_fast_until_it_comes_back() {
             .await
             .expect_err("fails fast");
         assert_eq!(err.code, ErrorCode::Unavailable);
-        assert!(started.elapsed() < Duration::from_millis(100), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_millis(100),
+            "{:?}",
+            started.elapsed()
+        );
     }
     assert_eq!(
         world.provider_requests.load(Ordering::SeqCst),
@@ -816,7 +909,10 @@ async fn a_provider_that_is_down_fails_calls_fast_until_it_comes_back() {
     );
 
     admin(false).await;
-    eventually("half-open", async || downstream.state() == BreakerState::HalfOpen).await;
+    eventually("half-open", async || {
+        downstream.state() == BreakerState::HalfOpen
+    })
+    .await;
     let resumed = world
         .client
         .create_intent(&booking_saga(), new_intent(booking, 4_000))

@@ -87,28 +87,51 @@ async fn write<T>(store: &PaymentStore, f: impl AsyncFnOnce(&mut Tx) -> Result<T
 async fn one_intent_per_booking(store: PaymentStore) {
     let booking = Uuid::now_v7();
     let first = intent(booking);
-    assert!(write(&store, async |tx| insert_intent(tx, &first).await).await.expect("insert"));
+    assert!(
+        write(&store, async |tx| insert_intent(tx, &first).await)
+            .await
+            .expect("insert")
+    );
     let second = intent(booking);
     assert!(
-        !write(&store, async |tx| insert_intent(tx, &second).await).await.expect("insert"),
+        !write(&store, async |tx| insert_intent(tx, &second).await)
+            .await
+            .expect("insert"),
         "a booking has one payment"
     );
-    let read = store.intent_for_booking(booking).await.expect("read").expect("found");
+    let read = store
+        .intent_for_booking(booking)
+        .await
+        .expect("read")
+        .expect("found");
     assert_eq!(read, first, "read back as written");
-    assert_eq!(store.intent(first.intent.id).await.expect("read"), Some(first));
-    assert_eq!(store.intent_for_booking(Uuid::now_v7()).await.expect("read"), None);
+    assert_eq!(
+        store.intent(first.intent.id).await.expect("read"),
+        Some(first)
+    );
+    assert_eq!(
+        store
+            .intent_for_booking(Uuid::now_v7())
+            .await
+            .expect("read"),
+        None
+    );
 }
 
 async fn updates_are_guarded_by_the_version(store: PaymentStore) {
     let stored = intent(Uuid::now_v7());
-    write(&store, async |tx| insert_intent(tx, &stored).await).await.expect("insert");
+    write(&store, async |tx| insert_intent(tx, &stored).await)
+        .await
+        .expect("insert");
     let mut next = stored.clone();
     next.intent.status = PaymentStatus::RequiresPayment;
     next.intent.provider_intent_id = Some("pi_1".into());
     next.intent.checkout_url = Some("http://p/checkout/pi_1".into());
     next.cancel = CancelState::Pending;
     next.intent.version = 2;
-    write(&store, async |tx| update_intent(tx, &next, 1).await).await.expect("update");
+    write(&store, async |tx| update_intent(tx, &next, 1).await)
+        .await
+        .expect("update");
     let stale = write(&store, async |tx| update_intent(tx, &next, 1).await)
         .await
         .expect_err("stale");
@@ -130,13 +153,27 @@ async fn updates_are_guarded_by_the_version(store: PaymentStore) {
 
 async fn refunds_are_one_per_key_and_the_pending_ones_are_due(store: PaymentStore) {
     let stored = intent(Uuid::now_v7());
-    write(&store, async |tx| insert_intent(tx, &stored).await).await.expect("insert");
+    write(&store, async |tx| insert_intent(tx, &stored).await)
+        .await
+        .expect("insert");
     let first = refund(&stored, "cancellation", 1_000);
-    assert!(write(&store, async |tx| insert_refund(tx, &first).await).await.expect("insert"));
+    assert!(
+        write(&store, async |tx| insert_refund(tx, &first).await)
+            .await
+            .expect("insert")
+    );
     let again = refund(&stored, "cancellation", 2_000);
-    assert!(!write(&store, async |tx| insert_refund(tx, &again).await).await.expect("insert"));
+    assert!(
+        !write(&store, async |tx| insert_refund(tx, &again).await)
+            .await
+            .expect("insert")
+    );
     let other = refund(&stored, "late_payment", 500);
-    assert!(write(&store, async |tx| insert_refund(tx, &other).await).await.expect("insert"));
+    assert!(
+        write(&store, async |tx| insert_refund(tx, &other).await)
+            .await
+            .expect("insert")
+    );
     let by_key = write(&store, async |tx| {
         refund_by_key_in(tx, stored.intent.id, "cancellation").await
     })
@@ -148,7 +185,9 @@ async fn refunds_are_one_per_key_and_the_pending_ones_are_due(store: PaymentStor
     done.refund.status = RefundStatus::Succeeded;
     done.refund.provider_refund_id = Some("re_1".into());
     done.attempts = 1;
-    write(&store, async |tx| update_refund(tx, &done, T0).await).await.expect("update");
+    write(&store, async |tx| update_refund(tx, &done, T0).await)
+        .await
+        .expect("update");
     let due = store.due_refunds(T0, 10).await.expect("due");
     assert_eq!(due, vec![other.clone()]);
     let all = store.refunds(stored.intent.id).await.expect("list");
@@ -157,13 +196,17 @@ async fn refunds_are_one_per_key_and_the_pending_ones_are_due(store: PaymentStor
 }
 
 async fn webhook_ids_are_received_once(store: PaymentStore) {
-    let new = write(&store, async |tx| insert_receipt(tx, "evt_1", "x", T0).await)
-        .await
-        .expect("insert");
+    let new = write(&store, async |tx| {
+        insert_receipt(tx, "evt_1", "x", T0).await
+    })
+    .await
+    .expect("insert");
     assert!(new);
-    let again = write(&store, async |tx| insert_receipt(tx, "evt_1", "x", T0).await)
-        .await
-        .expect("insert");
+    let again = write(&store, async |tx| {
+        insert_receipt(tx, "evt_1", "x", T0).await
+    })
+    .await
+    .expect("insert");
     assert!(!again, "seen before");
     assert_eq!(
         store.prune_receipts(T0).await.expect("prune"),
@@ -177,9 +220,11 @@ async fn webhook_ids_are_received_once(store: PaymentStore) {
             .expect("prune"),
         1
     );
-    let after = write(&store, async |tx| insert_receipt(tx, "evt_1", "x", T0).await)
-        .await
-        .expect("insert");
+    let after = write(&store, async |tx| {
+        insert_receipt(tx, "evt_1", "x", T0).await
+    })
+    .await
+    .expect("insert");
     assert!(after, "forgotten after the retention");
 }
 
