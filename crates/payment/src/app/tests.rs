@@ -53,8 +53,12 @@ impl Drop for World {
 }
 
 async fn world(run_payment_worker: bool) -> World {
+    world_on(run_payment_worker, TestDatabase::sqlite().await).await
+}
+
+/// The world with the payment service's store on `payment_db`.
+async fn world_on(run_payment_worker: bool, payment_db: TestDatabase) -> World {
     let provider_db = TestDatabase::sqlite().await;
-    let payment_db = TestDatabase::sqlite().await;
     let provider_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -926,4 +930,156 @@ async fn a_provider_that_is_down_fails_calls_fast_until_it_comes_back() {
         reached + 1,
         "one probe"
     );
+}
+
+#[tokio::test]
+async fn the_saga_runs_the_same_on_postgresql() {
+    let Some(database) = TestDatabase::postgres().await else {
+        return;
+    };
+    let world = world_on(true, database).await;
+    let (booking, pi) = world.paid(11_000).await;
+    let cancelled = Cancelled(Notice {
+        booking_id: booking,
+        data: json!({"refund": {"amount": {"amount": 11_000, "currency": "EUR"}, "rule": "free_cancellation"}}),
+    });
+    world.booking_event(booking, &cancelled).await;
+    eventually("refunded", async || {
+        world.count(booking, "innkeeper.payment.refunded.v1").await == 1
+    })
+    .await;
+    world.deliveries_settled().await;
+    let types: Vec<String> = world
+        .events(booking)
+        .await
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "innkeeper.payment.succeeded.v1",
+            "innkeeper.payment.refunded.v1"
+        ]
+    );
+    let refunds = world
+        .provider
+        .service
+        .store()
+        .refunds(&pi)
+        .await
+        .expect("refunds");
+    assert_eq!(refunds.len(), 1);
+    // Every delivery again: no second effect.
+    let received = world.received.lock().expect("lock").clone();
+    for message in &received {
+        let (status, _) = world.send(&message.headers, &message.body).await;
+        assert_eq!(status, 204);
+    }
+    assert_eq!(world.events(booking).await.len(), 2);
+}
+
+#[test]
+fn rejected_webhooks_and_the_breaker_are_visible_in_metrics() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    // A thread-local recorder and a runtime on this thread: every task of the test reports
+    // here, and no other test does.
+    metrics::with_local_recorder(&recorder, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let database = TestDatabase::sqlite().await;
+            let closed = std::net::TcpListener::bind("127.0.0.1:0")
+                .expect("bind")
+                .local_addr()
+                .expect("addr");
+            let mut config = PaymentConfig::defaults().expect("defaults");
+            config.provider_url = format!("http://{closed}");
+            config.provider_calls.backoff_base_ms = 1;
+            config.provider_calls.backoff_max_ms = 2;
+            config.provider_calls.breaker.consecutive_failures = 3;
+            let payment = PaymentModule::start(
+                &database.db,
+                Arc::new(SystemClock),
+                config.settings().expect("valid"),
+            )
+            .await
+            .expect("start");
+            let service = payment.service.clone();
+            let body = br#"{"id":"evt_1","type":"payment_intent.succeeded","data":{"object":{}}}"#;
+            let wrong = WebhookSecret::generate();
+            let secret = provider_secret();
+            for headers in [
+                signed(&wrong, "evt_1", now(), body),
+                signed(&secret, "evt_1", now() - 3_600, body),
+            ] {
+                let err = service
+                    .handle_webhook(&headers, body)
+                    .await
+                    .expect_err("401");
+                assert_eq!(err.code, ErrorCode::Unauthenticated);
+            }
+            for _ in 0..2 {
+                let err = service
+                    .create_intent(&booking_saga(), new_intent(Uuid::now_v7(), 100))
+                    .await
+                    .expect_err("unreachable");
+                assert_eq!(err.code, ErrorCode::Unavailable);
+            }
+        });
+    });
+    let metrics: Vec<(String, Vec<(String, String)>, DebugValue)> = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .map(|(key, _, _, value)| {
+            let key = key.key();
+            let labels = key
+                .labels()
+                .map(|l| (l.key().to_owned(), l.value().to_owned()))
+                .collect();
+            (key.name().to_owned(), labels, value)
+        })
+        .collect();
+    let value = |name: &str, label: (&str, &str)| {
+        metrics
+            .iter()
+            .find(|(n, labels, _)| {
+                n == name && labels.iter().any(|(k, v)| k == label.0 && v == label.1)
+            })
+            .map(|(_, _, v)| v)
+    };
+    assert_eq!(
+        value(
+            "innkeeper_payment_webhook_rejected_total",
+            ("reason", "bad_signature")
+        ),
+        Some(&DebugValue::Counter(1))
+    );
+    assert_eq!(
+        value(
+            "innkeeper_payment_webhook_rejected_total",
+            ("reason", "stale_timestamp")
+        ),
+        Some(&DebugValue::Counter(1))
+    );
+    let provider = ("downstream", "payment_provider");
+    assert_eq!(
+        value("innkeeper_downstream_retries_total", provider),
+        Some(&DebugValue::Counter(2)),
+        "the first call's two retries"
+    );
+    assert_eq!(
+        value("innkeeper_downstream_rejected_total", provider),
+        Some(&DebugValue::Counter(1)),
+        "the second call failed fast"
+    );
+    assert!(matches!(
+        value("innkeeper_downstream_breaker_state", provider),
+        Some(DebugValue::Gauge(g)) if g.into_inner() == 1.0
+    ));
 }
