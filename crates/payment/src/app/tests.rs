@@ -1032,7 +1032,9 @@ fn rejected_webhooks_and_the_breaker_are_visible_in_metrics() {
             }
         });
     });
-    let metrics: Vec<(String, Vec<(String, String)>, DebugValue)> = snapshotter
+    /// A metric's name, labels and value.
+    type Metric = (String, Vec<(String, String)>, DebugValue);
+    let metrics: Vec<Metric> = snapshotter
         .snapshot()
         .into_vec()
         .into_iter()
