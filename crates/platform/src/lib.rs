@@ -6,6 +6,7 @@ pub mod config;
 pub mod db;
 pub mod grpc;
 pub mod http;
+pub mod resilience;
 pub mod supervisor;
 pub mod telemetry;
 pub mod testing;

@@ -1,0 +1,80 @@
+//! A provider that is down: the breaker opens, calls fail fast, a probe closes it again.
+
+use super::*;
+
+#[tokio::test]
+async fn a_provider_that_is_down_fails_calls_fast_until_it_comes_back() {
+    let world = world(true).await;
+    let admin = |down: bool| {
+        let http = world.http.clone();
+        let url = format!("{}/_admin/faults", world.provider_url);
+        async move {
+            let status = http
+                .post(url)
+                .bearer_auth(API_KEY)
+                .json(&json!({"down": down}))
+                .send()
+                .await
+                .expect("admin")
+                .status();
+            assert_eq!(status, 200);
+        }
+    };
+    admin(true).await;
+    let booking = Uuid::now_v7();
+    // Three attempts fail (retried within the budget); the breaker opens.
+    let err = world
+        .client
+        .create_intent(&booking_saga(), new_intent(booking, 4_000))
+        .await
+        .expect_err("down");
+    assert_eq!(err.code, ErrorCode::Unavailable);
+    assert_eq!(err.code.http_status(), 503);
+    let downstream = world.payment.service.provider().downstream().clone();
+    assert_eq!(downstream.state(), BreakerState::Open);
+    let reached = world.provider_requests.load(Ordering::SeqCst);
+    assert_eq!(reached, 3, "the first call's attempts");
+    for _ in 0..20 {
+        let started = Instant::now();
+        let err = world
+            .client
+            .create_intent(&booking_saga(), new_intent(Uuid::now_v7(), 4_000))
+            .await
+            .expect_err("fails fast");
+        assert_eq!(err.code, ErrorCode::Unavailable);
+        assert!(
+            started.elapsed() < Duration::from_millis(100),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    assert_eq!(
+        world.provider_requests.load(Ordering::SeqCst),
+        reached,
+        "nothing reached the provider while open"
+    );
+    assert_eq!(
+        world.status(booking).await,
+        PaymentStatus::Creating,
+        "recorded, owed nothing, resumable"
+    );
+
+    admin(false).await;
+    eventually("half-open", async || {
+        downstream.state() == BreakerState::HalfOpen
+    })
+    .await;
+    let resumed = world
+        .client
+        .create_intent(&booking_saga(), new_intent(booking, 4_000))
+        .await
+        .expect("the probe goes through");
+    assert_eq!(downstream.state(), BreakerState::Closed);
+    assert_eq!(resumed.status, PaymentStatus::RequiresPayment);
+    assert!(resumed.checkout_url.is_some());
+    assert_eq!(
+        world.provider_requests.load(Ordering::SeqCst),
+        reached + 1,
+        "one probe"
+    );
+}
