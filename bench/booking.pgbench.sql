@@ -1,6 +1,6 @@
 -- One booking, statement for statement as the services issue it on PostgreSQL (captured with
 -- log_statement = all from `POST /api/v1/bookings` with an Idempotency-Key, demo data, a
--- 1-3 night stay): the booking's key claim, the catalog's reads (hotel, quote), the hold
+-- 1-3 night stay): the booking's key claim, the catalog's quote, the hold
 -- transaction, the search index's re-read, the booking's append, and the two consumers' inbox
 -- transactions. The relays' batched publishing is not included. Run with -M prepared (sqlx
 -- prepares and caches every statement too) against one database holding the catalog's and
@@ -12,12 +12,8 @@
 SELECT id AS rt, hotel_id AS h FROM room_types ORDER BY id OFFSET :k LIMIT 1 \gset
 -- BookingService::create: claim the key (its own transaction)
 INSERT INTO idempotency_keys (caller, idempotency_key, fingerprint, resource_id, status, locked_until, created_at) VALUES ('guest:00000000-0000-7000-8000-000000000d00', 'bench-' || :client_id || '-' || :r, '\x00', (lpad(to_hex(:client_id::int), 16, '0') || lpad(to_hex(:r::bigint), 16, '0'))::uuid, 'in_flight', now() + interval '1 minute', now()) ON CONFLICT (caller, idempotency_key) DO NOTHING;
--- catalog.get_hotel
-SELECT h.id AS h_id, h.owner_id AS h_owner_id, h.name AS h_name, h.description AS h_description, h.address AS h_address, h.city AS h_city, h.country AS h_country, h.lat AS h_lat, h.lon AS h_lon, h.stars AS h_stars, h.currency AS h_currency, h.timezone AS h_timezone, h.version AS h_version, h.created_at AS h_created_at, h.updated_at AS h_updated_at FROM hotels h WHERE h.id = :h;
-SELECT rt.id AS rt_id, rt.hotel_id AS rt_hotel_id, rt.name AS rt_name, rt.description AS rt_description, rt.capacity AS rt_capacity, rt.beds::text AS rt_beds, rt.amenities AS rt_amenities, rt.base_price AS rt_base_price, rt.currency AS rt_currency, rt.version AS rt_version, (SELECT count(*) FROM rooms r WHERE r.room_type_id = rt.id AND r.status <> 'out_of_service') AS rt_active_rooms FROM room_types rt WHERE rt.hotel_id = :h ORDER BY rt.base_price, rt.name COLLATE "C", rt.id;
--- catalog.quote
-SELECT rt.id AS rt_id, rt.hotel_id AS rt_hotel_id, rt.name AS rt_name, rt.description AS rt_description, rt.capacity AS rt_capacity, rt.beds::text AS rt_beds, rt.amenities AS rt_amenities, rt.base_price AS rt_base_price, rt.currency AS rt_currency, rt.version AS rt_version, (SELECT count(*) FROM rooms r WHERE r.room_type_id = rt.id AND r.status <> 'out_of_service') AS rt_active_rooms FROM room_types rt WHERE rt.id = :rt;
-SELECT h.id AS h_id, h.owner_id AS h_owner_id, h.name AS h_name, h.description AS h_description, h.address AS h_address, h.city AS h_city, h.country AS h_country, h.lat AS h_lat, h.lon AS h_lon, h.stars AS h_stars, h.currency AS h_currency, h.timezone AS h_timezone, h.version AS h_version, h.created_at AS h_created_at, h.updated_at AS h_updated_at, rt.id AS rt_id, rt.hotel_id AS rt_hotel_id, rt.name AS rt_name, rt.description AS rt_description, rt.capacity AS rt_capacity, rt.beds::text AS rt_beds, rt.amenities AS rt_amenities, rt.base_price AS rt_base_price, rt.currency AS rt_currency, rt.version AS rt_version, (SELECT count(*) FROM rooms r WHERE r.room_type_id = rt.id AND r.status <> 'out_of_service') AS rt_active_rooms FROM room_types rt JOIN hotels h ON h.id = rt.hotel_id WHERE h.id = :h AND rt.capacity >= 1 ORDER BY h.id, rt.base_price, rt.id;
+-- catalog.quote: the room type with its hotel, and its nights
+SELECT h.id AS h_id, h.owner_id AS h_owner_id, h.name AS h_name, h.description AS h_description, h.address AS h_address, h.city AS h_city, h.country AS h_country, h.lat AS h_lat, h.lon AS h_lon, h.stars AS h_stars, h.currency AS h_currency, h.timezone AS h_timezone, h.version AS h_version, h.created_at AS h_created_at, h.updated_at AS h_updated_at, rt.id AS rt_id, rt.hotel_id AS rt_hotel_id, rt.name AS rt_name, rt.description AS rt_description, rt.capacity AS rt_capacity, rt.beds::text AS rt_beds, rt.amenities AS rt_amenities, rt.base_price AS rt_base_price, rt.currency AS rt_currency, rt.version AS rt_version, (SELECT count(*) FROM rooms r WHERE r.room_type_id = rt.id AND r.status <> 'out_of_service') AS rt_active_rooms FROM room_types rt JOIN hotels h ON h.id = rt.hotel_id WHERE rt.id = :rt AND rt.capacity >= 0;
 SELECT room_type_id, night, total, held, sold, price, min_stay FROM room_nights WHERE room_type_id = ANY(ARRAY[:rt::uuid]) AND night >= current_date + :n::int AND night < current_date + :n::int + :len::int ORDER BY room_type_id, night;
 -- catalog.place_hold
 BEGIN;
