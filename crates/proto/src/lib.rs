@@ -1,12 +1,12 @@
 //! Generated gRPC code for Innkeeper's service contracts (the `.proto` files in `proto/` at the
-//! workspace root). Nothing here is written by hand.
+//! workspace root), and [`wire`]: the conversions of the kernel's values to and from their
+//! protobuf form that every adapter shares (the only hand-written code here).
 //!
 //! Only adapter code (a service's `grpc` module, the platform's gRPC helpers) uses these types;
 //! the kernel and the services' api, domain and app layers never see protobuf.
 
-#![allow(missing_docs, clippy::all, clippy::pedantic)]
-
 /// The generated packages, nested as protobuf packages are so cross-package references resolve.
+#[allow(missing_docs, clippy::all, clippy::pedantic)]
 mod generated {
     pub mod innkeeper {
         pub mod common {
@@ -43,6 +43,8 @@ pub use generated::innkeeper::identity;
 
 /// `innkeeper.booking.v1`: the booking service.
 pub use generated::innkeeper::booking;
+
+pub mod wire;
 
 /// The encoded `FileDescriptorSet` of every contract, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("innkeeper_descriptor");

@@ -26,6 +26,7 @@ use time::Date;
 use tonic::Status;
 use tonic::transport::Channel;
 
+use super::messages::hotel_page_from_proto;
 use super::wire::{At, Wire, list};
 use super::{MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES};
 use crate::api::{
@@ -209,12 +210,12 @@ impl CatalogApi for CatalogGrpcClient {
     }
 
     async fn list_hotels(&self, query: HotelQuery) -> Result<Page<HotelSummary>> {
-        decode(
-            self.call(None, query.to_proto(), |mut c, r| async move {
+        let resp = self
+            .call(None, query.to_proto(), |mut c, r| async move {
                 c.list_hotels(r).await
             })
-            .await?,
-        )
+            .await?;
+        hotel_page_from_proto(resp, &At::ROOT).map_err(malformed)
     }
 
     async fn create_room_type(

@@ -180,20 +180,23 @@ impl Wire for HotelSummary {
     }
 }
 
-impl Wire for Page<HotelSummary> {
-    type Proto = pb::ListHotelsResponse;
-    fn to_proto(&self) -> pb::ListHotelsResponse {
-        pb::ListHotelsResponse {
-            items: protos(&self.items),
-            next_cursor: self.next_cursor.clone(),
-        }
+/// A page of hotels as a response (`Page` is the kernel's, so not a [`Wire`] of this crate).
+pub(crate) fn hotel_page_to_proto(page: &Page<HotelSummary>) -> pb::ListHotelsResponse {
+    pb::ListHotelsResponse {
+        items: protos(&page.items),
+        next_cursor: page.next_cursor.clone(),
     }
-    fn from_proto(p: pb::ListHotelsResponse, at: &At<'_>) -> Result<Self> {
-        Ok(Page {
-            items: list(at, "items", p.items)?,
-            next_cursor: p.next_cursor,
-        })
-    }
+}
+
+/// A page of hotels from a response.
+pub(crate) fn hotel_page_from_proto(
+    p: pb::ListHotelsResponse,
+    at: &At<'_>,
+) -> Result<Page<HotelSummary>> {
+    Ok(Page {
+        items: list(at, "items", p.items)?,
+        next_cursor: p.next_cursor,
+    })
 }
 
 impl Wire for Bed {

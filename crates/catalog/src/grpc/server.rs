@@ -16,6 +16,7 @@ use innkeeper_proto::catalog::v1 as pb;
 use pb::catalog_service_server::{CatalogService, CatalogServiceServer};
 use tonic::{Request, Response, Status};
 
+use super::messages::hotel_page_to_proto;
 use super::nights::offer_into_proto;
 use super::wire::{At, Wire, field, optional, protos, required};
 use super::{MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES};
@@ -132,11 +133,11 @@ impl CatalogService for CatalogGrpcServer {
         let req = request.into_inner();
         reply(
             async {
-                Ok(self
+                let page = self
                     .api
                     .list_hotels(HotelQuery::from_proto(req, &At::ROOT)?)
-                    .await?
-                    .to_proto())
+                    .await?;
+                Ok(hotel_page_to_proto(&page))
             }
             .await,
         )
