@@ -95,6 +95,23 @@ impl CatalogService {
         }
     }
 
+    /// Keeps one room type's nights fresh after a write that moved only its counters.
+    async fn refresh_index_room_type(
+        &self,
+        hotel_id: HotelId,
+        room_type_id: RoomTypeId,
+        from: Date,
+        to: Date,
+    ) {
+        let refreshed = self
+            .index
+            .refresh_room_type(&*self.store, hotel_id, room_type_id, from, to)
+            .await;
+        if let Err(err) = refreshed {
+            tracing::warn!(%hotel_id, %room_type_id, error = %err, "search index refresh failed");
+        }
+    }
+
     /// Refreshes every cached night of a hotel (after room changes that move allotments).
     async fn refresh_index_all_nights(&self, hotel_id: HotelId) {
         let today = self.clock.today();
@@ -718,8 +735,13 @@ impl CatalogApi for CatalogService {
             Err(_) => None,
         };
         if let Some(hotel_id) = hotel_id {
-            self.refresh_index(hotel_id, hold.stay.check_in(), hold.stay.check_out())
-                .await;
+            self.refresh_index_room_type(
+                hotel_id,
+                hold.room_type_id,
+                hold.stay.check_in(),
+                hold.stay.check_out(),
+            )
+            .await;
         }
         result
     }
@@ -727,16 +749,26 @@ impl CatalogApi for CatalogService {
     #[instrument(skip_all, fields(hold_id = %id))]
     async fn confirm_hold(&self, id: HoldId) -> Result<Hold> {
         let hold = self.store.confirm_hold(id, self.clock.now()).await?;
-        self.refresh_index(hold.hotel_id, hold.stay.check_in(), hold.stay.check_out())
-            .await;
+        self.refresh_index_room_type(
+            hold.hotel_id,
+            hold.room_type_id,
+            hold.stay.check_in(),
+            hold.stay.check_out(),
+        )
+        .await;
         Ok(hold)
     }
 
     #[instrument(skip_all, fields(hold_id = %id))]
     async fn release_hold(&self, id: HoldId) -> Result<Hold> {
         let hold = self.store.release_hold(id, self.clock.now()).await?;
-        self.refresh_index(hold.hotel_id, hold.stay.check_in(), hold.stay.check_out())
-            .await;
+        self.refresh_index_room_type(
+            hold.hotel_id,
+            hold.room_type_id,
+            hold.stay.check_in(),
+            hold.stay.check_out(),
+        )
+        .await;
         Ok(hold)
     }
 

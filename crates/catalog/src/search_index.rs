@@ -477,7 +477,7 @@ impl SearchIndex {
         *self.data.write().unwrap_or_else(|e| e.into_inner()) = data;
         metrics::gauge!("innkeeper_catalog_search_index_room_types").set(count as f64);
         for (hotel_id, from, to) in self.take_replay_log() {
-            if let Err(err) = self.apply_refresh(store, hotel_id, from, to).await {
+            if let Err(err) = self.apply_refresh(store, hotel_id, None, from, to).await {
                 tracing::warn!(%hotel_id, error = %err, "search index refresh after reload failed");
             }
         }
@@ -544,6 +544,32 @@ impl SearchIndex {
         from: Date,
         to: Date,
     ) -> Result<()> {
+        self.refresh_scoped(store, hotel_id, None, from, to).await
+    }
+
+    /// Re-reads one room type of the hotel and its nights in `[from, to)`: after a write that
+    /// changed only that type's counters (a hold placed, confirmed, released), one row and its
+    /// nights instead of the whole hotel's.
+    pub(crate) async fn refresh_room_type(
+        &self,
+        store: &dyn CatalogStore,
+        hotel_id: HotelId,
+        room_type_id: RoomTypeId,
+        from: Date,
+        to: Date,
+    ) -> Result<()> {
+        self.refresh_scoped(store, hotel_id, Some(room_type_id), from, to)
+            .await
+    }
+
+    async fn refresh_scoped(
+        &self,
+        store: &dyn CatalogStore,
+        hotel_id: HotelId,
+        only: Option<RoomTypeId>,
+        from: Date,
+        to: Date,
+    ) -> Result<()> {
         // Logged before it is applied: a reload that swaps its data in after this point
         // reads the range again.
         if let Some(log) = self
@@ -552,15 +578,18 @@ impl SearchIndex {
             .unwrap_or_else(|e| e.into_inner())
             .as_mut()
         {
+            // The whole hotel's range is replayed: a superset of a room type's.
             log.push((hotel_id, from, to));
         }
-        self.apply_refresh(store, hotel_id, from, to).await
+        self.apply_refresh(store, hotel_id, only, from, to).await
     }
 
+    /// Re-reads the hotel (or only its room type `only`) over `[from, to)` and applies it.
     async fn apply_refresh(
         &self,
         store: &dyn CatalogStore,
         hotel_id: HotelId,
+        only: Option<RoomTypeId>,
         from: Date,
         to: Date,
     ) -> Result<()> {
@@ -578,11 +607,16 @@ impl SearchIndex {
         } else {
             from + Duration::days(1)
         };
-        let found = store
-            .room_type_nights(&SearchScope::Hotel(hotel_id), 0, from, read_to)
-            .await?;
+        let scope = match only {
+            Some(room_type_id) => SearchScope::RoomType(room_type_id),
+            None => SearchScope::Hotel(hotel_id),
+        };
+        let found = store.room_type_nights(&scope, 0, from, read_to).await?;
         let mut data = self.data.write().unwrap_or_else(|e| e.into_inner());
-        let known: Vec<RoomTypeId> = data.by_hotel.get(&hotel_id).cloned().unwrap_or_default();
+        let mut known: Vec<RoomTypeId> = data.by_hotel.get(&hotel_id).cloned().unwrap_or_default();
+        if let Some(room_type_id) = only {
+            known.retain(|id| *id == room_type_id);
+        }
         // Every row carries its hotel: one fresh copy, shared by all its room types.
         let seen: Vec<RoomTypeId> = found.iter().map(|f| f.room_type.id).collect();
         let shared = found.first().map(|f| Arc::new(f.hotel.clone()));
