@@ -128,6 +128,16 @@ pub trait Consumer: Send + Sync + 'static {
     /// The topics it reads.
     fn topics(&self) -> Vec<String>;
 
+    /// Whether it acts on `event` at all. An event it does not want is acknowledged without a
+    /// transaction or an inbox row: a handler that would do nothing needs no once-only guard,
+    /// and a topic's other events then cost the consumer's database nothing. Decided from the
+    /// event alone (its type, or its decoded payload), never from the database. Every event by
+    /// default.
+    fn wants(&self, event: &Event) -> bool {
+        let _ = event;
+        true
+    }
+
     /// Handles one event, writing its effects through `tx` (committed by the caller together
     /// with the inbox row). Events of one subject arrive in order; an event may arrive again
     /// after a crash, but is handed here again only if no earlier call committed.
@@ -171,4 +181,6 @@ pub enum Delivery {
     Duplicate,
     /// Given up: recorded in the dead letters.
     DeadLettered,
+    /// Not for this consumer ([`Consumer::wants`]): acknowledged, nothing recorded.
+    Ignored,
 }

@@ -103,6 +103,9 @@ impl Dispatcher {
     /// Delivers `event`. An `Err` means the consumer's database failed outside the handler:
     /// nothing was recorded and the caller must not acknowledge the event.
     pub async fn deliver(&self, event: &Event) -> Result<Delivery, sqlx::Error> {
+        if !self.consumer.wants(event) {
+            return Ok(Delivery::Ignored);
+        }
         self.deliver_one(event, None).await
     }
 
@@ -116,6 +119,11 @@ impl Dispatcher {
     pub async fn deliver_all(&self, events: &[Event]) -> (usize, Result<(), sqlx::Error>) {
         let mut done = 0;
         while done < events.len() {
+            // Events the consumer does not want open no transaction.
+            if !self.consumer.wants(&events[done]) {
+                done += 1;
+                continue;
+            }
             match self.deliver_run(&events[done..]).await {
                 Ok(RunOutcome { committed, failed }) => {
                     done += committed;
@@ -159,6 +167,10 @@ impl Dispatcher {
             failed: None,
         };
         for event in events {
+            if !self.consumer.wants(event) {
+                outcome.committed += 1;
+                continue;
+            }
             savepoint(tx, "SAVEPOINT event").await?;
             if !record_in_inbox(tx, consumer, event.id).await? {
                 savepoint(tx, "RELEASE SAVEPOINT event").await?;

@@ -100,6 +100,76 @@ async fn a_duplicate_delivery_has_one_effect(db: &Database) {
     assert_eq!(effects(db).await.len(), 2);
 }
 
+/// Handles only the events of one subject and says so through `wants`.
+struct Picky {
+    recorder: Arc<Recorder>,
+    subject: &'static str,
+}
+
+#[async_trait]
+impl innkeeper_events::Consumer for Picky {
+    fn name(&self) -> &str {
+        self.recorder.name()
+    }
+    fn topics(&self) -> Vec<String> {
+        self.recorder.topics()
+    }
+    fn wants(&self, event: &innkeeper_events::Event) -> bool {
+        event.subject == self.subject
+    }
+    async fn handle(
+        &self,
+        tx: &mut Tx,
+        event: &innkeeper_events::Event,
+    ) -> Result<(), innkeeper_events::HandlerError> {
+        assert_eq!(
+            event.subject, self.subject,
+            "only wanted events are handled"
+        );
+        self.recorder.handle(tx, event).await
+    }
+}
+
+async fn inbox_rows(db: &Database) -> i64 {
+    let sql = "SELECT COUNT(*) FROM event_inbox";
+    match db {
+        Database::Sqlite(s) => sqlx::query_scalar(sql).fetch_one(&s.reader).await,
+        Database::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+    }
+    .expect("count")
+}
+
+async fn events_a_consumer_does_not_want_cost_no_inbox_row(db: &Database) {
+    prepare(db).await;
+    let picky = Arc::new(Picky {
+        recorder: Recorder::new("picky", TOPIC),
+        subject: "room-1",
+    });
+    let dispatcher = Dispatcher::new(picky.clone(), db.clone(), quick());
+    let events = [
+        noted("room-2", 1, false),
+        noted("room-1", 1, false),
+        noted("room-2", 2, false),
+        noted("room-1", 2, false),
+        noted("room-3", 1, false),
+    ];
+    let (done, result) = dispatcher.deliver_all(&events).await;
+    result.expect("delivered");
+    assert_eq!(done, events.len(), "every event is acknowledged");
+    assert_eq!(picky.recorder.calls().len(), 2, "only room-1's are handled");
+    assert_eq!(effects(db).await.len(), 2);
+    assert_eq!(inbox_rows(db).await, 2, "ignored events leave no inbox row");
+    assert_eq!(
+        dispatcher.deliver(&events[0]).await.expect("one"),
+        Delivery::Ignored
+    );
+    assert_eq!(
+        dispatcher.deliver(&events[1]).await.expect("again"),
+        Delivery::Duplicate
+    );
+    assert_eq!(inbox_rows(db).await, 2);
+}
+
 async fn aggregates_interleaved_and_repeated_have_one_effect_each(db: &Database) {
     prepare(db).await;
     let recorder = Recorder::new("recorder", TOPIC);
@@ -528,6 +598,7 @@ on_both_backends!(
     round_trip_keeps_every_attribute,
     a_rolled_back_transaction_publishes_nothing,
     a_duplicate_delivery_has_one_effect,
+    events_a_consumer_does_not_want_cost_no_inbox_row,
     aggregates_interleaved_and_repeated_have_one_effect_each,
     inbox_rows_are_kept_for_the_retention_then_pruned,
     published_rows_are_pruned_once_no_consumer_needs_them,
