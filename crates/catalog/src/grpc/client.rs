@@ -1,8 +1,10 @@
 //! The remote client: [`CatalogApi`] over a gRPC channel.
 //!
 //! Every call goes through [`CatalogGrpcClient::request`] (deadline, the caller's forwarded
-//! access token) and [`CatalogGrpcClient::call`] (one deadline on the whole call, every failure
-//! mapped by [`error_from_status_of`]), so it returns the same values and the same errors as
+//! access token) and the resilience layer (`innkeeper_platform::resilience`: a deadline per
+//! attempt and on the whole call, retries of idempotent calls on `unavailable` within a retry
+//! budget, a circuit breaker that fails calls fast while the catalog is down), every failure
+//! mapped by [`error_from_status_of`], so it returns the same values and the same errors as
 //! the in-process service.
 //!
 //! Calls that act for a caller send the caller's original access token, taken from
@@ -20,6 +22,7 @@ use innkeeper_kernel::{
 };
 use innkeeper_platform::auth::ServiceCredential;
 use innkeeper_platform::grpc::{error_from_status_of, forward_credential, insert_bearer};
+use innkeeper_platform::resilience::{BreakerState, Downstream, Idempotency, ResilienceConfig};
 use innkeeper_proto::catalog::v1 as pb;
 use pb::catalog_service_client::CatalogServiceClient;
 use time::Date;
@@ -49,10 +52,15 @@ pub struct CatalogGrpcClient {
     timeout: Duration,
     /// The token hold operations are made under (the booking service's own identity).
     service: Option<Arc<ServiceCredential>>,
+    /// Deadlines, retries of idempotent calls, the circuit breaker (downstream `catalog`).
+    downstream: Downstream,
 }
 
 impl CatalogGrpcClient {
-    /// A client over `channel`; every call must finish within `timeout`.
+    /// A client over `channel`; every call must finish within `timeout`. Idempotent calls
+    /// (reads, and holds: they are idempotent by hold id) are retried within that time on
+    /// `unavailable`; a catalog that keeps failing opens the circuit breaker, and calls then
+    /// fail fast until a probe succeeds (see [`CatalogGrpcClient::with_resilience`]).
     pub fn new(channel: Channel, timeout: Duration) -> Self {
         let client = CatalogServiceClient::new(channel)
             .max_decoding_message_size(MAX_RESPONSE_BYTES)
@@ -61,7 +69,30 @@ impl CatalogGrpcClient {
             client,
             timeout,
             service: None,
+            downstream: Downstream::new(SERVICE, Self::default_resilience(timeout)),
         }
+    }
+
+    /// The resilience of a client whose calls must finish within `timeout`: the defaults, with
+    /// every attempt and the whole call (retries included) inside that time.
+    pub fn default_resilience(timeout: Duration) -> ResilienceConfig {
+        let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        ResilienceConfig {
+            attempt_timeout_ms: ms,
+            deadline_ms: ms,
+            ..ResilienceConfig::default()
+        }
+    }
+
+    /// Replaces the resilience settings (retries, budget, breaker).
+    pub fn with_resilience(mut self, config: ResilienceConfig) -> Self {
+        self.downstream = Downstream::new(SERVICE, config);
+        self
+    }
+
+    /// The circuit breaker's state (for tests and readiness).
+    pub fn breaker_state(&self) -> BreakerState {
+        self.downstream.state()
     }
 
     /// Makes hold operations (place, confirm, release, get) under `credential`: the catalog
@@ -94,7 +125,8 @@ impl CatalogGrpcClient {
         Ok(request)
     }
 
-    /// Runs one RPC under the deadline and maps every failure to the catalog's [`Error`].
+    /// Runs an idempotent RPC (a read) through the resilience layer and maps every failure to
+    /// the catalog's [`Error`].
     async fn call<Req, Resp, F, Fut>(
         &self,
         caller: Option<&Principal>,
@@ -102,19 +134,53 @@ impl CatalogGrpcClient {
         rpc: F,
     ) -> Result<Resp>
     where
-        F: FnOnce(Client, tonic::Request<Req>) -> Fut,
+        Req: Clone,
+        F: Fn(Client, tonic::Request<Req>) -> Fut,
         Fut: Future<Output = std::result::Result<tonic::Response<Resp>, Status>>,
     {
-        let request = self.request(caller, message)?;
-        // The channel enforces the deadline once connected; this also bounds connecting.
-        match tokio::time::timeout(self.timeout, rpc(self.client.clone(), request)).await {
-            Ok(Ok(response)) => Ok(response.into_inner()),
-            Ok(Err(status)) => Err(error_from_status_of(SERVICE, &status)),
-            Err(_) => Err(error_from_status_of(
-                SERVICE,
-                &Status::deadline_exceeded("client deadline passed"),
-            )),
-        }
+        self.resilient(Idempotency::Safe, caller, message, rpc)
+            .await
+    }
+
+    /// Runs an RPC that must not be repeated (a write without a key): tried once.
+    async fn call_once<Req, Resp, F, Fut>(
+        &self,
+        caller: Option<&Principal>,
+        message: Req,
+        rpc: F,
+    ) -> Result<Resp>
+    where
+        Req: Clone,
+        F: Fn(Client, tonic::Request<Req>) -> Fut,
+        Fut: Future<Output = std::result::Result<tonic::Response<Resp>, Status>>,
+    {
+        self.resilient(Idempotency::Unsafe, caller, message, rpc)
+            .await
+    }
+
+    /// One RPC under the deadline, the breaker and, if idempotent, retries.
+    async fn resilient<Req, Resp, F, Fut>(
+        &self,
+        idempotency: Idempotency,
+        caller: Option<&Principal>,
+        message: Req,
+        rpc: F,
+    ) -> Result<Resp>
+    where
+        Req: Clone,
+        F: Fn(Client, tonic::Request<Req>) -> Fut,
+        Fut: Future<Output = std::result::Result<tonic::Response<Resp>, Status>>,
+    {
+        let (message, rpc) = (&message, &rpc);
+        self.downstream
+            .call(idempotency, || async move {
+                let request = self.request(caller, message.clone())?;
+                rpc(self.client.clone(), request)
+                    .await
+                    .map(tonic::Response::into_inner)
+                    .map_err(|status| error_from_status_of(SERVICE, &status))
+            })
+            .await
     }
 }
 
@@ -133,23 +199,28 @@ impl CatalogGrpcClient {
                 "hold operations need a service credential, and this node has none",
             ));
         };
-        let mut retried = false;
-        loop {
-            let token = credential.token().await?;
-            let mut request = self.request(None, message.clone())?;
-            insert_bearer(request.metadata_mut(), &token)?;
-            let outcome = tokio::time::timeout(self.timeout, rpc(self.client.clone(), request))
-                .await
-                .unwrap_or_else(|_| Err(Status::deadline_exceeded("client deadline passed")));
-            match outcome {
-                Ok(response) => return Ok(response.into_inner()),
-                Err(status) if status.code() == tonic::Code::Unauthenticated && !retried => {
-                    credential.invalidate().await;
-                    retried = true;
+        let (message, rpc) = (&message, &rpc);
+        // Holds are idempotent by hold id: retried like reads.
+        self.downstream
+            .call(Idempotency::Safe, || async move {
+                let mut retried = false;
+                loop {
+                    let token = credential.token().await?;
+                    let mut request = self.request(None, message.clone())?;
+                    insert_bearer(request.metadata_mut(), &token)?;
+                    match rpc(self.client.clone(), request).await {
+                        Ok(response) => return Ok(response.into_inner()),
+                        Err(status)
+                            if status.code() == tonic::Code::Unauthenticated && !retried =>
+                        {
+                            credential.invalidate().await;
+                            retried = true;
+                        }
+                        Err(status) => return Err(error_from_status_of(SERVICE, &status)),
+                    }
                 }
-                Err(status) => return Err(error_from_status_of(SERVICE, &status)),
-            }
-        }
+            })
+            .await
     }
 }
 
@@ -174,7 +245,7 @@ impl CatalogApi for CatalogGrpcClient {
             hotel: Some(hotel.to_proto()),
         };
         decode(
-            self.call(Some(caller), req, |mut c, r| async move {
+            self.call_once(Some(caller), req, |mut c, r| async move {
                 c.create_hotel(r).await
             })
             .await?,
@@ -202,7 +273,7 @@ impl CatalogApi for CatalogGrpcClient {
             patch: Some(patch.to_proto()),
         };
         decode(
-            self.call(Some(caller), req, |mut c, r| async move {
+            self.call_once(Some(caller), req, |mut c, r| async move {
                 c.update_hotel(r).await
             })
             .await?,
@@ -229,7 +300,7 @@ impl CatalogApi for CatalogGrpcClient {
             room_type: Some(room_type.to_proto()),
         };
         decode(
-            self.call(Some(caller), req, |mut c, r| async move {
+            self.call_once(Some(caller), req, |mut c, r| async move {
                 c.create_room_type(r).await
             })
             .await?,
@@ -251,7 +322,7 @@ impl CatalogApi for CatalogGrpcClient {
             patch: Some(patch.to_proto()),
         };
         decode(
-            self.call(Some(caller), req, |mut c, r| async move {
+            self.call_once(Some(caller), req, |mut c, r| async move {
                 c.update_room_type(r).await
             })
             .await?,
@@ -269,7 +340,7 @@ impl CatalogApi for CatalogGrpcClient {
             room: Some(room.to_proto()),
         };
         decode(
-            self.call(Some(caller), req, |mut c, r| async move {
+            self.call_once(Some(caller), req, |mut c, r| async move {
                 c.create_room(r).await
             })
             .await?,
@@ -291,7 +362,7 @@ impl CatalogApi for CatalogGrpcClient {
             patch: Some(patch.to_proto()),
         };
         decode(
-            self.call(Some(caller), req, |mut c, r| async move {
+            self.call_once(Some(caller), req, |mut c, r| async move {
                 c.update_room(r).await
             })
             .await?,
@@ -323,7 +394,7 @@ impl CatalogApi for CatalogGrpcClient {
             rate: Some(rate.to_proto()),
         };
         decode(
-            self.call(
+            self.call_once(
                 Some(caller),
                 req,
                 |mut c, r| async move { c.set_rate(r).await },
@@ -345,7 +416,7 @@ impl CatalogApi for CatalogGrpcClient {
             inventory: Some(inventory.to_proto()),
         };
         decode(
-            self.call(Some(caller), req, |mut c, r| async move {
+            self.call_once(Some(caller), req, |mut c, r| async move {
                 c.set_inventory(r).await
             })
             .await?,

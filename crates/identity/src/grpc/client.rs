@@ -1,8 +1,9 @@
 //! The remote client: [`IdentityApi`] over a gRPC channel.
 //!
-//! Every call goes through [`IdentityGrpcClient::call`] (deadline, the caller's forwarded
-//! access token, every failure mapped by [`error_from_status_of`]), so it returns the same
-//! values and the same errors as the in-process service.
+//! Every call goes through [`IdentityGrpcClient::call`] (the caller's forwarded access token,
+//! the resilience layer's deadlines, retries of idempotent calls and circuit breaker, every
+//! failure mapped by [`error_from_status_of`]), so it returns the same values and the same
+//! errors as the in-process service.
 //!
 //! Calls that act for a caller send the caller's original access token, taken from
 //! `innkeeper_platform::auth::credential::current` (the gateway runs each request inside
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use innkeeper_kernel::{Error, Principal, Result};
 use innkeeper_platform::grpc::{error_from_status_of, forward_credential};
+use innkeeper_platform::resilience::{Downstream, Idempotency, ResilienceConfig};
 use innkeeper_proto::identity::v1 as pb;
 use pb::identity_service_client::IdentityServiceClient;
 use tonic::Status;
@@ -37,15 +39,37 @@ type Client = IdentityServiceClient<Channel>;
 pub struct IdentityGrpcClient {
     client: Client,
     timeout: Duration,
+    /// Deadlines, retries of idempotent calls, the circuit breaker (downstream `identity`).
+    downstream: Downstream,
 }
 
 impl IdentityGrpcClient {
-    /// A client over `channel`; every call must finish within `timeout`.
+    /// A client over `channel`; every call must finish within `timeout`. Reads (profiles, keys,
+    /// discovery) are retried within that time on `unavailable`; logins, registrations and
+    /// refreshes are tried once (a refresh token is spent by its first use). An identity
+    /// service that keeps failing opens the circuit breaker, and calls fail fast until a probe
+    /// succeeds.
     pub fn new(channel: Channel, timeout: Duration) -> Self {
         let client = IdentityServiceClient::new(channel)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        Self { client, timeout }
+        let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        let resilience = ResilienceConfig {
+            attempt_timeout_ms: ms,
+            deadline_ms: ms,
+            ..ResilienceConfig::default()
+        };
+        Self {
+            client,
+            timeout,
+            downstream: Downstream::new(SERVICE, resilience),
+        }
+    }
+
+    /// Replaces the resilience settings (retries, budget, breaker).
+    pub fn with_resilience(mut self, config: ResilienceConfig) -> Self {
+        self.downstream = Downstream::new(SERVICE, config);
+        self
     }
 
     /// A client of identity at `endpoint` (`http://host:port`, or `host:port`). Connects
@@ -61,28 +85,31 @@ impl IdentityGrpcClient {
     /// never sent.
     async fn call<Req, Resp, F, Fut>(
         &self,
+        idempotency: Idempotency,
         caller: Option<&Principal>,
         message: Req,
         rpc: F,
     ) -> Result<Resp>
     where
-        F: FnOnce(Client, tonic::Request<Req>) -> Fut,
+        Req: Clone,
+        F: Fn(Client, tonic::Request<Req>) -> Fut,
         Fut: Future<Output = std::result::Result<tonic::Response<Resp>, Status>>,
     {
-        let mut request = tonic::Request::new(message);
-        request.set_timeout(self.timeout);
-        innkeeper_platform::grpc::inject_trace_context(request.metadata_mut());
-        if caller.is_some() {
-            forward_credential(request.metadata_mut())?;
-        }
-        match tokio::time::timeout(self.timeout, rpc(self.client.clone(), request)).await {
-            Ok(Ok(response)) => Ok(response.into_inner()),
-            Ok(Err(status)) => Err(error_from_status_of(SERVICE, &status)),
-            Err(_) => Err(error_from_status_of(
-                SERVICE,
-                &Status::deadline_exceeded("client deadline passed"),
-            )),
-        }
+        let (message, rpc) = (&message, &rpc);
+        self.downstream
+            .call(idempotency, || async move {
+                let mut request = tonic::Request::new(message.clone());
+                request.set_timeout(self.timeout);
+                innkeeper_platform::grpc::inject_trace_context(request.metadata_mut());
+                if caller.is_some() {
+                    forward_credential(request.metadata_mut())?;
+                }
+                rpc(self.client.clone(), request)
+                    .await
+                    .map(tonic::Response::into_inner)
+                    .map_err(|status| error_from_status_of(SERVICE, &status))
+            })
+            .await
     }
 }
 
@@ -101,7 +128,9 @@ impl IdentityApi for IdentityGrpcClient {
             role: register_role_to_proto(request.role).into(),
         };
         let user = self
-            .call(None, req, |mut c, r| async move { c.register(r).await })
+            .call(Idempotency::Unsafe, None, req, |mut c, r| async move {
+                c.register(r).await
+            })
             .await?;
         user_from_proto(user).map_err(malformed)
     }
@@ -111,18 +140,22 @@ impl IdentityApi for IdentityGrpcClient {
             email: request.email,
             password: request.password,
         };
-        self.call(None, req, |mut c, r| async move { c.login(r).await })
-            .await
-            .map(pair_from_proto)
+        self.call(Idempotency::Unsafe, None, req, |mut c, r| async move {
+            c.login(r).await
+        })
+        .await
+        .map(pair_from_proto)
     }
 
     async fn refresh(&self, request: Refresh) -> Result<TokenPair> {
         let req = pb::RefreshRequest {
             refresh_token: request.refresh_token,
         };
-        self.call(None, req, |mut c, r| async move { c.refresh(r).await })
-            .await
-            .map(pair_from_proto)
+        self.call(Idempotency::Unsafe, None, req, |mut c, r| async move {
+            c.refresh(r).await
+        })
+        .await
+        .map(pair_from_proto)
     }
 
     async fn logout(&self, caller: &Principal, request: Logout) -> Result<()> {
@@ -130,6 +163,7 @@ impl IdentityApi for IdentityGrpcClient {
             refresh_token: request.refresh_token,
         };
         self.call(
+            Idempotency::Safe,
             Some(caller),
             req,
             |mut c, r| async move { c.logout(r).await },
@@ -140,9 +174,12 @@ impl IdentityApi for IdentityGrpcClient {
 
     async fn me(&self, caller: &Principal) -> Result<User> {
         let user = self
-            .call(Some(caller), pb::GetMeRequest {}, |mut c, r| async move {
-                c.get_me(r).await
-            })
+            .call(
+                Idempotency::Safe,
+                Some(caller),
+                pb::GetMeRequest {},
+                |mut c, r| async move { c.get_me(r).await },
+            )
             .await?;
         user_from_proto(user).map_err(malformed)
     }
@@ -159,6 +196,7 @@ impl IdentityApi for IdentityGrpcClient {
         };
         let user = self
             .call(
+                Idempotency::Unsafe,
                 Some(caller),
                 req,
                 |mut c, r| async move { c.update_me(r).await },
@@ -168,15 +206,19 @@ impl IdentityApi for IdentityGrpcClient {
     }
 
     async fn jwks(&self) -> Result<JwkSet> {
-        self.call(None, pb::GetJwksRequest {}, |mut c, r| async move {
-            c.get_jwks(r).await
-        })
+        self.call(
+            Idempotency::Safe,
+            None,
+            pb::GetJwksRequest {},
+            |mut c, r| async move { c.get_jwks(r).await },
+        )
         .await
         .map(jwks_from_proto)
     }
 
     async fn openid_configuration(&self) -> Result<OpenIdConfiguration> {
         self.call(
+            Idempotency::Safe,
             None,
             pb::GetOpenIdConfigurationRequest {},
             |mut c, r| async move { c.get_open_id_configuration(r).await },
@@ -190,7 +232,7 @@ impl IdentityApi for IdentityGrpcClient {
             service: request.service,
             secret: request.secret,
         };
-        self.call(None, request, |mut c, r| async move {
+        self.call(Idempotency::Safe, None, request, |mut c, r| async move {
             c.issue_service_token(r).await
         })
         .await

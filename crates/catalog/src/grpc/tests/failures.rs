@@ -206,3 +206,74 @@ async fn a_call_past_its_deadline_times_out() {
     // The channel still serves the next call.
     assert!(h.client.get_hold(ids().hold).await.is_ok());
 }
+
+#[tokio::test]
+async fn a_catalog_that_stays_down_opens_the_breaker_and_calls_fail_fast_until_it_returns() {
+    use std::sync::Arc;
+
+    use innkeeper_kernel::SystemClock;
+    use innkeeper_platform::auth::testing::TestIssuer;
+    use innkeeper_platform::resilience::{BreakerConfig, BreakerState, ResilienceConfig};
+
+    use super::fake::FakeCatalog;
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("bound");
+    drop(listener);
+    let config = ResilienceConfig {
+        max_attempts: 1,
+        breaker: BreakerConfig {
+            consecutive_failures: 3,
+            open_ms: 300,
+            half_open_probes: 1,
+            ..BreakerConfig::default()
+        },
+        ..CatalogGrpcClient::default_resilience(Duration::from_secs(2))
+    };
+    let remote = CatalogGrpcClient::connect(&addr.to_string(), Duration::from_secs(2))
+        .await
+        .expect("lazy")
+        .with_resilience(config);
+
+    // Three calls reach nobody: the breaker opens.
+    for _ in 0..3 {
+        let error = remote.get_hotel(HotelId::new()).await.expect_err("down");
+        assert_eq!(error, Error::unavailable("catalog unavailable"));
+        assert!(!innkeeper_platform::resilience::is_rejected(&error));
+    }
+    assert_eq!(remote.breaker_state(), BreakerState::Open);
+
+    // While open, calls fail at once without trying.
+    let started = Instant::now();
+    for _ in 0..20 {
+        let error = remote.get_hotel(HotelId::new()).await.expect_err("open");
+        assert_eq!(error.code, ErrorCode::Unavailable);
+        assert!(
+            innkeeper_platform::resilience::is_rejected(&error),
+            "{error:?}"
+        );
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(100),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // The catalog comes back on the same address; after the open time one probe goes
+    // through, succeeds, and the breaker closes.
+    let fake = Arc::new(FakeCatalog::default());
+    let issuer = TestIssuer::new();
+    let verifier = Arc::new(issuer.verifier(Arc::new(SystemClock)));
+    let listener = tokio::net::TcpListener::bind(addr).await.expect("rebind");
+    let api: Arc<dyn CatalogApi> = fake.clone();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(crate::grpc::service(api, verifier))
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+    );
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(remote.breaker_state(), BreakerState::HalfOpen);
+    remote.get_hotel(ids().hotel).await.expect("the probe");
+    assert_eq!(remote.breaker_state(), BreakerState::Closed);
+    remote.get_hotel(ids().hotel).await.expect("closed again");
+}

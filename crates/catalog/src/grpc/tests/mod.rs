@@ -14,6 +14,7 @@ use fixtures::{caller, ids, money, new_hotel, stay};
 use innkeeper_kernel::{GeoPoint, Principal, SystemClock};
 use innkeeper_platform::auth::testing::{TEST_SERVICE_SECRET, TestIssuer};
 use innkeeper_platform::auth::{ServiceCredential, credential};
+use innkeeper_platform::resilience::{BreakerConfig, ResilienceConfig};
 use innkeeper_proto::catalog::v1 as pb;
 use pb::catalog_service_client::CatalogServiceClient;
 use time::macros::date;
@@ -62,8 +63,20 @@ impl Harness {
         let booking =
             ServiceCredential::new("booking", TEST_SERVICE_SECRET, Arc::new(issuer.clone()))
                 .expect("credential");
+        // The breaker stays closed here: these tests fail calls on purpose, one per error
+        // code, and compare each error (the breaker has tests of its own in `failures`).
+        let never_open = ResilienceConfig {
+            breaker: BreakerConfig {
+                consecutive_failures: u32::MAX,
+                minimum_calls: u32::MAX,
+                ..BreakerConfig::default()
+            },
+            ..CatalogGrpcClient::default_resilience(timeout)
+        };
         let client = CatalogClient::new(Arc::new(
-            CatalogGrpcClient::new(channel.clone(), timeout).with_service_credential(booking),
+            CatalogGrpcClient::new(channel.clone(), timeout)
+                .with_service_credential(booking)
+                .with_resilience(never_open),
         ));
         Self {
             fake,
