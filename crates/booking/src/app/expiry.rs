@@ -77,6 +77,16 @@ impl Consumer for HoldExpiries {
         vec![TOPIC.to_owned()]
     }
 
+    /// Only expired holds: every other inventory change (a hold placed for each booking made)
+    /// costs this consumer nothing. A payload that does not decode is handed on, so `handle`
+    /// rejects it into the dead letters rather than letting it pass unseen.
+    fn wants(&self, event: &Event) -> bool {
+        event.event_type == InventoryChanged::TYPE
+            && event.decode::<InventoryChanged>().map_or(true, |changed| {
+                changed.cause == InventoryCause::HoldExpired && changed.hold_id.is_some()
+            })
+    }
+
     async fn handle(&self, tx: &mut Tx, event: &Event) -> Result<(), HandlerError> {
         if event.event_type != InventoryChanged::TYPE {
             return Ok(());

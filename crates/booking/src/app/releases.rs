@@ -67,6 +67,17 @@ impl Consumer for HoldReleases {
         vec![TOPIC.to_owned()]
     }
 
+    /// Only the events that end or replace a hold (most booking events, `created` first of
+    /// all, cost this consumer nothing).
+    fn wants(&self, event: &Event) -> bool {
+        [
+            BookingCancelled::TYPE,
+            BookingModified::TYPE,
+            BookingUpgraded::TYPE,
+        ]
+        .contains(&event.event_type.as_str())
+    }
+
     async fn handle(&self, tx: &mut Tx, event: &Event) -> Result<(), HandlerError> {
         let cancelled = event.event_type == BookingCancelled::TYPE;
         let replaced =

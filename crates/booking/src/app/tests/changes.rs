@@ -262,9 +262,11 @@ pub(super) async fn the_hotel_upgrades_a_stay_at_the_booked_price(world: World) 
     // The release consumer sees the upgrade and frees nothing twice.
     let releases = world.dispatcher_of(world.hold_releases.clone());
     for event in &outbox_events(&world.booking_db.db).await {
-        assert_eq!(
-            releases.deliver(event).await.expect("deliver"),
-            Delivery::Handled
+        // Handled, or not one that ends or replaces a hold (`created`, `confirmed`).
+        let delivered = releases.deliver(event).await.expect("deliver");
+        assert!(
+            matches!(delivered, Delivery::Handled | Delivery::Ignored),
+            "{delivered:?}"
         );
     }
     assert_eq!(world.nights().await, vec![(3, 0, 0), (3, 0, 0)]);
