@@ -65,8 +65,21 @@ impl Outbox {
         conn: &mut C,
         event: &Event,
     ) -> Result<(), sqlx::Error> {
-        conn.insert_event(event).await
+        conn.insert_event(event).await?;
+        WRITTEN.notify_waiters();
+        Ok(())
     }
+}
+
+/// The relays of this process wait on it between passes: an append wakes them, so they look
+/// every millisecond from then on (the row is visible once the appending transaction commits)
+/// and an event written in this process goes out within a few milliseconds rather than at
+/// the next idle poll. Rows written by other processes are found by polling.
+static WRITTEN: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// What a relay waits on to hear of appends in this process.
+pub(crate) fn written() -> &'static tokio::sync::Notify {
+    &WRITTEN
 }
 
 /// A connection of either backend that can write outbox rows.

@@ -267,7 +267,8 @@ impl Relay {
     }
 
     /// Relays until `shutdown`: immediately again after a full batch, every millisecond for a
-    /// second after it found rows, after the poll interval when idle, with growing backoff while publishing fails (the backlog waits in the
+    /// second after it found rows or heard of an append in this process, after the poll
+    /// interval when idle, with growing backoff while publishing fails (the backlog waits in the
     /// outbox). Refreshes the backlog gauges every second and prunes old published rows.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let mut backoff = self.settings.poll_interval;
@@ -317,6 +318,8 @@ impl Relay {
                 tokio::select! {
                     () = shutdown.cancelled() => return Ok(()),
                     () = tokio::time::sleep(wait) => {}
+                    // An append in this process: look every millisecond for a while.
+                    () = outbox::written().notified() => last_rows = Instant::now(),
                 }
             } else if shutdown.is_cancelled() {
                 return Ok(());

@@ -506,6 +506,32 @@ impl Transport for Counting {
     }
 }
 
+async fn an_append_wakes_an_idle_relay_at_once(db: &Database) {
+    prepare(db).await;
+    let counting = Arc::new(Counting::default());
+    // An idle relay would look again only after ten seconds.
+    let settings = RelaySettings {
+        poll_interval: std::time::Duration::from_secs(10),
+        ..RelaySettings::default()
+    };
+    let relay = Relay::new(db.clone(), counting.clone(), settings);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(relay.run(stop.clone()));
+    // Let it make its first pass and go idle.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    append(db, &[noted("room-1", 1, false)]).await;
+    while counting.published.lock().expect("lock").is_empty() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "the idle relay did not hear of the append"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    stop.cancel();
+    running.await.expect("join").expect("relay");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_two_relays_do_not_publish_a_row_twice() {
     let Some(test) = TestDatabase::postgres().await else {
@@ -607,4 +633,5 @@ on_both_backends!(
     dead_letters_can_be_discarded,
     a_relay_crash_redelivers_and_the_effect_happens_once,
     a_restarted_consumer_gets_what_it_had_not_acknowledged,
+    an_append_wakes_an_idle_relay_at_once,
 );
