@@ -384,6 +384,12 @@ mod tests {
             innkeeper_kernel::RoomId::new(),
         ];
         booking.special_requests = Some("late arrival".to_owned());
+        booking.payment = BookingPayment {
+            status: crate::api::PaymentState::Refunded,
+            payment_id: Some(uuid::Uuid::now_v7()),
+            checkout_url: Some("http://127.0.0.1:8080/provider/checkout/pi_1".to_owned()),
+            refunded: Some(crate::fixtures::eur(12_900)),
+        };
         assert_eq!(
             Booking::from_proto(booking.to_proto(), &At::ROOT),
             Ok(booking.clone())
@@ -392,6 +398,10 @@ mod tests {
         proto.room_ids[1] = "room-2".to_owned();
         let err = Booking::from_proto(proto, &At::Name("booking")).expect_err("bad room id");
         assert_eq!(err.errors[0].field, "booking.room_ids[1]");
+        let mut proto = booking.to_proto();
+        proto.payment_id = Some("pay-1".to_owned());
+        let err = Booking::from_proto(proto, &At::Name("booking")).expect_err("bad payment id");
+        assert_eq!(err.errors[0].field, "booking.payment_id");
     }
 
     #[test]
