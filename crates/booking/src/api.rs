@@ -252,6 +252,7 @@ impl PaymentState {
 
 /// The booking's payment: where it is, and where the guest pays.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(from = "StoredPayment")]
 pub struct BookingPayment {
     pub status: PaymentState,
     /// The payment service's id of the booking's payment (`GET /payments/{id}`); absent for a
@@ -265,6 +266,47 @@ pub struct BookingPayment {
     /// What went back to the guest so far (`payment.refunded`), when anything did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refunded: Option<Money>,
+}
+
+/// A [`BookingPayment`] as stored: the object, or the bare status that bookings recorded
+/// before payments had links (their projections and stored idempotent answers still read).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StoredPayment {
+    Object {
+        status: PaymentState,
+        #[serde(default)]
+        payment_id: Option<uuid::Uuid>,
+        #[serde(default)]
+        checkout_url: Option<String>,
+        #[serde(default)]
+        refunded: Option<Money>,
+    },
+    Status(PaymentState),
+}
+
+impl From<StoredPayment> for BookingPayment {
+    fn from(stored: StoredPayment) -> Self {
+        match stored {
+            StoredPayment::Object {
+                status,
+                payment_id,
+                checkout_url,
+                refunded,
+            } => Self {
+                status,
+                payment_id,
+                checkout_url,
+                refunded,
+            },
+            StoredPayment::Status(status) => Self {
+                status,
+                payment_id: None,
+                checkout_url: None,
+                refunded: None,
+            },
+        }
+    }
 }
 
 impl BookingPayment {

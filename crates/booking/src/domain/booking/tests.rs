@@ -507,3 +507,16 @@ fn random_walks_agree_with_the_status_machine_and_the_rebuild() {
         }
     }
 }
+
+#[test]
+fn bookings_stored_before_payment_links_still_read() {
+    let booking = new_booking().booking;
+    let mut stored = serde_json::to_value(&booking).expect("json");
+    stored["payment"] = serde_json::json!("paid");
+    let read: Booking = serde_json::from_value(stored).expect("the old form reads");
+    assert_eq!(read.payment.status, PaymentState::Paid);
+    assert_eq!(read.payment.checkout_url, None);
+    let now: Booking =
+        serde_json::from_value(serde_json::to_value(&booking).expect("json")).expect("reads");
+    assert_eq!(now, booking);
+}
