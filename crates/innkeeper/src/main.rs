@@ -124,6 +124,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     "payment_provider.webhook_url",
                     json!(format!("http://{}/api/v1/payments/webhook", args.listen)),
                 ),
+                (
+                    "payment.provider_url",
+                    json!(format!("http://{}/provider", args.listen)),
+                ),
+                // After paying, the checkout sends the guest back here.
+                (
+                    "booking.payment_return_url",
+                    json!(format!("http://{}/bookings/{{id}}", args.listen)),
+                ),
             ];
             let config = Config::load(file, &overrides)?;
             up(config).await
