@@ -95,9 +95,9 @@ impl BookingService {
                 "the rooms held for this request are no longer held; book again",
             ));
         }
-        let reference = reference::generate(&mut rand::rng());
-        let payment = match self.open_payment(id, caller, &reference, quote.total).await {
-            Ok(payment) => payment,
+        let drawn = reference::generate(&mut rand::rng());
+        let (reference, payment) = match self.open_payment(id, caller, drawn, quote.total).await {
+            Ok(opened) => opened,
             Err(err) => {
                 // As for a failed record below: a keyed request worth retrying keeps its hold
                 // for the retry; everything else gives it back at once.
@@ -146,18 +146,21 @@ impl BookingService {
     }
 
     /// Opens the booking's payment for `total` at the payment service (idempotent per booking
-    /// id, so a retry finds the same payment), as the booking service itself. `None` where no
-    /// payment service runs. A provider that is down answers `unavailable` (503) fast.
+    /// id, so a retry finds the same payment), as the booking service itself, under the
+    /// reference `drawn`. Answers the reference to record (the payment's: a retry keeps the
+    /// one the payment was opened with) and the payment, `None` where no payment service runs.
+    /// A provider that is down answers `unavailable` (503) fast.
     async fn open_payment(
         &self,
         id: BookingId,
         caller: &Principal,
-        reference: &Reference,
+        drawn: Reference,
         total: innkeeper_kernel::Money,
-    ) -> Result<Option<PaymentLink>> {
+    ) -> Result<(Reference, Option<PaymentLink>)> {
         let Some(payments) = &self.payments else {
-            return Ok(None);
+            return Ok((drawn, None));
         };
+        let reference = &drawn;
         let return_url = self
             .settings
             .payment_return_url
@@ -177,6 +180,10 @@ impl BookingService {
             .await
             .map_err(|err| match err.code {
                 ErrorCode::Unavailable | ErrorCode::Timeout | ErrorCode::Internal => err,
+                // A keyed retry whose price changed since its first attempt opened the payment.
+                ErrorCode::Conflict => Error::conflict(
+                    "the price changed since this request was first tried; book again",
+                ),
                 // Anything else is not the guest's doing: the payment is ours to open.
                 _ => Error::internal(format!("opening the payment of booking {id}: {err}")),
             })?;
@@ -186,10 +193,12 @@ impl BookingService {
                 "the payment provider gave no checkout link; try again",
             ));
         };
-        Ok(Some(PaymentLink {
+        let reference = reference::parse(&intent.reference).unwrap_or(drawn);
+        let link = PaymentLink {
             payment_id: intent.id.0,
             checkout_url,
-        }))
+        };
+        Ok((reference, Some(link)))
     }
 
     /// Why a room type is not bookable at `hotel_id`: the hotel does not exist (404), or the
