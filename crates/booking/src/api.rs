@@ -226,14 +226,108 @@ pub struct UpgradeNote {
     pub price_rule: PriceRule,
 }
 
-/// Where the booking's payment is (a placeholder until the payment service exists).
+/// Where the booking's payment is, as the booking's events record it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentState {
-    /// Waiting for `payment.succeeded`.
+    /// Waiting for `payment.succeeded` (the guest pays at `checkout_url`).
     AwaitingPayment,
     /// Paid.
     Paid,
+    /// Declined (`payment.failed`): the booking was cancelled.
+    Failed,
+    /// Some or all of what was paid went back to the guest (`refunded` says how much).
+    Refunded,
+}
+
+impl PaymentState {
+    /// Every state, for tables and exhaustive tests.
+    pub const ALL: [PaymentState; 4] = [
+        Self::AwaitingPayment,
+        Self::Paid,
+        Self::Failed,
+        Self::Refunded,
+    ];
+}
+
+/// The booking's payment: where it is, and where the guest pays.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(from = "StoredPayment")]
+pub struct BookingPayment {
+    pub status: PaymentState,
+    /// The payment service's id of the booking's payment (`GET /payments/{id}`); absent for a
+    /// booking made where no payment service runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub payment_id: Option<uuid::Uuid>,
+    /// The provider's hosted checkout page where the guest pays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkout_url: Option<String>,
+    /// What went back to the guest so far (`payment.refunded`), when anything did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refunded: Option<Money>,
+}
+
+/// A [`BookingPayment`] as stored: the object, or the bare status that bookings recorded
+/// before payments had links (their projections and stored idempotent answers still read).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StoredPayment {
+    Object {
+        status: PaymentState,
+        #[serde(default)]
+        payment_id: Option<uuid::Uuid>,
+        #[serde(default)]
+        checkout_url: Option<String>,
+        #[serde(default)]
+        refunded: Option<Money>,
+    },
+    Status(PaymentState),
+}
+
+impl From<StoredPayment> for BookingPayment {
+    fn from(stored: StoredPayment) -> Self {
+        match stored {
+            StoredPayment::Object {
+                status,
+                payment_id,
+                checkout_url,
+                refunded,
+            } => Self {
+                status,
+                payment_id,
+                checkout_url,
+                refunded,
+            },
+            StoredPayment::Status(status) => Self {
+                status,
+                payment_id: None,
+                checkout_url: None,
+                refunded: None,
+            },
+        }
+    }
+}
+
+impl BookingPayment {
+    /// A payment not made yet, payable at `link` (if any).
+    pub fn awaiting(link: Option<&PaymentLink>) -> Self {
+        Self {
+            status: PaymentState::AwaitingPayment,
+            payment_id: link.map(|l| l.payment_id),
+            checkout_url: link.map(|l| l.checkout_url.clone()),
+            refunded: None,
+        }
+    }
+}
+
+/// The payment opened for a booking when it was made: recorded in its `created` event, so
+/// its history and any rebuild of it know where the guest pays.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PaymentLink {
+    #[schema(value_type = String, format = Uuid)]
+    pub payment_id: uuid::Uuid,
+    pub checkout_url: String,
 }
 
 /// Who made a change: a user (with the role they acted in) or a service acting on its own
@@ -311,7 +405,7 @@ pub struct Booking {
     pub special_requests: Option<String>,
     pub price: PriceSnapshot,
     pub cancellation_policy: CancellationPolicy,
-    pub payment: PaymentState,
+    pub payment: BookingPayment,
     /// What the guest has paid so far (price differences of modifications are recorded in
     /// their events for the payment service to settle).
     pub paid: Money,

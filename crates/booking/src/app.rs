@@ -6,8 +6,11 @@
 //!   expired a hold: expire), `releases` (give back holds that changes ended).
 //!
 //! Order of effects, so that a crash anywhere leaves nothing oversold and nothing leaked:
-//! - create: quote, **hold** (hold id = booking id), then record. A failed record releases
-//!   the hold; a crash in between leaves a hold that expires by its TTL.
+//! - create: quote, **hold** (hold id = booking id), **open the payment** (the payment
+//!   service's intent, idempotent per booking id), then record. A failed payment or record
+//!   releases the hold (but a keyed request whose failure is worth retrying keeps it for its
+//!   retry, which runs on the same booking id); a crash in between leaves a hold that expires
+//!   by its TTL and an intent the payment service cancels when nothing pays it.
 //! - modify and upgrade: **hold the new stay** (sold at once for a paid booking), record,
 //!   then give the old hold back.
 //! - cancel, modify, upgrade: the old hold is given back right after the record; if that
@@ -20,6 +23,7 @@ use innkeeper_catalog::api::CatalogClient;
 use innkeeper_kernel::{
     Clock, Error, ErrorCode, HoldId, Page, Principal, Result, Role, RoomId, RoomTypeId,
 };
+use innkeeper_payment::api::PaymentClient;
 use tracing::instrument;
 
 use crate::api::*;
@@ -62,6 +66,9 @@ pub struct BookingSettings {
     pub idempotency_lease_seconds: u32,
     /// How long idempotency keys are kept (at least 24 h), seconds.
     pub idempotency_retention_seconds: u32,
+    /// Where the provider's checkout sends the guest after paying: an absolute http(s) URL in
+    /// which `{id}` and `{reference}` stand for the booking's.
+    pub payment_return_url: String,
 }
 
 impl Default for BookingSettings {
@@ -72,15 +79,22 @@ impl Default for BookingSettings {
             cancellation_policy: CancellationPolicy::default(),
             idempotency_lease_seconds: 60,
             idempotency_retention_seconds: 48 * 3600,
+            payment_return_url: DEFAULT_PAYMENT_RETURN_URL.to_owned(),
         }
     }
 }
+
+/// The default of [`BookingSettings::payment_return_url`].
+pub const DEFAULT_PAYMENT_RETURN_URL: &str = "http://127.0.0.1:8080/bookings/{id}";
 
 /// The booking service: implements [`BookingApi`] in-process.
 #[derive(Clone)]
 pub struct BookingService {
     store: Arc<dyn BookingStore>,
     catalog: CatalogClient,
+    /// Opens the payment of each new booking; `None` where no payment service runs (bookings
+    /// then wait for a `payment.succeeded` from elsewhere, without a checkout link).
+    payments: Option<PaymentClient>,
     clock: Arc<dyn Clock>,
     settings: BookingSettings,
 }
@@ -114,16 +128,18 @@ fn completion(
 }
 
 impl BookingService {
-    /// A service over a migrated store and the catalog.
+    /// A service over a migrated store, the catalog and (if one runs) the payment service.
     pub(crate) fn new(
         store: Arc<dyn BookingStore>,
         catalog: CatalogClient,
+        payments: Option<PaymentClient>,
         clock: Arc<dyn Clock>,
         settings: BookingSettings,
     ) -> Self {
         Self {
             store,
             catalog,
+            payments,
             clock,
             settings,
         }

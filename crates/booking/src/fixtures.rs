@@ -67,6 +67,7 @@ pub(crate) fn created(guest_id: UserId) -> Created {
             late_refund_percent: 50,
         },
         hold_expires_at: T0 + Duration::minutes(15),
+        payment: None,
     }
 }
 

@@ -27,7 +27,7 @@ mod store;
 pub use app::expiry::{CONSUMER as HOLD_EXPIRY_CONSUMER, HoldExpiries};
 pub use app::payments::{CONSUMER as PAYMENT_CONSUMER, PaymentOutcomes};
 pub use app::releases::{CONSUMER as HOLD_RELEASE_CONSUMER, HoldReleases};
-pub use app::{BookingService, BookingSettings};
+pub use app::{BookingService, BookingSettings, DEFAULT_PAYMENT_RETURN_URL};
 
 #[cfg(test)]
 mod fixtures;

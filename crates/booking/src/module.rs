@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use innkeeper_catalog::api::CatalogClient;
 use innkeeper_kernel::Clock;
+use innkeeper_payment::api::PaymentClient;
 use innkeeper_platform::db::Database;
 use tokio_util::sync::CancellationToken;
 
@@ -31,7 +32,8 @@ pub(crate) async fn open_store(db: &Database) -> anyhow::Result<Arc<dyn BookingS
 pub struct BookingModule {
     /// The in-process implementation of the contract.
     pub service: Arc<BookingService>,
-    /// Confirms bookings on `innkeeper.payment.succeeded.v1` (topic `payment.events`).
+    /// Confirms, cancels or records refunds of bookings on `innkeeper.payment.*` (topic
+    /// `payment.events`).
     pub payment_outcomes: Arc<PaymentOutcomes>,
     /// Expires unpaid bookings when the catalog expires their holds (topic `catalog.events`).
     pub hold_expiries: Arc<HoldExpiries>,
@@ -40,10 +42,15 @@ pub struct BookingModule {
 }
 
 impl BookingModule {
-    /// Opens the store on `db` and builds the service over the catalog.
+    /// Opens the store on `db` and builds the service over the catalog and the payment
+    /// service. With `payments`, every new booking opens its payment (and answers its
+    /// `payment.checkout_url`); a provider that is down fails the booking fast (503) with its
+    /// hold given back. Without, bookings are made unpaid and wait for a `payment.succeeded`
+    /// published elsewhere (a node that runs bookings without the payment target).
     pub async fn start(
         db: &Database,
         catalog: CatalogClient,
+        payments: Option<PaymentClient>,
         clock: Arc<dyn Clock>,
         settings: BookingSettings,
     ) -> anyhow::Result<Self> {
@@ -51,6 +58,7 @@ impl BookingModule {
         let service = Arc::new(BookingService::new(
             store,
             catalog.clone(),
+            payments,
             clock.clone(),
             settings,
         ));

@@ -66,6 +66,9 @@ pub struct Upstream {
     pub identity: IdentityClient,
     /// Bookings, when this node reaches a booking service (the routes answer 503 otherwise).
     pub booking: Option<BookingClient>,
+    /// Payments (`GET /payments/{id}`), when the payment service runs in this process (the
+    /// route answers 503 otherwise).
+    pub payment: Option<innkeeper_payment::api::PaymentClient>,
     /// Checks the bearer tokens of requests.
     pub verifier: Arc<Verifier>,
 }
@@ -172,6 +175,7 @@ fn api_router(upstream: Upstream, settings: GatewaySettings) -> (Router, utoipa:
         catalog: upstream.catalog,
         identity: upstream.identity,
         booking: upstream.booking,
+        payment: upstream.payment,
         settings: Arc::new(settings),
     };
     let (router, mut api) = documented_routes().with_state(state).split_for_parts();

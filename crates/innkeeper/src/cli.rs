@@ -168,6 +168,10 @@ pub struct EventsDatabaseArgs {
 pub enum EventService {
     /// The catalog's database.
     Catalog,
+    /// The booking service's database (`booking.payment_outcomes`, hold expiries and releases).
+    Booking,
+    /// The payment service's database (`payment.booking_outcomes`).
+    Payment,
 }
 
 /// `innkeeper events dead-letters list`.

@@ -124,6 +124,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     "payment_provider.webhook_url",
                     json!(format!("http://{}/api/v1/payments/webhook", args.listen)),
                 ),
+                (
+                    "payment.provider_url",
+                    json!(format!("http://{}/provider", args.listen)),
+                ),
+                // After paying, the checkout sends the guest back here.
+                (
+                    "booking.payment_return_url",
+                    json!(format!("http://{}/bookings/{{id}}", args.listen)),
+                ),
             ];
             let config = Config::load(file, &overrides)?;
             up(config).await
@@ -302,17 +311,12 @@ async fn dead_letters(config: &Config, command: DeadLettersCommand) -> anyhow::R
             args.database.service
         }
     };
-    let db = match service {
-        EventService::Catalog => {
-            innkeeper_runtime::connect(
-                config,
-                &config.catalog_database_url(),
-                2,
-                "catalog.database_url",
-            )
-            .await?
-        }
+    let (url, key) = match service {
+        EventService::Catalog => (config.catalog_database_url(), "catalog.database_url"),
+        EventService::Booking => (config.booking_database_url(), "booking.database_url"),
+        EventService::Payment => (config.payment_database_url(), "payment.database_url"),
     };
+    let db = innkeeper_runtime::connect(config, &url, 2, key).await?;
     let letters = innkeeper_events::DeadLetters::new(db.clone());
     let hint = "reading the dead letters (has `innkeeper migrate` run on this database?)";
     let result = match command {

@@ -6,6 +6,11 @@
 //! - the split shape (`innkeeper serve --target identity`, `--target catalog`,
 //!   `--target booking` and `--target gateway` as four processes talking gRPC; the booking
 //!   service reaches the catalog over gRPC too), on SQLite and on PostgreSQL.
+//!
+//! The embedded shape also pays: the booking's `payment.checkout_url` is the provider
+//! imitation's page on the same listener, a payment there confirms the booking. The split
+//! shape runs no payment service (there is no remote payment client yet): its bookings are
+//! made without a checkout link and wait unpaid.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
@@ -316,7 +321,9 @@ async fn embedded_shape_serves_the_demo_and_the_scenario() {
     assert!(items.len() >= 3, "the demo has offers in Lisbon: {offers}");
     assert_eq!(items[0]["nights"].as_array().map(Vec::len), Some(2));
 
-    // The demo logins `up` prints work.
+    // The demo logins `up` prints work (their tokens pay below: more sign-ups and logins
+    // would meet the rate limit).
+    let mut demo = Vec::new();
     for email in ["guest@innkeeper.test", "hotelier@innkeeper.test"] {
         let resp = http
             .post(format!("{base}/api/v1/auth/login"))
@@ -325,10 +332,121 @@ async fn embedded_shape_serves_the_demo_and_the_scenario() {
             .await
             .expect("login");
         assert_eq!(resp.status(), 200, "{email}");
+        let tokens: Value = resp.json().await.expect("json");
+        demo.push(bearer(
+            tokens["access_token"].as_str().expect("access token"),
+        ));
     }
 
     hotelier_sets_up_a_hotel_and_a_guest_finds_it(&base).await;
     a_guest_books_cancels_and_repeats_keyed_requests(&base).await;
+    a_guest_pays_at_the_provider_and_the_booking_is_confirmed(&base, &demo[0], &demo[1]).await;
+}
+
+/// The payment saga in one process: book, open the checkout link, pay with the provider's
+/// test card through its API, and the provider's webhook confirms the booking.
+async fn a_guest_pays_at_the_provider_and_the_booking_is_confirmed(
+    base: &str,
+    guest: &reqwest::Client,
+    hotelier: &reqwest::Client,
+) {
+    let api = format!("{base}/api/v1");
+    let hotel: Value = hotelier
+        .post(format!("{api}/hotels"))
+        .json(&json!({
+            "name": "Hotel Pago", "address": "Rua do Ouro 3", "city": "Lisbon",
+            "country": "PT", "location": {"lat": 38.71, "lon": -9.14}, "currency": "EUR"
+        }))
+        .send()
+        .await
+        .expect("create hotel")
+        .json()
+        .await
+        .expect("json");
+    let hotel_id = hotel["id"].as_str().expect("id").to_owned();
+    let room_type: Value = hotelier
+        .post(format!("{api}/hotels/{hotel_id}/room-types"))
+        .json(&json!({"name": "Single", "capacity": 1, "base_price": {"amount": 8000, "currency": "EUR"}}))
+        .send()
+        .await
+        .expect("room type")
+        .json()
+        .await
+        .expect("json");
+    let room_type_id = room_type["id"].as_str().expect("id").to_owned();
+    let resp = hotelier
+        .post(format!("{api}/hotels/{hotel_id}/rooms"))
+        .json(&json!({"number": "1", "floor": 0, "room_type_id": room_type_id}))
+        .send()
+        .await
+        .expect("room");
+    assert_eq!(resp.status(), 201);
+    let check_in = OffsetDateTime::now_utc().date() + time::Duration::days(25);
+    let resp = guest
+        .post(format!("{api}/bookings"))
+        .json(&json!({
+            "hotel_id": hotel_id, "room_type_id": room_type_id, "check_in": check_in.to_string(),
+            "check_out": (check_in + time::Duration::days(1)).to_string(), "guests": 1,
+            "guest_name": "Paula Payer"
+        }))
+        .send()
+        .await
+        .expect("book");
+    assert_eq!(resp.status(), 201);
+    let booking: Value = resp.json().await.expect("json");
+    let id = booking["id"].as_str().expect("id").to_owned();
+    let checkout = booking["payment"]["checkout_url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a checkout link: {booking}"))
+        .to_owned();
+    assert!(
+        checkout.starts_with(&format!("{base}/provider/checkout/pi_")),
+        "{checkout}"
+    );
+    // The hosted checkout page is there for the guest's browser.
+    let page = reqwest::get(&checkout).await.expect("checkout page");
+    assert_eq!(page.status(), 200);
+    let intent = checkout.rsplit('/').next().expect("intent id");
+    let resp = reqwest::Client::new()
+        .post(format!(
+            "{base}/provider/v1/payment_intents/{intent}/confirm"
+        ))
+        .bearer_auth("sk_test_innkeeper_development_only")
+        .json(&json!({"payment_method": "pm_card_visa"}))
+        .send()
+        .await
+        .expect("confirm");
+    assert_eq!(resp.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let read: Value = guest
+            .get(format!("{api}/bookings/{id}"))
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
+        if read["status"] == "confirmed" {
+            assert_eq!(read["payment"]["status"], "paid", "{read}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "not confirmed: {read}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A client sending `token` as its bearer.
+fn bearer(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().expect("header"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("client")
 }
 
 /// The split shape: identity, catalog, booking and gateway as four processes over gRPC. The

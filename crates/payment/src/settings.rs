@@ -13,8 +13,10 @@ pub const DEFAULTS: &str = r#"[payment]
 # postgres://user@host/db.
 database_url = ""
 max_connections = 8
-# The payment provider's API base URL (its `/v1/...` routes hang below it). In one process
-# the node mounts the provider imitation under /provider.
+# The payment provider's API base URL (its `/v1/...` routes hang below it), when it runs in
+# another process. A node that runs the provider imitation (target payment-provider) too calls
+# its own, mounted under /provider at the node's listen address, and sends the provider's
+# webhooks to its own /api/v1/payments/webhook (as a local catalog ignores catalog.endpoint).
 provider_url = "http://127.0.0.1:8080/provider"
 # The secret API key sent as `Authorization: Bearer <key>`. Change it outside a demo.
 provider_api_key = "sk_test_innkeeper_development_only"

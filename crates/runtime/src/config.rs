@@ -22,6 +22,7 @@ pub struct Config {
     pub catalog: CatalogConfig,
     pub identity: IdentityConfig,
     pub booking: BookingConfig,
+    pub payment: innkeeper_payment::PaymentConfig,
     pub payment_provider: innkeeper_payment_provider::PaymentProviderConfig,
     pub auth: innkeeper_platform::auth::AuthSettings,
     pub events: EventsConfig,
@@ -93,6 +94,7 @@ pub struct BookingConfig {
     pub idempotency_lease_seconds: u32,
     pub idempotency_retention_seconds: u32,
     pub key_reap_interval_seconds: u64,
+    pub payment_return_url: String,
 }
 
 /// The shortest idempotency key retention accepted: a day, as the API promises.
@@ -133,6 +135,18 @@ impl BookingConfig {
         }
         if self.key_reap_interval_seconds == 0 {
             problems.push("booking.key_reap_interval_seconds: must be positive".to_owned());
+        }
+        let url = self.payment_return_url.trim();
+        let host = url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"))
+            .unwrap_or_default();
+        if host.is_empty() || host.starts_with('/') || url.contains(char::is_whitespace) {
+            problems.push(
+                "booking.payment_return_url: must be an absolute http(s) URL ({id} and \
+                 {reference} may stand for the booking's)"
+                    .to_owned(),
+            );
         }
         problems
     }
@@ -267,6 +281,7 @@ impl Config {
             ("catalog.database_url", &self.catalog.database_url),
             ("identity.database_url", &self.identity.database_url),
             ("booking.database_url", &self.booking.database_url),
+            ("payment.database_url", &self.payment.database_url),
         ] {
             if !(url.is_empty()
                 || url.starts_with("sqlite:")
@@ -339,6 +354,9 @@ impl Config {
         if let Err(more) = self.payment_provider.settings() {
             problems.extend(more);
         }
+        if let Err(more) = self.payment.settings() {
+            problems.extend(more);
+        }
         if self.catalog.hold_sweep_interval_ms < 10 {
             problems.push("catalog.hold_sweep_interval_ms: must be at least 10".to_owned());
         }
@@ -370,6 +388,12 @@ impl Config {
         self.database_url(&self.booking.database_url, "booking.db")
     }
 
+    /// The payment service's database URL: the configured one, or an SQLite file in the data
+    /// dir.
+    pub fn payment_database_url(&self) -> String {
+        self.database_url(&self.payment.database_url, "payment.db")
+    }
+
     /// The payment provider imitation's database URL: the configured one, or an SQLite file
     /// in the data dir.
     pub fn payment_provider_database_url(&self) -> String {
@@ -387,6 +411,7 @@ impl Config {
             },
             idempotency_lease_seconds: self.booking.idempotency_lease_seconds,
             idempotency_retention_seconds: self.booking.idempotency_retention_seconds,
+            payment_return_url: self.booking.payment_return_url.clone(),
         }
     }
 
@@ -414,6 +439,8 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -426,6 +453,33 @@ mod tests {
         );
         let config = Config::load(None, &[]).expect("defaults");
         assert!(config.payment_provider.settings().is_ok());
+    }
+
+    #[test]
+    fn the_payment_services_commented_defaults_are_the_ones_compiled_in() {
+        assert!(
+            DEFAULTS.contains(innkeeper_payment::DEFAULTS),
+            "config/defaults.toml must contain innkeeper_payment::DEFAULTS verbatim"
+        );
+        let config = Config::load(None, &[]).expect("defaults");
+        assert!(config.payment.settings().is_ok());
+        assert!(
+            config
+                .payment_database_url()
+                .ends_with("innkeeper-data/payment.db")
+        );
+        assert_eq!(
+            config.booking_settings().payment_return_url,
+            innkeeper_booking::DEFAULT_PAYMENT_RETURN_URL
+        );
+        for (key, value) in [
+            ("payment.provider_api_key", json!("pk_live")),
+            ("payment.database_url", json!("mysql://x")),
+            ("booking.payment_return_url", json!("/bookings/{id}")),
+        ] {
+            let err = Config::load(None, &[(key, value)]).expect_err("invalid");
+            assert!(err.to_string().contains(key), "{key}: {err}");
+        }
     }
 
     #[test]

@@ -19,6 +19,8 @@ use innkeeper_identity::api::{IdentityApi, IdentityClient};
 use innkeeper_identity::grpc::IdentityGrpcClient;
 use innkeeper_identity::module::IdentityModule;
 use innkeeper_kernel::{Clock, SystemClock};
+use innkeeper_payment::PaymentModule;
+use innkeeper_payment::api::PaymentClient;
 use innkeeper_payment_provider::PaymentProviderModule;
 use innkeeper_platform::auth::{ServiceCredential, Verifier};
 use innkeeper_platform::db::{Database, PoolOptions};
@@ -137,15 +139,19 @@ fn start_relay(
 /// - `hold_releases` on `booking.events` (the service's own events);
 /// - `hold_expiries` on `catalog.events` (on the bus: subscribed to the catalog's outbox, so the
 ///   catalog must run in this process; otherwise nothing expires unpaid bookings here);
-/// - `payment_outcomes` on `payment.events` (on the bus: there is no payment service to
-///   publish them yet, so it runs only with Kafka).
+/// - `payment_outcomes` on `payment.events` (on the bus: subscribed to the payment service's
+///   outbox, so the payment target must run in this process; otherwise nothing confirms
+///   bookings here).
+///
+/// Returns the booking's bus when that is the transport, for the payment service's consumer.
 async fn start_booking_consumers(
     supervisor: &mut Supervisor,
     events: &EventsConfig,
     db: &Database,
     module: &BookingModule,
     catalog_bus: Option<&Bus>,
-) -> anyhow::Result<()> {
+    payment_bus: Option<&Bus>,
+) -> anyhow::Result<Option<Bus>> {
     let topics: &'static [&'static str] = &[
         innkeeper_booking::contracts::TOPIC,
         innkeeper_booking::contracts::PAYMENT_TOPIC,
@@ -160,12 +166,19 @@ async fn start_booking_consumers(
             let Some(booking_bus) = booking_bus else {
                 anyhow::bail!("events.transport is bus but the booking relay made no bus");
             };
-            let mut subscriptions = vec![(booking_bus, releases)];
+            let mut subscriptions = vec![(booking_bus.clone(), releases)];
             match catalog_bus {
                 Some(bus) => subscriptions.push((bus.clone(), expiries)),
                 None => tracing::warn!(
                     "the catalog does not run in this process and events.transport is bus: \
                      unpaid bookings are not expired when their holds lapse"
+                ),
+            }
+            match payment_bus {
+                Some(bus) => subscriptions.push((bus.clone(), payments)),
+                None => tracing::warn!(
+                    "the payment service does not run in this process and events.transport is \
+                     bus: bookings are not confirmed or cancelled by payments"
                 ),
             }
             for (bus, consumer) in subscriptions {
@@ -176,6 +189,7 @@ async fn start_booking_consumers(
                     .with_context(|| format!("subscribing {name}"))?;
                 supervisor.spawn(name, subscribed.run(supervisor.shutdown_token()));
             }
+            Ok(Some(booking_bus))
         }
         EventTransport::Kafka => {
             let kafka = events.kafka_settings();
@@ -185,9 +199,59 @@ async fn start_booking_consumers(
                     .with_context(|| format!("events.kafka_brokers: {name}"))?;
                 supervisor.spawn(name, subscribed.run(supervisor.shutdown_token()));
             }
+            Ok(None)
+        }
+    }
+}
+
+/// The payment service's consumer `payment.booking_outcomes` on `booking.events`, under a
+/// dispatcher on the payment database (on the bus: subscribed to the booking's outbox, so the
+/// booking target must run in this process; otherwise no ended booking cancels or refunds its
+/// payment here).
+async fn start_payment_consumers(
+    supervisor: &mut Supervisor,
+    events: &EventsConfig,
+    db: &Database,
+    module: &PaymentModule,
+    booking_bus: Option<&Bus>,
+) -> anyhow::Result<()> {
+    let settings = events.consumer_settings();
+    let consumer: Arc<dyn Consumer> = module.booking_outcomes.clone();
+    let name = consumer.name().to_owned();
+    match events.transport {
+        EventTransport::Bus => {
+            let Some(bus) = booking_bus else {
+                tracing::warn!(
+                    "bookings do not run in this process and events.transport is bus: ended \
+                     bookings do not cancel or refund their payments"
+                );
+                return Ok(());
+            };
+            let subscribed = bus
+                .subscribe(consumer, db.clone(), settings)
+                .await
+                .with_context(|| format!("subscribing {name}"))?;
+            supervisor.spawn(name, subscribed.run(supervisor.shutdown_token()));
+        }
+        EventTransport::Kafka => {
+            let kafka = events.kafka_settings();
+            let subscribed = KafkaConsumer::new(&kafka, consumer, db.clone(), settings)
+                .with_context(|| format!("events.kafka_brokers: {name}"))?;
+            supervisor.spawn(name, subscribed.run(supervisor.shutdown_token()));
         }
     }
     Ok(())
+}
+
+/// The base URL at which this node reaches itself: its bound HTTP address, over loopback when
+/// it listens on every interface.
+fn own_base_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => std::net::IpAddr::from([127, 0, 0, 1]),
+        ip if ip.is_unspecified() => std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
 /// What a caller can vary beyond the config (tests, `innkeeper up`).
@@ -221,6 +285,7 @@ pub struct Node {
     local_identity: Option<IdentityModule>,
     booking: Option<BookingClient>,
     runs_booking: bool,
+    payment: Option<PaymentClient>,
     grace: Duration,
     databases: Vec<Database>,
     catalog_bus: Option<Bus>,
@@ -242,6 +307,12 @@ impl Node {
         // Install the metrics recorder before any service records (start-up gauges included).
         let _ = innkeeper_platform::telemetry::metrics_handle();
         let local = services(&config.node.targets);
+        // Bound first: services of this node that call each other over HTTP (payment and the
+        // provider imitation) need its address.
+        let http_listener = TcpListener::bind(config.node.listen)
+            .await
+            .with_context(|| format!("node.listen: cannot listen on {}", config.node.listen))?;
+        let own_url = own_base_url(http_listener.local_addr().context("node.listen")?);
         let mut supervisor = Supervisor::new();
         let mut readiness = Readiness::default();
         let (mut grpc_catalog, mut grpc_identity) = (None, None);
@@ -363,9 +434,47 @@ impl Node {
             (IdentityClient::new(Arc::new(remote)), None)
         };
 
+        // Payment: local only (no remote client yet). Its relay publishes `payment.events`;
+        // its consumer of `booking.events` starts once bookings have started.
+        let mut payment_bus = None;
+        let local_payment = if local.contains(&Target::Payment) {
+            let db = connect(
+                config,
+                &config.payment_database_url(),
+                config.payment.max_connections,
+                "payment.database_url",
+            )
+            .await?;
+            let mut settings = config
+                .payment
+                .settings()
+                .map_err(|problems| anyhow::anyhow!(problems.join("; ")))?;
+            if local.contains(&Target::PaymentProvider) {
+                // The provider imitation runs here: call it here, whatever provider_url says.
+                settings.provider_url = format!("{own_url}/provider");
+            }
+            let module = PaymentModule::start(&db, options.clock.clone(), settings)
+                .await
+                .context("starting payments")?;
+            readiness.add("payment_database", database_check(&db));
+            if !options.one_shot {
+                let topics: &'static [&'static str] = &[innkeeper_payment::contracts::TOPIC];
+                payment_bus = start_relay(&mut supervisor, &config.events, &db, "payment", topics)?;
+                supervisor.spawn(
+                    "payment.worker",
+                    module.clone().run_worker(supervisor.shutdown_token()),
+                );
+            }
+            Some((module, db))
+        } else {
+            None
+        };
+        let payment = local_payment.as_ref().map(|(module, _)| module.client());
+
         // Booking: local, or reached over gRPC by this node's gateway (the only caller of the
         // booking service); a node that runs neither needs no booking client.
         let runs_booking = local.contains(&Target::Booking);
+        let mut booking_bus = None;
         let booking = if runs_booking {
             let db = connect(
                 config,
@@ -393,18 +502,26 @@ impl Node {
                     .with_service_credential(credential);
                 CatalogClient::new(Arc::new(remote))
             };
-            let module =
-                BookingModule::start(&db, holds, options.clock.clone(), config.booking_settings())
-                    .await
-                    .context("starting bookings")?;
+            // Bookings open their payments in-process; without the payment target here they
+            // are made without one (no remote payment client yet).
+            let module = BookingModule::start(
+                &db,
+                holds,
+                payment.clone(),
+                options.clock.clone(),
+                config.booking_settings(),
+            )
+            .await
+            .context("starting bookings")?;
             readiness.add("booking_database", database_check(&db));
             if !options.one_shot {
-                start_booking_consumers(
+                booking_bus = start_booking_consumers(
                     &mut supervisor,
                     &config.events,
                     &db,
                     &module,
                     catalog_bus.as_ref(),
+                    payment_bus.as_ref(),
                 )
                 .await?;
                 supervisor.spawn(
@@ -435,6 +552,19 @@ impl Node {
         } else {
             None
         };
+
+        if let Some((module, db)) = &local_payment
+            && !options.one_shot
+        {
+            start_payment_consumers(
+                &mut supervisor,
+                &config.events,
+                db,
+                module,
+                booking_bus.as_ref(),
+            )
+            .await?;
+        }
 
         // Token verification: the local issuer's keys come from identity (in-process or over
         // gRPC, the verifier cannot tell), external issuers' from their JWKS URLs.
@@ -473,6 +603,7 @@ impl Node {
                 catalog: catalog.clone(),
                 identity: identity.clone(),
                 booking: booking.clone(),
+                payment: payment.clone(),
                 verifier: verifier.clone(),
             };
             http_router = http_router.merge(innkeeper_gateway::router(upstream, settings));
@@ -486,10 +617,18 @@ impl Node {
                 "payment_provider.database_url",
             )
             .await?;
-            let settings = config
+            let mut settings = config
                 .payment_provider
                 .settings()
                 .map_err(|problems| anyhow::anyhow!(problems.join("; ")))?;
+            if local.contains(&Target::Payment) {
+                // The payment service runs here: its webhook is this node's.
+                let url = format!("{own_url}{}", innkeeper_payment::WEBHOOK_PATH);
+                settings.webhooks.url = Some(
+                    url.parse()
+                        .with_context(|| format!("node.listen: webhook URL {url}"))?,
+                );
+            }
             let provider = PaymentProviderModule::start(&db, options.clock.clone(), settings)
                 .await
                 .context("starting the payment provider")?;
@@ -505,13 +644,16 @@ impl Node {
             http_router = http_router.nest("/provider", provider.router());
             databases.push(db);
         }
+        // The provider's webhook: outside the gateway's bearer authentication (it is
+        // authenticated by its signature), so it works on a node without the gateway too.
+        if let Some((module, db)) = local_payment {
+            http_router = http_router.merge(module.webhook_router());
+            databases.push(db);
+        }
         let http_router = http_router
             .merge(operations_router(readiness))
             .layer(axum::middleware::from_fn(track_requests));
 
-        let http_listener = TcpListener::bind(config.node.listen)
-            .await
-            .with_context(|| format!("node.listen: cannot listen on {}", config.node.listen))?;
         // The gRPC services verify their callers' tokens again with the same verifier.
         let grpc_services = GrpcServices {
             catalog: grpc_catalog,
@@ -543,6 +685,7 @@ impl Node {
             local_identity,
             booking,
             runs_booking,
+            payment,
             grace: Duration::from_secs(config.node.shutdown_grace_seconds),
             databases,
             catalog_bus,
@@ -588,6 +731,11 @@ impl Node {
     /// there calls bookings).
     pub fn booking(&self) -> Option<BookingClient> {
         self.booking.clone()
+    }
+
+    /// The payment service, when the payment target runs in this process.
+    pub fn payment(&self) -> Option<PaymentClient> {
+        self.payment.clone()
     }
 
     /// Whether the booking service runs in this process.

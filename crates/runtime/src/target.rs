@@ -18,6 +18,8 @@ pub enum Target {
     Identity,
     /// Bookings: create, cancel, modify, front desk, the payment and expiry saga.
     Booking,
+    /// Payments: an intent per booking at the provider, refunds, the provider's webhooks.
+    Payment,
     /// The imitation of an external card processor (not an Innkeeper service: a stand-in for
     /// Stripe in demos and tests), mounted under `/provider` on the node's HTTP listener.
     PaymentProvider,
@@ -25,7 +27,7 @@ pub enum Target {
 
 impl Target {
     /// Every target with what it runs, for `innkeeper list-targets`.
-    pub const DESCRIBED: [(Target, &'static str); 6] = [
+    pub const DESCRIBED: [(Target, &'static str); 7] = [
         (Target::All, "every service in one process"),
         (
             Target::Gateway,
@@ -45,6 +47,11 @@ impl Target {
              consumes payment and hold-expiry events (gRPC)",
         ),
         (
+            Target::Payment,
+            "payment intents per booking at the provider, refunds, the signed provider webhook \
+             (POST /api/v1/payments/webhook); consumes booking events, publishes payment events",
+        ),
+        (
             Target::PaymentProvider,
             "imitation card processor (Stripe-like PaymentIntents, hosted checkout, signed \
              webhooks, fault injection) under /provider; stands in for an external system",
@@ -59,6 +66,7 @@ impl Target {
             Target::Catalog => "catalog",
             Target::Identity => "identity",
             Target::Booking => "booking",
+            Target::Payment => "payment",
             Target::PaymentProvider => "payment-provider",
         }
     }
@@ -72,7 +80,7 @@ impl Target {
             .ok_or_else(|| {
                 anyhow::anyhow!(
                     "unknown target {s:?}; known: all, gateway, catalog, identity, booking, \
-                     payment-provider"
+                     payment, payment-provider"
                 )
             })
     }
@@ -88,6 +96,7 @@ pub fn services(targets: &[Target]) -> BTreeSet<Target> {
                 set.insert(Target::Catalog);
                 set.insert(Target::Identity);
                 set.insert(Target::Booking);
+                set.insert(Target::Payment);
                 set.insert(Target::PaymentProvider);
             }
             other => {
@@ -111,10 +120,12 @@ mod tests {
                 Target::Catalog,
                 Target::Identity,
                 Target::Booking,
+                Target::Payment,
                 Target::PaymentProvider
             ])
         );
         assert_eq!(Target::parse("booking").ok(), Some(Target::Booking));
+        assert_eq!(Target::parse("payment").ok(), Some(Target::Payment));
         assert_eq!(
             Target::parse("payment-provider").ok(),
             Some(Target::PaymentProvider)

@@ -1,6 +1,7 @@
 //! `Node::build` runs bookings in the embedded shape: the booking database is part of the
 //! node's readiness, and the hold-expiry consumer reads the catalog's outbox across databases
-//! (an unpaid booking whose hold lapses becomes `expired`).
+//! (an unpaid booking whose hold lapses becomes `expired`). Payment in the booking's node with
+//! the provider in another process: the booking node's own webhook route confirms bookings.
 
 use std::time::{Duration, Instant};
 
@@ -136,4 +137,151 @@ async fn a_booking_node_that_reaches_the_catalog_remotely_needs_the_service_secr
         .await
         .expect("node");
     assert!(node.booking().is_some());
+}
+
+/// A free port of 127.0.0.1 (taken and given back: the node binds it next).
+fn free_addr() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+}
+
+/// Payment and the provider in two processes: the booking node (no gateway) calls the
+/// provider at `payment.provider_url`, and the provider's signed webhook reaches the booking
+/// node's own `/api/v1/payments/webhook`, outside any bearer authentication.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payment_in_the_booking_node_and_the_provider_in_another() {
+    let dir = TempDir::new("runtime_payment_split");
+    let (booking_addr, provider_addr) = (free_addr(), free_addr());
+    let provider_config = Config::load(
+        None,
+        &[
+            ("node.targets", json!(["payment-provider"])),
+            ("node.data_dir", json!(dir.path.join("provider"))),
+            ("node.listen", json!(provider_addr.to_string())),
+            ("node.grpc_listen", json!("")),
+            (
+                "payment_provider.public_url",
+                json!(format!("http://{provider_addr}/provider")),
+            ),
+            (
+                "payment_provider.webhook_url",
+                json!(format!("http://{booking_addr}/api/v1/payments/webhook")),
+            ),
+            ("payment_provider.webhook_poll_interval_ms", json!(20)),
+        ],
+    )
+    .expect("provider config");
+    let booking_config = Config::load(
+        None,
+        &[
+            (
+                "node.targets",
+                json!(["catalog", "identity", "booking", "payment"]),
+            ),
+            ("node.data_dir", json!(dir.path.join("booking"))),
+            ("node.listen", json!(booking_addr.to_string())),
+            ("node.grpc_listen", json!("")),
+            (
+                "payment.provider_url",
+                json!(format!("http://{provider_addr}/provider")),
+            ),
+            ("events.poll_interval_ms", json!(10)),
+        ],
+    )
+    .expect("booking config");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let mut serving = Vec::new();
+    let provider = Node::build(&provider_config, NodeOptions::default())
+        .await
+        .expect("provider node");
+    let node = Node::build(&booking_config, NodeOptions::default())
+        .await
+        .expect("booking node");
+    let booking = node.booking().expect("bookings run here");
+    let catalog = node.catalog();
+    for node in [provider, node] {
+        let stopped = stop.clone();
+        serving.push(tokio::spawn(
+            node.run_until_stopped(async move { stopped.cancelled().await }),
+        ));
+    }
+    let ready = get_json(booking_addr, "/health/ready").await;
+    assert_eq!(ready["checks"]["payment_database"], "up", "{ready}");
+
+    innkeeper_catalog::demo::seed_demo(&catalog, &Principal::DEVELOPMENT, SystemClock.today())
+        .await
+        .expect("seed");
+    let hotel = catalog
+        .list_hotels(HotelQuery {
+            limit: Some(1),
+            ..HotelQuery::default()
+        })
+        .await
+        .expect("hotels")
+        .items[0]
+        .id;
+    let room_type = catalog.get_hotel(hotel).await.expect("hotel").room_types[0].id;
+    let guest = Principal {
+        user_id: UserId::new(),
+        role: Role::Guest,
+    };
+    let check_in = SystemClock.today() + time::Duration::days(30);
+    let created = booking
+        .create(
+            &guest,
+            NewBooking {
+                hotel_id: hotel,
+                room_type_id: room_type,
+                check_in,
+                check_out: check_in + time::Duration::days(1),
+                guests: 1,
+                rooms: None,
+                guest_name: "Ana Lima".to_owned(),
+                guest_email: None,
+                special_requests: None,
+            },
+            None,
+        )
+        .await
+        .result
+        .expect("booked");
+    let checkout = created
+        .payment
+        .checkout_url
+        .clone()
+        .expect("a checkout link");
+    assert!(
+        checkout.starts_with(&format!("http://{provider_addr}/provider/checkout/pi_")),
+        "{checkout}"
+    );
+    let intent = checkout.rsplit('/').next().expect("id");
+    let paid = reqwest::Client::new()
+        .post(format!(
+            "http://{provider_addr}/provider/v1/payment_intents/{intent}/confirm"
+        ))
+        .bearer_auth("sk_test_innkeeper_development_only")
+        .json(&json!({"payment_method": "pm_card_visa"}))
+        .send()
+        .await
+        .expect("confirm");
+    assert_eq!(paid.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = booking.get(&guest, created.id).await.expect("booking");
+        if now.status == BookingStatus::Confirmed {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never confirmed: {:?}",
+            now.status
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.cancel();
+    for serving in serving {
+        serving.await.expect("join").expect("clean stop");
+    }
 }

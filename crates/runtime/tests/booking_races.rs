@@ -1272,6 +1272,7 @@ mod late_record {
         let module = BookingModule::start(
             &booking_db.db,
             CatalogClient::new(Arc::new(lapsing)),
+            None,
             Arc::new(clock.clone()),
             BookingSettings::default(),
         )

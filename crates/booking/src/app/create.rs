@@ -1,20 +1,26 @@
 //! Creating a booking: validate the request, quote the stay, hold the rooms under the booking
-//! id, then record the booking; no booking without its hold, and no hold left behind when
-//! recording fails (except for a keyed request that will be retried on the same id).
+//! id, open its payment, then record the booking with the payment's checkout link; no booking
+//! without its hold, and no hold left behind when the payment cannot be opened or recording
+//! fails (except for a keyed request that will be retried on the same id).
 
 use innkeeper_catalog::api::{HoldStatus, PlaceHold};
 use innkeeper_kernel::{Error, ErrorCode, Principal, Result};
+use innkeeper_payment::api::NewIntent;
 
 use super::idempotency::{self, Running};
 use super::{BookingService, REFERENCE_DRAWS, append_of, completion};
-use crate::api::{Actor, Booking, BookingId, NewBooking, NightlyPrice, PriceSnapshot};
+use crate::api::{
+    Actor, Booking, BookingId, NewBooking, NightlyPrice, PaymentLink, PriceSnapshot, Reference,
+};
 use crate::domain::booking;
 use crate::domain::events::Created;
 use crate::domain::{reference, request};
 use crate::store::AppendError;
 
 impl BookingService {
-    /// Records a new booking, drawing another reference if one is taken.
+    /// Records a new booking under its reference, drawing another if that one is taken (the
+    /// payment then keeps the first: a collision is ~1 in 10^8, and the payment shows the
+    /// reference only as the payer's description).
     async fn record_new(
         &self,
         id: BookingId,
@@ -22,8 +28,10 @@ impl BookingService {
         caller: &Principal,
         running: Option<&Running>,
     ) -> Result<Booking> {
-        for _ in 0..REFERENCE_DRAWS {
-            created.reference = reference::generate(&mut rand::rng());
+        for draw in 0..REFERENCE_DRAWS {
+            if draw > 0 {
+                created.reference = reference::generate(&mut rand::rng());
+            }
             let now = self.clock.now();
             let decided = booking::create(id, created.clone(), Actor::user(caller), now)?;
             let done = completion(running, &decided.booking, now)?;
@@ -87,8 +95,20 @@ impl BookingService {
                 "the rooms held for this request are no longer held; book again",
             ));
         }
+        let drawn = reference::generate(&mut rand::rng());
+        let (reference, payment) = match self.open_payment(id, caller, drawn, quote.total).await {
+            Ok(opened) => opened,
+            Err(err) => {
+                // As for a failed record below: a keyed request worth retrying keeps its hold
+                // for the retry; everything else gives it back at once.
+                if running.is_none() || !idempotency::retryable(&err) {
+                    self.release(hold.id).await;
+                }
+                return Err(err);
+            }
+        };
         let created = Created {
-            reference: reference::generate(&mut rand::rng()),
+            reference,
             guest_id: caller.user_id,
             hotel_id: quote.hotel_id,
             hotel_owner_id: quote.hotel_owner_id,
@@ -112,6 +132,7 @@ impl BookingService {
             },
             cancellation_policy: self.settings.cancellation_policy,
             hold_expires_at: hold.expires_at,
+            payment,
         };
         let recorded = self.record_new(id, created, caller, running.as_ref()).await;
         if let Err(err) = &recorded {
@@ -122,6 +143,62 @@ impl BookingService {
             }
         }
         self.expire_if_hold_lapsed(recorded?).await
+    }
+
+    /// Opens the booking's payment for `total` at the payment service (idempotent per booking
+    /// id, so a retry finds the same payment), as the booking service itself, under the
+    /// reference `drawn`. Answers the reference to record (the payment's: a retry keeps the
+    /// one the payment was opened with) and the payment, `None` where no payment service runs.
+    /// A provider that is down answers `unavailable` (503) fast.
+    async fn open_payment(
+        &self,
+        id: BookingId,
+        caller: &Principal,
+        drawn: Reference,
+        total: innkeeper_kernel::Money,
+    ) -> Result<(Reference, Option<PaymentLink>)> {
+        let Some(payments) = &self.payments else {
+            return Ok((drawn, None));
+        };
+        let reference = &drawn;
+        let return_url = self
+            .settings
+            .payment_return_url
+            .replace("{id}", &id.to_string())
+            .replace("{reference}", reference.as_str());
+        let intent = payments
+            .create_intent(
+                &Principal::service("booking"),
+                NewIntent {
+                    booking_id: id.as_uuid(),
+                    guest_id: caller.user_id,
+                    reference: reference.as_str().to_owned(),
+                    amount: total,
+                    return_url,
+                },
+            )
+            .await
+            .map_err(|err| match err.code {
+                ErrorCode::Unavailable | ErrorCode::Timeout | ErrorCode::Internal => err,
+                // A keyed retry whose price changed since its first attempt opened the payment.
+                ErrorCode::Conflict => Error::conflict(
+                    "the price changed since this request was first tried; book again",
+                ),
+                // Anything else is not the guest's doing: the payment is ours to open.
+                _ => Error::internal(format!("opening the payment of booking {id}: {err}")),
+            })?;
+        let Some(checkout_url) = intent.checkout_url else {
+            return Err(Error::new(
+                ErrorCode::Unavailable,
+                "the payment provider gave no checkout link; try again",
+            ));
+        };
+        let reference = reference::parse(&intent.reference).unwrap_or(drawn);
+        let link = PaymentLink {
+            payment_id: intent.id.0,
+            checkout_url,
+        };
+        Ok((reference, Some(link)))
     }
 
     /// Why a room type is not bookable at `hotel_id`: the hotel does not exist (404), or the

@@ -1,5 +1,9 @@
-//! The saga's payment step: `innkeeper.payment.succeeded.v1` confirms the booking and turns
-//! its hold into a sale.
+//! The saga's payment step:
+//! - `innkeeper.payment.succeeded.v1` confirms the booking and turns its hold into a sale;
+//! - `innkeeper.payment.failed.v1` cancels an unpaid booking (reason `payment_failed`); the
+//!   `cancelled` event gives its hold back through `releases`, as any cancellation;
+//! - `innkeeper.payment.refunded.v1` records the refund on the booking (`refunded`, status
+//!   unchanged); a refund already recorded (by its id) is not recorded twice.
 //!
 //! Runs under an `innkeeper_events::Dispatcher` on the booking database: the `confirmed`
 //! event, its projection and outbox row commit with the dispatcher's inbox row, so a
@@ -15,8 +19,9 @@ use innkeeper_events::{Consumer, Event, HandlerError, Payload, Tx};
 use innkeeper_kernel::{Clock, ErrorCode};
 
 use crate::api::{Actor, BookingId, BookingStatus};
-use crate::contracts::{PAYMENT_TOPIC, PaymentSucceeded};
+use crate::contracts::{PAYMENT_TOPIC, PaymentFailed, PaymentRefunded, PaymentSucceeded};
 use crate::domain::booking::{self, rebuild};
+use crate::domain::events::BookingEvent;
 use crate::store::{Append, append_in_tx, events_in_tx};
 
 /// The consumer's name: its inbox key, Kafka group and bus subscription.
@@ -86,6 +91,70 @@ impl PaymentOutcomes {
     }
 }
 
+impl PaymentOutcomes {
+    async fn payment_failed(&self, tx: &mut Tx, failed: PaymentFailed) -> Result<(), HandlerError> {
+        let id = BookingId(failed.booking_id);
+        let events = events_in_tx(tx, id).await.map_err(HandlerError::retry)?;
+        let Some(current) = rebuild(&events).map_err(HandlerError::reject)? else {
+            return Err(HandlerError::reject(format!(
+                "payment {} failed for booking {id}, which does not exist",
+                failed.payment_id
+            )));
+        };
+        if current.status != BookingStatus::PendingPayment {
+            // Ended already (expired, cancelled by the guest), or paid after all (a later
+            // success wins): nothing to cancel.
+            tracing::info!(booking_id = %id, status = %current.status,
+                "payment failed for a booking no longer waiting for it");
+            return Ok(());
+        }
+        let decided = booking::fail_payment(
+            &current,
+            failed.payment_id,
+            failed.code,
+            Actor::service("payment"),
+            self.clock.now(),
+        )
+        .map_err(HandlerError::reject)?;
+        append(tx, &decided).await
+    }
+
+    async fn payment_refunded(
+        &self,
+        tx: &mut Tx,
+        refunded: PaymentRefunded,
+    ) -> Result<(), HandlerError> {
+        let id = BookingId(refunded.booking_id);
+        let events = events_in_tx(tx, id).await.map_err(HandlerError::retry)?;
+        let Some(current) = rebuild(&events).map_err(HandlerError::reject)? else {
+            return Err(HandlerError::reject(format!(
+                "refund {} is for booking {id}, which does not exist",
+                refunded.refund_id
+            )));
+        };
+        let known = events.iter().any(|e| {
+            matches!(&e.event, BookingEvent::Refunded { refund_id, .. } if *refund_id == refunded.refund_id)
+        });
+        if known {
+            return Ok(());
+        }
+        let decided = booking::record_refund(
+            &current,
+            booking::RefundMade {
+                payment_id: refunded.payment_id,
+                refund_id: refunded.refund_id,
+                amount: refunded.amount,
+                total_refunded: refunded.total_refunded,
+                reason: refunded.reason,
+            },
+            Actor::service("payment"),
+            self.clock.now(),
+        )
+        .map_err(HandlerError::reject)?;
+        append(tx, &decided).await
+    }
+}
+
 async fn append(tx: &mut Tx, decided: &booking::Decided) -> Result<(), HandlerError> {
     let change = Append {
         expected_version: decided.event.version - 1,
@@ -114,7 +183,14 @@ impl Consumer for PaymentOutcomes {
             let paid: PaymentSucceeded = event.decode()?;
             return self.payment_succeeded(tx, paid).await;
         }
-        // Other payment events (failed, refunded) belong to the payment issue.
+        if event.event_type == PaymentFailed::TYPE {
+            let failed: PaymentFailed = event.decode()?;
+            return self.payment_failed(tx, failed).await;
+        }
+        if event.event_type == PaymentRefunded::TYPE {
+            let refunded: PaymentRefunded = event.decode()?;
+            return self.payment_refunded(tx, refunded).await;
+        }
         Ok(())
     }
 }

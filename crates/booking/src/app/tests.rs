@@ -21,10 +21,13 @@ use crate::contracts::{PAYMENT_TOPIC, PaymentSucceeded};
 use crate::fixtures::{CHECK_IN, T0, eur, guest};
 use crate::module::BookingModule;
 use crate::{BookingService, BookingSettings, HoldExpiries, PaymentOutcomes};
+use fake_payments::FakePayments;
 
-/// A hotel with one room type of `rooms` ready rooms, a catalog and a booking service.
+/// A hotel with one room type of `rooms` ready rooms, a catalog, a payment service that
+/// answers from memory ([`FakePayments`]) and a booking service.
 struct World {
     bookings: Arc<BookingService>,
+    payment_service: Arc<FakePayments>,
     payments: Arc<PaymentOutcomes>,
     hold_expiries: Arc<HoldExpiries>,
     hold_releases: Arc<crate::HoldReleases>,
@@ -105,9 +108,13 @@ async fn world(booking_db: TestDatabase, catalog_db: TestDatabase, rooms: u32) -
             .await
             .expect("room");
     }
+    let payment_service = Arc::new(FakePayments::default());
     let module = BookingModule::start(
         &booking_db.db,
         CatalogClient::new(catalog.clone()),
+        Some(innkeeper_payment::api::PaymentClient::new(
+            payment_service.clone(),
+        )),
         Arc::new(clock.clone()),
         BookingSettings::default(),
     )
@@ -115,6 +122,7 @@ async fn world(booking_db: TestDatabase, catalog_db: TestDatabase, rooms: u32) -
     .expect("booking module");
     World {
         bookings: module.service,
+        payment_service,
         payments: module.payment_outcomes,
         hold_expiries: module.hold_expiries,
         hold_releases: module.hold_releases,
@@ -261,7 +269,9 @@ macro_rules! on_both_backends {
 mod booking;
 mod changes;
 mod desk;
+mod fake_payments;
 mod keys;
+mod payment;
 mod saga;
 mod storm;
 
@@ -284,6 +294,11 @@ on_both_backends!(
     changes::the_hotel_upgrades_a_stay_at_the_booked_price,
     saga::holds_come_back_even_when_the_release_after_a_change_is_lost,
     booking::lists_show_a_guest_their_own_and_a_hotel_its_own,
+    payment::a_booking_opens_its_payment_and_keeps_the_checkout_link,
+    payment::a_provider_down_fails_the_booking_fast_and_holds_nothing,
+    payment::a_keyed_booking_keeps_its_hold_for_the_retry_when_the_provider_is_down,
+    payment::a_declined_payment_cancels_the_booking_and_gives_the_rooms_back,
+    payment::refunds_are_recorded_on_the_booking_once,
 );
 
 fn key(text: &str) -> Option<IdempotencyKey> {

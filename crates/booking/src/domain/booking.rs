@@ -6,9 +6,12 @@ use innkeeper_kernel::{Error, HoldId, Money, Result, RoomId, RoomTypeId, StayDat
 use time::{Date, OffsetDateTime};
 
 use crate::api::{
-    Actor, Booking, BookingId, BookingStatus, PaymentState, PriceRule, PriceSnapshot, UpgradeNote,
+    Actor, Booking, BookingId, BookingPayment, BookingStatus, PaymentState, PriceRule,
+    PriceSnapshot, Refund, RefundRule, UpgradeNote,
 };
-use crate::domain::events::{BookingEvent, Created, Modified, RecordedEvent};
+use crate::domain::events::{
+    BookingEvent, Created, Modified, PAYMENT_FAILED, PaymentFailure, RecordedEvent,
+};
 use crate::domain::policy;
 use crate::domain::status::{self, Action};
 
@@ -43,17 +46,36 @@ pub(crate) fn apply(state: Option<Booking>, event: &RecordedEvent) -> Result<Boo
     }
     let action = match &event.event {
         BookingEvent::Created(_) => return Err(corrupt(id, "created twice")),
-        BookingEvent::Confirmed { amount, .. } => {
+        BookingEvent::Confirmed { amount, payment_id } => {
             booking.paid = booking
                 .paid
                 .checked_add(*amount)
                 .map_err(|e| corrupt(id, e))?;
-            booking.payment = PaymentState::Paid;
+            booking.payment.status = PaymentState::Paid;
+            booking.payment.payment_id.get_or_insert(*payment_id);
             Action::Confirm
         }
-        BookingEvent::Cancelled { refund, .. } => {
+        BookingEvent::Cancelled {
+            refund,
+            payment_failure,
+            ..
+        } => {
             booking.refund = Some(*refund);
+            if let Some(failure) = payment_failure {
+                booking.payment.status = PaymentState::Failed;
+                booking.payment.payment_id.get_or_insert(failure.payment_id);
+            }
             Action::Cancel
+        }
+        BookingEvent::Refunded {
+            payment_id,
+            total_refunded,
+            ..
+        } => {
+            booking.payment.status = PaymentState::Refunded;
+            booking.payment.payment_id.get_or_insert(*payment_id);
+            booking.payment.refunded = Some(*total_refunded);
+            Action::RecordRefund
         }
         BookingEvent::Expired {} => Action::Expire,
         BookingEvent::CheckedIn { room_ids } => {
@@ -114,7 +136,7 @@ fn created_booking(id: BookingId, c: &Created, at: OffsetDateTime) -> Booking {
         special_requests: c.special_requests.clone(),
         price: c.price.clone(),
         cancellation_policy: c.cancellation_policy,
-        payment: PaymentState::AwaitingPayment,
+        payment: BookingPayment::awaiting(c.payment.as_ref()),
         paid: Money::zero(c.price.total.currency),
         refund: None,
         upgrade: None,
@@ -213,10 +235,77 @@ pub(crate) fn cancel(
     );
     decide(
         booking,
-        BookingEvent::Cancelled { reason, refund },
+        BookingEvent::Cancelled {
+            reason,
+            refund,
+            payment_failure: None,
+        },
         actor,
         at,
     )
+}
+
+/// The payment was declined: the booking is cancelled (reason `payment_failed`, nothing paid
+/// so nothing refunded), which gives its hold back.
+pub(crate) fn fail_payment(
+    booking: &Booking,
+    payment_id: uuid::Uuid,
+    code: String,
+    actor: Actor,
+    at: OffsetDateTime,
+) -> Result<Decided> {
+    status::transition(booking.status, Action::Cancel)?;
+    if booking.status != BookingStatus::PendingPayment {
+        return Err(Error::invalid_state(format!(
+            "the booking is {}; only an unpaid booking is cancelled by a declined payment",
+            booking.status
+        )));
+    }
+    let refund = Refund {
+        amount: Money::zero(booking.price.total.currency),
+        rule: RefundRule::NothingPaid,
+    };
+    let event = BookingEvent::Cancelled {
+        reason: Some(PAYMENT_FAILED.to_owned()),
+        refund,
+        payment_failure: Some(PaymentFailure { payment_id, code }),
+    };
+    decide(booking, event, actor, at)
+}
+
+/// What a refund the payment service made says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RefundMade {
+    pub payment_id: uuid::Uuid,
+    pub refund_id: uuid::Uuid,
+    pub amount: Money,
+    pub total_refunded: Money,
+    pub reason: String,
+}
+
+/// Records money that went back to the guest; the status stays. In the booking's currency.
+pub(crate) fn record_refund(
+    booking: &Booking,
+    refund: RefundMade,
+    actor: Actor,
+    at: OffsetDateTime,
+) -> Result<Decided> {
+    status::transition(booking.status, Action::RecordRefund)?;
+    let currency = booking.price.total.currency;
+    if refund.amount.currency != currency || refund.total_refunded.currency != currency {
+        return Err(Error::invalid_field(
+            "amount.currency",
+            format!("must be the booking's currency {currency}"),
+        ));
+    }
+    let event = BookingEvent::Refunded {
+        payment_id: refund.payment_id,
+        refund_id: refund.refund_id,
+        amount: refund.amount,
+        total_refunded: refund.total_refunded,
+        reason: refund.reason,
+    };
+    decide(booking, event, actor, at)
 }
 
 /// The hold lapsed unpaid.

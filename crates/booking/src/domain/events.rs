@@ -6,8 +6,12 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::api::{
-    Actor, BookingId, CancellationPolicy, HistoryEntry, PriceRule, PriceSnapshot, Reference, Refund,
+    Actor, BookingId, CancellationPolicy, HistoryEntry, PaymentLink, PriceRule, PriceSnapshot,
+    Reference, Refund,
 };
+
+/// The `reason` of a cancellation the payment service's decline caused.
+pub(crate) const PAYMENT_FAILED: &str = "payment_failed";
 
 /// The first event: what was booked, at what price, under which policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +33,17 @@ pub(crate) struct Created {
     pub cancellation_policy: CancellationPolicy,
     #[serde(with = "time::serde::rfc3339")]
     pub hold_expires_at: OffsetDateTime,
+    /// The payment opened for the booking (absent where no payment service runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<PaymentLink>,
+}
+
+/// Why a payment was declined, as the payment service said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PaymentFailure {
+    pub payment_id: uuid::Uuid,
+    /// The provider's code (`card_declined`, ...).
+    pub code: String,
 }
 
 /// New terms of a stay, held under a new hold before the old one was released.
@@ -57,11 +72,25 @@ pub(crate) enum BookingEvent {
         payment_id: uuid::Uuid,
         amount: Money,
     },
-    /// Cancelled, with the refund the policy allowed.
+    /// Cancelled, with the refund the policy allowed. A cancellation the payment's decline
+    /// caused has reason [`PAYMENT_FAILED`] and names the payment.
     Cancelled {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
         refund: Refund,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payment_failure: Option<PaymentFailure>,
+    },
+    /// Money went back to the guest (`payment.refunded`); the status stays as it is.
+    Refunded {
+        payment_id: uuid::Uuid,
+        refund_id: uuid::Uuid,
+        /// This refund.
+        amount: Money,
+        /// Every refund of the payment so far, this one included.
+        total_refunded: Money,
+        /// Why, as the payment service recorded it (`cancellation`, `expired`, ...).
+        reason: String,
     },
     /// Not paid in time.
     Expired {},
@@ -92,6 +121,7 @@ impl BookingEvent {
             BookingEvent::Created(_) => "created",
             BookingEvent::Confirmed { .. } => "confirmed",
             BookingEvent::Cancelled { .. } => "cancelled",
+            BookingEvent::Refunded { .. } => "refunded",
             BookingEvent::Expired {} => "expired",
             BookingEvent::CheckedIn { .. } => "checked_in",
             BookingEvent::CheckedOut {} => "checked_out",
@@ -171,6 +201,31 @@ mod tests {
                     amount: Money::zero(Currency::EUR),
                     rule: RefundRule::NothingPaid,
                 },
+                payment_failure: None,
+            },
+            BookingEvent::Cancelled {
+                reason: Some(PAYMENT_FAILED.to_owned()),
+                refund: Refund {
+                    amount: Money::zero(Currency::EUR),
+                    rule: RefundRule::NothingPaid,
+                },
+                payment_failure: Some(PaymentFailure {
+                    payment_id: uuid::Uuid::nil(),
+                    code: "card_declined".to_owned(),
+                }),
+            },
+            BookingEvent::Refunded {
+                payment_id: uuid::Uuid::nil(),
+                refund_id: uuid::Uuid::nil(),
+                amount: Money {
+                    amount: 100,
+                    currency: Currency::EUR,
+                },
+                total_refunded: Money {
+                    amount: 100,
+                    currency: Currency::EUR,
+                },
+                reason: "cancellation".to_owned(),
             },
             BookingEvent::Expired {},
             BookingEvent::CheckedIn {

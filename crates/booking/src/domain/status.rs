@@ -1,6 +1,7 @@
 //! The status machine: `pending_payment -> confirmed -> checked_in -> checked_out`;
 //! `pending_payment -> cancelled | expired`; `confirmed -> cancelled | no_show`.
-//! Modifications and upgrades keep the status and are allowed only before check-in.
+//! Modifications and upgrades keep the status and are allowed only before check-in. A refund
+//! (money that went back) is recorded in any status and changes none.
 
 use innkeeper_kernel::{Error, Result};
 
@@ -17,11 +18,12 @@ pub(crate) enum Action {
     NoShow,
     Modify,
     Upgrade,
+    RecordRefund,
 }
 
 impl Action {
     #[cfg(test)]
-    pub(crate) const ALL: [Action; 8] = [
+    pub(crate) const ALL: [Action; 9] = [
         Action::Confirm,
         Action::Cancel,
         Action::Expire,
@@ -30,6 +32,7 @@ impl Action {
         Action::NoShow,
         Action::Modify,
         Action::Upgrade,
+        Action::RecordRefund,
     ];
 
     /// How the action is named in an error message.
@@ -43,6 +46,7 @@ impl Action {
             Action::NoShow => "be marked as a no-show",
             Action::Modify => "be modified",
             Action::Upgrade => "be upgraded",
+            Action::RecordRefund => "record a refund",
         }
     }
 }
@@ -59,6 +63,9 @@ pub(crate) fn next(status: BookingStatus, action: Action) -> Option<BookingStatu
         (S::CheckedIn, A::CheckOut) => Some(S::CheckedOut),
         (S::Confirmed, A::NoShow) => Some(S::NoShow),
         (S::PendingPayment | S::Confirmed, A::Modify | A::Upgrade) => Some(status),
+        // Money that went back is a fact whatever the booking's status (a late payment of an
+        // expired booking is refunded too).
+        (_, A::RecordRefund) => Some(status),
         _ => None,
     }
 }
@@ -82,7 +89,7 @@ mod tests {
     use BookingStatus as S;
 
     /// Every allowed (status, action) pair and where it leads; everything else is refused.
-    const ALLOWED: [(S, Action, S); 11] = [
+    const ALLOWED: [(S, Action, S); 18] = [
         (S::PendingPayment, Action::Confirm, S::Confirmed),
         (S::PendingPayment, Action::Cancel, S::Cancelled),
         (S::PendingPayment, Action::Expire, S::Expired),
@@ -94,6 +101,13 @@ mod tests {
         (S::Confirmed, Action::Modify, S::Confirmed),
         (S::Confirmed, Action::Upgrade, S::Confirmed),
         (S::CheckedIn, Action::CheckOut, S::CheckedOut),
+        (S::PendingPayment, Action::RecordRefund, S::PendingPayment),
+        (S::Confirmed, Action::RecordRefund, S::Confirmed),
+        (S::CheckedIn, Action::RecordRefund, S::CheckedIn),
+        (S::CheckedOut, Action::RecordRefund, S::CheckedOut),
+        (S::Cancelled, Action::RecordRefund, S::Cancelled),
+        (S::Expired, Action::RecordRefund, S::Expired),
+        (S::NoShow, Action::RecordRefund, S::NoShow),
     ];
 
     #[test]
@@ -123,10 +137,11 @@ mod tests {
     }
 
     #[test]
-    fn terminal_statuses_allow_nothing() {
+    fn terminal_statuses_allow_nothing_but_recording_a_refund() {
         for status in S::ALL.into_iter().filter(|s| s.is_terminal()) {
             for action in Action::ALL {
-                assert_eq!(next(status, action), None, "{status} + {action:?}");
+                let expected = (action == Action::RecordRefund).then_some(status);
+                assert_eq!(next(status, action), expected, "{status} + {action:?}");
             }
         }
     }

@@ -5,8 +5,8 @@ use innkeeper_proto::booking::v1 as pb;
 
 use super::wire::{At, Wire, field, list, opt_proto, optional, protos, required};
 use crate::api::{
-    Actor, Booking, BookingPatch, BookingQuery, CancellationPolicy, HistoryEntry, IdempotencyKey,
-    NewBooking, NightlyPrice, PriceSnapshot, Reference, Refund, UpgradeNote,
+    Actor, Booking, BookingPatch, BookingPayment, BookingQuery, CancellationPolicy, HistoryEntry,
+    IdempotencyKey, NewBooking, NightlyPrice, PriceSnapshot, Reference, Refund, UpgradeNote,
 };
 
 impl Wire for NightlyPrice {
@@ -109,7 +109,10 @@ impl Wire for Booking {
             special_requests: self.special_requests.clone(),
             price: Some(self.price.to_proto()),
             cancellation_policy: Some(self.cancellation_policy.to_proto()),
-            payment: self.payment.to_proto(),
+            payment: self.payment.status.to_proto(),
+            payment_id: self.payment.payment_id.map(|id| id.to_string()),
+            checkout_url: self.payment.checkout_url.clone(),
+            payment_refunded: self.payment.refunded.map(|m| m.to_proto()),
             paid: Some(self.paid.to_proto()),
             refund: opt_proto(self.refund.as_ref()),
             upgrade: opt_proto(self.upgrade.as_ref()),
@@ -138,7 +141,19 @@ impl Wire for Booking {
             special_requests: p.special_requests,
             price: required(at, "price", p.price)?,
             cancellation_policy: required(at, "cancellation_policy", p.cancellation_policy)?,
-            payment: field(at, "payment", p.payment)?,
+            payment: BookingPayment {
+                status: field(at, "payment", p.payment)?,
+                payment_id: p
+                    .payment_id
+                    .map(|id| {
+                        uuid::Uuid::parse_str(&id).map_err(|_| {
+                            Error::invalid_field(&at.field("payment_id"), "must be a UUID")
+                        })
+                    })
+                    .transpose()?,
+                checkout_url: p.checkout_url,
+                refunded: optional(at, "payment_refunded", p.payment_refunded)?,
+            },
             paid: required(at, "paid", p.paid)?,
             refund: optional(at, "refund", p.refund)?,
             upgrade: optional(at, "upgrade", p.upgrade)?,
@@ -369,6 +384,12 @@ mod tests {
             innkeeper_kernel::RoomId::new(),
         ];
         booking.special_requests = Some("late arrival".to_owned());
+        booking.payment = BookingPayment {
+            status: crate::api::PaymentState::Refunded,
+            payment_id: Some(uuid::Uuid::now_v7()),
+            checkout_url: Some("http://127.0.0.1:8080/provider/checkout/pi_1".to_owned()),
+            refunded: Some(crate::fixtures::eur(12_900)),
+        };
         assert_eq!(
             Booking::from_proto(booking.to_proto(), &At::ROOT),
             Ok(booking.clone())
@@ -377,6 +398,10 @@ mod tests {
         proto.room_ids[1] = "room-2".to_owned();
         let err = Booking::from_proto(proto, &At::Name("booking")).expect_err("bad room id");
         assert_eq!(err.errors[0].field, "booking.room_ids[1]");
+        let mut proto = booking.to_proto();
+        proto.payment_id = Some("pay-1".to_owned());
+        let err = Booking::from_proto(proto, &At::Name("booking")).expect_err("bad payment id");
+        assert_eq!(err.errors[0].field, "booking.payment_id");
     }
 
     #[test]

@@ -169,6 +169,7 @@ async fn harness_reaching(reach: Reach) -> Harness {
     let module = BookingModule::start(
         &booking_db.db,
         catalog_client,
+        None,
         Arc::new(clock.clone()),
         BookingSettings::default(),
     )

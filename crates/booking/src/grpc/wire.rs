@@ -326,6 +326,8 @@ impl Wire for PaymentState {
         let state = match self {
             PaymentState::AwaitingPayment => pb::PaymentState::AwaitingPayment,
             PaymentState::Paid => pb::PaymentState::Paid,
+            PaymentState::Failed => pb::PaymentState::Failed,
+            PaymentState::Refunded => pb::PaymentState::Refunded,
         };
         state.into()
     }
@@ -333,9 +335,13 @@ impl Wire for PaymentState {
         match pb::PaymentState::try_from(proto) {
             Ok(pb::PaymentState::AwaitingPayment) => Ok(PaymentState::AwaitingPayment),
             Ok(pb::PaymentState::Paid) => Ok(PaymentState::Paid),
-            Ok(pb::PaymentState::Unspecified) | Err(_) => {
-                unknown_value(at, "PAYMENT_STATE_AWAITING_PAYMENT, PAYMENT_STATE_PAID")
-            }
+            Ok(pb::PaymentState::Failed) => Ok(PaymentState::Failed),
+            Ok(pb::PaymentState::Refunded) => Ok(PaymentState::Refunded),
+            Ok(pb::PaymentState::Unspecified) | Err(_) => unknown_value(
+                at,
+                "PAYMENT_STATE_AWAITING_PAYMENT, PAYMENT_STATE_PAID, PAYMENT_STATE_FAILED, \
+                 PAYMENT_STATE_REFUNDED",
+            ),
         }
     }
 }
@@ -389,7 +395,7 @@ mod tests {
             PriceRule::from_proto(PriceRule::Complimentary.to_proto(), &At::ROOT),
             Ok(PriceRule::Complimentary)
         );
-        for state in [PaymentState::AwaitingPayment, PaymentState::Paid] {
+        for state in PaymentState::ALL {
             assert_eq!(
                 PaymentState::from_proto(state.to_proto(), &At::ROOT),
                 Ok(state)

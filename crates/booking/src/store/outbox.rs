@@ -31,6 +31,7 @@ pub(crate) fn outbox_event(event: &RecordedEvent, booking: &Booking) -> Result<E
         BookingEvent::Created(_) => build(booking, BookingCreated(notice)),
         BookingEvent::Confirmed { .. } => build(booking, BookingConfirmed(notice)),
         BookingEvent::Cancelled { .. } => build(booking, BookingCancelled(notice)),
+        BookingEvent::Refunded { .. } => build(booking, BookingRefunded(notice)),
         BookingEvent::Expired {} => build(booking, BookingExpired(notice)),
         BookingEvent::CheckedIn { .. } => build(booking, BookingCheckedIn(notice)),
         BookingEvent::CheckedOut {} => build(booking, BookingCheckedOut(notice)),

@@ -22,6 +22,7 @@ mod hotels;
 mod identity;
 mod inventory;
 mod offer_json;
+mod payments;
 mod rooms;
 
 /// What every handler can reach.
@@ -30,6 +31,7 @@ pub(crate) struct AppState {
     pub(crate) catalog: CatalogClient,
     pub(crate) identity: IdentityClient,
     pub(crate) booking: Option<BookingClient>,
+    pub(crate) payment: Option<innkeeper_payment::api::PaymentClient>,
     pub(crate) settings: Arc<GatewaySettings>,
 }
 
@@ -46,6 +48,7 @@ pub(crate) struct AppState {
         (name = "identity", description = "Accounts, tokens and the caller's profile"),
         (name = "catalog", description = "Hotels, room types, rooms, rates, inventory and availability"),
         (name = "bookings", description = "Bookings: book, read, list, change, cancel, front desk, history"),
+        (name = "payments", description = "A booking's payment: amount, status, refunds"),
         (name = "meta", description = "Service information")
     ),
     components(schemas(crate::Problem)),
@@ -109,6 +112,7 @@ pub(crate) fn api_v1() -> OpenApiRouter<AppState> {
         .routes(routes!(bookings::check_out))
         .routes(routes!(bookings::no_show))
         .routes(routes!(bookings::upgrade))
+        .routes(routes!(payments::get_payment))
 }
 
 /// Documents, on every operation, the failures any endpoint may answer (500, 503 with

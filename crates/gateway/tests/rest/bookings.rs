@@ -318,3 +318,31 @@ async fn the_hotel_upgrades_a_booking_and_the_front_desk_needs_a_paid_one() {
         .await;
     assert_eq!(reply.status.as_u16(), 403, "{}", reply.text);
 }
+
+#[tokio::test]
+async fn payments_answer_503_on_a_node_without_the_payment_service() {
+    let (_hotelier, guest, _) = one_room().await;
+    let reply = guest.get(&format!("/api/v1/payments/{}", uuid_v4())).await;
+    reply.assert_problem(503, "unavailable", None);
+    assert_eq!(reply.header("retry-after"), "1");
+    let reply = guest.get("/api/v1/payments/not-a-uuid").await;
+    reply.assert_problem(400, "invalid_request", Some("id"));
+    let anonymous = anonymous_app().await;
+    let reply = anonymous
+        .get(&format!("/api/v1/payments/{}", uuid_v4()))
+        .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.text);
+}
+
+#[tokio::test]
+async fn a_booking_made_without_a_payment_service_awaits_payment_without_a_link() {
+    let (_hotelier, guest, request) = one_room().await;
+    let created = guest.post("/api/v1/bookings", request).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    assert_eq!(
+        created.body["payment"],
+        json!({"status": "awaiting_payment"}),
+        "{}",
+        created.text
+    );
+}

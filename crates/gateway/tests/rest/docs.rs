@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::support::*;
 
 /// Every path of the API; GET and POST share `/hotels`, GET and PATCH `/hotels/{id}`.
-const API_PATHS: [&str; 28] = [
+const API_PATHS: [&str; 29] = [
     "/.well-known/jwks.json",
     "/.well-known/openid-configuration",
     "/api/v1/auth/register",
@@ -35,6 +35,7 @@ const API_PATHS: [&str; 28] = [
     "/api/v1/bookings/{id}/check-out",
     "/api/v1/bookings/{id}/no-show",
     "/api/v1/bookings/{id}/upgrade",
+    "/api/v1/payments/{id}",
 ];
 
 #[tokio::test]
@@ -95,7 +96,14 @@ async fn the_openapi_document_describes_every_path() {
     let schemas = reply.body["components"]["schemas"]
         .as_object()
         .expect("schemas");
-    for schema in ["Problem", "Hotel", "NewHotel", "Offer"] {
+    for schema in [
+        "Problem",
+        "Hotel",
+        "NewHotel",
+        "Offer",
+        "BookingPayment",
+        "Payment",
+    ] {
         assert!(schemas.contains_key(schema), "{schema} missing");
     }
     assert_eq!(

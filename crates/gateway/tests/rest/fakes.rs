@@ -177,6 +177,7 @@ pub fn broken_upstream() -> innkeeper_gateway::Upstream {
         catalog: CatalogClient::new(Arc::new(Broken)),
         identity: innkeeper_identity::api::IdentityClient::new(Arc::new(NoIdentity)),
         booking: None,
+        payment: None,
         verifier: Arc::new(
             Verifier::from_settings(
                 &AuthSettings::default(),

@@ -148,6 +148,7 @@ pub async fn anonymous_app() -> TestApp {
     let booking = BookingModule::start(
         &booking_db.db,
         catalog.clone(),
+        None,
         clock.clone(),
         BookingSettings::default(),
     )
@@ -158,6 +159,7 @@ pub async fn anonymous_app() -> TestApp {
         catalog: catalog.clone(),
         identity: identity.clone(),
         booking: Some(booking),
+        payment: None,
         verifier: verifier.clone(),
     };
     TestApp {

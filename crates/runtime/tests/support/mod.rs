@@ -387,6 +387,7 @@ impl TestNode {
         let module = BookingModule::start(
             &db,
             self.catalog.clone(),
+            None,
             Arc::new(innkeeper_kernel::SystemClock),
             self.config.booking_settings(),
         )

@@ -11,7 +11,7 @@ pub(super) async fn a_guest_books_a_stay_held_under_the_booking_id(world: World)
         .result
         .expect("create");
     assert_eq!(booking.status, BookingStatus::PendingPayment);
-    assert_eq!(booking.payment, PaymentState::AwaitingPayment);
+    assert_eq!(booking.payment.status, PaymentState::AwaitingPayment);
     assert_eq!(booking.guest_id, ana.user_id);
     assert_eq!(booking.hotel_owner_id, world.owner.user_id);
     assert_eq!(booking.price.total, eur(25_800));

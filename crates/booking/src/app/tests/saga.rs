@@ -136,7 +136,7 @@ pub(super) async fn payment_succeeded_confirms_the_booking_and_sells_the_hold_on
 
     let confirmed = world.bookings.get(&ana, booking.id).await.expect("get");
     assert_eq!(confirmed.status, BookingStatus::Confirmed);
-    assert_eq!(confirmed.payment, PaymentState::Paid);
+    assert_eq!(confirmed.payment.status, PaymentState::Paid);
     assert_eq!(confirmed.paid, eur(25_800));
     assert_eq!(confirmed.version, 2);
     let hold = world.catalog.get_hold(booking.hold_id).await.expect("hold");

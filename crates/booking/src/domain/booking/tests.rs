@@ -19,7 +19,7 @@ fn a_new_booking_waits_for_payment_with_its_snapshots() {
     assert_eq!(event.version, 1);
     assert_eq!(booking.version, 1);
     assert_eq!(booking.status, BookingStatus::PendingPayment);
-    assert_eq!(booking.payment, PaymentState::AwaitingPayment);
+    assert_eq!(booking.payment.status, PaymentState::AwaitingPayment);
     assert_eq!(
         booking.hold_id,
         booking.id.hold_id(),
@@ -46,7 +46,7 @@ fn the_happy_path_is_rebuilt_from_its_events() {
     .expect("confirm");
     assert_eq!(paid.booking.status, BookingStatus::Confirmed);
     assert_eq!(paid.booking.paid, eur(25_800));
-    assert_eq!(paid.booking.payment, PaymentState::Paid);
+    assert_eq!(paid.booking.payment.status, PaymentState::Paid);
     events.push(paid.event);
     let room = RoomId::new();
     let arrival = T0 + Duration::days(36);
@@ -329,7 +329,149 @@ fn attempt(booking: &Booking, action: Action, rng: &mut impl rand::Rng) -> Resul
             let hold = (HoldId::new(), at + Duration::minutes(15));
             upgrade(booking, RoomTypeId::new(), hold, CHECK_IN, staff(), at)
         }
+        Action::RecordRefund => record_refund(booking, refund_of(100, 100), payment(), at),
     }
+}
+
+/// A refund the payment service made.
+fn refund_of(amount: i64, total: i64) -> RefundMade {
+    RefundMade {
+        payment_id: uuid::Uuid::nil(),
+        refund_id: uuid::Uuid::now_v7(),
+        amount: eur(amount),
+        total_refunded: eur(total),
+        reason: "cancellation".to_owned(),
+    }
+}
+
+#[test]
+fn a_declined_payment_cancels_an_unpaid_booking_with_nothing_to_refund() {
+    let first = new_booking();
+    let payment_id = uuid::Uuid::now_v7();
+    let failed = fail_payment(
+        &first.booking,
+        payment_id,
+        "card_declined".to_owned(),
+        payment(),
+        T0 + Duration::minutes(3),
+    )
+    .expect("cancelled");
+    assert_eq!(failed.booking.status, BookingStatus::Cancelled);
+    assert_eq!(failed.booking.payment.status, PaymentState::Failed);
+    assert_eq!(failed.booking.payment.payment_id, Some(payment_id));
+    assert_eq!(
+        failed.booking.refund,
+        Some(Refund {
+            amount: eur(0),
+            rule: RefundRule::NothingPaid
+        })
+    );
+    let history = failed.event.to_history();
+    assert_eq!(history.event_type, "cancelled");
+    assert_eq!(history.data["reason"], "payment_failed");
+    assert_eq!(history.data["payment_failure"]["code"], "card_declined");
+    assert_eq!(
+        rebuild(&[first.event, failed.event]).expect("rebuilds"),
+        Some(failed.booking.clone())
+    );
+    // A paid booking is never cancelled by a decline (a later success won).
+    let paid = confirm(
+        &new_booking().booking,
+        payment_id,
+        eur(25_800),
+        payment(),
+        T0,
+    )
+    .expect("confirm");
+    let err = fail_payment(&paid.booking, payment_id, "x".into(), payment(), T0).expect_err("paid");
+    assert_eq!(err.code, ErrorCode::InvalidState);
+    // Nor one that ended.
+    let err =
+        fail_payment(&failed.booking, payment_id, "x".into(), payment(), T0).expect_err("ended");
+    assert_eq!(err.code, ErrorCode::InvalidState);
+}
+
+#[test]
+fn refunds_are_recorded_without_changing_the_status_and_rebuild_alike() {
+    let first = new_booking();
+    let paid = confirm(
+        &first.booking,
+        uuid::Uuid::nil(),
+        eur(25_800),
+        payment(),
+        T0,
+    )
+    .expect("confirm");
+    let cancelled = cancel(
+        &paid.booking,
+        None,
+        CHECK_IN - Duration::days(10),
+        staff(),
+        T0,
+    )
+    .expect("cancel");
+    let first_refund = record_refund(&cancelled.booking, refund_of(10_000, 10_000), payment(), T0)
+        .expect("refund");
+    assert_eq!(first_refund.booking.status, BookingStatus::Cancelled);
+    assert_eq!(first_refund.booking.payment.status, PaymentState::Refunded);
+    assert_eq!(first_refund.booking.payment.refunded, Some(eur(10_000)));
+    let second = record_refund(
+        &first_refund.booking,
+        refund_of(15_800, 25_800),
+        payment(),
+        T0,
+    )
+    .expect("refund");
+    assert_eq!(second.booking.payment.refunded, Some(eur(25_800)));
+    assert_eq!(second.booking.version, 5);
+    assert_eq!(second.event.to_history().event_type, "refunded");
+    let events = [
+        first.event,
+        paid.event,
+        cancelled.event,
+        first_refund.event,
+        second.event,
+    ];
+    assert_eq!(
+        rebuild(&events).expect("rebuilds"),
+        Some(second.booking.clone())
+    );
+    // Another currency is refused.
+    let mut odd = refund_of(1, 1);
+    odd.amount.currency = innkeeper_kernel::Currency::parse_field("c", "USD").expect("USD");
+    let err = record_refund(&second.booking, odd, payment(), T0).expect_err("currency");
+    assert_eq!(err.code, ErrorCode::ValidationFailed);
+}
+
+#[test]
+fn the_payment_link_of_created_is_the_bookings_and_survives_every_event() {
+    let guest = crate::fixtures::guest();
+    let mut created = crate::fixtures::created(guest.user_id);
+    let link = crate::api::PaymentLink {
+        payment_id: uuid::Uuid::now_v7(),
+        checkout_url: "http://127.0.0.1:8080/provider/checkout/pi_1".to_owned(),
+    };
+    created.payment = Some(link.clone());
+    let first = create(BookingId::new(), created, Actor::user(&guest), T0).expect("create");
+    assert_eq!(first.booking.payment.payment_id, Some(link.payment_id));
+    assert_eq!(
+        first.booking.payment.checkout_url.as_deref(),
+        Some(link.checkout_url.as_str())
+    );
+    assert_eq!(
+        first.event.to_history().data["payment"]["checkout_url"],
+        link.checkout_url.as_str()
+    );
+    let paid =
+        confirm(&first.booking, link.payment_id, eur(25_800), payment(), T0).expect("confirm");
+    assert_eq!(
+        paid.booking.payment.checkout_url,
+        first.booking.payment.checkout_url
+    );
+    assert_eq!(
+        rebuild(&[first.event, paid.event]).expect("rebuilds"),
+        Some(paid.booking)
+    );
 }
 
 /// Property: over thousands of random action sequences, a command succeeds exactly when the
@@ -364,4 +506,17 @@ fn random_walks_agree_with_the_status_machine_and_the_rebuild() {
             assert_eq!(rebuild(&events).expect("rebuilds").as_ref(), Some(&booking));
         }
     }
+}
+
+#[test]
+fn bookings_stored_before_payment_links_still_read() {
+    let booking = new_booking().booking;
+    let mut stored = serde_json::to_value(&booking).expect("json");
+    stored["payment"] = serde_json::json!("paid");
+    let read: Booking = serde_json::from_value(stored).expect("the old form reads");
+    assert_eq!(read.payment.status, PaymentState::Paid);
+    assert_eq!(read.payment.checkout_url, None);
+    let now: Booking =
+        serde_json::from_value(serde_json::to_value(&booking).expect("json")).expect("reads");
+    assert_eq!(now, booking);
 }

@@ -1,0 +1,350 @@
+//! The payment saga end to end in the embedded shape, through REST and the provider
+//! imitation's own API (mounted under `/provider` on the same node):
+//!
+//! - book: `201` with `payment.checkout_url`; pay with `pm_card_visa` at the provider; its
+//!   signed webhook reaches the payment service, whose `payment.succeeded` confirms the
+//!   booking and sells the hold; `GET /payments/{id}` shows it to its guest only;
+//! - a declined card (`pm_card_chargeDeclined`): the booking is `cancelled` (reason
+//!   `payment_failed`) and the rooms come back;
+//! - cancelling a paid booking refunds it, and the refund is recorded on the booking;
+//! - the provider down at booking: `503` with `Retry-After`, and no hold left behind.
+//!
+//! `saga_latency_in_the_embedded_shape` prints how long the saga takes (no timing is
+//! asserted): `cargo test -p innkeeper-runtime --test payment_saga -- --nocapture`.
+
+#[allow(dead_code)] // The support is shared with the race tests.
+mod support;
+
+use std::time::{Duration, Instant};
+
+use http::{Method, StatusCode};
+use serde_json::{Value, json};
+use support::{Backend, Reply, SERIAL, TestNode, first_night};
+
+/// The provider's API key in the compiled-in defaults.
+const PROVIDER_KEY: &str = "sk_test_innkeeper_development_only";
+
+/// A node with quick event delivery, so the saga's steps follow each other without idle
+/// polls.
+async fn start(backend: Backend) -> Option<TestNode> {
+    let overrides = [
+        ("events.poll_interval_ms", json!(10)),
+        ("payment.worker_poll_interval_ms", json!(20)),
+        ("payment_provider.webhook_poll_interval_ms", json!(20)),
+        ("payment_provider.webhook_backoff_base_ms", json!(50)),
+    ];
+    TestNode::start(backend, &overrides).await
+}
+
+/// A stay of two nights from the first bookable night, for one guest.
+fn stay(hotel: &str, room_type: &str) -> Value {
+    let check_in = first_night() + time::Duration::days(14);
+    json!({
+        "hotel_id": hotel,
+        "room_type_id": room_type,
+        "check_in": check_in.to_string(),
+        "check_out": (check_in + time::Duration::days(2)).to_string(),
+        "guests": 1,
+        "guest_name": "Ana Lima",
+    })
+}
+
+/// The provider's id of a booking's payment: the last segment of its checkout link.
+fn provider_intent(booking: &Value) -> String {
+    let url = booking["payment"]["checkout_url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a checkout link: {booking}"));
+    let id = url.rsplit('/').next().expect("a segment").to_owned();
+    assert!(id.starts_with("pi_"), "{url}");
+    id
+}
+
+impl TestNode {
+    /// Pays (or tries to) at the provider with a test payment method, as the checkout would.
+    async fn pay(&self, booking: &Value, method: &str) -> Reply {
+        let intent = provider_intent(booking);
+        self.send(
+            Method::POST,
+            &format!("/provider/v1/payment_intents/{intent}/confirm"),
+            Some(PROVIDER_KEY),
+            &[],
+            Some(&json!({"payment_method": method})),
+        )
+        .await
+    }
+
+    /// The booking as its guest reads it, once `done` holds of it (within 20 s).
+    async fn booking_when(&self, token: &str, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let reply = self.get(&format!("/api/v1/bookings/{id}"), token).await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+            if done(&reply.body) {
+                return reply.body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "booking {id} did not get there: {}",
+                reply.body
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// `(held, sold)` of each night of the stay.
+    async fn counters(&self, hotel: &str, room_type: &str) -> Vec<(u32, u32)> {
+        let check_in = first_night() + time::Duration::days(14);
+        self.inventory(hotel, check_in, check_in + time::Duration::days(2))
+            .await
+            .into_iter()
+            .filter(|n| n.0 == room_type)
+            .map(|(_, _, _, held, sold)| (held, sold))
+            .collect()
+    }
+}
+
+async fn the_whole_journey(backend: Backend) {
+    let _serial = SERIAL.lock().await;
+    let Some(node) = start(backend).await else {
+        return;
+    };
+    let hotel = node.hotel("Hotel Pagamento").await;
+    let room_type = node.room_type(&hotel, "Double", 12_900, 3).await;
+    let guests = node.guests(2).await;
+    let (ana, bea) = (&guests[0], &guests[1]);
+    let ready = node
+        .send(Method::GET, "/health/ready", None, &[], None)
+        .await;
+    assert_eq!(
+        ready.body["checks"]["payment_database"],
+        "up",
+        "{}",
+        ready.text()
+    );
+
+    // Book: the answer carries where to pay.
+    let reply = node
+        .post("/api/v1/bookings", ana, &stay(&hotel, &room_type))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    let booking = reply.body;
+    assert_eq!(booking["status"], "pending_payment");
+    assert_eq!(booking["payment"]["status"], "awaiting_payment");
+    let checkout = booking["payment"]["checkout_url"]
+        .as_str()
+        .expect("checkout_url");
+    assert!(
+        checkout.starts_with(&format!(
+            "{}/checkout/pi_",
+            node.config.payment_provider.public_url
+        )),
+        "{checkout}"
+    );
+    let id = booking["id"].as_str().expect("id").to_owned();
+    let payment_id = booking["payment"]["payment_id"]
+        .as_str()
+        .expect("payment_id")
+        .to_owned();
+    assert_eq!(
+        node.counters(&hotel, &room_type).await,
+        vec![(1, 0), (1, 0)]
+    );
+
+    // The payment, to its guest only.
+    let reply = node
+        .get(&format!("/api/v1/payments/{payment_id}"), ana)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(reply.body["status"], "requires_payment");
+    assert_eq!(reply.body["amount"], booking["price"]["total"]);
+    assert_eq!(reply.body["booking_id"], id.as_str());
+    for token in [bea.as_str(), node.owner.as_str()] {
+        let reply = node
+            .get(&format!("/api/v1/payments/{payment_id}"), token)
+            .await;
+        assert!(reply.is_problem(404, "not_found"), "{}", reply.text());
+    }
+
+    // Pay at the provider: its webhook reaches payment, payment.succeeded confirms.
+    let paid = node.pay(&booking, "pm_card_visa").await;
+    assert_eq!(paid.status, StatusCode::OK, "{}", paid.text());
+    let confirmed = node
+        .booking_when(ana, &id, |b| b["status"] == "confirmed")
+        .await;
+    assert_eq!(confirmed["payment"]["status"], "paid");
+    assert_eq!(confirmed["paid"], booking["price"]["total"]);
+    assert_eq!(confirmed["payment"]["checkout_url"], checkout);
+    assert_eq!(
+        node.counters(&hotel, &room_type).await,
+        vec![(0, 1), (0, 1)]
+    );
+    let reply = node
+        .get(&format!("/api/v1/payments/{payment_id}"), ana)
+        .await;
+    assert_eq!(reply.body["status"], "succeeded", "{}", reply.text());
+
+    // A declined card: the booking is cancelled and the rooms come back.
+    let reply = node
+        .post("/api/v1/bookings", bea, &stay(&hotel, &room_type))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    let declined_booking = reply.body;
+    let declined_id = declined_booking["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        node.counters(&hotel, &room_type).await,
+        vec![(1, 1), (1, 1)]
+    );
+    let declined = node.pay(&declined_booking, "pm_card_chargeDeclined").await;
+    assert!(declined.status.is_client_error(), "{}", declined.text());
+    let cancelled = node
+        .booking_when(bea, &declined_id, |b| b["status"] == "cancelled")
+        .await;
+    assert_eq!(cancelled["payment"]["status"], "failed");
+    let history = node
+        .get(&format!("/api/v1/bookings/{declined_id}/history"), bea)
+        .await;
+    let last = &history.body.as_array().expect("history")[1];
+    assert_eq!(last["type"], "cancelled");
+    assert_eq!(last["data"]["reason"], "payment_failed", "{last}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while node.counters(&hotel, &room_type).await != vec![(0, 1), (0, 1)] {
+        assert!(
+            Instant::now() < deadline,
+            "the declined booking's rooms came back"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // Cancelling the paid booking refunds it; the refund is recorded on the booking.
+    let reply = node
+        .post(&format!("/api/v1/bookings/{id}/cancel"), ana, &json!({}))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let refund = reply.body["refund"]["amount"].clone();
+    assert_eq!(refund, booking["price"]["total"], "free cancellation");
+    let refunded = node
+        .booking_when(ana, &id, |b| b["payment"]["status"] == "refunded")
+        .await;
+    assert_eq!(refunded["status"], "cancelled", "status unchanged");
+    assert_eq!(refunded["payment"]["refunded"], refund);
+    let history = node
+        .get(&format!("/api/v1/bookings/{id}/history"), ana)
+        .await;
+    let last = history.body.as_array().expect("history").last().cloned();
+    assert_eq!(
+        last.as_ref().map(|e| e["type"].clone()),
+        Some(json!("refunded"))
+    );
+    let reply = node
+        .get(&format!("/api/v1/payments/{payment_id}"), ana)
+        .await;
+    assert_eq!(reply.body["amount_refunded"], refund, "{}", reply.text());
+    assert_eq!(
+        node.counters(&hotel, &room_type).await,
+        vec![(0, 0), (0, 0)]
+    );
+
+    // The provider down at booking: 503 fast, with Retry-After, and no hold left.
+    let down = node
+        .send(
+            Method::POST,
+            "/provider/_admin/faults",
+            Some(PROVIDER_KEY),
+            &[],
+            Some(&json!({"down": true})),
+        )
+        .await;
+    assert_eq!(down.status, StatusCode::OK, "{}", down.text());
+    let started = Instant::now();
+    let reply = node
+        .post("/api/v1/bookings", ana, &stay(&hotel, &room_type))
+        .await;
+    assert!(reply.is_problem(503, "unavailable"), "{}", reply.text());
+    assert!(!reply.header("retry-after").is_empty(), "Retry-After");
+    eprintln!(
+        "[{backend:?}] provider down: 503 in {:.1?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        node.counters(&hotel, &room_type).await,
+        vec![(0, 0), (0, 0)]
+    );
+    let mine = node.get("/api/v1/bookings", ana).await;
+    assert_eq!(
+        mine.body["items"].as_array().map(Vec::len),
+        Some(1),
+        "nothing recorded: {}",
+        mine.text()
+    );
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_payment_saga_end_to_end_on_sqlite() {
+    the_whole_journey(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_payment_saga_end_to_end_on_postgres() {
+    the_whole_journey(Backend::Postgres).await;
+}
+
+/// The value at quantile `q` of sorted durations.
+fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    let rank = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+/// Prints the saga's latency over 50 bookings made and paid one after another: from the
+/// payment at the provider to the booking read back `confirmed` (webhook, payment event,
+/// confirmation, hold sold), and from `POST /bookings` to the same point. With the
+/// compiled-in defaults (poll intervals included).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn saga_latency_in_the_embedded_shape() {
+    const BOOKINGS: usize = 50;
+    let _serial = SERIAL.lock().await;
+    let Some(node) = TestNode::start(Backend::Sqlite, &[]).await else {
+        return;
+    };
+    let hotel = node.hotel("Hotel Cronómetro").await;
+    let room_type = node.room_type(&hotel, "Double", 9_900, 1).await;
+    let guest = node.guests(1).await.remove(0);
+    let (mut after_payment, mut end_to_end, mut create) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..BOOKINGS {
+        let check_in = first_night() + time::Duration::days(20 + 2 * i as i64);
+        let request = json!({
+            "hotel_id": hotel, "room_type_id": room_type, "check_in": check_in.to_string(),
+            "check_out": (check_in + time::Duration::days(1)).to_string(), "guests": 1,
+            "guest_name": "Tim Keeper",
+        });
+        let started = Instant::now();
+        let reply = node.post("/api/v1/bookings", &guest, &request).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+        create.push(started.elapsed());
+        let id = reply.body["id"].as_str().expect("id").to_owned();
+        let paying = Instant::now();
+        let paid = node.pay(&reply.body, "pm_card_visa").await;
+        assert_eq!(paid.status, StatusCode::OK, "{}", paid.text());
+        node.booking_when(&guest, &id, |b| b["status"] == "confirmed")
+            .await;
+        after_payment.push(paying.elapsed());
+        end_to_end.push(started.elapsed());
+    }
+    for (name, samples) in [
+        ("POST /bookings (hold + payment intent)", &mut create),
+        (
+            "paid at the provider -> booking confirmed",
+            &mut after_payment,
+        ),
+        ("POST /bookings -> confirmed", &mut end_to_end),
+    ] {
+        samples.sort();
+        eprintln!(
+            "[saga latency, embedded, SQLite, {BOOKINGS} bookings] {name}: p50 {:.1?}, p99 {:.1?}, max {:.1?}",
+            quantile(samples, 0.5),
+            quantile(samples, 0.99),
+            samples[samples.len() - 1]
+        );
+    }
+    node.stop().await;
+}
