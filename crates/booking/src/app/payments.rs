@@ -178,6 +178,16 @@ impl Consumer for PaymentOutcomes {
         vec![PAYMENT_TOPIC.to_owned()]
     }
 
+    /// Only the payment outcomes it records.
+    fn wants(&self, event: &Event) -> bool {
+        [
+            PaymentSucceeded::TYPE,
+            PaymentFailed::TYPE,
+            PaymentRefunded::TYPE,
+        ]
+        .contains(&event.event_type.as_str())
+    }
+
     async fn handle(&self, tx: &mut Tx, event: &Event) -> Result<(), HandlerError> {
         if event.event_type == PaymentSucceeded::TYPE {
             let paid: PaymentSucceeded = event.decode()?;

@@ -115,6 +115,11 @@ impl Consumer for BookingOutcomes {
         vec![BOOKING_TOPIC.to_owned()]
     }
 
+    /// Only the ends of bookings: expired and cancelled.
+    fn wants(&self, event: &Event) -> bool {
+        event.event_type == BOOKING_EXPIRED || event.event_type == BOOKING_CANCELLED
+    }
+
     async fn handle(&self, tx: &mut Tx, event: &Event) -> Result<(), HandlerError> {
         let expired = event.event_type == BOOKING_EXPIRED;
         if !expired && event.event_type != BOOKING_CANCELLED {
