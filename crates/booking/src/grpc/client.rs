@@ -275,12 +275,12 @@ impl BookingApi for BookingGrpcClient {
     }
 
     async fn list(&self, _caller: &Principal, query: BookingQuery) -> Result<Page<Booking>> {
-        decode(
-            self.call(query.to_proto(), |mut c, r| async move {
+        let resp = self
+            .call(query.to_proto(), |mut c, r| async move {
                 c.list_bookings(r).await
             })
-            .await?,
-        )
+            .await?;
+        super::messages::page_from_proto(resp, &At::ROOT).map_err(malformed)
     }
 
     async fn history(&self, _caller: &Principal, id: BookingId) -> Result<Vec<HistoryEntry>> {

@@ -3,7 +3,9 @@
 use innkeeper_kernel::{Error, Page, Result};
 use innkeeper_proto::booking::v1 as pb;
 
-use super::wire::{At, Wire, field, list, opt_proto, optional, protos, required};
+use super::wire::{
+    At, Wire, field, list, opt_proto, optional, protos, required, role_from_proto, role_to_proto,
+};
 use crate::api::{
     Actor, Booking, BookingPatch, BookingPayment, BookingQuery, CancellationPolicy, HistoryEntry,
     IdempotencyKey, NewBooking, NightlyPrice, PriceSnapshot, Reference, Refund, UpgradeNote,
@@ -241,20 +243,20 @@ impl Wire for BookingQuery {
     }
 }
 
-impl Wire for Page<Booking> {
-    type Proto = pb::ListBookingsResponse;
-    fn to_proto(&self) -> pb::ListBookingsResponse {
-        pb::ListBookingsResponse {
-            items: protos(&self.items),
-            next_cursor: self.next_cursor.clone(),
-        }
+/// A page of bookings as a response (`Page` is the kernel's, so not a [`Wire`] of this crate).
+pub(crate) fn page_to_proto(page: &Page<Booking>) -> pb::ListBookingsResponse {
+    pb::ListBookingsResponse {
+        items: protos(&page.items),
+        next_cursor: page.next_cursor.clone(),
     }
-    fn from_proto(p: pb::ListBookingsResponse, at: &At<'_>) -> Result<Self> {
-        Ok(Page {
-            items: list(at, "items", p.items)?,
-            next_cursor: p.next_cursor,
-        })
-    }
+}
+
+/// A page of bookings from a response.
+pub(crate) fn page_from_proto(p: pb::ListBookingsResponse, at: &At<'_>) -> Result<Page<Booking>> {
+    Ok(Page {
+        items: list(at, "items", p.items)?,
+        next_cursor: p.next_cursor,
+    })
 }
 
 impl Wire for Actor {
@@ -263,7 +265,7 @@ impl Wire for Actor {
         let kind = match self {
             Actor::User { user_id, role } => pb::actor::Kind::User(pb::UserActor {
                 user_id: user_id.to_proto(),
-                role: role.to_proto(),
+                role: role_to_proto(*role),
             }),
             Actor::Service { name } => {
                 pb::actor::Kind::Service(pb::ServiceActor { name: name.clone() })
@@ -277,7 +279,7 @@ impl Wire for Actor {
                 let at = at.field("user");
                 Ok(Actor::User {
                     user_id: field(&at, "user_id", user.user_id)?,
-                    role: field(&at, "role", user.role)?,
+                    role: role_from_proto(user.role, &at.field("role"))?,
                 })
             }
             Some(pb::actor::Kind::Service(service)) => Ok(Actor::Service { name: service.name }),

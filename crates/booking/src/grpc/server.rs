@@ -277,10 +277,10 @@ impl BookingService for BookingGrpcServer {
             async {
                 let (caller, req) = self.with_caller(request).await?;
                 let query = BookingQuery::from_proto(req, &At::ROOT)?;
-                Ok(caller
+                let page = caller
                     .acting(self.api.list(&caller.principal, query))
-                    .await?
-                    .to_proto())
+                    .await?;
+                Ok(super::messages::page_to_proto(&page))
             }
             .await,
         )
