@@ -16,8 +16,9 @@
 use std::future::Future;
 use std::time::Duration;
 
-use innkeeper_kernel::{Error, Page, Principal, Result, RoomId, RoomTypeId};
+use innkeeper_kernel::{Error, ErrorCode, Page, Principal, Result, RoomId, RoomTypeId};
 use innkeeper_platform::grpc::{error_from_status_of, forward_credential};
+use innkeeper_platform::resilience::{Downstream, Idempotency, ResilienceConfig};
 use innkeeper_proto::booking::v1 as pb;
 use pb::booking_service_client::BookingServiceClient;
 use tonic::Status;
@@ -43,15 +44,36 @@ type Client = BookingServiceClient<Channel>;
 pub struct BookingGrpcClient {
     client: Client,
     timeout: Duration,
+    /// Deadlines, retries of idempotent calls, the circuit breaker (downstream `booking`).
+    downstream: Downstream,
 }
 
 impl BookingGrpcClient {
-    /// A client over `channel`; every call must finish within `timeout`.
+    /// A client over `channel`; every call must finish within `timeout`. Reads, and changes
+    /// that carry an idempotency key, are retried within that time on `unavailable`; changes
+    /// without a key are tried once. A booking service that keeps failing opens the circuit
+    /// breaker, and calls fail fast until a probe succeeds.
     pub fn new(channel: Channel, timeout: Duration) -> Self {
         let client = BookingServiceClient::new(channel)
             .max_decoding_message_size(MAX_RESPONSE_BYTES)
             .max_encoding_message_size(MAX_REQUEST_BYTES);
-        Self { client, timeout }
+        let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        let resilience = ResilienceConfig {
+            attempt_timeout_ms: ms,
+            deadline_ms: ms,
+            ..ResilienceConfig::default()
+        };
+        Self {
+            client,
+            timeout,
+            downstream: Downstream::new(SERVICE, resilience),
+        }
+    }
+
+    /// Replaces the resilience settings (retries, budget, breaker).
+    pub fn with_resilience(mut self, config: ResilienceConfig) -> Self {
+        self.downstream = Downstream::new(SERVICE, config);
+        self
     }
 
     /// A client of the booking service at `endpoint` (`http://host:port`, or `host:port`).
@@ -89,24 +111,52 @@ impl BookingGrpcClient {
         )
     }
 
-    /// Runs one RPC and maps every failure to the booking service's [`Error`].
+    /// Runs one read through the resilience layer and maps every failure to the booking
+    /// service's [`Error`].
     async fn call<Req, Resp, F, Fut>(&self, message: Req, rpc: F) -> Result<Resp>
     where
-        F: FnOnce(Client, tonic::Request<Req>) -> Fut,
+        Req: Clone,
+        F: Fn(Client, tonic::Request<Req>) -> Fut,
         Fut: Future<Output = std::result::Result<tonic::Response<Resp>, Status>>,
     {
-        self.exchange(message, rpc)
-            .await?
-            .map_err(|status| error_from_status_of(SERVICE, &status))
+        let (message, rpc) = (&message, &rpc);
+        self.downstream
+            .call(Idempotency::Safe, || async move {
+                self.exchange(message.clone(), rpc)
+                    .await?
+                    .map_err(|status| error_from_status_of(SERVICE, &status))
+            })
+            .await
     }
 
     /// Runs one change and gives its answer as the service gave it, stored answers marked.
-    async fn keyed<Req, F, Fut>(&self, message: Req, rpc: F) -> Idempotent<Booking>
+    /// With an idempotency key it is retried like a read (the service runs it once per key);
+    /// without one it is tried once. The service's own answers (`sold_out`, a replayed
+    /// error) pass through the breaker as answers; only a failing service counts against it.
+    async fn keyed<Req, F, Fut>(&self, keyed: bool, message: Req, rpc: F) -> Idempotent<Booking>
     where
-        F: FnOnce(Client, tonic::Request<Req>) -> Fut,
+        Req: Clone,
+        F: Fn(Client, tonic::Request<Req>) -> Fut,
         Fut: Future<Output = std::result::Result<tonic::Response<pb::BookingReply>, Status>>,
     {
-        match self.exchange(message, rpc).await {
+        let idempotency = if keyed {
+            Idempotency::Safe
+        } else {
+            Idempotency::Unsafe
+        };
+        let (message, rpc) = (&message, &rpc);
+        let exchanged = self
+            .downstream
+            .call(idempotency, || async move {
+                match self.exchange(message.clone(), rpc).await? {
+                    Err(status) if !replayed(&status) && is_failure(&status) => {
+                        Err(error_from_status_of(SERVICE, &status))
+                    }
+                    answer => Ok(answer),
+                }
+            })
+            .await;
+        match exchanged {
             Err(err) => Idempotent::fresh(Err(err)),
             Ok(Ok(reply)) => Idempotent {
                 result: required(&At::ROOT, "booking", reply.booking).map_err(malformed),
@@ -114,13 +164,26 @@ impl BookingGrpcClient {
             },
             Ok(Err(status)) => Idempotent {
                 result: Err(error_from_status_of(SERVICE, &status)),
-                replayed: status
-                    .metadata()
-                    .get(REPLAYED_METADATA)
-                    .is_some_and(|value| value == "true"),
+                replayed: replayed(&status),
             },
         }
     }
+}
+
+/// Whether a status is a stored answer the service replayed.
+fn replayed(status: &Status) -> bool {
+    status
+        .metadata()
+        .get(REPLAYED_METADATA)
+        .is_some_and(|value| value == "true")
+}
+
+/// Whether a status says the service failed (rather than answered): what the breaker counts.
+fn is_failure(status: &Status) -> bool {
+    matches!(
+        error_from_status_of(SERVICE, status).code,
+        ErrorCode::Unavailable | ErrorCode::Timeout | ErrorCode::Internal
+    )
 }
 
 /// Decodes a response; a malformed one is the booking service's fault, not the caller's.
@@ -146,8 +209,10 @@ impl BookingApi for BookingGrpcClient {
             booking: Some(booking.to_proto()),
             idempotency_key: key_to_proto(key.as_ref()),
         };
-        self.keyed(req, |mut c, r| async move { c.create_booking(r).await })
-            .await
+        self.keyed(req.idempotency_key.is_some(), req, |mut c, r| async move {
+            c.create_booking(r).await
+        })
+        .await
     }
 
     async fn get(&self, _caller: &Principal, id: BookingId) -> Result<Booking> {
@@ -184,8 +249,10 @@ impl BookingApi for BookingGrpcClient {
             reason,
             idempotency_key: key_to_proto(key.as_ref()),
         };
-        self.keyed(req, |mut c, r| async move { c.cancel_booking(r).await })
-            .await
+        self.keyed(req.idempotency_key.is_some(), req, |mut c, r| async move {
+            c.cancel_booking(r).await
+        })
+        .await
     }
 
     async fn modify(
@@ -202,8 +269,10 @@ impl BookingApi for BookingGrpcClient {
             patch: Some(patch.to_proto()),
             idempotency_key: key_to_proto(key.as_ref()),
         };
-        self.keyed(req, |mut c, r| async move { c.modify_booking(r).await })
-            .await
+        self.keyed(req.idempotency_key.is_some(), req, |mut c, r| async move {
+            c.modify_booking(r).await
+        })
+        .await
     }
 
     async fn upgrade(
@@ -220,8 +289,10 @@ impl BookingApi for BookingGrpcClient {
             if_match,
             idempotency_key: key_to_proto(key.as_ref()),
         };
-        self.keyed(req, |mut c, r| async move { c.upgrade_booking(r).await })
-            .await
+        self.keyed(req.idempotency_key.is_some(), req, |mut c, r| async move {
+            c.upgrade_booking(r).await
+        })
+        .await
     }
 
     async fn check_in(
@@ -238,8 +309,10 @@ impl BookingApi for BookingGrpcClient {
             if_match,
             idempotency_key: key_to_proto(key.as_ref()),
         };
-        self.keyed(req, |mut c, r| async move { c.check_in(r).await })
-            .await
+        self.keyed(req.idempotency_key.is_some(), req, |mut c, r| async move {
+            c.check_in(r).await
+        })
+        .await
     }
 
     async fn check_out(
@@ -254,8 +327,10 @@ impl BookingApi for BookingGrpcClient {
             if_match,
             idempotency_key: key_to_proto(key.as_ref()),
         };
-        self.keyed(req, |mut c, r| async move { c.check_out(r).await })
-            .await
+        self.keyed(req.idempotency_key.is_some(), req, |mut c, r| async move {
+            c.check_out(r).await
+        })
+        .await
     }
 
     async fn no_show(
@@ -270,8 +345,10 @@ impl BookingApi for BookingGrpcClient {
             if_match,
             idempotency_key: key_to_proto(key.as_ref()),
         };
-        self.keyed(req, |mut c, r| async move { c.no_show(r).await })
-            .await
+        self.keyed(req.idempotency_key.is_some(), req, |mut c, r| async move {
+            c.no_show(r).await
+        })
+        .await
     }
 
     async fn list(&self, _caller: &Principal, query: BookingQuery) -> Result<Page<Booking>> {

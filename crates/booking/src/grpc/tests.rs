@@ -867,3 +867,38 @@ async fn an_unreachable_booking_service_is_unavailable() {
         ErrorCode::Unavailable
     );
 }
+
+#[tokio::test]
+async fn a_booking_service_that_stays_down_opens_the_breaker() {
+    use innkeeper_platform::resilience::{BreakerConfig, ResilienceConfig, is_rejected};
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    drop(listener);
+    let client = BookingGrpcClient::connect(&addr.to_string(), StdDuration::from_secs(2))
+        .await
+        .expect("lazy")
+        .with_resilience(ResilienceConfig {
+            max_attempts: 1,
+            breaker: BreakerConfig {
+                consecutive_failures: 2,
+                open_ms: 60_000,
+                ..BreakerConfig::default()
+            },
+            ..ResilienceConfig::default()
+        });
+    let ana = guest();
+    for _ in 0..2 {
+        let err = client.get(&ana, BookingId::new()).await.expect_err("down");
+        assert!(!is_rejected(&err), "{err:?}");
+    }
+    // Open: reads and changes alike fail at once, none reaching for the service.
+    let err = client.get(&ana, BookingId::new()).await.expect_err("open");
+    assert!(is_rejected(&err), "{err:?}");
+    let answer = client
+        .cancel(&ana, BookingId::new(), None, None, key("k2"))
+        .await;
+    let err = answer.result.expect_err("open");
+    assert!(is_rejected(&err), "{err:?}");
+    assert!(!answer.replayed);
+}
