@@ -6,7 +6,7 @@
 #
 # SHAPE embedded (default): `innkeeper up`; the ceiling is /api/v1/ping, a trivial JSON endpoint
 #   of the same gateway.
-# SHAPE split: `serve --target catalog,booking` and `serve --target gateway,identity` as two processes
+# SHAPE split: `serve --target catalog` and `serve --target gateway,identity` as two processes
 #   over gRPC on the same data directory; the one-hop ceiling is the gateway's /health/ready,
 #   which makes exactly one gRPC call (the catalog's health) per request, beside a ping of the
 #   gateway process's own identity database.
@@ -49,13 +49,12 @@ case "$SHAPE" in
     CEILING=/api/v1/ping
     ;;
   split)
-    # Bookings run beside the catalog (idle here): a gateway is ready only when the services
-    # it routes to are.
-    INNKEEPER__NODE__DATA_DIR="$DATA" "$BIN" serve --target catalog,booking \
+    # A search-only gateway (no booking endpoint): the split under test is gateway -> catalog.
+    INNKEEPER__NODE__DATA_DIR="$DATA" "$BIN" serve --target catalog \
       --listen 127.0.0.1:18081 --grpc-listen 127.0.0.1:50151 > /tmp/innkeeper-bench-catalog.log 2>&1 &
     PIDS+=($!); SERVER=$!
     INNKEEPER__NODE__DATA_DIR="$DATA" INNKEEPER__CATALOG__ENDPOINT=http://127.0.0.1:50151 \
-      INNKEEPER__BOOKING__ENDPOINT=http://127.0.0.1:50151 \
+      INNKEEPER__BOOKING__ENDPOINT= \
       "$BIN" serve --target gateway,identity \
       --listen "$ADDR" --grpc-listen 127.0.0.1:50152 > /tmp/innkeeper-bench-gateway.log 2>&1 &
     PIDS+=($!); GATEWAY=$!

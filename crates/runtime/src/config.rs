@@ -298,7 +298,9 @@ impl Config {
             ("identity.endpoint", &self.identity.endpoint),
             ("booking.endpoint", &self.booking.endpoint),
         ] {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
+            // An empty booking endpoint: a gateway without bookings.
+            let optional = key == "booking.endpoint" && url.is_empty();
+            if !(optional || url.starts_with("http://") || url.starts_with("https://")) {
                 problems.push(format!("{key}: must be an http:// or https:// URL"));
             }
         }
@@ -536,6 +538,11 @@ mod tests {
         let config = Config::load(None, &[]).expect("defaults load");
         assert_eq!(config.booking.endpoint, "http://127.0.0.1:50051");
         assert!(config.booking.request_timeout_ms >= config.catalog.request_timeout_ms);
+        let searching_only = Config::load(None, &[("booking.endpoint", serde_json::json!(""))]);
+        assert!(
+            searching_only.is_ok(),
+            "an empty booking endpoint: no bookings here"
+        );
         for (key, value) in [
             ("booking.endpoint", serde_json::json!("127.0.0.1:50053")),
             ("booking.request_timeout_ms", serde_json::json!(0)),

@@ -536,6 +536,9 @@ impl Node {
             let api: Arc<dyn BookingApi> = module.service.clone();
             grpc_booking = Some(api.clone());
             Some(BookingClient::new(api))
+        } else if local.contains(&Target::Gateway) && config.booking.endpoint.is_empty() {
+            // A gateway without bookings (search only): the booking routes answer 503.
+            None
         } else if local.contains(&Target::Gateway) {
             let timeout = Duration::from_millis(config.booking.request_timeout_ms);
             let remote = BookingGrpcClient::connect(&config.booking.endpoint, timeout)

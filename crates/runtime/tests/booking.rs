@@ -285,3 +285,30 @@ async fn payment_in_the_booking_node_and_the_provider_in_another() {
         serving.await.expect("join").expect("clean stop");
     }
 }
+
+#[tokio::test]
+async fn a_gateway_without_a_booking_endpoint_is_ready_without_one() {
+    let dir = TempDir::new("runtime_search_only_gateway");
+    let config = config(
+        &dir,
+        &[
+            ("node.targets", json!(["gateway", "catalog", "identity"])),
+            ("booking.endpoint", json!("")),
+        ],
+    );
+    let node = Node::build(&config, NodeOptions::default())
+        .await
+        .expect("node");
+    assert!(node.booking().is_none());
+    let addr = node.http_addr();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let stopped = stop.clone();
+    let serving = tokio::spawn(node.run_until_stopped(async move { stopped.cancelled().await }));
+
+    let ready = get_json(addr, "/health/ready").await;
+    assert_eq!(ready["status"], "ready", "{ready}");
+    assert!(ready["checks"].get("booking").is_none(), "{ready}");
+
+    stop.cancel();
+    serving.await.expect("join").expect("stopped");
+}
