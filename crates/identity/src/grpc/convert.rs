@@ -5,6 +5,7 @@
 
 use innkeeper_kernel::{Error, Result, Role, UserId};
 use innkeeper_proto::identity::v1 as pb;
+use innkeeper_proto::wire::{At, Wire as _, required};
 use time::OffsetDateTime;
 
 use crate::api::{
@@ -12,22 +13,17 @@ use crate::api::{
     TokenPair, User,
 };
 
+/// An instant in its protobuf form (the shared conversion of `innkeeper_proto::wire`).
 pub(crate) fn timestamp(at: OffsetDateTime) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.unix_timestamp(),
-        // A nanosecond of a second is below 10^9, so it always fits.
-        nanos: i32::try_from(at.nanosecond()).unwrap_or(0),
-    }
+    at.to_proto()
 }
 
+/// The required instant `field`.
 pub(crate) fn instant(
     field: &str,
     proto: Option<prost_types::Timestamp>,
 ) -> Result<OffsetDateTime> {
-    let proto = proto.ok_or_else(|| Error::invalid_field(field, "is required"))?;
-    let nanos = i128::from(proto.seconds) * 1_000_000_000 + i128::from(proto.nanos);
-    OffsetDateTime::from_unix_timestamp_nanos(nanos)
-        .map_err(|_| Error::invalid_field(field, "is out of range"))
+    required(&At::ROOT, field, proto)
 }
 
 pub(crate) fn role_to_proto(role: Role) -> pb::Role {
