@@ -40,6 +40,7 @@ use utoipa_swagger_ui::SwaggerUi;
 pub mod auth;
 pub mod client_ip;
 mod extract;
+mod pages;
 mod params;
 mod problem;
 pub mod ratelimit;
@@ -128,6 +129,7 @@ pub fn router(upstream: Upstream, settings: GatewaySettings) -> Router {
     let router = Router::new()
         .merge(api)
         .merge(SwaggerUi::new(DOCS_PATH).url(OPENAPI_PATH, openapi))
+        .route("/bookings/{id}", axum::routing::get(pages::payment_return))
         .route("/api", axum::routing::any(problem::unknown_route))
         .route("/api/{*rest}", axum::routing::any(problem::unknown_route))
         .layer(TimeoutLayer::with_status_code(

@@ -346,3 +346,28 @@ async fn a_booking_made_without_a_payment_service_awaits_payment_without_a_link(
         created.text
     );
 }
+
+#[tokio::test]
+async fn the_checkout_returns_the_guest_to_a_page_that_says_what_happened() {
+    let app = anonymous_app().await;
+    let id = uuid_v4();
+    for (status, says) in [
+        ("succeeded", "Payment received"),
+        ("failed", "Payment declined"),
+        ("processing", "Payment processing"),
+    ] {
+        let page = app
+            .get(&format!(
+                "/bookings/{id}?payment_intent=pi_1&redirect_status={status}"
+            ))
+            .await;
+        assert_eq!(page.status.as_u16(), 200, "{}", page.text);
+        assert!(page.header("content-type").starts_with("text/html"));
+        assert!(page.text.contains(says), "{status}: {}", page.text);
+        assert!(page.text.contains(&id), "{}", page.text);
+    }
+    // Nothing echoed but a parsed id: anything else is not a booking.
+    let page = app.get("/bookings/%3Cscript%3E").await;
+    assert_eq!(page.status.as_u16(), 404);
+    assert!(!page.text.contains("<script>"), "{}", page.text);
+}
