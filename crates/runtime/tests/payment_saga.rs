@@ -289,6 +289,71 @@ async fn the_payment_saga_end_to_end_on_postgres() {
     the_whole_journey(Backend::Postgres).await;
 }
 
+/// The same saga with events on Kafka (tansu), as the distributed shape carries them: every
+/// relay publishes to the broker and every consumer (the booking's payment outcomes and hold
+/// releases, payment's booking ends) reads its topic there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_payment_saga_runs_over_kafka() {
+    let _serial = SERIAL.lock().await;
+    let Some(tansu) = innkeeper_events::testing::Tansu::start().await else {
+        return;
+    };
+    let overrides = [
+        ("events.transport", json!("kafka")),
+        ("events.kafka_brokers", json!(tansu.brokers())),
+        ("events.kafka_fetch_wait_ms", json!(10)),
+        ("payment.worker_poll_interval_ms", json!(20)),
+        ("payment_provider.webhook_poll_interval_ms", json!(20)),
+        ("payment_provider.webhook_backoff_base_ms", json!(50)),
+    ];
+    let Some(node) = TestNode::start(Backend::Sqlite, &overrides).await else {
+        return;
+    };
+    let hotel = node.hotel("Hotel Kafka").await;
+    let room_type = node.room_type(&hotel, "Double", 12_900, 3).await;
+    let guests = node.guests(2).await;
+    let (ana, bea) = (&guests[0], &guests[1]);
+
+    // Paid: payment.succeeded travels through the broker and confirms the booking.
+    let reply = node
+        .post("/api/v1/bookings", ana, &stay(&hotel, &room_type))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    let booking = reply.body;
+    let id = booking["id"].as_str().expect("id").to_owned();
+    let paid = node.pay(&booking, "pm_card_visa").await;
+    assert_eq!(paid.status, StatusCode::OK, "{}", paid.text());
+    let confirmed = node
+        .booking_when(ana, &id, |b| b["status"] == "confirmed")
+        .await;
+    assert_eq!(confirmed["payment"]["status"], "paid");
+
+    // Declined: payment.failed cancels, and the booking's own cancelled event, read back from
+    // the broker by its hold releases, gives the rooms back.
+    let reply = node
+        .post("/api/v1/bookings", bea, &stay(&hotel, &room_type))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    let declined_booking = reply.body;
+    let declined_id = declined_booking["id"].as_str().expect("id").to_owned();
+    let declined = node.pay(&declined_booking, "pm_card_chargeDeclined").await;
+    assert!(declined.status.is_client_error(), "{}", declined.text());
+    node.booking_when(bea, &declined_id, |b| b["status"] == "cancelled")
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while node.counters(&hotel, &room_type).await != vec![(0, 1), (0, 1)] {
+        assert!(
+            Instant::now() < deadline,
+            "the declined booking's rooms did not come back: {:?}",
+            node.counters(&hotel, &room_type).await
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Stopped before the broker goes (a Kafka consumer left running blocks on a dead broker).
+    node.stop().await;
+    drop(tansu);
+}
+
 /// The value at quantile `q` of sorted durations.
 fn quantile(sorted: &[Duration], q: f64) -> Duration {
     let rank = ((sorted.len() as f64 - 1.0) * q).round() as usize;
