@@ -358,9 +358,44 @@ struct Budget {
     window: Window,
 }
 
+/// A downstream's metrics, registered once (a call does not look its series up again).
+struct Meters {
+    success: metrics::Counter,
+    failure: metrics::Counter,
+    rejected_calls: metrics::Counter,
+    rejected: metrics::Counter,
+    timeouts: metrics::Counter,
+    retries: metrics::Counter,
+    budget_exhausted: metrics::Counter,
+    state: metrics::Gauge,
+}
+
+impl Meters {
+    fn new(name: &str) -> Self {
+        let calls = |outcome: &'static str| metrics::counter!("innkeeper_downstream_calls_total", "downstream" => name.to_owned(), "outcome" => outcome);
+        Self {
+            success: calls("success"),
+            failure: calls("failure"),
+            rejected_calls: calls("rejected"),
+            rejected: metrics::counter!("innkeeper_downstream_rejected_total", "downstream" => name.to_owned()),
+            timeouts: metrics::counter!("innkeeper_downstream_timeouts_total", "downstream" => name.to_owned()),
+            retries: metrics::counter!("innkeeper_downstream_retries_total", "downstream" => name.to_owned()),
+            budget_exhausted: metrics::counter!("innkeeper_downstream_retry_budget_exhausted_total", "downstream" => name.to_owned()),
+            state: metrics::gauge!("innkeeper_downstream_breaker_state", "downstream" => name.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Debug for Meters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Meters")
+    }
+}
+
 #[derive(Debug)]
 struct Inner {
     name: String,
+    meters: Meters,
     config: ResilienceConfig,
     breaker: Mutex<Breaker>,
     budget: Mutex<Budget>,
@@ -387,6 +422,7 @@ impl Downstream {
         let budget_window = Duration::from_secs(config.retry_budget_window_seconds.max(1));
         let downstream = Self(Arc::new(Inner {
             name: name.to_owned(),
+            meters: Meters::new(name),
             breaker: Mutex::new(Breaker {
                 phase: Phase::Closed { consecutive: 0 },
                 window: Window::new(breaker_window, now),
@@ -455,13 +491,11 @@ impl Downstream {
                 return Err(err);
             }
             if !self.take_retry() {
-                metrics::counter!("innkeeper_downstream_retry_budget_exhausted_total", "downstream" => self.0.name.clone())
-                    .increment(1);
+                self.0.meters.budget_exhausted.increment(1);
                 tracing::debug!(downstream = %self.0.name, "retry budget exhausted; not retrying");
                 return Err(err);
             }
-            metrics::counter!("innkeeper_downstream_retries_total", "downstream" => self.0.name.clone())
-                .increment(1);
+            self.0.meters.retries.increment(1);
             tracing::debug!(downstream = %self.0.name, attempt = tried, error = %err, ?delay, "retrying");
             tokio::time::sleep(delay).await;
         }
@@ -473,10 +507,8 @@ impl Downstream {
         Fut: Future<Output = Result<T>>,
     {
         let Some(permit) = self.admit() else {
-            metrics::counter!("innkeeper_downstream_rejected_total", "downstream" => self.0.name.clone())
-                .increment(1);
-            metrics::counter!("innkeeper_downstream_calls_total", "downstream" => self.0.name.clone(), "outcome" => "rejected")
-                .increment(1);
+            self.0.meters.rejected.increment(1);
+            self.0.meters.rejected_calls.increment(1);
             return Err(rejection(&self.0.name));
         };
         let now = self.0.ticks.now();
@@ -485,8 +517,7 @@ impl Downstream {
         let result = match tokio::time::timeout(limit, attempt()).await {
             Ok(result) => result,
             Err(_) => {
-                metrics::counter!("innkeeper_downstream_timeouts_total", "downstream" => self.0.name.clone())
-                    .increment(1);
+                self.0.meters.timeouts.increment(1);
                 Err(Error::new(
                     ErrorCode::Timeout,
                     format!(
@@ -498,9 +529,11 @@ impl Downstream {
             }
         };
         let failed = result.as_ref().err().is_some_and(is_failure);
-        metrics::counter!("innkeeper_downstream_calls_total", "downstream" => self.0.name.clone(),
-            "outcome" => if failed { "failure" } else { "success" })
-        .increment(1);
+        if failed {
+            self.0.meters.failure.increment(1);
+        } else {
+            self.0.meters.success.increment(1);
+        }
         self.record(permit, failed);
         result
     }
@@ -607,8 +640,7 @@ impl Downstream {
     }
 
     fn publish_state(&self, state: BreakerState) {
-        metrics::gauge!("innkeeper_downstream_breaker_state", "downstream" => self.0.name.clone())
-            .set(state.gauge());
+        self.0.meters.state.set(state.gauge());
     }
 
     /// Takes one retry from the budget, if it has one.
