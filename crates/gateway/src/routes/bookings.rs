@@ -60,6 +60,22 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiErr
     Ok(Some(IdempotencyKey::parse(text)?))
 }
 
+/// What every change of a booking reads from its path and headers.
+struct Change {
+    id: BookingId,
+    if_match: Option<i64>,
+    key: Option<IdempotencyKey>,
+}
+
+/// The booking a change is for, its `If-Match` version and its `Idempotency-Key`, if sent.
+fn change(id: &str, headers: &HeaderMap) -> Result<Change, ApiError> {
+    Ok(Change {
+        id: booking_id(id)?,
+        if_match: optional_if_match(headers)?,
+        key: idempotency_key(headers)?,
+    })
+}
+
 /// The `If-Match` header as a version, if sent (optional on cancellation).
 fn optional_if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
     let Some(value) = headers.get(header::IF_MATCH) else {
@@ -329,9 +345,7 @@ pub(crate) async fn cancel_booking(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let id = booking_id(&id)?;
-    let if_match = optional_if_match(&headers)?;
-    let key = idempotency_key(&headers)?;
+    let Change { id, if_match, key } = change(&id, &headers)?;
     let request: CancelRequest = optional_body(&body)?;
     let outcome = bookings(&state)?
         .cancel(&caller, id, if_match, request.reason, key)
@@ -458,9 +472,7 @@ pub(crate) async fn check_in(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let id = booking_id(&id)?;
-    let if_match = optional_if_match(&headers)?;
-    let key = idempotency_key(&headers)?;
+    let Change { id, if_match, key } = change(&id, &headers)?;
     let request: CheckInRequest = optional_body(&body)?;
     let outcome = bookings(&state)?
         .check_in(&caller, id, request.room_id, if_match, key)
@@ -493,9 +505,7 @@ pub(crate) async fn check_out(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let id = booking_id(&id)?;
-    let if_match = optional_if_match(&headers)?;
-    let key = idempotency_key(&headers)?;
+    let Change { id, if_match, key } = change(&id, &headers)?;
     let outcome = bookings(&state)?
         .check_out(&caller, id, if_match, key)
         .await;
@@ -527,9 +537,7 @@ pub(crate) async fn no_show(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let id = booking_id(&id)?;
-    let if_match = optional_if_match(&headers)?;
-    let key = idempotency_key(&headers)?;
+    let Change { id, if_match, key } = change(&id, &headers)?;
     let outcome = bookings(&state)?.no_show(&caller, id, if_match, key).await;
     Ok(answer(outcome, changed))
 }
@@ -563,9 +571,7 @@ pub(crate) async fn upgrade(
     headers: HeaderMap,
     ApiJson(request): ApiJson<UpgradeRequest>,
 ) -> Result<Response, ApiError> {
-    let id = booking_id(&id)?;
-    let if_match = optional_if_match(&headers)?;
-    let key = idempotency_key(&headers)?;
+    let Change { id, if_match, key } = change(&id, &headers)?;
     let outcome = bookings(&state)?
         .upgrade(&caller, id, request.room_type_id, if_match, key)
         .await;
