@@ -42,9 +42,9 @@ fn stored_response(row: &PgRow) -> Result<Option<StoredResponse>> {
     })
 }
 
-/// Claims a key (see `BookingStore::claim`).
+/// Claims a key (see `BookingStore::claim`). A new key, the common case, is one statement
+/// on its own (one round trip); only a key somebody holds is looked at in a transaction.
 pub(super) async fn claim(pool: &PgPool, claim: &Claim) -> Result<Claimed> {
-    let mut tx = pool.begin().await.map_err(db_error)?;
     let locked_until = claim.now + claim.lease;
     let inserted = sqlx::query(
         "INSERT INTO idempotency_keys (caller, idempotency_key, fingerprint, resource_id, \
@@ -57,15 +57,15 @@ pub(super) async fn claim(pool: &PgPool, claim: &Claim) -> Result<Claimed> {
     .bind(claim.resource_id)
     .bind(locked_until)
     .bind(claim.now)
-    .execute(&mut *tx)
+    .execute(pool)
     .await
     .map_err(db_error)?;
     if inserted.rows_affected() == 1 {
-        tx.commit().await.map_err(db_error)?;
         return Ok(Claimed::Run {
             resource_id: claim.resource_id,
         });
     }
+    let mut tx = pool.begin().await.map_err(db_error)?;
     // Somebody holds the key: look at it under a row lock, so two late claims of an
     // abandoned key cannot both take it over.
     let row = sqlx::query(
