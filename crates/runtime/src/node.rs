@@ -194,12 +194,8 @@ async fn start_booking_consumers(
             Ok(Some(booking_bus))
         }
         EventTransport::Kafka => {
-            let kafka = events.kafka_settings();
             for consumer in [releases, expiries, payments] {
-                let name = consumer.name().to_owned();
-                let subscribed = KafkaConsumer::new(&kafka, consumer, db.clone(), settings.clone())
-                    .with_context(|| format!("events.kafka_brokers: {name}"))?;
-                supervisor.spawn(name, subscribed.run(supervisor.shutdown_token()));
+                spawn_kafka_consumer(supervisor, events, db, consumer);
             }
             Ok(None)
         }
@@ -237,14 +233,43 @@ async fn start_payment_consumers(
                 .with_context(|| format!("subscribing {name}"))?;
             supervisor.spawn(name, subscribed.run(supervisor.shutdown_token()));
         }
-        EventTransport::Kafka => {
-            let kafka = events.kafka_settings();
-            let subscribed = KafkaConsumer::new(&kafka, consumer, db.clone(), settings)
-                .with_context(|| format!("events.kafka_brokers: {name}"))?;
-            supervisor.spawn(name, subscribed.run(supervisor.shutdown_token()));
-        }
+        EventTransport::Kafka => spawn_kafka_consumer(supervisor, events, db, consumer),
     }
     Ok(())
+}
+
+/// Runs `consumer` on Kafka under the supervisor, its inbox and dead letters in `db`. Its
+/// topics are created first when missing: a consumer subscribed to a topic that does not exist
+/// yet sees it only at its next metadata refresh (five minutes in librdkafka), so the events
+/// of a producer starting later in another process (the booking service for the payment
+/// service's consumer, and the other way round) would wait that long. Brokers that are down
+/// at start delay the subscription, as they would delay every record anyway.
+fn spawn_kafka_consumer(
+    supervisor: &mut Supervisor,
+    events: &EventsConfig,
+    db: &Database,
+    consumer: Arc<dyn Consumer>,
+) {
+    let kafka = events.kafka_settings();
+    let (settings, partitions) = (events.consumer_settings(), events.kafka_partitions);
+    let (db, shutdown) = (db.clone(), supervisor.shutdown_token());
+    let name = consumer.name().to_owned();
+    supervisor.spawn(name.clone(), async move {
+        let topics = consumer.topics();
+        let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            created = ensure_topics(&kafka, &topics, partitions) => {
+                if let Err(err) = created {
+                    tracing::warn!(consumer = %name, error = format!("{err:#}"), ?topics, "cannot create the consumed topics");
+                }
+            }
+        }
+        KafkaConsumer::new(&kafka, consumer, db, settings)
+            .with_context(|| format!("events.kafka_brokers: {name}"))?
+            .run(shutdown)
+            .await
+    });
 }
 
 /// The base URL at which this node reaches itself: its bound HTTP address, over loopback when
