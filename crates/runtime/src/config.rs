@@ -553,6 +553,29 @@ mod tests {
     }
 
     #[test]
+    fn the_payment_endpoint_is_optional_and_checked() {
+        let config = Config::load(None, &[]).expect("defaults load");
+        assert_eq!(
+            config.payment.endpoint, "",
+            "no remote payment service by default"
+        );
+        assert!(config.payment.request_timeout_ms > 0);
+        let remote = Config::load(
+            None,
+            &[("payment.endpoint", json!("http://127.0.0.1:50054"))],
+        )
+        .expect("a remote payment service");
+        assert_eq!(remote.payment.endpoint, "http://127.0.0.1:50054");
+        for (key, value) in [
+            ("payment.endpoint", json!("127.0.0.1:50054")),
+            ("payment.request_timeout_ms", json!(0)),
+        ] {
+            let err = Config::load(None, &[(key, value)]).expect_err("invalid");
+            assert!(err.to_string().contains(key), "{key}: {err}");
+        }
+    }
+
+    #[test]
     fn invalid_values_name_their_keys() {
         let err = Config::load(None, &[("catalog.max_nights", serde_json::json!(0))])
             .expect_err("invalid");
