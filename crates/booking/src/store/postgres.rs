@@ -275,7 +275,7 @@ pub(super) async fn append_in(tx: &mut Tx, append: &Append) -> Result<(), Append
             .map_err(append_failed)?;
     }
     if let Some(completion) = &append.idempotency {
-        keys::complete_key(&mut **tx, completion).await?;
+        keys::complete_key(tx, completion).await?;
     }
     Ok(())
 }
