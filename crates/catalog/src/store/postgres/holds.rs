@@ -34,8 +34,11 @@ const LOCK_HOLD: &str = concat!(
 );
 
 // `rt`: the room type, KEY SHARE, with the active rooms a night it has no row for yet starts
-// with. `placed`: the hold's row, nothing when the id exists (replay or conflict, the caller
-// reads it). `taken`: the nights, created or updated in date order, each only when the
+// with. `full`: the first night of the stay already too full as this statement sees it (no
+// lock taken: a room type sold out answers at once instead of queueing on its nights' row
+// locks). `known`: whether the id names a hold already (a replay). `placed`: the hold's row,
+// nothing when a night is full or the id exists (replay or conflict: the caller reads it).
+// `taken`: the nights, created or updated in date order, each only when the
 // quantity fits. A night without a row whose active rooms cannot fit the quantity is not
 // proposed at all, so not taken either. PostgreSQL checks a proposed row's CHECK constraints
 // before it looks for a conflict, so a night that has a row (rows are never deleted, so it
@@ -45,10 +48,14 @@ const PLACE_HOLD: &str = "WITH rt AS ( \
          SELECT id, hotel_id, name, (SELECT count(*) FROM rooms \
              WHERE room_type_id = $3 AND status <> 'out_of_service')::int AS active \
          FROM room_types WHERE id = $3 FOR KEY SHARE), \
+     full_night AS ( \
+         SELECT min(night) AS night FROM room_nights \
+         WHERE room_type_id = $3 AND night >= $4 AND night < $5 AND held + sold + $2 > total), \
      placed AS ( \
          INSERT INTO holds (id, hotel_id, room_type_id, check_in, check_out, quantity, status, \
              expires_at, created_at, updated_at) \
          SELECT $1, rt.hotel_id, rt.id, $4, $5, $2, 'held', $6, $7, $7 FROM rt \
+         WHERE (SELECT night FROM full_night) IS NULL \
          ON CONFLICT (id) DO NOTHING \
          RETURNING id, hotel_id, room_type_id, check_in, check_out, quantity, status, expires_at, \
              created_at, updated_at), \
@@ -64,6 +71,8 @@ const PLACE_HOLD: &str = "WITH rt AS ( \
          WHERE rn.held + rn.sold + excluded.held <= rn.total \
          RETURNING night) \
      SELECT rt.name AS room_type_name, placed.id IS NOT NULL AS placed, \
+         (SELECT night FROM full_night) AS full_night, \
+         EXISTS (SELECT 1 FROM holds WHERE id = $1) AS known, \
          ARRAY(SELECT night FROM taken ORDER BY night) AS taken, \
          placed.id, placed.hotel_id, placed.room_type_id, placed.check_in, placed.check_out, \
          placed.quantity, placed.status, placed.expires_at, placed.created_at, placed.updated_at \
@@ -115,6 +124,10 @@ fn replay(stored: Hold, new: &NewHold) -> Result<Hold> {
             new.id
         )))
     }
+}
+
+fn sold_out(room_type_name: &str, night: Date) -> Error {
+    Error::sold_out(format!("not enough {room_type_name} rooms left on {night}"))
 }
 
 fn quantity_i32(quantity: u32) -> Result<i32> {
@@ -217,6 +230,15 @@ impl PgCatalogStore {
             Some(row) => row.try_get("placed").map_err(internal)?,
             None => false, // no such room type: the id may still name a hold of another
         };
+        if let Some(row) = row.as_ref().filter(|_| !placed) {
+            let full: Option<Date> = row.try_get("full_night").map_err(internal)?;
+            let known: bool = row.try_get("known").map_err(internal)?;
+            if let (Some(night), false) = (full, known) {
+                let name: String = row.try_get("room_type_name").map_err(internal)?;
+                drop(tx); // nothing written, nothing locked but the room type's key share
+                return Err(sold_out(&name, night));
+            }
+        }
         if !placed {
             // The id exists: committed by a twin (this statement waited for it) or earlier.
             drop(tx);
@@ -236,9 +258,7 @@ impl PgCatalogStore {
             let name: String = row.try_get("room_type_name").map_err(internal)?;
             // Give the row locks back now rather than when the connection is next used.
             let _ = tx.rollback().await;
-            return Err(Error::sold_out(format!(
-                "not enough {name} rooms left on {night}"
-            )));
+            return Err(sold_out(&name, night));
         }
         let placed = rows::hold(&row)?;
         Outbox::append(&mut *tx, &events::hold_changed(&placed, hold.now)?)
