@@ -34,6 +34,10 @@ worker_poll_interval_ms = 500
 # then twice as long each time, never more than `max`.
 task_backoff_base_ms = 1000
 task_backoff_max_ms = 300000
+# A payment no booking event has named this long after it was opened belongs to a booking (or a
+# change of one) that was never recorded: the worker cancels it at the provider, and money
+# that still comes for it is refunded. Keep it longer than booking.hold_ttl_seconds.
+orphan_intent_after_seconds = 1800
 
 # Calls to the provider: deadlines, retries (only with an Idempotency-Key, which every POST
 # carries), the retry budget and the circuit breaker.
@@ -77,6 +81,7 @@ pub struct PaymentConfig {
     pub worker_poll_interval_ms: u64,
     pub task_backoff_base_ms: u64,
     pub task_backoff_max_ms: u64,
+    pub orphan_intent_after_seconds: u64,
     #[serde(default)]
     pub provider_calls: ResilienceConfig,
 }
@@ -94,6 +99,8 @@ pub struct PaymentSettings {
     pub worker_poll_interval: Duration,
     pub task_backoff_base: Duration,
     pub task_backoff_max: Duration,
+    /// How old a payment no booking event named is when the worker cancels it.
+    pub orphan_intent_after: time::Duration,
     /// How provider calls are made.
     pub provider_calls: ResilienceConfig,
 }
@@ -151,6 +158,10 @@ impl PaymentConfig {
             ),
             ("worker_poll_interval_ms", self.worker_poll_interval_ms),
             ("task_backoff_base_ms", self.task_backoff_base_ms),
+            (
+                "orphan_intent_after_seconds",
+                self.orphan_intent_after_seconds,
+            ),
         ] {
             if value == 0 {
                 problem(key, "must be positive");
@@ -182,6 +193,7 @@ impl PaymentConfig {
             worker_poll_interval: Duration::from_millis(self.worker_poll_interval_ms),
             task_backoff_base: Duration::from_millis(self.task_backoff_base_ms),
             task_backoff_max: Duration::from_millis(self.task_backoff_max_ms),
+            orphan_intent_after: seconds(self.orphan_intent_after_seconds),
             provider_calls: self.provider_calls.clone(),
         })
     }
