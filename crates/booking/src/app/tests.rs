@@ -218,16 +218,27 @@ async fn outbox_events(db: &innkeeper_platform::db::Database) -> Vec<innkeeper_e
         .collect()
 }
 
-/// `payment.succeeded` for a booking, as the payment service will publish it.
+/// `payment.succeeded` for a booking's own payment, as the payment service will publish it.
 fn payment_succeeded(booking_id: BookingId, amount: i64) -> innkeeper_events::Event {
+    payment_of(booking_id, None, amount)
+}
+
+/// `payment.succeeded` of the payment opened for a booking's change to version
+/// `modification` (`None`: the booking's own).
+fn payment_of(
+    booking_id: BookingId,
+    modification: Option<i64>,
+    amount: i64,
+) -> innkeeper_events::Event {
     const PAYMENT: Outbox = Outbox::new("/innkeeper/payment", PAYMENT_TOPIC);
     PAYMENT
         .event(
             booking_id,
             &PaymentSucceeded {
-                payment_id: uuid::Uuid::now_v7(),
+                payment_id: fake_payments::payment_id_of(booking_id.as_uuid(), modification).0,
                 booking_id: booking_id.as_uuid(),
                 amount: eur(amount),
+                late: false,
             },
         )
         .expect("event")

@@ -358,20 +358,6 @@ impl PaymentStore {
         row.map_err(db_error)?.map(IntentRow::decode).transpose()
     }
 
-    /// Every payment of a booking, in the order they were opened.
-    pub(crate) async fn intents_of_booking(&self, booking_id: Uuid) -> Result<Vec<StoredIntent>> {
-        let rows = on_reader!(&self.db, conn => sqlx::query_as::<_, IntentRow>(
-            concat!("SELECT ", intent_columns!(), " FROM payment_intents \
-                     WHERE booking_id = $1 ORDER BY modification, created_at"))
-            .bind(booking_id)
-            .fetch_all(conn)
-            .await);
-        rows.map_err(db_error)?
-            .into_iter()
-            .map(IntentRow::decode)
-            .collect()
-    }
-
     /// Payments no booking event ever named, opened before `before` and still payable: their
     /// booking (or change) was never recorded.
     pub(crate) async fn orphans(

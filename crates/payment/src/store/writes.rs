@@ -141,27 +141,6 @@ pub(crate) async fn intents_of_booking_in(
         .collect()
 }
 
-/// A booking's payment opened for `modification` (0: the booking's own), locked for the
-/// transaction.
-pub(crate) async fn intent_for_change_in(
-    tx: &mut Tx,
-    booking_id: Uuid,
-    modification: i64,
-) -> Result<Option<StoredIntent>> {
-    let row = locked_row!(
-        tx,
-        IntentRow,
-        "SELECT id, booking_id, guest_id, reference, status, amount, currency, amount_refunded, \
-         return_url, provider_intent_id, checkout_url, failure_code, failure_message, \
-         provider_cancel, cancel_attempts, cancel_next_at, version, created_at, updated_at, \
-         purpose, modification, adopted_at FROM payment_intents \
-         WHERE booking_id = $1 AND modification = $2",
-        booking_id,
-        modification
-    );
-    row.map_err(db_error)?.map(IntentRow::decode).transpose()
-}
-
 /// The payment of a provider intent id, locked for the transaction.
 pub(crate) async fn intent_by_provider_in(
     tx: &mut Tx,

@@ -314,7 +314,16 @@ pub(super) async fn holds_come_back_even_when_the_release_after_a_change_is_lost
         price: crate::fixtures::price(later, 1, 12_900, 1),
         hold_expires_at: new_hold.expires_at,
     };
-    let moved = rules::modify(&unpaid, terms, T0.date(), Actor::user(&bea), T0).expect("modify");
+    let settles = rules::payable(&unpaid, terms.price.total).expect("payable");
+    let moved = rules::modify(
+        &unpaid,
+        terms,
+        (settles, None),
+        T0.date(),
+        Actor::user(&bea),
+        T0,
+    )
+    .expect("modify");
     world
         .bookings
         .store

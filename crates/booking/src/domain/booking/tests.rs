@@ -201,6 +201,7 @@ fn modifications_record_the_price_difference_and_the_new_hold() {
     let changed = modify(
         &first.booking,
         terms.clone(),
+        (Payable::Price(eur(29_700)), None),
         CHECK_IN - Duration::days(1),
         staff(),
         T0,
@@ -214,7 +215,14 @@ fn modifications_record_the_price_difference_and_the_new_hold() {
         BookingEvent::Modified(m) => assert_eq!(m.price_difference, 29_700 - 25_800),
         other => panic!("unexpected {other:?}"),
     }
-    let on_the_day = modify(&first.booking, terms.clone(), CHECK_IN, staff(), T0);
+    let on_the_day = modify(
+        &first.booking,
+        terms.clone(),
+        (Payable::Price(eur(29_700)), None),
+        CHECK_IN,
+        staff(),
+        T0,
+    );
     assert_eq!(
         on_the_day.expect_err("too late").code,
         ErrorCode::InvalidState
@@ -226,6 +234,7 @@ fn modifications_record_the_price_difference_and_the_new_hold() {
         modify(
             &first.booking,
             dollars,
+            (Payable::Price(eur(29_700)), None),
             CHECK_IN - Duration::days(5),
             staff(),
             T0
@@ -323,13 +332,34 @@ fn attempt(booking: &Booking, action: Action, rng: &mut impl rand::Rng) -> Resul
                 price: price(CHECK_IN, 2, rng.random_range(5_000..20_000), 1),
                 hold_expires_at: at + Duration::minutes(15),
             };
-            modify(booking, terms, CHECK_IN - Duration::days(1), staff(), at)
+            let settles = payable(booking, terms.price.total)?;
+            modify(
+                booking,
+                terms,
+                (settles, None),
+                CHECK_IN - Duration::days(1),
+                staff(),
+                at,
+            )
         }
         Action::Upgrade => {
             let hold = (HoldId::new(), at + Duration::minutes(15));
             upgrade(booking, RoomTypeId::new(), hold, CHECK_IN, staff(), at)
         }
         Action::RecordRefund => record_refund(booking, refund_of(100, 100), payment(), at),
+        Action::RecordPayment => match (booking.payment.due, booking.payment.payment_id) {
+            (Some(due), Some(id)) if booking.payment.status == PaymentState::BalanceDue => {
+                pay_balance(booking, id, due, payment(), at)
+            }
+            _ => {
+                status::transition(booking.status, Action::RecordPayment)?;
+                let event = BookingEvent::BalancePaid {
+                    payment_id: uuid::Uuid::now_v7(),
+                    amount: eur(100),
+                };
+                decide(booking, event, payment(), at)
+            }
+        },
     }
 }
 
