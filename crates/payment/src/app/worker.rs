@@ -70,13 +70,7 @@ pub(crate) async fn run(
 pub(crate) async fn round(service: &PaymentService) -> Result<u32> {
     let now = service.clock().now();
     let mut tried = 0;
-    let opened_before = now - service.settings().orphan_intent_after;
-    for orphan in service.store().orphans(opened_before, BATCH).await? {
-        tried += 1;
-        if let Err(err) = sweep_orphan(service, orphan.intent.id).await {
-            tracing::warn!(payment_id = %orphan.intent.id, error = %err, "sweeping an orphan failed");
-        }
-    }
+    tried += sweep_orphans(service, now - service.settings().orphan_intent_after).await?;
     for refund in service.store().due_refunds(now, BATCH).await? {
         tried += 1;
         if let Err(err) = service.send_refund(refund.refund.id).await {
@@ -87,6 +81,22 @@ pub(crate) async fn round(service: &PaymentService) -> Result<u32> {
         tried += 1;
         if let Err(err) = cancel_at_provider(service, intent).await {
             tracing::warn!(error = %err, "cancellation attempt failed");
+        }
+    }
+    Ok(tried)
+}
+
+/// Gives up the payments no booking event named that were opened before `opened_before` (a
+/// batch of them); returns how many it looked at.
+pub(crate) async fn sweep_orphans(
+    service: &PaymentService,
+    opened_before: time::OffsetDateTime,
+) -> Result<u32> {
+    let mut tried = 0;
+    for orphan in service.store().orphans(opened_before, BATCH).await? {
+        tried += 1;
+        if let Err(err) = sweep_orphan(service, orphan.intent.id).await {
+            tracing::warn!(payment_id = %orphan.intent.id, error = %err, "sweeping an orphan failed");
         }
     }
     Ok(tried)
