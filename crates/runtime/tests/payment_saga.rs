@@ -338,7 +338,9 @@ impl TestNode {
 
 /// The amount of a `{amount, currency}` value.
 fn minor(money: &Value) -> i64 {
-    money["amount"].as_i64().unwrap_or_else(|| panic!("money: {money}"))
+    money["amount"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("money: {money}"))
 }
 
 async fn the_changes_journey(backend: Backend) {
@@ -399,17 +401,28 @@ async fn the_changes_journey(backend: Backend) {
         .get(
             &format!(
                 "/api/v1/payments/{}",
-                dearer["payment"]["payment_id"].as_str().expect("payment_id")
+                dearer["payment"]["payment_id"]
+                    .as_str()
+                    .expect("payment_id")
             ),
             ana,
         )
         .await;
     assert_eq!(balance.status, StatusCode::OK, "{}", balance.text());
-    assert_eq!(minor(&balance.body["amount"]), 25_800, "the balance, not the price");
+    assert_eq!(
+        minor(&balance.body["amount"]),
+        25_800,
+        "the balance, not the price"
+    );
     let declined = node.pay(&dearer, "pm_card_chargeDeclined").await;
     assert!(declined.status.is_client_error(), "{}", declined.text());
     let paid = node.pay(&dearer, "pm_card_visa").await;
-    assert_eq!(paid.status, StatusCode::OK, "a declined balance stays payable: {}", paid.text());
+    assert_eq!(
+        paid.status,
+        StatusCode::OK,
+        "a declined balance stays payable: {}",
+        paid.text()
+    );
     let paid_up = node
         .booking_when(ana, &id, |b| b["payment"]["status"] == "paid")
         .await;
@@ -433,11 +446,18 @@ async fn the_changes_journey(backend: Backend) {
     assert_ne!(new_pi, old_pi, "a new checkout link");
     let deadline = Instant::now() + Duration::from_secs(20);
     while node.provider_status(&old_pi).await != "canceled" {
-        assert!(Instant::now() < deadline, "the old intent was not cancelled");
+        assert!(
+            Instant::now() < deadline,
+            "the old intent was not cancelled"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let stale = node.pay(&unpaid, "pm_card_visa").await;
-    assert!(stale.status.is_client_error(), "the old link is dead: {}", stale.text());
+    assert!(
+        stale.status.is_client_error(),
+        "the old link is dead: {}",
+        stale.text()
+    );
     let paid = node.pay(&repriced, "pm_card_visa").await;
     assert_eq!(paid.status, StatusCode::OK, "{}", paid.text());
     let confirmed = node

@@ -213,10 +213,12 @@ impl BookingService {
             .map_err(|err| match err.code {
                 ErrorCode::Unavailable | ErrorCode::Timeout | ErrorCode::Internal => err,
                 // A retry of this change whose price moved since its first attempt.
-                ErrorCode::Conflict => {
-                    Error::conflict("the price changed since this change was first tried; try again")
-                }
-                _ => Error::internal(format!("opening a payment for a change of booking {id}: {err}")),
+                ErrorCode::Conflict => Error::conflict(
+                    "the price changed since this change was first tried; try again",
+                ),
+                _ => Error::internal(format!(
+                    "opening a payment for a change of booking {id}: {err}"
+                )),
             })?;
         let Some(checkout_url) = intent.checkout_url else {
             return Err(Error::new(

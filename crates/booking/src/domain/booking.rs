@@ -6,8 +6,8 @@ use innkeeper_kernel::{Error, HoldId, Money, Result, RoomId, RoomTypeId, StayDat
 use time::{Date, OffsetDateTime};
 
 use crate::api::{
-    Actor, Booking, BookingId, BookingPayment, BookingStatus, PaymentLink, PaymentState,
-    PriceRule, PriceSnapshot, Refund, RefundRule, UpgradeNote,
+    Actor, Booking, BookingId, BookingPayment, BookingStatus, PaymentLink, PaymentState, PriceRule,
+    PriceSnapshot, Refund, RefundRule, UpgradeNote,
 };
 use crate::domain::events::{
     BookingEvent, Created, Modified, PAYMENT_FAILED, PaymentFailure, RecordedEvent,

@@ -109,8 +109,7 @@ impl BookingOutcomes {
         if current.intent.booking_id != booking_id || current.adopted_at.is_some() {
             return Ok(());
         }
-        if current.intent.status == PaymentStatus::Canceled && current.cancel != CancelState::None
-        {
+        if current.intent.status == PaymentStatus::Canceled && current.cancel != CancelState::None {
             tracing::warn!(booking_id = %booking_id, payment_id = %link.payment_id,
                 "a booking was recorded after its payment was swept as an orphan");
         }
@@ -294,8 +293,14 @@ impl BookingOutcomes {
         if amount.amount <= 0 {
             return Ok(());
         }
-        self.refund_across(tx, booking_id, amount, ("cancellation", "cancellation"), now)
-            .await
+        self.refund_across(
+            tx,
+            booking_id,
+            amount,
+            ("cancellation", "cancellation"),
+            now,
+        )
+        .await
     }
 
     async fn apply(&self, tx: &mut Tx, event: &Event) -> Result<(), Error> {
@@ -318,9 +323,7 @@ impl BookingOutcomes {
                 self.refund_all(tx, booking_id, "expired", now).await
             }
             BOOKING_CANCELLED => self.cancelled(tx, &notice, now).await,
-            BOOKING_CHECKED_IN | BOOKING_NO_SHOW => {
-                self.give_up_open(tx, booking_id, now).await
-            }
+            BOOKING_CHECKED_IN | BOOKING_NO_SHOW => self.give_up_open(tx, booking_id, now).await,
             _ => Ok(()),
         }
     }

@@ -22,8 +22,8 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::api::{
-    Intent, IntentPurpose, NewIntent, PaymentApi, PaymentId, PaymentStatus, RefundRecord, RefundStatus,
-    WebhookOutcome,
+    Intent, IntentPurpose, NewIntent, PaymentApi, PaymentId, PaymentStatus, RefundRecord,
+    RefundStatus, WebhookOutcome,
 };
 use crate::provider::ProviderClient;
 use crate::settings::PaymentSettings;
@@ -361,7 +361,10 @@ fn validate(new: &NewIntent) -> Result<()> {
         add("amount", "must be positive");
     }
     if new.modification.is_some_and(|v| v < 2) {
-        add("modification", "must be the booking version of a change (2 or more)");
+        add(
+            "modification",
+            "must be the booking version of a change (2 or more)",
+        );
     }
     if new.purpose == IntentPurpose::Balance && new.modification.is_none() {
         add("modification", "a balance is the balance of a change");

@@ -166,7 +166,10 @@ mod tests {
             on_balance_outcome(Canceled, Outcome::Succeeded),
             Decision::Succeed { late: true }
         );
-        assert_eq!(on_balance_outcome(Canceled, Outcome::Failed), Decision::Nothing);
+        assert_eq!(
+            on_balance_outcome(Canceled, Outcome::Failed),
+            Decision::Nothing
+        );
     }
 
     #[test]

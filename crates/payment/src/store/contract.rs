@@ -439,7 +439,14 @@ async fn payments_recorded_before_changes_had_payments_survive_the_migration() {
     assert_eq!(kept.intent.purpose, IntentPurpose::Booking);
     assert_eq!(kept.intent.modification, None);
     assert!(kept.adopted_at.is_some(), "recorded before: adopted");
-    assert_eq!(store.refunds(PaymentId(payment)).await.expect("refunds").len(), 1);
+    assert_eq!(
+        store
+            .refunds(PaymentId(payment))
+            .await
+            .expect("refunds")
+            .len(),
+        1
+    );
     let orphan_refund = refund_of_nothing(booking);
     let refused = write(&store, async |tx| insert_refund(tx, &orphan_refund).await).await;
     assert!(refused.is_err(), "the foreign key still holds");

@@ -103,8 +103,7 @@ pub(crate) async fn intent_for_booking_in(
     Ok(intents_of_booking_in(tx, booking_id)
         .await?
         .into_iter()
-        .filter(|i| i.intent.purpose == IntentPurpose::Booking)
-        .next_back())
+        .rfind(|i| i.intent.purpose == IntentPurpose::Booking))
 }
 
 /// Every payment of a booking in the order they were opened, locked for the transaction.

@@ -84,12 +84,21 @@ pub(super) async fn a_guest_moves_a_stay_new_hold_first_old_hold_after(world: Wo
         .intent_for(unpaid.id.as_uuid(), Some(2))
         .expect("a payment for the new price");
     assert_eq!(new_payment.amount, eur(3 * 12_900));
-    assert_eq!(new_payment.purpose, innkeeper_payment::api::IntentPurpose::Booking);
+    assert_eq!(
+        new_payment.purpose,
+        innkeeper_payment::api::IntentPurpose::Booking
+    );
     assert_eq!(moved.payment.payment_id, Some(new_payment.id.0));
     assert_eq!(moved.payment.checkout_url, new_payment.checkout_url);
     assert_eq!(moved.payment.status, PaymentState::AwaitingPayment);
-    assert_eq!(history[1].data["superseded"], serde_json::json!([old_payment]));
-    assert_eq!(history[1].data["payment"]["payment_id"], serde_json::json!(new_payment.id.0));
+    assert_eq!(
+        history[1].data["superseded"],
+        serde_json::json!([old_payment])
+    );
+    assert_eq!(
+        history[1].data["payment"]["payment_id"],
+        serde_json::json!(new_payment.id.0)
+    );
     // Money for the replaced payment confirms nothing (the payment service refunds it).
     let stale = world
         .dispatcher()
@@ -98,7 +107,10 @@ pub(super) async fn a_guest_moves_a_stay_new_hold_first_old_hold_after(world: Wo
         .expect("stale payment");
     assert_eq!(stale, Delivery::Handled);
     let still = world.bookings.get(&ana, unpaid.id).await.expect("get");
-    assert_eq!((still.status, still.version), (BookingStatus::PendingPayment, 2));
+    assert_eq!(
+        (still.status, still.version),
+        (BookingStatus::PendingPayment, 2)
+    );
 
     // Paid, then moved back: the new hold is sold at once, the old sale given back.
     let paid = world
@@ -139,7 +151,9 @@ pub(super) async fn a_guest_moves_a_stay_new_hold_first_old_hold_after(world: Wo
         serde_json::json!({"amount": 12_900, "currency": "EUR"})
     );
     assert_eq!(
-        world.payment_service.intent_for(unpaid.id.as_uuid(), Some(4)),
+        world
+            .payment_service
+            .intent_for(unpaid.id.as_uuid(), Some(4)),
         None,
         "a refund opens no payment"
     );
@@ -160,7 +174,11 @@ pub(super) async fn a_guest_moves_a_stay_new_hold_first_old_hold_after(world: Wo
     let refunded = world.bookings.get(&ana, unpaid.id).await.expect("get");
     assert_eq!(refunded.paid, eur(2 * 12_900), "lowered once, when decided");
     assert_eq!(refunded.payment.refunded, Some(eur(12_900)));
-    assert_eq!(refunded.payment.status, PaymentState::Paid, "a live booking stays paid");
+    assert_eq!(
+        refunded.payment.status,
+        PaymentState::Paid,
+        "a live booking stays paid"
+    );
     assert_eq!(refunded.version, 5);
 
     // Dearer than paid: the balance is owed at its own link, and paying it pays the booking up.
@@ -175,7 +193,10 @@ pub(super) async fn a_guest_moves_a_stay_new_hold_first_old_hold_after(world: Wo
         .intent_for(unpaid.id.as_uuid(), Some(6))
         .expect("a payment for the balance");
     assert_eq!(balance.amount, eur(12_900));
-    assert_eq!(balance.purpose, innkeeper_payment::api::IntentPurpose::Balance);
+    assert_eq!(
+        balance.purpose,
+        innkeeper_payment::api::IntentPurpose::Balance
+    );
     assert_eq!(dearer.status, BookingStatus::Confirmed);
     assert_eq!(dearer.payment.status, PaymentState::BalanceDue);
     assert_eq!(dearer.payment.due, Some(eur(12_900)));
@@ -193,7 +214,11 @@ pub(super) async fn a_guest_moves_a_stay_new_hold_first_old_hold_after(world: Wo
             },
         )
         .expect("event");
-    world.dispatcher().deliver(&declined).await.expect("declined");
+    world
+        .dispatcher()
+        .deliver(&declined)
+        .await
+        .expect("declined");
     let due = world.bookings.get(&ana, unpaid.id).await.expect("get");
     assert_eq!((due.status, due.version), (BookingStatus::Confirmed, 6));
     let paid_up = world
@@ -219,7 +244,15 @@ pub(super) async fn a_guest_moves_a_stay_new_hold_first_old_hold_after(world: Wo
         .deliver(&payment_of(unpaid.id, Some(6), 12_900))
         .await
         .expect("again");
-    assert_eq!(world.bookings.get(&ana, unpaid.id).await.expect("get").version, 7);
+    assert_eq!(
+        world
+            .bookings
+            .get(&ana, unpaid.id)
+            .await
+            .expect("get")
+            .version,
+        7
+    );
     // Cancelled now, the policy applies to everything paid.
     let cancelled = world
         .bookings

@@ -52,7 +52,11 @@ impl World {
         totals
     }
 
-    async fn intent_of_change(&self, booking_id: Uuid, modification: i64) -> crate::store::StoredIntent {
+    async fn intent_of_change(
+        &self,
+        booking_id: Uuid,
+        modification: i64,
+    ) -> crate::store::StoredIntent {
         self.payment
             .service
             .store()
@@ -94,7 +98,10 @@ async fn a_cheaper_stay_refunds_the_difference_once() {
     // Delivered again (the inbox missed it): the change's key owes nothing more.
     world.booking_event(booking, &cheaper).await;
     world.deliveries_settled().await;
-    assert_eq!(world.count(booking, "innkeeper.payment.refunded.v1").await, 1);
+    assert_eq!(
+        world.count(booking, "innkeeper.payment.refunded.v1").await,
+        1
+    );
     assert_eq!(world.ledger(&pi).await, (30_000, 12_000, 1));
     let payment = world
         .client
@@ -164,7 +171,11 @@ async fn a_dearer_stay_is_paid_through_a_balance_that_a_decline_leaves_payable()
         )
         .await;
     assert!(
-        world.intent_of_change(booking, 3).await.adopted_at.is_some(),
+        world
+            .intent_of_change(booking, 3)
+            .await
+            .adopted_at
+            .is_some(),
         "named by the change"
     );
 
@@ -173,13 +184,19 @@ async fn a_dearer_stay_is_paid_through_a_balance_that_a_decline_leaves_payable()
     world.deliveries_settled().await;
     let declined = world.intent_of_change(booking, 3).await;
     assert_eq!(declined.intent.status, PaymentStatus::RequiresPayment);
-    assert_eq!(declined.intent.failure_code.as_deref(), Some("card_declined"));
+    assert_eq!(
+        declined.intent.failure_code.as_deref(),
+        Some("card_declined")
+    );
     assert_eq!(
         world.count(booking, "innkeeper.payment.failed.v1").await,
         0,
         "nothing for the booking to undo"
     );
-    assert_eq!(world.provider_status(&balance_pi).await, "requires_payment_method");
+    assert_eq!(
+        world.provider_status(&balance_pi).await,
+        "requires_payment_method"
+    );
 
     assert_eq!(world.pay(&balance_pi, "pm_card_visa").await, 200);
     eventually("balance paid", async || {
@@ -237,10 +254,17 @@ async fn an_open_balance_is_given_up_at_check_in_and_by_a_change_that_owes_nothi
     world
         .booking_event(
             booking,
-            &modified(booking, 4, json!({"price_difference": -5_000, "superseded": [first.id]})),
+            &modified(
+                booking,
+                4,
+                json!({"price_difference": -5_000, "superseded": [first.id]}),
+            ),
         )
         .await;
-    assert_eq!(world.intent_of_change(booking, 3).await.intent.status, PaymentStatus::Canceled);
+    assert_eq!(
+        world.intent_of_change(booking, 3).await.intent.status,
+        PaymentStatus::Canceled
+    );
     let first_pi = first.provider_intent_id.expect("provider id");
     eventually("cancelled at the provider", async || {
         world.provider_status(&first_pi).await == "canceled"
@@ -264,13 +288,20 @@ async fn an_open_balance_is_given_up_at_check_in_and_by_a_change_that_owes_nothi
             }),
         )
         .await;
-    assert_eq!(world.intent_of_change(booking, 5).await.intent.status, PaymentStatus::Canceled);
+    assert_eq!(
+        world.intent_of_change(booking, 5).await.intent.status,
+        PaymentStatus::Canceled
+    );
     let second_pi = second.provider_intent_id.expect("provider id");
     eventually("cancelled at the provider", async || {
         world.provider_status(&second_pi).await == "canceled"
     })
     .await;
-    assert_eq!(world.status(booking).await, PaymentStatus::Succeeded, "the price stays paid");
+    assert_eq!(
+        world.status(booking).await,
+        PaymentStatus::Succeeded,
+        "the price stays paid"
+    );
 }
 
 #[tokio::test]
@@ -306,7 +337,12 @@ async fn an_unpaid_bookings_new_price_replaces_its_payment_and_money_for_the_old
     let replaced = world.intent_of_change(booking, 0).await;
     assert_eq!(replaced.intent.status, PaymentStatus::Canceled);
     assert_eq!(
-        world.client.get_for_booking(&booking_saga(), booking).await.expect("payment").id,
+        world
+            .client
+            .get_for_booking(&booking_saga(), booking)
+            .await
+            .expect("payment")
+            .id,
         new.id,
         "the booking's payment is the new price's"
     );
@@ -365,13 +401,27 @@ async fn payments_no_booking_event_named_are_swept_and_late_money_for_them_refun
     let service = &world.payment.service;
     // Younger than the cut: nothing swept yet.
     let before = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
-    assert_eq!(worker::sweep_orphans(service, before).await.expect("sweep"), 0);
+    assert_eq!(
+        worker::sweep_orphans(service, before).await.expect("sweep"),
+        0
+    );
     assert_eq!(world.status(orphaned).await, PaymentStatus::RequiresPayment);
     let later = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
-    assert_eq!(worker::sweep_orphans(service, later).await.expect("sweep"), 1);
+    assert_eq!(
+        worker::sweep_orphans(service, later).await.expect("sweep"),
+        1
+    );
     assert_eq!(world.status(orphaned).await, PaymentStatus::Canceled);
-    assert_eq!(world.status(adopted).await, PaymentStatus::RequiresPayment, "named: kept");
-    assert_eq!(worker::sweep_orphans(service, later).await.expect("sweep"), 0, "once");
+    assert_eq!(
+        world.status(adopted).await,
+        PaymentStatus::RequiresPayment,
+        "named: kept"
+    );
+    assert_eq!(
+        worker::sweep_orphans(service, later).await.expect("sweep"),
+        0,
+        "once"
+    );
 
     // Paid before the provider was told: refunded in full.
     let orphan_pi = orphan.provider_intent_id.expect("provider id");
@@ -382,7 +432,10 @@ async fn payments_no_booking_event_named_are_swept_and_late_money_for_them_refun
     .await;
     worker::round(service).await.expect("round");
     assert_eq!(world.ledger(&orphan_pi).await, (9_000, 9_000, 1));
-    assert_eq!(world.count(orphaned, "innkeeper.payment.refunded.v1").await, 1);
+    assert_eq!(
+        world.count(orphaned, "innkeeper.payment.refunded.v1").await,
+        1
+    );
 
     // Another orphan, swept and then cancelled at the provider by the round: its link is dead.
     let unrecorded = Uuid::now_v7();
@@ -439,7 +492,9 @@ async fn changes_settle_the_same_on_postgresql() {
     let later = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
     // Neither was named by a booking event here, but neither is payable: nothing to sweep.
     assert_eq!(
-        worker::sweep_orphans(&world.payment.service, later).await.expect("sweep"),
+        worker::sweep_orphans(&world.payment.service, later)
+            .await
+            .expect("sweep"),
         0
     );
 }
