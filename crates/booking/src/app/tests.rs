@@ -303,6 +303,8 @@ on_both_backends!(
     changes::a_guest_moves_a_stay_new_hold_first_old_hold_after,
     changes::a_change_that_cannot_be_held_leaves_the_booking_as_it_was,
     changes::the_hotel_upgrades_a_stay_at_the_booked_price,
+    changes::a_change_owing_a_payment_fails_fast_when_the_provider_is_down,
+    changes::changes_that_owe_nothing_new_keep_the_payment_owed,
     saga::holds_come_back_even_when_the_release_after_a_change_is_lost,
     booking::lists_show_a_guest_their_own_and_a_hotel_its_own,
     payment::a_booking_opens_its_payment_and_keeps_the_checkout_link,

@@ -171,8 +171,11 @@ fn settle_change(booking: &mut Booking, m: &Modified) -> Result<()> {
                 // Owed, but no payment service runs here: payable at the hotel.
                 booking.payment.checkout_url = None;
             }
-        } else if booking.payment.status == PaymentState::BalanceDue {
-            // The change left nothing owing: the balance's link is given up.
+        } else if booking.payment.status == PaymentState::BalanceDue
+            && booking.paid.amount >= m.price.total.amount
+        {
+            // The change left nothing owing: the balance's link is given up. (Otherwise the
+            // same balance is still owed at the same link.)
             booking.payment.status = PaymentState::Paid;
             booking.payment.due = None;
             booking.payment.checkout_url = None;

@@ -458,3 +458,158 @@ pub(super) async fn the_hotel_upgrades_a_stay_at_the_booked_price(world: World) 
         .expect("room");
     assert_eq!(room.room_type_id, suite.id);
 }
+
+pub(super) async fn a_change_owing_a_payment_fails_fast_when_the_provider_is_down(world: World) {
+    let ana = guest();
+    let booking = world
+        .bookings
+        .create(&ana, world.request(), None)
+        .await
+        .result
+        .expect("create");
+    let later = CHECK_IN + Duration::days(7);
+    let patch = BookingPatch {
+        check_in: Some(later),
+        check_out: Some(later + Duration::days(3)),
+        ..BookingPatch::default()
+    };
+    world
+        .payment_service
+        .down
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let err = world
+        .bookings
+        .modify(&ana, booking.id, Some(1), patch.clone(), None)
+        .await
+        .result
+        .expect_err("the new price cannot be opened");
+    assert_eq!(err.code, ErrorCode::Unavailable);
+    let same = world.bookings.get(&ana, booking.id).await.expect("get");
+    assert_eq!(same, booking, "nothing changed");
+    assert_eq!(
+        world.nights_of(later, later + Duration::days(3)).await,
+        vec![(3, 0, 0); 3],
+        "the new stay's hold given back"
+    );
+    assert_eq!(world.nights().await, vec![(3, 1, 0), (3, 1, 0)]);
+    world
+        .payment_service
+        .down
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let moved = world
+        .bookings
+        .modify(&ana, booking.id, Some(1), patch, None)
+        .await
+        .result
+        .expect("modify");
+    assert_eq!(
+        moved.payment.payment_id,
+        Some(fake_payments::payment_id_of(booking.id.as_uuid(), Some(2)).0)
+    );
+}
+
+pub(super) async fn changes_that_owe_nothing_new_keep_the_payment_owed(world: World) {
+    let ana = guest();
+    let booking = world
+        .bookings
+        .create(&ana, world.request(), None)
+        .await
+        .result
+        .expect("create");
+    // The same price (another night of the same rate): the link stays.
+    let shifted = BookingPatch {
+        check_in: Some(CHECK_IN + Duration::days(1)),
+        check_out: Some(CHECK_IN + Duration::days(3)),
+        ..BookingPatch::default()
+    };
+    let moved = world
+        .bookings
+        .modify(&ana, booking.id, Some(1), shifted, None)
+        .await
+        .result
+        .expect("modify");
+    assert_eq!(moved.price.total, booking.price.total);
+    assert_eq!(moved.payment, booking.payment, "the same payment is owed");
+    assert_eq!(
+        world
+            .payment_service
+            .intent_for(booking.id.as_uuid(), Some(2)),
+        None
+    );
+    let history = world
+        .bookings
+        .history(&ana, booking.id)
+        .await
+        .expect("history");
+    assert!(
+        history[1].data.get("superseded").is_none(),
+        "{}",
+        history[1].data
+    );
+
+    // Paid, then dearer: a balance; changed again to the same dearer price: the same balance.
+    world
+        .dispatcher()
+        .deliver(&payment_succeeded(booking.id, 25_800))
+        .await
+        .expect("pay");
+    let longer = BookingPatch {
+        check_out: Some(CHECK_IN + Duration::days(4)),
+        ..BookingPatch::default()
+    };
+    let dearer = world
+        .bookings
+        .modify(&ana, booking.id, Some(3), longer, None)
+        .await
+        .result
+        .expect("dearer");
+    assert_eq!(dearer.payment.status, PaymentState::BalanceDue);
+    assert_eq!(dearer.payment.due, Some(eur(12_900)));
+    let shifted_again = BookingPatch {
+        check_in: Some(CHECK_IN),
+        check_out: Some(CHECK_IN + Duration::days(3)),
+        ..BookingPatch::default()
+    };
+    let same_balance = world
+        .bookings
+        .modify(&ana, booking.id, Some(4), shifted_again, None)
+        .await
+        .result
+        .expect("same price");
+    assert_eq!(
+        same_balance.payment, dearer.payment,
+        "the balance link stays"
+    );
+    // Back to what was paid: the balance is no longer owed, and its payment is given up.
+    let back = BookingPatch {
+        check_in: Some(CHECK_IN + Duration::days(1)),
+        check_out: Some(CHECK_IN + Duration::days(3)),
+        ..BookingPatch::default()
+    };
+    let settled = world
+        .bookings
+        .modify(&ana, booking.id, Some(5), back, None)
+        .await
+        .result
+        .expect("back");
+    assert_eq!(settled.payment.status, PaymentState::Paid);
+    assert_eq!(settled.payment.due, None);
+    assert_eq!(settled.paid, eur(25_800));
+    let history = world
+        .bookings
+        .history(&ana, booking.id)
+        .await
+        .expect("history");
+    assert_eq!(
+        history[5].data["superseded"],
+        serde_json::json!([dearer.payment.payment_id])
+    );
+    // A payment of the given-up balance, late, counts for nothing.
+    let mut late = payment_of(booking.id, Some(4), 12_900);
+    let mut data: serde_json::Value = serde_json::from_slice(&late.data).expect("json");
+    data["late"] = serde_json::json!(true);
+    late.data = serde_json::to_vec(&data).expect("json");
+    world.dispatcher().deliver(&late).await.expect("late");
+    let after = world.bookings.get(&ana, booking.id).await.expect("get");
+    assert_eq!((after.paid, after.version), (eur(25_800), 6));
+}
