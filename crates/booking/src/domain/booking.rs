@@ -600,7 +600,10 @@ pub(crate) fn modify(
         Payable::Nothing => {
             booking.status == BookingStatus::PendingPayment || booking.paid != terms.price.total
         }
-        Payable::Price(_) | Payable::Balance(_) | Payable::Refund(_) => false,
+        // A new price replaces the old payment only with a new one to pay (none where no
+        // payment service runs).
+        Payable::Price(_) => payment.is_none(),
+        Payable::Balance(_) | Payable::Refund(_) => false,
     };
     let replaced = if keeps_what_is_owed {
         None
