@@ -211,6 +211,7 @@ mod tests {
         assert_eq!(settings.webhook_tolerance, time::Duration::minutes(5));
         assert_eq!(settings.provider_url, "http://127.0.0.1:8080/provider");
         assert_eq!(settings.provider_calls.breaker.open_ms, 5000);
+        assert_eq!(settings.orphan_intent_after, time::Duration::minutes(30));
     }
 
     #[test]
@@ -229,12 +230,14 @@ mod tests {
         config.webhook_secrets = vec!["whsec_short".into()];
         config.provider_url = "ftp://example.test".into();
         config.provider_calls.max_attempts = 0;
+        config.orphan_intent_after_seconds = 0;
         let problems = config.settings().expect_err("invalid");
         for key in [
             "payment.provider_api_key",
             "payment.webhook_secrets",
             "payment.provider_url",
             "payment.provider_calls.max_attempts",
+            "payment.orphan_intent_after_seconds",
         ] {
             assert!(
                 problems.iter().any(|p| p.starts_with(key)),

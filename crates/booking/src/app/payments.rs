@@ -28,6 +28,9 @@ use crate::domain::booking::{self, rebuild};
 use crate::domain::events::BookingEvent;
 use crate::store::{Append, append_in_tx, events_in_tx};
 
+/// The payment service's reason for refunding money that came for a payment it had given up.
+const LATE_PAYMENT: &str = "late_payment";
+
 /// The consumer's name: its inbox key, Kafka group and bus subscription.
 pub const CONSUMER: &str = "booking.payment_outcomes";
 
@@ -155,6 +158,13 @@ impl PaymentOutcomes {
         let id = BookingId(refunded.booking_id);
         let events = events_in_tx(tx, id).await.map_err(HandlerError::retry)?;
         let Some(current) = rebuild(&events).map_err(HandlerError::reject)? else {
+            if refunded.reason == LATE_PAYMENT {
+                // The refund of money paid for a booking that was never recorded (its payment
+                // was swept as an orphan): nothing here to record it on.
+                tracing::info!(booking_id = %id, refund_id = %refunded.refund_id,
+                    "late payment refunded for a booking that was never recorded");
+                return Ok(());
+            }
             return Err(HandlerError::reject(format!(
                 "refund {} is for booking {id}, which does not exist",
                 refunded.refund_id
