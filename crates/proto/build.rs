@@ -11,6 +11,7 @@ const PROTOS: &[&str] = &[
     "innkeeper/catalog/v1/catalog.proto",
     "innkeeper/identity/v1/identity.proto",
     "innkeeper/booking/v1/booking.proto",
+    "innkeeper/payment/v1/payment.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

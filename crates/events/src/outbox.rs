@@ -12,6 +12,44 @@ use crate::envelope::{
     Event, JSON, Payload, current_trace_context, from_micros, micros, to_micros_precision,
 };
 
+/// The columns an outbox row is written with, in the order [`Outbox::bind_postgres`] binds
+/// them: `INSERT INTO event_outbox (outbox_columns!()) VALUES (..)`.
+#[macro_export]
+macro_rules! outbox_columns {
+    () => {
+        "id, topic, source, type, subject, time, content_type, data, traceparent, tracestate"
+    };
+}
+
+const INSERT_SQLITE: &str = concat!(
+    "INSERT INTO event_outbox (",
+    outbox_columns!(),
+    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+);
+
+const INSERT_POSTGRES: &str = concat!(
+    "INSERT INTO event_outbox (",
+    outbox_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+);
+
+/// Binds an event's columns in the order of the insert statements.
+macro_rules! bind_event {
+    ($query:expr, $event:expr) => {
+        $query
+            .bind($event.id)
+            .bind(&$event.topic)
+            .bind(&$event.source)
+            .bind(&$event.event_type)
+            .bind(&$event.subject)
+            .bind(micros($event.time))
+            .bind(&$event.content_type)
+            .bind(&$event.data)
+            .bind(&$event.traceparent)
+            .bind(&$event.tracestate)
+    };
+}
+
 /// A producing service's outbox: the `source` and `topic` of the events it writes.
 ///
 /// ```ignore
@@ -59,6 +97,23 @@ impl Outbox {
         })
     }
 
+    /// Binds `event`'s outbox columns, in the order of [`outbox_columns!`], to `query`: for a
+    /// producer on PostgreSQL that writes its change and its outbox row in one statement (one
+    /// round trip instead of one per row), as `INSERT INTO event_outbox (outbox_columns!())
+    /// VALUES ($n, ..)` inside its own. Call [`Outbox::notify_written`] once it has run.
+    pub fn bind_postgres<'q>(
+        query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+        event: &'q Event,
+    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        bind_event!(query, event)
+    }
+
+    /// Wakes this process's relays after a statement that wrote outbox rows itself (see
+    /// [`Outbox::bind_postgres`]); [`Outbox::append`] does it on its own.
+    pub fn notify_written() {
+        WRITTEN.notify_waiters();
+    }
+
     /// Writes `event` to the outbox through `conn`, a connection inside the caller's
     /// transaction (`&mut *tx`): it is published if and only if that transaction commits.
     pub async fn append<C: OutboxConnection + ?Sized>(
@@ -89,29 +144,6 @@ pub trait OutboxConnection: Send {
         &mut self,
         event: &Event,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
-}
-
-const INSERT_SQLITE: &str = "INSERT INTO event_outbox (id, topic, source, type, subject, time, content_type, data, \
-     traceparent, tracestate) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-
-const INSERT_POSTGRES: &str = "INSERT INTO event_outbox (id, topic, source, type, subject, time, content_type, data, \
-     traceparent, tracestate) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
-
-/// Binds an event's columns in the order of the insert statements.
-macro_rules! bind_event {
-    ($query:expr, $event:expr) => {
-        $query
-            .bind($event.id)
-            .bind(&$event.topic)
-            .bind(&$event.source)
-            .bind(&$event.event_type)
-            .bind(&$event.subject)
-            .bind(micros($event.time))
-            .bind(&$event.content_type)
-            .bind(&$event.data)
-            .bind(&$event.traceparent)
-            .bind(&$event.tracestate)
-    };
 }
 
 impl OutboxConnection for SqliteConnection {

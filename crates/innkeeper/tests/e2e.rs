@@ -8,9 +8,13 @@
 //!   service reaches the catalog over gRPC too), on SQLite and on PostgreSQL.
 //!
 //! The embedded shape also pays: the booking's `payment.checkout_url` is the provider
-//! imitation's page on the same listener, a payment there confirms the booking. The split
-//! shape runs no payment service (there is no remote payment client yet): its bookings are
-//! made without a checkout link and wait unpaid.
+//! imitation's page on the same listener, a payment there confirms the booking. The four
+//! process split shape runs no payment service: its bookings are made without a checkout link
+//! and wait unpaid. The split shape with payments adds the payment service and the provider
+//! imitation as processes of their own (six in all, each service on its own PostgreSQL
+//! database, events over Kafka): the booking service opens payments over gRPC, the provider's
+//! webhook reaches the payment process, and the payment events confirm, cancel and refund
+//! bookings through the broker.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
@@ -51,6 +55,23 @@ fn spawn(args: &[&str], env: &[(&str, String)], dir: &Path) -> Process {
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
     }
     Process(cmd.spawn().expect("spawn innkeeper"))
+}
+
+/// `innkeeper serve --target <target>` listening for HTTP on `http` and, if given, gRPC on
+/// `grpc`.
+fn serve(
+    dir: &Path,
+    target: &str,
+    http: SocketAddr,
+    grpc: Option<SocketAddr>,
+    env: &[(&str, String)],
+) -> Process {
+    let (http, grpc) = (http.to_string(), grpc.map(|a| a.to_string()));
+    let mut args = vec!["serve", "--target", target, "--listen", &http];
+    if let Some(grpc) = &grpc {
+        args.extend(["--grpc-listen", grpc.as_str()]);
+    }
+    spawn(&args, env, dir)
 }
 
 async fn wait_ready(http: &reqwest::Client, base: &str) {
@@ -417,23 +438,8 @@ async fn a_guest_pays_at_the_provider_and_the_booking_is_confirmed(
         .await
         .expect("confirm");
     assert_eq!(resp.status(), 200);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let read: Value = guest
-            .get(format!("{api}/bookings/{id}"))
-            .send()
-            .await
-            .expect("get")
-            .json()
-            .await
-            .expect("json");
-        if read["status"] == "confirmed" {
-            assert_eq!(read["payment"]["status"], "paid", "{read}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "not confirmed: {read}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let read = booking_when(guest, &api, &id, |b| b["status"] == "confirmed").await;
+    assert_eq!(read["payment"]["status"], "paid", "{read}");
 }
 
 /// A client sending `token` as its bearer.
@@ -467,12 +473,7 @@ async fn split_shape(catalog_db_url: String, identity_db_url: String, booking_db
     );
     let serve =
         |target: &str, http: SocketAddr, grpc: Option<SocketAddr>, env: &[(&str, String)]| {
-            let (http, grpc) = (http.to_string(), grpc.map(|a| a.to_string()));
-            let mut args = vec!["serve", "--target", target, "--listen", &http];
-            if let Some(grpc) = &grpc {
-                args.extend(["--grpc-listen", grpc.as_str()]);
-            }
-            spawn(&args, env, &dir.path)
+            serve(&dir.path, target, http, grpc, env)
         };
     // The booking service obtains its service token from identity with the shared secret.
     let service_secret = (
@@ -898,4 +899,469 @@ async fn the_cli_creates_admins_and_rotates_keys_under_a_running_server() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(me(after).await.status(), 200);
     assert_eq!(me(before).await.status(), 200);
+}
+
+/// The provider imitation's API key in the compiled-in defaults.
+const PROVIDER_KEY: &str = "sk_test_innkeeper_development_only";
+
+/// The split shape with payments: identity, catalog, booking, payment, the provider imitation
+/// and the gateway as six processes, each service on its own PostgreSQL database, events over
+/// Kafka (tansu). The booking service opens payments at the payment service over gRPC under
+/// its service credential; the gateway shows them over gRPC with the guest's token; the
+/// provider (an external system here) takes the money and signs its webhook to the payment
+/// process; `payment.*` and `booking.*` events cross processes through the broker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_shape_with_payments_over_grpc_and_kafka_on_postgres() {
+    let Some(tansu) = innkeeper_events::testing::Tansu::start().await else {
+        return;
+    };
+    let mut databases = Vec::new();
+    for _ in [
+        "identity",
+        "catalog",
+        "booking",
+        "payment",
+        "payment-provider",
+    ] {
+        let Some(db) = TestDatabase::postgres().await else {
+            return;
+        };
+        databases.push(db);
+    }
+    let [identity_db, catalog_db, booking_db, payment_db, provider_db] = &databases[..] else {
+        unreachable!("five databases");
+    };
+    let dir = TempDir::new("e2e_split_payments");
+    let (identity_http, identity_grpc) = (free_addr(), free_addr());
+    let (catalog_http, catalog_grpc) = (free_addr(), free_addr());
+    let (booking_http, booking_grpc) = (free_addr(), free_addr());
+    let (payment_http, payment_grpc) = (free_addr(), free_addr());
+    let (provider_http, gateway_http) = (free_addr(), free_addr());
+    let provider_url = format!("http://{provider_http}/provider");
+    let endpoint = |key: &'static str, addr: SocketAddr| (key, format!("http://{addr}"));
+    let identity_endpoint = endpoint("INNKEEPER__IDENTITY__ENDPOINT", identity_grpc);
+    let catalog_endpoint = endpoint("INNKEEPER__CATALOG__ENDPOINT", catalog_grpc);
+    let payment_endpoint = endpoint("INNKEEPER__PAYMENT__ENDPOINT", payment_grpc);
+    // Every service publishes and consumes through the broker, promptly.
+    let kafka = [
+        ("INNKEEPER__EVENTS__TRANSPORT", "kafka".to_owned()),
+        ("INNKEEPER__EVENTS__KAFKA_BROKERS", tansu.brokers()),
+        ("INNKEEPER__EVENTS__KAFKA_FETCH_WAIT_MS", "10".to_owned()),
+        ("INNKEEPER__EVENTS__POLL_INTERVAL_MS", "10".to_owned()),
+    ];
+    let with_kafka = |env: &[(&'static str, String)]| {
+        let mut all = env.to_vec();
+        all.extend(kafka.iter().cloned());
+        all
+    };
+    let service_secret = (
+        "INNKEEPER__AUTH__SERVICE_SECRET",
+        "e2e-service-secret".to_owned(),
+    );
+    let _identity = serve(
+        &dir.path,
+        "identity",
+        identity_http,
+        Some(identity_grpc),
+        &with_kafka(&[
+            ("INNKEEPER__IDENTITY__DATABASE_URL", identity_db.url.clone()),
+            service_secret.clone(),
+        ]),
+    );
+    let _catalog = serve(
+        &dir.path,
+        "catalog",
+        catalog_http,
+        Some(catalog_grpc),
+        &with_kafka(&[
+            ("INNKEEPER__CATALOG__DATABASE_URL", catalog_db.url.clone()),
+            identity_endpoint.clone(),
+        ]),
+    );
+    // The card processor: its checkout links and API on its own listener, its webhooks to
+    // the payment process.
+    let _provider = serve(
+        &dir.path,
+        "payment-provider",
+        provider_http,
+        None,
+        &[
+            (
+                "INNKEEPER__PAYMENT_PROVIDER__DATABASE_URL",
+                provider_db.url.clone(),
+            ),
+            (
+                "INNKEEPER__PAYMENT_PROVIDER__PUBLIC_URL",
+                provider_url.clone(),
+            ),
+            (
+                "INNKEEPER__PAYMENT_PROVIDER__WEBHOOK_URL",
+                format!("http://{payment_http}/api/v1/payments/webhook"),
+            ),
+            (
+                "INNKEEPER__PAYMENT_PROVIDER__WEBHOOK_POLL_INTERVAL_MS",
+                "20".to_owned(),
+            ),
+            (
+                "INNKEEPER__PAYMENT_PROVIDER__WEBHOOK_BACKOFF_BASE_MS",
+                "50".to_owned(),
+            ),
+            identity_endpoint.clone(),
+        ],
+    );
+    let _payment = serve(
+        &dir.path,
+        "payment",
+        payment_http,
+        Some(payment_grpc),
+        &with_kafka(&[
+            ("INNKEEPER__PAYMENT__DATABASE_URL", payment_db.url.clone()),
+            ("INNKEEPER__PAYMENT__PROVIDER_URL", provider_url.clone()),
+            (
+                "INNKEEPER__PAYMENT__WORKER_POLL_INTERVAL_MS",
+                "20".to_owned(),
+            ),
+            identity_endpoint.clone(),
+        ]),
+    );
+    let _booking = serve(
+        &dir.path,
+        "booking",
+        booking_http,
+        Some(booking_grpc),
+        &with_kafka(&[
+            ("INNKEEPER__BOOKING__DATABASE_URL", booking_db.url.clone()),
+            catalog_endpoint.clone(),
+            identity_endpoint.clone(),
+            payment_endpoint.clone(),
+            service_secret,
+        ]),
+    );
+    let _gateway = serve(
+        &dir.path,
+        "gateway",
+        gateway_http,
+        None,
+        &[
+            catalog_endpoint,
+            identity_endpoint,
+            endpoint("INNKEEPER__BOOKING__ENDPOINT", booking_grpc),
+            payment_endpoint,
+        ],
+    );
+    let http = reqwest::Client::new();
+    for addr in [
+        identity_http,
+        catalog_http,
+        provider_http,
+        payment_http,
+        booking_http,
+        gateway_http,
+    ] {
+        wait_ready(&http, &format!("http://{addr}")).await;
+    }
+    // The gateway and the booking node count the remote payment service in their readiness.
+    for (addr, checks) in [
+        (
+            gateway_http,
+            &["catalog", "identity", "booking", "payment"][..],
+        ),
+        (
+            booking_http,
+            &["catalog", "payment", "booking_database"][..],
+        ),
+        (payment_http, &["payment_database"][..]),
+    ] {
+        let ready: Value = http
+            .get(format!("http://{addr}/health/ready"))
+            .send()
+            .await
+            .expect("ready")
+            .json()
+            .await
+            .expect("json");
+        for check in checks {
+            assert_eq!(ready["checks"][check], "up", "{check}: {ready}");
+        }
+    }
+
+    let base = format!("http://{gateway_http}");
+    a_guest_pays_is_declined_and_is_refunded_across_processes(&base, &provider_url).await;
+
+    // The money crossed processes over gRPC: the payment process served the booking's
+    // intents and the gateway's reads.
+    let metrics = http
+        .get(format!("http://{payment_http}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for method in [
+        "/innkeeper.payment.v1.PaymentService/CreateIntent",
+        "/innkeeper.payment.v1.PaymentService/GetPayment",
+    ] {
+        assert!(metrics.contains(method), "payment served {method}");
+    }
+    drop(tansu);
+}
+
+/// The journey of [`split_shape_with_payments_over_grpc_and_kafka_on_postgres`] through the
+/// REST edge at `base` and the provider's own API at `provider`: a paid booking is confirmed,
+/// a declined card cancels its booking and gives the rooms back, and cancelling the paid
+/// booking refunds it, the refund recorded on the booking and at the provider.
+async fn a_guest_pays_is_declined_and_is_refunded_across_processes(base: &str, provider: &str) {
+    let api = format!("{base}/api/v1");
+    let hotelier = account(&api, "hotelier").await;
+    let resp = hotelier
+        .post(format!("{api}/hotels"))
+        .json(&json!({
+            "name": "Hotel Dividido", "address": "Rua Nova 7", "city": "Porto",
+            "country": "PT", "location": {"lat": 41.15, "lon": -8.61}, "currency": "EUR"
+        }))
+        .send()
+        .await
+        .expect("create hotel");
+    assert_eq!(resp.status(), 201);
+    let hotel_id = resp.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let resp = hotelier
+        .post(format!("{api}/hotels/{hotel_id}/room-types"))
+        .json(&json!({"name": "Double", "capacity": 2, "base_price": {"amount": 11000, "currency": "EUR"}}))
+        .send()
+        .await
+        .expect("room type");
+    assert_eq!(resp.status(), 201);
+    let room_type_id = resp.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    for number in ["201", "202"] {
+        let resp = hotelier
+            .post(format!("{api}/hotels/{hotel_id}/rooms"))
+            .json(&json!({"number": number, "floor": 2, "room_type_id": room_type_id}))
+            .send()
+            .await
+            .expect("room");
+        assert_eq!(resp.status(), 201);
+    }
+    let check_in = OffsetDateTime::now_utc().date() + time::Duration::days(30);
+    let check_out = check_in + time::Duration::days(2);
+    let stay = json!({
+        "hotel_id": hotel_id, "room_type_id": room_type_id, "check_in": check_in.to_string(),
+        "check_out": check_out.to_string(), "guests": 2, "guest_name": "Ana Lima"
+    });
+    // `(held, sold)` of each night of the stay, as the hotelier reads them.
+    let counters = || async {
+        let nights: Value = hotelier
+            .get(format!(
+                "{api}/hotels/{hotel_id}/inventory?from={check_in}&to={check_out}"
+            ))
+            .send()
+            .await
+            .expect("inventory")
+            .json()
+            .await
+            .expect("json");
+        nights
+            .as_array()
+            .expect("nights")
+            .iter()
+            .map(|n| {
+                (
+                    n["held"].as_u64().expect("held"),
+                    n["sold"].as_u64().expect("sold"),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let provider_api = reqwest::Client::new();
+    let pay = |checkout: &str, method: &str| {
+        let intent = checkout.rsplit('/').next().expect("intent id").to_owned();
+        provider_api
+            .post(format!("{provider}/v1/payment_intents/{intent}/confirm"))
+            .bearer_auth(PROVIDER_KEY)
+            .json(&json!({"payment_method": method}))
+            .send()
+    };
+
+    // Ana books: the booking service opened the payment at the payment process, the link is
+    // the provider's checkout page.
+    let (ana, bea) = (account(&api, "guest").await, account(&api, "guest").await);
+    let resp = ana
+        .post(format!("{api}/bookings"))
+        .json(&stay)
+        .send()
+        .await
+        .expect("book");
+    assert_eq!(resp.status(), 201);
+    let booking: Value = resp.json().await.expect("json");
+    let id = booking["id"].as_str().expect("id").to_owned();
+    assert_eq!(booking["status"], "pending_payment", "{booking}");
+    let checkout = booking["payment"]["checkout_url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a checkout link: {booking}"))
+        .to_owned();
+    assert!(
+        checkout.starts_with(&format!("{provider}/checkout/pi_")),
+        "{checkout}"
+    );
+    let payment_id = booking["payment"]["payment_id"]
+        .as_str()
+        .expect("payment_id")
+        .to_owned();
+    assert_eq!(counters().await, vec![(1, 0), (1, 0)]);
+
+    // The payment, through the gateway and the payment service's gRPC, to its guest only.
+    let payment_url = format!("{api}/payments/{payment_id}");
+    let resp = ana.get(&payment_url).send().await.expect("payment");
+    assert_eq!(resp.status(), 200);
+    let payment: Value = resp.json().await.expect("json");
+    assert_eq!(payment["status"], "requires_payment", "{payment}");
+    assert_eq!(payment["amount"], booking["price"]["total"]);
+    assert_eq!(payment["booking_id"], id.as_str());
+    let resp = bea.get(&payment_url).send().await.expect("payment");
+    assert_eq!(resp.status(), 404);
+    assert_eq!(
+        resp.json::<Value>().await.expect("json")["code"],
+        "not_found"
+    );
+
+    // The hosted checkout page is there for the guest's browser; paying confirms the booking.
+    let page = reqwest::get(&checkout).await.expect("checkout page");
+    assert_eq!(page.status(), 200);
+    let paid = pay(&checkout, "pm_card_visa").await.expect("pay");
+    assert_eq!(paid.status(), 200);
+    let confirmed = booking_when(&ana, &api, &id, |b| b["status"] == "confirmed").await;
+    assert_eq!(confirmed["payment"]["status"], "paid", "{confirmed}");
+    assert_eq!(confirmed["paid"], booking["price"]["total"]);
+    assert_eq!(counters().await, vec![(0, 1), (0, 1)]);
+    let payment: Value = ana
+        .get(&payment_url)
+        .send()
+        .await
+        .expect("payment")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(payment["status"], "succeeded", "{payment}");
+
+    // Bea's card is declined: her booking is cancelled and the rooms come back.
+    let resp = bea
+        .post(format!("{api}/bookings"))
+        .json(&stay)
+        .send()
+        .await
+        .expect("book");
+    assert_eq!(resp.status(), 201);
+    let declined_booking: Value = resp.json().await.expect("json");
+    let declined_id = declined_booking["id"].as_str().expect("id").to_owned();
+    assert_eq!(counters().await, vec![(1, 1), (1, 1)]);
+    let declined_checkout = declined_booking["payment"]["checkout_url"]
+        .as_str()
+        .expect("checkout_url");
+    let declined = pay(declined_checkout, "pm_card_chargeDeclined")
+        .await
+        .expect("pay");
+    assert!(declined.status().is_client_error(), "{}", declined.status());
+    let cancelled = booking_when(&bea, &api, &declined_id, |b| b["status"] == "cancelled").await;
+    assert_eq!(cancelled["payment"]["status"], "failed", "{cancelled}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while counters().await != vec![(0, 1), (0, 1)] {
+        assert!(
+            Instant::now() < deadline,
+            "the declined booking's rooms did not come back: {:?}",
+            counters().await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Ana cancels her paid booking: the payment service refunds it at the provider, and
+    // `payment.refunded` records the refund on the booking.
+    let resp = ana
+        .post(format!("{api}/bookings/{id}/cancel"))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("cancel");
+    assert_eq!(resp.status(), 200);
+    let refund = resp.json::<Value>().await.expect("json")["refund"]["amount"].clone();
+    assert_eq!(refund, booking["price"]["total"], "free cancellation");
+    let refunded = booking_when(&ana, &api, &id, |b| b["payment"]["status"] == "refunded").await;
+    assert_eq!(refunded["status"], "cancelled", "{refunded}");
+    assert_eq!(refunded["payment"]["refunded"], refund);
+    let history: Value = ana
+        .get(format!("{api}/bookings/{id}/history"))
+        .send()
+        .await
+        .expect("history")
+        .json()
+        .await
+        .expect("json");
+    let last = history.as_array().and_then(|h| h.last()).cloned();
+    assert_eq!(
+        last.as_ref().map(|e| e["type"].clone()),
+        Some(json!("refunded")),
+        "{history}"
+    );
+    let payment: Value = ana
+        .get(&payment_url)
+        .send()
+        .await
+        .expect("payment")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(payment["amount_refunded"], refund, "{payment}");
+    assert_eq!(counters().await, vec![(0, 0), (0, 0)]);
+    // The provider's ledger: captured once, refunded in full.
+    let intent = checkout.rsplit('/').next().expect("intent id");
+    let ledger: Value = provider_api
+        .get(format!("{provider}/_admin/ledger?payment_intent={intent}"))
+        .bearer_auth(PROVIDER_KEY)
+        .send()
+        .await
+        .expect("ledger")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        ledger["captured"], booking["price"]["total"]["amount"],
+        "{ledger}"
+    );
+    assert_eq!(
+        ledger["refunded"], booking["price"]["total"]["amount"],
+        "{ledger}"
+    );
+    assert_eq!(ledger["double_captures"], 0, "{ledger}");
+}
+
+/// The booking `id` as `guest` reads it, once `done` holds of it (within 30 s).
+async fn booking_when(
+    guest: &reqwest::Client,
+    api: &str,
+    id: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let resp = guest
+            .get(format!("{api}/bookings/{id}"))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(resp.status(), 200);
+        let booking: Value = resp.json().await.expect("json");
+        if done(&booking) {
+            return booking;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "booking {id} did not get there: {booking}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -12,12 +12,16 @@
 //!   refunds and cancellations.
 //! - [`provider`]: the provider's HTTP API behind the platform's resilience layer.
 //! - [`contracts`]: the events published on `payment.events` and the booking events read.
+//! - [`grpc`]: the service over gRPC (`innkeeper.payment.v1.PaymentService`): the server
+//!   adapter and the remote client the booking service and the gateway use when payment runs
+//!   in another process.
 //! - [`settings`] and [`module`]: configuration with commented defaults, and start-up.
 
 pub mod api;
 mod app;
 pub mod contracts;
 mod domain;
+pub mod grpc;
 pub mod module;
 pub mod provider;
 pub mod settings;

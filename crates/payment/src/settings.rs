@@ -13,6 +13,15 @@ pub const DEFAULTS: &str = r#"[payment]
 # postgres://user@host/db.
 database_url = ""
 max_connections = 8
+# The payment service's gRPC address, for a node where it does not run (the booking service
+# opens bookings' payments there, the gateway shows them), e.g. "http://127.0.0.1:50051".
+# Empty: such a node has no payment service (bookings are made without a payment, and
+# GET /api/v1/payments/{id} answers 503). Its events reach bookings over Kafka only
+# (events.transport = "kafka"): the in-process bus does not cross processes.
+endpoint = ""
+# Deadline of a call to a remote payment service, retries included. Opening a payment calls the
+# provider in turn (within provider_calls.deadline_ms), so allow it as much.
+request_timeout_ms = 8000
 # The payment provider's API base URL (its `/v1/...` routes hang below it), when it runs in
 # another process. A node that runs the provider imitation (target payment-provider) too calls
 # its own, mounted under /provider at the node's listen address, and sends the provider's
@@ -73,6 +82,11 @@ half_open_probes = 1
 pub struct PaymentConfig {
     pub database_url: String,
     pub max_connections: u32,
+    /// The gRPC address of the payment service where it runs in another process (empty:
+    /// none); read by the node, not by the service.
+    pub endpoint: String,
+    /// Deadline of a call to a remote payment service, retries included.
+    pub request_timeout_ms: u64,
     pub provider_url: String,
     pub provider_api_key: String,
     pub webhook_secrets: Vec<String>,
@@ -123,6 +137,16 @@ impl PaymentConfig {
         };
         if self.max_connections == 0 {
             problem("max_connections", "must be at least 1");
+        }
+        let endpoint = self.endpoint.trim();
+        if !(endpoint.is_empty()
+            || endpoint.starts_with("http://")
+            || endpoint.starts_with("https://"))
+        {
+            problem("endpoint", "must be empty or an http:// or https:// URL");
+        }
+        if self.request_timeout_ms == 0 {
+            problem("request_timeout_ms", "must be positive");
         }
         let provider_url = self.provider_url.trim().trim_end_matches('/').to_owned();
         if reqwest::Url::parse(&provider_url)

@@ -29,6 +29,11 @@ mod generated {
                 tonic::include_proto!("innkeeper.booking.v1");
             }
         }
+        pub mod payment {
+            pub mod v1 {
+                tonic::include_proto!("innkeeper.payment.v1");
+            }
+        }
     }
 }
 
@@ -43,6 +48,9 @@ pub use generated::innkeeper::identity;
 
 /// `innkeeper.booking.v1`: the booking service.
 pub use generated::innkeeper::booking;
+
+/// `innkeeper.payment.v1`: the payment service.
+pub use generated::innkeeper::payment;
 
 pub mod wire;
 
@@ -63,6 +71,7 @@ mod tests {
             "innkeeper/common/v1/types.proto",
             "innkeeper/identity/v1/identity.proto",
             "innkeeper/booking/v1/booking.proto",
+            "innkeeper/payment/v1/payment.proto",
             "google/protobuf/timestamp.proto",
         ] {
             assert!(files.contains(&name), "{name} missing from {files:?}");
@@ -82,5 +91,13 @@ mod tests {
         assert_eq!(booking.service[0].name(), "BookingService");
         // One RPC per method of `BookingApi`.
         assert_eq!(booking.service[0].method.len(), 11);
+        let payment = set
+            .file
+            .iter()
+            .find(|f| f.package() == "innkeeper.payment.v1")
+            .expect("payment");
+        assert_eq!(payment.service[0].name(), "PaymentService");
+        // One RPC per method of `PaymentApi`.
+        assert_eq!(payment.service[0].method.len(), 5);
     }
 }

@@ -172,6 +172,7 @@ pub struct EventsConfig {
     pub kafka_message_timeout_ms: u64,
     pub kafka_fetch_wait_ms: u64,
     pub relay_batch_size: u32,
+    pub relay_linger_ms: u64,
     pub poll_interval_ms: u64,
     pub retention_seconds: u64,
     pub max_attempts: u32,
@@ -185,6 +186,7 @@ impl EventsConfig {
             batch_size: self.relay_batch_size,
             poll_interval: std::time::Duration::from_millis(self.poll_interval_ms),
             retention: std::time::Duration::from_secs(self.retention_seconds),
+            linger: std::time::Duration::from_millis(self.relay_linger_ms),
             ..innkeeper_events::RelaySettings::default()
         }
     }
@@ -224,6 +226,9 @@ impl EventsConfig {
         }
         if !(1..=10_000).contains(&self.relay_batch_size) {
             problems.push("events.relay_batch_size: must be between 1 and 10000".to_owned());
+        }
+        if self.relay_linger_ms > 1_000 {
+            problems.push("events.relay_linger_ms: must be at most 1000".to_owned());
         }
         if !(1..=60_000).contains(&self.poll_interval_ms) {
             problems.push("events.poll_interval_ms: must be between 1 and 60000".to_owned());
@@ -549,6 +554,29 @@ mod tests {
         ] {
             let err = Config::load(None, &[(key, value)]).expect_err("invalid");
             assert!(err.to_string().contains(key), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_payment_endpoint_is_optional_and_checked() {
+        let config = Config::load(None, &[]).expect("defaults load");
+        assert_eq!(
+            config.payment.endpoint, "",
+            "no remote payment service by default"
+        );
+        assert!(config.payment.request_timeout_ms > 0);
+        let remote = Config::load(
+            None,
+            &[("payment.endpoint", json!("http://127.0.0.1:50054"))],
+        )
+        .expect("a remote payment service");
+        assert_eq!(remote.payment.endpoint, "http://127.0.0.1:50054");
+        for (key, value) in [
+            ("payment.endpoint", json!("127.0.0.1:50054")),
+            ("payment.request_timeout_ms", json!(0)),
+        ] {
+            let err = Config::load(None, &[(key, value)]).expect_err("invalid");
+            assert!(err.to_string().contains(key), "{key}: {err}");
         }
     }
 

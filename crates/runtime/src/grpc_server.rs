@@ -10,6 +10,7 @@ use futures::future::BoxFuture;
 use innkeeper_booking::api::BookingApi;
 use innkeeper_catalog::api::CatalogApi;
 use innkeeper_identity::api::IdentityApi;
+use innkeeper_payment::api::PaymentApi;
 use innkeeper_platform::auth::Verifier;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -20,12 +21,16 @@ pub(crate) struct GrpcServices {
     pub(crate) catalog: Option<Arc<dyn CatalogApi>>,
     pub(crate) identity: Option<Arc<dyn IdentityApi>>,
     pub(crate) booking: Option<Arc<dyn BookingApi>>,
+    pub(crate) payment: Option<Arc<dyn PaymentApi>>,
     pub(crate) verifier: Arc<Verifier>,
 }
 
 impl GrpcServices {
     pub(crate) fn is_empty(&self) -> bool {
-        self.catalog.is_none() && self.identity.is_none() && self.booking.is_none()
+        self.catalog.is_none()
+            && self.identity.is_none()
+            && self.booking.is_none()
+            && self.payment.is_none()
     }
 
     pub(crate) async fn serve(
@@ -66,6 +71,16 @@ impl GrpcServices {
             health_reporter
                 .set_service_status(
                     innkeeper_booking::grpc::SERVICE_NAME,
+                    tonic_health::ServingStatus::Serving,
+                )
+                .await;
+            routes = routes.add_service(service);
+        }
+        if let Some(api) = self.payment {
+            let service = innkeeper_payment::grpc::service(api, self.verifier.clone());
+            health_reporter
+                .set_service_status(
+                    innkeeper_payment::grpc::SERVICE_NAME,
                     tonic_health::ServingStatus::Serving,
                 )
                 .await;
@@ -350,6 +365,93 @@ mod tests {
         assert_eq!(again.result, Ok(booked.clone()));
         // Without the caller's token the booking node refuses.
         let err = remote.get(&guest, booked.id).await.expect_err("anonymous");
+        assert_eq!(err.code, ErrorCode::Unauthenticated);
+        gateway.stop().await;
+        services.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_gateway_node_reaches_a_payment_node_over_grpc() {
+        // The payment service (with identity, for the tokens) in a process of its own.
+        let services_dir = TempDir::new("runtime_grpc_payment");
+        let services = Node::build(
+            &config(
+                &services_dir,
+                &[
+                    ("node.targets", json!(["identity", "payment"])),
+                    ("node.grpc_listen", json!("127.0.0.1:0")),
+                ],
+            ),
+            NodeOptions::default(),
+        )
+        .await
+        .expect("payment node");
+        let grpc = services.grpc_addr().expect("serves gRPC");
+        let identity = services.identity();
+        let services = Serving::start(services);
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{grpc}"))
+            .expect("uri")
+            .connect_lazy();
+        let health = tonic_health::pb::health_client::HealthClient::new(channel)
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: innkeeper_payment::grpc::SERVICE_NAME.to_owned(),
+            })
+            .await
+            .expect("health")
+            .into_inner();
+        assert_eq!(health.status, ServingStatus::Serving as i32);
+
+        // A gateway without bookings reaches it at payment.endpoint and waits for it.
+        let gateway_dir = TempDir::new("runtime_grpc_payment_gateway");
+        let endpoint = json!(format!("http://{grpc}"));
+        let gateway = Node::build(
+            &config(
+                &gateway_dir,
+                &[
+                    ("node.targets", json!(["gateway"])),
+                    ("node.grpc_listen", json!("")),
+                    ("catalog.endpoint", endpoint.clone()),
+                    ("identity.endpoint", endpoint.clone()),
+                    ("booking.endpoint", json!("")),
+                    ("payment.endpoint", endpoint),
+                ],
+            ),
+            NodeOptions::default(),
+        )
+        .await
+        .expect("gateway node");
+        let remote = gateway.payment().expect("a remote payment client");
+        let http = gateway.http_addr();
+        let gateway = Serving::start(gateway);
+        let ready = readiness(http).await;
+        assert_eq!(ready["checks"]["payment"], "up", "{ready}");
+
+        // A guest's read goes out with the guest's token; without it the payment node refuses.
+        let password = "a long guest passphrase 1";
+        let guest = identity
+            .register(Register {
+                email: "bea@example.test".to_owned(),
+                password: password.to_owned(),
+                name: "Bea Lima".to_owned(),
+                role: RegisterRole::Guest,
+            })
+            .await
+            .expect("registered")
+            .principal();
+        let token = identity
+            .login(Login {
+                email: "bea@example.test".to_owned(),
+                password: password.to_owned(),
+            })
+            .await
+            .expect("login")
+            .access_token;
+        let unknown = innkeeper_payment::api::PaymentId::new();
+        let err = credential::scope(token, remote.get(&guest, unknown))
+            .await
+            .expect_err("no such payment");
+        assert_eq!(err.code, ErrorCode::NotFound);
+        let err = remote.get(&guest, unknown).await.expect_err("anonymous");
         assert_eq!(err.code, ErrorCode::Unauthenticated);
         gateway.stop().await;
         services.stop().await;

@@ -20,7 +20,8 @@ use innkeeper_identity::grpc::IdentityGrpcClient;
 use innkeeper_identity::module::IdentityModule;
 use innkeeper_kernel::{Clock, SystemClock};
 use innkeeper_payment::PaymentModule;
-use innkeeper_payment::api::PaymentClient;
+use innkeeper_payment::api::{PaymentApi, PaymentClient};
+use innkeeper_payment::grpc::PaymentGrpcClient;
 use innkeeper_payment_provider::PaymentProviderModule;
 use innkeeper_platform::auth::{ServiceCredential, Verifier};
 use innkeeper_platform::db::{Database, PoolOptions};
@@ -178,7 +179,8 @@ async fn start_booking_consumers(
                 Some(bus) => subscriptions.push((bus.clone(), payments)),
                 None => tracing::warn!(
                     "the payment service does not run in this process and events.transport is \
-                     bus: bookings are not confirmed or cancelled by payments"
+                     bus: bookings are not confirmed or cancelled by payments (a payment \
+                     service in another process needs events.transport = kafka)"
                 ),
             }
             for (bus, consumer) in subscriptions {
@@ -192,12 +194,8 @@ async fn start_booking_consumers(
             Ok(Some(booking_bus))
         }
         EventTransport::Kafka => {
-            let kafka = events.kafka_settings();
             for consumer in [releases, expiries, payments] {
-                let name = consumer.name().to_owned();
-                let subscribed = KafkaConsumer::new(&kafka, consumer, db.clone(), settings.clone())
-                    .with_context(|| format!("events.kafka_brokers: {name}"))?;
-                supervisor.spawn(name, subscribed.run(supervisor.shutdown_token()));
+                spawn_kafka_consumer(supervisor, events, db, consumer);
             }
             Ok(None)
         }
@@ -223,7 +221,9 @@ async fn start_payment_consumers(
             let Some(bus) = booking_bus else {
                 tracing::warn!(
                     "bookings do not run in this process and events.transport is bus: ended \
-                     bookings do not cancel or refund their payments"
+                     bookings do not cancel or refund their payments, and payment outcomes \
+                     reach no booking (a booking service in another process needs \
+                     events.transport = kafka)"
                 );
                 return Ok(());
             };
@@ -233,14 +233,43 @@ async fn start_payment_consumers(
                 .with_context(|| format!("subscribing {name}"))?;
             supervisor.spawn(name, subscribed.run(supervisor.shutdown_token()));
         }
-        EventTransport::Kafka => {
-            let kafka = events.kafka_settings();
-            let subscribed = KafkaConsumer::new(&kafka, consumer, db.clone(), settings)
-                .with_context(|| format!("events.kafka_brokers: {name}"))?;
-            supervisor.spawn(name, subscribed.run(supervisor.shutdown_token()));
-        }
+        EventTransport::Kafka => spawn_kafka_consumer(supervisor, events, db, consumer),
     }
     Ok(())
+}
+
+/// Runs `consumer` on Kafka under the supervisor, its inbox and dead letters in `db`. Its
+/// topics are created first when missing: a consumer subscribed to a topic that does not exist
+/// yet sees it only at its next metadata refresh (five minutes in librdkafka), so the events
+/// of a producer starting later in another process (the booking service for the payment
+/// service's consumer, and the other way round) would wait that long. Brokers that are down
+/// at start delay the subscription, as they would delay every record anyway.
+fn spawn_kafka_consumer(
+    supervisor: &mut Supervisor,
+    events: &EventsConfig,
+    db: &Database,
+    consumer: Arc<dyn Consumer>,
+) {
+    let kafka = events.kafka_settings();
+    let (settings, partitions) = (events.consumer_settings(), events.kafka_partitions);
+    let (db, shutdown) = (db.clone(), supervisor.shutdown_token());
+    let name = consumer.name().to_owned();
+    supervisor.spawn(name.clone(), async move {
+        let topics = consumer.topics();
+        let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            created = ensure_topics(&kafka, &topics, partitions) => {
+                if let Err(err) = created {
+                    tracing::warn!(consumer = %name, error = format!("{err:#}"), ?topics, "cannot create the consumed topics");
+                }
+            }
+        }
+        KafkaConsumer::new(&kafka, consumer, db, settings)
+            .with_context(|| format!("events.kafka_brokers: {name}"))?
+            .run(shutdown)
+            .await
+    });
 }
 
 /// The base URL at which this node reaches itself: its bound HTTP address, over loopback when
@@ -316,7 +345,7 @@ impl Node {
         let mut supervisor = Supervisor::new();
         let mut readiness = Readiness::default();
         let (mut grpc_catalog, mut grpc_identity) = (None, None);
-        let mut grpc_booking = None;
+        let (mut grpc_booking, mut grpc_payment) = (None, None);
         let mut databases = Vec::new();
         let mut catalog_bus = None;
 
@@ -434,8 +463,29 @@ impl Node {
             (IdentityClient::new(Arc::new(remote)), None)
         };
 
-        // Payment: local only (no remote client yet). Its relay publishes `payment.events`;
-        // its consumer of `booking.events` starts once bookings have started.
+        // The booking service's own identity, for its calls to services in other processes
+        // (the saga's holds at a remote catalog, payments at a remote payment service); in one
+        // process they are plain calls and need none.
+        let remote_payment =
+            !local.contains(&Target::Payment) && !config.payment.endpoint.trim().is_empty();
+        let booking_credential =
+            if local.contains(&Target::Booking) && (local_catalog.is_none() || remote_payment) {
+                Some(
+                    ServiceCredential::new(
+                        "booking",
+                        &config.auth.service_secret,
+                        Arc::new(identity.clone()),
+                    )
+                    .map_err(|e| anyhow::anyhow!("{}", e.errors[0].message))
+                    .context("auth.service_secret")?,
+                )
+            } else {
+                None
+            };
+
+        // Payment: local, or reached over gRPC at `payment.endpoint` (none when it is empty).
+        // A local one's relay publishes `payment.events`; its consumer of `booking.events`
+        // starts once bookings have started.
         let mut payment_bus = None;
         let local_payment = if local.contains(&Target::Payment) {
             let db = connect(
@@ -465,11 +515,38 @@ impl Node {
                     module.clone().run_worker(supervisor.shutdown_token()),
                 );
             }
+            let api: Arc<dyn PaymentApi> = module.service.clone();
+            grpc_payment = Some(api);
             Some((module, db))
         } else {
             None
         };
-        let payment = local_payment.as_ref().map(|(module, _)| module.client());
+        let payment = match &local_payment {
+            Some((module, _)) => Some(module.client()),
+            // The booking service opens payments, the gateway shows them: nothing else here
+            // calls the payment service.
+            None if remote_payment
+                && (local.contains(&Target::Booking) || local.contains(&Target::Gateway)) =>
+            {
+                let timeout = Duration::from_millis(config.payment.request_timeout_ms);
+                let mut remote = PaymentGrpcClient::connect(&config.payment.endpoint, timeout)
+                    .await
+                    .context("payment.endpoint")?;
+                if let Some(credential) = &booking_credential {
+                    // Intents are opened as the booking service, not as the guest booking.
+                    remote = remote.with_service_credential(credential.clone());
+                }
+                readiness.add(
+                    "payment",
+                    remote_health_check(
+                        &config.payment.endpoint,
+                        innkeeper_payment::grpc::SERVICE_NAME,
+                    )?,
+                );
+                Some(PaymentClient::new(Arc::new(remote)))
+            }
+            None => None,
+        };
 
         // Booking: local, or reached over gRPC by this node's gateway (the only caller of the
         // booking service); a node that runs neither needs no booking client.
@@ -485,25 +562,20 @@ impl Node {
             .await?;
             // The saga's hold calls go to the catalog under the booking service's own
             // identity; in one process they are plain calls and need none.
-            let holds = if local_catalog.is_some() {
-                catalog.clone()
-            } else {
-                let credential = ServiceCredential::new(
-                    "booking",
-                    &config.auth.service_secret,
-                    Arc::new(identity.clone()),
-                )
-                .map_err(|e| anyhow::anyhow!("{}", e.errors[0].message))
-                .context("auth.service_secret")?;
-                let timeout = Duration::from_millis(config.catalog.request_timeout_ms);
-                let remote = CatalogGrpcClient::connect(&config.catalog.endpoint, timeout)
-                    .await
-                    .context("catalog.endpoint")?
-                    .with_service_credential(credential);
-                CatalogClient::new(Arc::new(remote))
+            let holds = match (&local_catalog, &booking_credential) {
+                (Some(_), _) => catalog.clone(),
+                (None, None) => anyhow::bail!("a remote catalog needs the booking's credential"),
+                (None, Some(credential)) => {
+                    let timeout = Duration::from_millis(config.catalog.request_timeout_ms);
+                    let remote = CatalogGrpcClient::connect(&config.catalog.endpoint, timeout)
+                        .await
+                        .context("catalog.endpoint")?
+                        .with_service_credential(credential.clone());
+                    CatalogClient::new(Arc::new(remote))
+                }
             };
-            // Bookings open their payments in-process; without the payment target here they
-            // are made without one (no remote payment client yet).
+            // Bookings open their payments in-process, or over gRPC at a remote payment
+            // service; with neither they are made without one.
             let module = BookingModule::start(
                 &db,
                 holds,
@@ -662,6 +734,7 @@ impl Node {
             catalog: grpc_catalog,
             identity: grpc_identity,
             booking: grpc_booking,
+            payment: grpc_payment,
             verifier: verifier.clone(),
         };
         let grpc = if grpc_services.is_empty() || config.node.grpc_listen.is_empty() {
@@ -736,7 +809,9 @@ impl Node {
         self.booking.clone()
     }
 
-    /// The payment service, when the payment target runs in this process.
+    /// The payment service as this node reaches it: the in-process service when the payment
+    /// target runs here, else, on a node with bookings or the gateway, the remote client of
+    /// `payment.endpoint` (gRPC) when one is set; `None` otherwise.
     pub fn payment(&self) -> Option<PaymentClient> {
         self.payment.clone()
     }

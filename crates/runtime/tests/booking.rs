@@ -139,6 +139,35 @@ async fn a_booking_node_that_reaches_the_catalog_remotely_needs_the_service_secr
     assert!(node.booking().is_some());
 }
 
+#[tokio::test]
+async fn a_booking_node_that_reaches_payments_remotely_needs_the_service_secret() {
+    let dir = TempDir::new("runtime_booking_payment_secret");
+    // The catalog runs here: only the payment service is remote.
+    let remote = |secret: &str| {
+        config(
+            &dir,
+            &[
+                ("node.targets", json!(["booking", "catalog"])),
+                ("identity.endpoint", json!("http://127.0.0.1:1")),
+                ("payment.endpoint", json!("http://127.0.0.1:1")),
+                ("auth.service_secret", json!(secret)),
+            ],
+        )
+    };
+    let error = Node::build(&remote(""), NodeOptions::default())
+        .await
+        .expect_err("no secret, no remote payments");
+    let message = format!("{error:#}");
+    assert!(message.contains("auth.service_secret"), "{message}");
+
+    // With the secret it starts, bookings and their payments reached remotely.
+    let node = Node::build(&remote("a shared secret"), NodeOptions::default())
+        .await
+        .expect("node");
+    assert!(node.booking().is_some());
+    assert!(node.payment().is_some(), "a remote payment client");
+}
+
 /// A free port of 127.0.0.1 (taken and given back: the node binds it next).
 fn free_addr() -> std::net::SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -51,6 +51,8 @@ pub(crate) struct AppState {
         (name = "payments", description = "A booking's payment: amount, status, refunds"),
         (name = "meta", description = "Service information")
     ),
+    // The provider's webhook: served by the payment service beside this edge, not through it.
+    paths(payments::provider_webhook),
     components(schemas(crate::Problem)),
     modifiers(&BearerAuth)
 )]
@@ -115,6 +117,10 @@ pub(crate) fn api_v1() -> OpenApiRouter<AppState> {
         .routes(routes!(payments::get_payment))
 }
 
+/// Where the payment service takes the provider's webhook (documented by
+/// [`payments::provider_webhook`]).
+const PROVIDER_WEBHOOK_PATH: &str = innkeeper_payment::WEBHOOK_PATH;
+
 /// Documents, on every operation, the failures any endpoint may answer (500, 503 with
 /// `Retry-After`, 405, ...) as a `default` problem response; the likely ones are listed per
 /// handler.
@@ -148,7 +154,9 @@ pub(crate) fn document_other_failures(api: &mut utoipa::openapi::OpenApi) {
                 .build(),
         )
         .build();
-    for item in api.paths.paths.values_mut() {
+    for (path, item) in api.paths.paths.iter_mut() {
+        // The provider's webhook is served beside this edge, not behind its request quotas.
+        let quota = path != PROVIDER_WEBHOOK_PATH;
         let operations = [
             &mut item.get,
             &mut item.put,
@@ -157,11 +165,13 @@ pub(crate) fn document_other_failures(api: &mut utoipa::openapi::OpenApi) {
             &mut item.patch,
         ];
         for operation in operations.into_iter().flatten() {
-            operation
-                .responses
-                .responses
-                .entry("429".to_owned())
-                .or_insert_with(|| rate_limited.clone().into());
+            if quota {
+                operation
+                    .responses
+                    .responses
+                    .entry("429".to_owned())
+                    .or_insert_with(|| rate_limited.clone().into());
+            }
             operation
                 .responses
                 .responses

@@ -130,3 +130,31 @@ pub(crate) async fn get_payment(
     let intent = payments(&state)?.get(&caller, id).await?;
     Ok(Json(intent.into()))
 }
+
+/// The card processor's notifications, signed as Standard Webhooks do: an HMAC-SHA256 over
+/// `webhook-id.webhook-timestamp.body` (`v1,<base64>` signatures, several while a secret
+/// rotates), a timestamp within 5 minutes, each `webhook-id` applied once. Served by the
+/// payment service itself, outside the bearer authentication of this edge; documented here
+/// (this function is never routed) so the API document lists every public path.
+#[utoipa::path(
+    post,
+    path = "/api/v1/payments/webhook",
+    tag = "payments",
+    params(
+        ("webhook-id" = String, Header, description = "The message's id; a replayed id is applied once"),
+        ("webhook-timestamp" = i64, Header, description = "Unix seconds; refused outside 5 minutes of now"),
+        ("webhook-signature" = String, Header, description = "Space-separated `v1,<base64 HMAC-SHA256>` signatures"),
+    ),
+    request_body(content = Object, description = "The provider's event (`payment_intent.succeeded`, `payment_intent.payment_failed`, `charge.refunded`, ...)", content_type = "application/json"),
+    responses(
+        (status = 204, description = "Applied, a duplicate, or about nothing of ours (`innkeeper-webhook-outcome`: `applied`, `duplicate`, `ignored`)"),
+        (status = 400, description = "Signed, but not an event", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or bad signature, or a timestamp outside the window", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The payment database is busy; the provider retries", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[expect(
+    dead_code,
+    reason = "documentation of a route the payment service serves"
+)]
+pub(crate) async fn provider_webhook() {}

@@ -129,6 +129,27 @@ pub(crate) async fn a_key_completes_with_its_effect_or_not_at_all(
             .len(),
         2
     );
+
+    // So does a creation's (PostgreSQL writes a creation as one statement gated on the key).
+    let another = new_booking();
+    let mut append = append_of(&another);
+    append.idempotency = Some(completion(&key, 201, "{}"));
+    let err = store
+        .append(&append)
+        .await
+        .expect_err("the key is completed");
+    assert!(
+        matches!(&err, crate::store::AppendError::Failed(e) if e.code == ErrorCode::Conflict),
+        "{err:?}"
+    );
+    assert!(store.get(another.booking.id).await.expect("get").is_none());
+    assert!(
+        store
+            .events(another.booking.id)
+            .await
+            .expect("events")
+            .is_empty()
+    );
 }
 
 pub(crate) async fn abandoned_claims_are_taken_over_with_their_resource(

@@ -2,24 +2,25 @@
 
 use innkeeper_kernel::{Error, Result};
 use sqlx::postgres::PgRow;
-use sqlx::{PgPool, Row as _};
+use sqlx::{PgConnection, PgPool, Row as _};
 use time::OffsetDateTime;
 
-use super::{Tx, db_error, internal};
+use super::{db_error, internal};
 use crate::store::{Claim, Claimed, Completion, Judgement, StoredResponse, judge_claim};
 
 const COMPLETE_KEY: &str = "UPDATE idempotency_keys SET status = 'completed', response_status = $1, \
      response_body = $2, completed_at = $3 WHERE caller = $4 AND idempotency_key = $5 AND status = 'in_flight'";
 
-/// Stores the answer of an in-flight key inside `tx`; `conflict` if it is not in flight.
-pub(super) async fn complete_key(tx: &mut Tx, completion: &Completion) -> Result<()> {
+/// Stores the answer of an in-flight key through `conn` (inside the effect's transaction, or
+/// on its own); `conflict` if it is not in flight.
+pub(super) async fn complete_key(conn: &mut PgConnection, completion: &Completion) -> Result<()> {
     let done = sqlx::query(COMPLETE_KEY)
         .bind(i32::from(completion.response.status))
         .bind(&completion.response.body)
         .bind(completion.now)
         .bind(&completion.caller)
         .bind(&completion.key)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await
         .map_err(db_error)?;
     if done.rows_affected() == 1 {
@@ -42,9 +43,9 @@ fn stored_response(row: &PgRow) -> Result<Option<StoredResponse>> {
     })
 }
 
-/// Claims a key (see `BookingStore::claim`).
+/// Claims a key (see `BookingStore::claim`). A new key, the common case, is one statement
+/// on its own (one round trip); only a key somebody holds is looked at in a transaction.
 pub(super) async fn claim(pool: &PgPool, claim: &Claim) -> Result<Claimed> {
-    let mut tx = pool.begin().await.map_err(db_error)?;
     let locked_until = claim.now + claim.lease;
     let inserted = sqlx::query(
         "INSERT INTO idempotency_keys (caller, idempotency_key, fingerprint, resource_id, \
@@ -57,15 +58,15 @@ pub(super) async fn claim(pool: &PgPool, claim: &Claim) -> Result<Claimed> {
     .bind(claim.resource_id)
     .bind(locked_until)
     .bind(claim.now)
-    .execute(&mut *tx)
+    .execute(pool)
     .await
     .map_err(db_error)?;
     if inserted.rows_affected() == 1 {
-        tx.commit().await.map_err(db_error)?;
         return Ok(Claimed::Run {
             resource_id: claim.resource_id,
         });
     }
+    let mut tx = pool.begin().await.map_err(db_error)?;
     // Somebody holds the key: look at it under a row lock, so two late claims of an
     // abandoned key cannot both take it over.
     let row = sqlx::query(
@@ -101,11 +102,10 @@ pub(super) async fn claim(pool: &PgPool, claim: &Claim) -> Result<Claimed> {
     }
 }
 
-/// Completes a key without another effect.
+/// Completes a key without another effect (an answer such as `sold_out`): one statement.
 pub(super) async fn complete(pool: &PgPool, completion: &Completion) -> Result<()> {
-    let mut tx = pool.begin().await.map_err(db_error)?;
-    complete_key(&mut tx, completion).await?;
-    tx.commit().await.map_err(db_error)
+    let mut conn = pool.acquire().await.map_err(db_error)?;
+    complete_key(&mut conn, completion).await
 }
 
 /// Ends the lease of an in-flight key.

@@ -1,18 +1,25 @@
 //! Holds on PostgreSQL: the oversell barrier.
 //!
-//! A hold takes the room type's row (KEY SHARE), inserts its own row, creates the missing
-//! nights in one date-ordered insert, then moves the counters with one conditional update per
-//! night in date order. READ COMMITTED is enough: an update that waits on a night's row lock
-//! re-evaluates `held + sold + quantity <= total` against the committed row.
+//! Placing a hold is one statement (`PLACE_HOLD`) and the outbox row, in one transaction: the
+//! statement takes the room type's row (KEY SHARE: room changes wait), inserts the hold's own
+//! row (a concurrent twin with the same id waits there, then finds it), and takes every night
+//! of the stay with one date-ordered upsert whose update branch only applies where
+//! `held + sold + quantity <= total`. READ COMMITTED is enough: an upsert that waits on a
+//! night's row lock (or on another transaction's insert of that night) re-evaluates the
+//! condition against the committed row. A night not taken is not returned, and the caller
+//! rolls the whole hold back: sold out.
+//!
+//! Round trips matter more than statements here: a booking is bound by them (BENCHMARKS.md),
+//! and this is four (begin, place, outbox row, commit) where a statement per step was ten.
 
 use std::collections::BTreeMap;
 
 use innkeeper_events::Outbox;
 use innkeeper_kernel::{Error, HoldId, Result, RoomTypeId, StayDates};
-use sqlx::{Postgres, Transaction};
+use sqlx::{Postgres, Row as _, Transaction};
 use time::{Date, OffsetDateTime};
 
-use super::inventory::{lock_room_type_shared, materialise_nights};
+use super::inventory::lock_room_type_shared;
 use super::rows::{self, hold_columns};
 use super::{PgCatalogStore, db_error, internal, violated_constraint};
 use crate::api::{Hold, HoldStatus};
@@ -26,14 +33,41 @@ const LOCK_HOLD: &str = concat!(
     " FROM holds WHERE id = $1 FOR UPDATE"
 );
 
-const INSERT_HOLD: &str = concat!(
-    "INSERT INTO holds (id, hotel_id, room_type_id, check_in, check_out, quantity, status, expires_at, \
-     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'held', $7, $8, $8) RETURNING ",
-    hold_columns!()
-);
-
-const TAKE_NIGHT: &str = "UPDATE room_nights SET held = held + $3 \
-     WHERE room_type_id = $1 AND night = $2 AND held + sold + $3 <= total";
+// `rt`: the room type, KEY SHARE, with the active rooms a night it has no row for yet starts
+// with. `placed`: the hold's row, nothing when the id exists (replay or conflict, the caller
+// reads it). `taken`: the nights, created or updated in date order, each only when the
+// quantity fits. A night without a row whose active rooms cannot fit the quantity is not
+// proposed at all, so not taken either. PostgreSQL checks a proposed row's CHECK constraints
+// before it looks for a conflict, so a night that has a row (rows are never deleted, so it
+// conflicts) is proposed with a total the counters' check accepts; only the existing row's
+// total counts, in the update's condition. One row out while the room type exists.
+const PLACE_HOLD: &str = "WITH rt AS ( \
+         SELECT id, hotel_id, name, (SELECT count(*) FROM rooms \
+             WHERE room_type_id = $3 AND status <> 'out_of_service')::int AS active \
+         FROM room_types WHERE id = $3 FOR KEY SHARE), \
+     placed AS ( \
+         INSERT INTO holds (id, hotel_id, room_type_id, check_in, check_out, quantity, status, \
+             expires_at, created_at, updated_at) \
+         SELECT $1, rt.hotel_id, rt.id, $4, $5, $2, 'held', $6, $7, $7 FROM rt \
+         ON CONFLICT (id) DO NOTHING \
+         RETURNING id, hotel_id, room_type_id, check_in, check_out, quantity, status, expires_at, \
+             created_at, updated_at), \
+     taken AS ( \
+         INSERT INTO room_nights AS rn (room_type_id, night, total, held) \
+         SELECT placed.room_type_id, placed.check_in + i, \
+             GREATEST(rt.active, placed.quantity), placed.quantity \
+         FROM placed CROSS JOIN rt CROSS JOIN generate_series(0, $5::date - $4::date - 1) AS i \
+         WHERE rt.active >= placed.quantity OR EXISTS (SELECT 1 FROM room_nights x \
+             WHERE x.room_type_id = placed.room_type_id AND x.night = placed.check_in + i) \
+         ORDER BY i \
+         ON CONFLICT (room_type_id, night) DO UPDATE SET held = rn.held + excluded.held \
+         WHERE rn.held + rn.sold + excluded.held <= rn.total \
+         RETURNING night) \
+     SELECT rt.name AS room_type_name, placed.id IS NOT NULL AS placed, \
+         ARRAY(SELECT night FROM taken ORDER BY night) AS taken, \
+         placed.id, placed.hotel_id, placed.room_type_id, placed.check_in, placed.check_out, \
+         placed.quantity, placed.status, placed.expires_at, placed.created_at, placed.updated_at \
+     FROM rt LEFT JOIN placed ON true";
 
 // A night on the default allotment follows the active rooms again as rooms come back (a
 // room taken out of service while booked left its total at `held + sold`); never below what
@@ -62,20 +96,6 @@ const EXPIRE_HOLDS: &str = concat!(
     "UPDATE holds SET status = 'expired', updated_at = $2 WHERE id = ANY($1) RETURNING ",
     hold_columns!()
 );
-
-/// Why one attempt at placing a hold failed.
-enum PlaceFailure {
-    /// A concurrent call committed a hold with the same id first.
-    DuplicateId,
-    /// A final answer for the caller.
-    Error(Error),
-}
-
-impl From<Error> for PlaceFailure {
-    fn from(err: Error) -> Self {
-        PlaceFailure::Error(err)
-    }
-}
 
 /// Whether a stored hold was placed with the same terms as `new`.
 fn same_terms(stored: &Hold, new: &NewHold) -> bool {
@@ -181,72 +201,46 @@ impl PgCatalogStore {
     pub(super) async fn place_hold_impl(&self, hold: &NewHold) -> Result<Hold> {
         let stay = StayDates::from_stored(hold.check_in, hold.check_out)?;
         let quantity = quantity_i32(hold.quantity)?;
-        match self.try_place_hold(hold, stay, quantity).await {
-            Ok(placed) => Ok(placed),
-            Err(PlaceFailure::Error(err)) => Err(err),
-            // The loser of a race on the same new id retries once and finds the winner's hold.
-            Err(PlaceFailure::DuplicateId) => match self.try_place_hold(hold, stay, quantity).await
-            {
-                Ok(placed) => Ok(placed),
-                Err(PlaceFailure::Error(err)) => Err(err),
-                Err(PlaceFailure::DuplicateId) => {
-                    Err(internal(format!("hold {} collided twice", hold.id)))
-                }
-            },
-        }
-    }
-
-    async fn try_place_hold(
-        &self,
-        hold: &NewHold,
-        stay: StayDates,
-        quantity: i32,
-    ) -> Result<Hold, PlaceFailure> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let existing = sqlx::query(GET_HOLD)
+        let row = sqlx::query(PLACE_HOLD)
             .bind(hold.id.as_uuid())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        if let Some(row) = existing {
-            return Ok(replay(rows::hold(&row)?, hold)?);
-        }
-        let (hotel_id, room_type_name) = lock_room_type_shared(&mut tx, hold.room_type_id).await?;
-        // The hold's own row first: a concurrent twin waits here, before touching any night.
-        let row = sqlx::query(INSERT_HOLD)
-            .bind(hold.id.as_uuid())
-            .bind(hotel_id.as_uuid())
+            .bind(quantity)
             .bind(hold.room_type_id.as_uuid())
             .bind(hold.check_in)
             .bind(hold.check_out)
-            .bind(quantity)
             .bind(hold.expires_at)
             .bind(hold.now)
-            .fetch_one(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await
-            .map_err(|err| match violated_constraint(&err) {
-                Some("holds_pkey") => PlaceFailure::DuplicateId,
-                _ => PlaceFailure::Error(db_error(err)),
-            })?;
-        let placed = rows::hold(&row)?;
-        materialise_nights(&mut tx, hold.room_type_id, hold.check_in, hold.check_out).await?;
-        for night in stay.nights() {
-            let taken = sqlx::query(TAKE_NIGHT)
-                .bind(hold.room_type_id.as_uuid())
-                .bind(night)
-                .bind(quantity)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-            if taken.rows_affected() == 0 {
-                // Give the row locks back now rather than when the connection is next used.
-                let _ = tx.rollback().await;
-                return Err(Error::sold_out(format!(
-                    "not enough {room_type_name} rooms left on {night}"
-                ))
-                .into());
-            }
+            .map_err(db_error)?;
+        let placed = match &row {
+            Some(row) => row.try_get("placed").map_err(internal)?,
+            None => false, // no such room type: the id may still name a hold of another
+        };
+        if !placed {
+            // The id exists: committed by a twin (this statement waited for it) or earlier.
+            drop(tx);
+            return match (self.get_hold_impl(hold.id).await?, row) {
+                (Some(stored), _) => replay(stored, hold),
+                (None, None) => Err(Error::not_found("room type", hold.room_type_id)),
+                (None, Some(_)) => {
+                    Err(internal(format!("hold {} conflicted but is gone", hold.id)))
+                }
+            };
         }
+        let Some(row) = row else {
+            return Err(internal("a placed hold without its row"));
+        };
+        let taken: Vec<Date> = row.try_get("taken").map_err(internal)?;
+        if let Some(night) = stay.nights().find(|night| !taken.contains(night)) {
+            let name: String = row.try_get("room_type_name").map_err(internal)?;
+            // Give the row locks back now rather than when the connection is next used.
+            let _ = tx.rollback().await;
+            return Err(Error::sold_out(format!(
+                "not enough {name} rooms left on {night}"
+            )));
+        }
+        let placed = rows::hold(&row)?;
         Outbox::append(&mut *tx, &events::hold_changed(&placed, hold.now)?)
             .await
             .map_err(events::append_failed)?;

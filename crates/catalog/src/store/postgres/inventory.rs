@@ -1,13 +1,14 @@
 //! Rates, allotments and the night counters on PostgreSQL.
 //!
 //! Lock order, shared by every transaction that touches `room_nights`: first the room type's
-//! row (KEY SHARE here, FOR UPDATE for room changes), then the nights of the range created in
-//! one date-ordered insert, then the nights locked or updated in date order (one statement
-//! per range for rates and allotments, one per night for holds). The order is what keeps a hot
-//! room type free of deadlocks (stack-notes: inventory trap). Creating the whole range before
-//! locking any night matters too: were one transaction to interleave create and update per
-//! night while another creates its range first, each could wait on the other (a row lock one
-//! way, an uncommitted insert the other).
+//! row (KEY SHARE here and for holds, FOR UPDATE for room changes), then the nights of the
+//! range in date order, each created or locked in one pass: one date-ordered upsert per range
+//! (rates, allotments, a hold's nights), one update per night in date order (a hold's
+//! confirmation, release or expiry, whose nights exist). The order is what keeps a hot room
+//! type free of deadlocks (stack-notes: inventory trap). That every writer creates and locks
+//! in the same single pass matters too: were one transaction to create a range's missing
+//! nights first and lock the existing ones after, while another locks and creates night by
+//! night, each could wait on the other (a row lock one way, an uncommitted insert the other).
 
 use std::collections::HashMap;
 
@@ -23,19 +24,8 @@ use crate::store::{RoomTypeNights, SearchScope, events};
 const LOCK_ROOM_TYPE_SHARED: &str =
     "SELECT hotel_id, name FROM room_types WHERE id = $1 FOR KEY SHARE";
 
-// The rows come out of the series in date order, and are inserted in that order.
-const MATERIALISE_NIGHTS: &str = "INSERT INTO room_nights (room_type_id, night, total) \
-     SELECT $1, $2::date + i, (SELECT count(*) FROM rooms \
-         WHERE room_type_id = $1 AND status <> 'out_of_service')::int \
-     FROM generate_series(0, $3::date - $2::date - 1) AS i \
-     ORDER BY i \
-     ON CONFLICT (room_type_id, night) DO NOTHING";
-
-// After `MATERIALISE_NIGHTS` every night of the range exists, so these upserts only ever take
-// their update branch: one statement that locks and writes the nights in the series' (date)
-// order. They are not used to create rows: an upsert that locked one existing night and then
-// met another transaction's uncommitted insert of the next would wait while holding a lock
-// that transaction (a hold, which creates first and locks after) may need.
+// Creates the range's missing nights (with the active rooms as their total) and sets the
+// rates of all, in the series' (date) order.
 const SET_RATES: &str = "INSERT INTO room_nights AS rn (room_type_id, night, total, price, min_stay) \
      SELECT $1, $2::date + i, (SELECT count(*) FROM rooms \
          WHERE room_type_id = $1 AND status <> 'out_of_service')::int, $4, $5 FROM generate_series(0, $3::date - $2::date - 1) AS i ORDER BY i \
@@ -89,13 +79,18 @@ const TYPES_OF_HOTEL: &str = concat!(
      ORDER BY h.id, rt.base_price, rt.name COLLATE \"C\", rt.id"
 );
 
-const TYPES_OF_ROOM_TYPE: &str = concat!(
+// One room type with its hotel and its nights in `[$3, $4)`, in one round trip: a row per
+// stored night (the type's columns repeated), or one row with no night. A quote and the
+// search index's refresh after a hold read this on every booking.
+const ROOM_TYPE_WITH_NIGHTS: &str = concat!(
     "SELECT ",
     hotel_columns!(),
     ", ",
     room_type_columns!(),
-    " FROM room_types rt JOIN hotels h ON h.id = rt.hotel_id \
-     WHERE rt.id = $1 AND rt.capacity >= $2"
+    ", n.night, n.total, n.held, n.sold, n.price, n.min_stay \
+     FROM room_types rt JOIN hotels h ON h.id = rt.hotel_id \
+     LEFT JOIN room_nights n ON n.room_type_id = rt.id AND n.night >= $3 AND n.night < $4 \
+     WHERE rt.id = $1 AND rt.capacity >= $2 ORDER BY n.night"
 );
 
 /// Nights in `[from, to)`; zero when the range is empty.
@@ -116,37 +111,6 @@ pub(super) async fn lock_room_type_shared(
     found
         .map(|(hotel, name)| (HotelId::from(hotel), name))
         .ok_or_else(|| Error::not_found("room type", id))
-}
-
-/// Creates the missing nights of `[from, to)` with the active-room count as their total.
-pub(super) async fn materialise_nights(
-    tx: &mut Transaction<'static, Postgres>,
-    room_type_id: RoomTypeId,
-    from: Date,
-    to: Date,
-) -> Result<()> {
-    if from >= to {
-        return Ok(());
-    }
-    sqlx::query(MATERIALISE_NIGHTS)
-        .bind(room_type_id.as_uuid())
-        .bind(from)
-        .bind(to)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
-    Ok(())
-}
-
-/// Takes the room type's lock and creates the missing nights of `[from, to)`.
-async fn prepare_range(
-    tx: &mut Transaction<'static, Postgres>,
-    room_type_id: RoomTypeId,
-    from: Date,
-    to: Date,
-) -> Result<()> {
-    lock_room_type_shared(tx, room_type_id).await?;
-    materialise_nights(tx, room_type_id, from, to).await
 }
 
 /// The number of nights a range write touched: one row per night of `[from, to)`.
@@ -173,7 +137,7 @@ impl PgCatalogStore {
             .map(|m| i32::try_from(m).map_err(|_| Error::invalid_field("min_stay", "is too large")))
             .transpose()?;
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        prepare_range(&mut tx, room_type_id, from, to).await?;
+        lock_room_type_shared(&mut tx, room_type_id).await?;
         if from >= to {
             return Ok(0);
         }
@@ -202,7 +166,6 @@ impl PgCatalogStore {
             i32::try_from(total).map_err(|_| Error::invalid_field("total", "is too large"))?;
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let (hotel_id, _) = lock_room_type_shared(&mut tx, room_type_id).await?;
-        materialise_nights(&mut tx, room_type_id, from, to).await?;
         if from >= to {
             return Ok(0);
         }
@@ -265,9 +228,11 @@ impl PgCatalogStore {
             SearchScope::Hotel(hotel_id) => sqlx::query(TYPES_OF_HOTEL)
                 .bind(hotel_id.as_uuid())
                 .bind(min_capacity),
-            SearchScope::RoomType(room_type_id) => sqlx::query(TYPES_OF_ROOM_TYPE)
-                .bind(room_type_id.as_uuid())
-                .bind(min_capacity),
+            SearchScope::RoomType(room_type_id) => {
+                return self
+                    .room_type_with_nights(*room_type_id, min_capacity, from, to)
+                    .await;
+            }
         };
         let type_rows = query.fetch_all(&self.pool).await.map_err(db_error)?;
         let mut found = Vec::with_capacity(type_rows.len());
@@ -298,5 +263,37 @@ impl PgCatalogStore {
             }
         }
         Ok(found)
+    }
+
+    async fn room_type_with_nights(
+        &self,
+        room_type_id: RoomTypeId,
+        min_capacity: i32,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<RoomTypeNights>> {
+        let found = sqlx::query(ROOM_TYPE_WITH_NIGHTS)
+            .bind(room_type_id.as_uuid())
+            .bind(min_capacity)
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        let Some(first) = found.first() else {
+            return Ok(Vec::new());
+        };
+        let mut nights = Vec::with_capacity(found.len());
+        for row in &found {
+            let night: Option<Date> = row.try_get("night").map_err(db_error)?;
+            if night.is_some() {
+                nights.push(rows::night(row)?);
+            }
+        }
+        Ok(vec![RoomTypeNights {
+            hotel: rows::hotel(first)?,
+            room_type: rows::room_type(first)?,
+            nights,
+        }])
     }
 }
