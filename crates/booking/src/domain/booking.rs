@@ -67,6 +67,13 @@ pub(crate) fn apply(state: Option<Booking>, event: &RecordedEvent) -> Result<Boo
             ..
         } => {
             booking.refund = Some(*refund);
+            if booking.payment.status == PaymentState::BalanceDue {
+                // The balance's link is cancelled with the booking; the policy applies to what
+                // was paid.
+                booking.payment.status = PaymentState::Paid;
+                booking.payment.due = None;
+                booking.payment.checkout_url = None;
+            }
             if let Some(failure) = payment_failure {
                 booking.payment.status = PaymentState::Failed;
                 booking.payment.payment_id.get_or_insert(failure.payment_id);
@@ -113,6 +120,10 @@ pub(crate) fn apply(state: Option<Booking>, event: &RecordedEvent) -> Result<Boo
         BookingEvent::Expired {} => Action::Expire,
         BookingEvent::CheckedIn { room_ids } => {
             booking.room_ids = room_ids.clone();
+            if booking.payment.status == PaymentState::BalanceDue {
+                // From now on the front desk collects the balance: its link is cancelled.
+                booking.payment.checkout_url = None;
+            }
             Action::CheckIn
         }
         BookingEvent::CheckedOut {} => Action::CheckOut,

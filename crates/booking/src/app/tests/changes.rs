@@ -595,6 +595,39 @@ pub(super) async fn changes_that_owe_nothing_new_keep_the_payment_owed(world: Wo
     assert_eq!(settled.payment.status, PaymentState::Paid);
     assert_eq!(settled.payment.due, None);
     assert_eq!(settled.paid, eur(25_800));
+    // Dearer again, then cancelled with the balance still owed: the balance is off.
+    let dearer_again = world
+        .bookings
+        .modify(
+            &ana,
+            booking.id,
+            Some(6),
+            BookingPatch {
+                check_out: Some(CHECK_IN + Duration::days(4)),
+                ..BookingPatch::default()
+            },
+            None,
+        )
+        .await
+        .result
+        .expect("dearer again");
+    assert_eq!(dearer_again.payment.status, PaymentState::BalanceDue);
+    let cancelled = world
+        .bookings
+        .cancel(&ana, booking.id, Some(7), None, None)
+        .await
+        .result
+        .expect("cancel");
+    assert_eq!(cancelled.payment.status, PaymentState::Paid);
+    assert_eq!(
+        (cancelled.payment.due, cancelled.payment.checkout_url),
+        (None, None)
+    );
+    assert_eq!(
+        cancelled.refund.map(|r| r.amount),
+        Some(eur(25_800)),
+        "of what was paid"
+    );
     let history = world
         .bookings
         .history(&ana, booking.id)
@@ -611,5 +644,5 @@ pub(super) async fn changes_that_owe_nothing_new_keep_the_payment_owed(world: Wo
     late.data = serde_json::to_vec(&data).expect("json");
     world.dispatcher().deliver(&late).await.expect("late");
     let after = world.bookings.get(&ana, booking.id).await.expect("get");
-    assert_eq!((after.paid, after.version), (eur(25_800), 6));
+    assert_eq!((after.paid, after.version), (eur(25_800), 8));
 }
