@@ -236,17 +236,22 @@ pub enum PaymentState {
     Paid,
     /// Declined (`payment.failed`): the booking was cancelled.
     Failed,
-    /// Some or all of what was paid went back to the guest (`refunded` says how much).
+    /// Some or all of what was paid went back to the guest (`refunded` says how much): the
+    /// booking ended, or the money came back outside the booking's own changes.
     Refunded,
+    /// A change of the paid booking made it dearer: `due` is owed, payable at
+    /// `checkout_url` (or at the hotel). The booking stays confirmed whatever becomes of it.
+    BalanceDue,
 }
 
 impl PaymentState {
     /// Every state, for tables and exhaustive tests.
-    pub const ALL: [PaymentState; 4] = [
+    pub const ALL: [PaymentState; 5] = [
         Self::AwaitingPayment,
         Self::Paid,
         Self::Failed,
         Self::Refunded,
+        Self::BalanceDue,
     ];
 }
 
@@ -255,17 +260,22 @@ impl PaymentState {
 #[serde(from = "StoredPayment")]
 pub struct BookingPayment {
     pub status: PaymentState,
-    /// The payment service's id of the booking's payment (`GET /payments/{id}`); absent for a
-    /// booking made where no payment service runs.
+    /// The payment service's id of the booking's latest payment (`GET /payments/{id}`): the
+    /// one opened when it was made, the one for its new price after a change made before it
+    /// was paid, or the balance a change left owing. Absent for a booking made where no
+    /// payment service runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, format = Uuid)]
     pub payment_id: Option<uuid::Uuid>,
-    /// The provider's hosted checkout page where the guest pays.
+    /// The provider's hosted checkout page of that payment, where the guest pays.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkout_url: Option<String>,
-    /// What went back to the guest so far (`payment.refunded`), when anything did.
+    /// What went back to the guest so far (every `payment.refunded`), when anything did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refunded: Option<Money>,
+    /// The balance owed (status `balance_due`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<Money>,
 }
 
 /// A [`BookingPayment`] as stored: the object, or the bare status that bookings recorded
@@ -281,6 +291,8 @@ enum StoredPayment {
         checkout_url: Option<String>,
         #[serde(default)]
         refunded: Option<Money>,
+        #[serde(default)]
+        due: Option<Money>,
     },
     Status(PaymentState),
 }
@@ -293,17 +305,20 @@ impl From<StoredPayment> for BookingPayment {
                 payment_id,
                 checkout_url,
                 refunded,
+                due,
             } => Self {
                 status,
                 payment_id,
                 checkout_url,
                 refunded,
+                due,
             },
             StoredPayment::Status(status) => Self {
                 status,
                 payment_id: None,
                 checkout_url: None,
                 refunded: None,
+                due: None,
             },
         }
     }
@@ -317,6 +332,7 @@ impl BookingPayment {
             payment_id: link.map(|l| l.payment_id),
             checkout_url: link.map(|l| l.checkout_url.clone()),
             refunded: None,
+            due: None,
         }
     }
 }
@@ -406,8 +422,10 @@ pub struct Booking {
     pub price: PriceSnapshot,
     pub cancellation_policy: CancellationPolicy,
     pub payment: BookingPayment,
-    /// What the guest has paid so far (price differences of modifications are recorded in
-    /// their events for the payment service to settle).
+    /// What the guest has paid for the stay: every payment the booking counted (its price,
+    /// balances paid), less what changes to a cheaper stay gave back (lowered when the change
+    /// is recorded; the refund itself is recorded when the payment service made it). A
+    /// cancellation's refund is recorded in `refund` and leaves `paid` as it was.
     pub paid: Money,
     /// The refund recorded at cancellation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -595,7 +613,11 @@ pub trait BookingApi: Send + Sync + 'static {
     /// Changes dates, guests or room type (the guest, before the check-in day; `if_match`
     /// required: `precondition_required` without it, `version_mismatch` if stale). The new
     /// stay is quoted and held before the old hold is given back; the price difference is
-    /// recorded for the payment service to settle. `sold_out` leaves the booking as it was.
+    /// settled: an unpaid booking gets a payment for its new price (the old link stops
+    /// working), a paid one owes the balance (`balance_due`, with its own checkout link) or gets
+    /// the difference back (`paid` goes down at once, `payment.refunded` when it is made).
+    /// `sold_out` leaves the booking as it was; a provider that is down when a payment has to
+    /// be opened is `unavailable` (nothing changed).
     async fn modify(
         &self,
         caller: &Principal,

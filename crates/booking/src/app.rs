@@ -10,9 +10,10 @@
 //!   service's intent, idempotent per booking id), then record. A failed payment or record
 //!   releases the hold (but a keyed request whose failure is worth retrying keeps it for its
 //!   retry, which runs on the same booking id); a crash in between leaves a hold that expires
-//!   by its TTL and an intent the payment service cancels when nothing pays it.
-//! - modify and upgrade: **hold the new stay** (sold at once for a paid booking), record,
-//!   then give the old hold back.
+//!   by its TTL and an intent the payment service sweeps (no booking event ever names it).
+//! - modify: **hold the new stay**, **open the payment the change owes** (a new price or a
+//!   balance, keyed by the change's version), sell the new stay for a paid booking, record,
+//!   then give the old hold back. upgrade: the same without a payment.
 //! - cancel, modify, upgrade: the old hold is given back right after the record; if that
 //!   fails or the process dies first, `releases` (a consumer of the service's own events)
 //!   gives it back. Releasing is idempotent by hold id, so rooms are never freed twice.

@@ -87,8 +87,15 @@ booking_event!(
     BookingNoShow, "innkeeper.booking.no_show.v1"
 );
 booking_event!(
-    /// `innkeeper.booking.modified.v1`: new terms; `data.price_difference` is to be settled.
+    /// `innkeeper.booking.modified.v1`: new terms; `data.price_difference` (new minus old
+    /// total) and what settles it: `data.payment` (the payment opened for the new price or the
+    /// balance), `data.balance_due`, `data.refund_due`, `data.superseded` (payments replaced).
     BookingModified, "innkeeper.booking.modified.v1"
+);
+booking_event!(
+    /// `innkeeper.booking.balance_paid.v1`: the balance a change left owing was paid
+    /// (`data.payment_id`, `data.amount`); the status is unchanged.
+    BookingBalancePaid, "innkeeper.booking.balance_paid.v1"
 );
 
 booking_event!(
@@ -106,6 +113,10 @@ pub struct PaymentSucceeded {
     pub payment_id: Uuid,
     pub booking_id: Uuid,
     pub amount: Money,
+    /// The payment had been given up (its booking ended, or a change replaced it): the
+    /// payment service refunds it in full, and the booking counts nothing.
+    #[serde(default)]
+    pub late: bool,
 }
 
 impl Payload for PaymentSucceeded {

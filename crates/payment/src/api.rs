@@ -100,17 +100,55 @@ impl std::fmt::Display for PaymentStatus {
     }
 }
 
-/// A booking's payment intent.
+/// What a payment is for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntentPurpose {
+    /// The booking's price: paying it confirms a booking waiting for payment. A booking
+    /// changed before it was paid gets a new one for its new price (the old one is cancelled).
+    #[default]
+    Booking,
+    /// The balance a change of a paid booking left owing: paying it adds to what was paid and
+    /// changes nothing else. A declined card leaves it payable.
+    Balance,
+}
+
+impl IntentPurpose {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Booking => "booking",
+            Self::Balance => "balance",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Booking, Self::Balance]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+    }
+}
+
+/// A booking's payment intent. A booking has one per price it asked to be paid: its own, and
+/// one per change that moved what is owed (`modification`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Intent {
     pub id: PaymentId,
     pub booking_id: Uuid,
+    /// The booking's price, or the balance of a change.
+    #[serde(default)]
+    pub purpose: IntentPurpose,
+    /// The booking version of the change this payment was opened for; absent for the
+    /// booking's first payment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modification: Option<i64>,
     /// The guest who pays (who may see the payment).
     pub guest_id: UserId,
     /// The booking's human reference, shown to the payer.
     pub reference: String,
     pub status: PaymentStatus,
-    /// The booking's price snapshot total.
+    /// What is to be paid: the booking's price snapshot total, or the balance of a change.
     pub amount: Money,
     /// Refunded so far (minor units of `amount`'s currency).
     pub amount_refunded: i64,
@@ -197,10 +235,17 @@ pub struct NewIntent {
     pub guest_id: UserId,
     /// The booking's human reference (`INK-...`).
     pub reference: String,
-    /// The booking's price snapshot total.
+    /// What is to be paid: the booking's price snapshot total, or the balance of a change.
     pub amount: Money,
     /// Where the checkout page sends the guest afterwards (an absolute http(s) URL).
     pub return_url: String,
+    /// The booking's price (the default) or the balance of a change.
+    #[serde(default)]
+    pub purpose: IntentPurpose,
+    /// The booking version of the change this payment is for (at least 2); absent for the
+    /// booking's first payment. One payment per booking and modification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modification: Option<i64>,
 }
 
 /// What became of a webhook message.
@@ -218,14 +263,17 @@ pub enum WebhookOutcome {
 /// What the payment service does. A payment the caller may not see is `not_found`.
 #[async_trait::async_trait]
 pub trait PaymentApi: Send + Sync + 'static {
-    /// Creates the booking's payment intent at the provider (a platform service or an admin
-    /// only). Idempotent per booking: a repeat answers the same intent (`conflict` if the
-    /// amount differs). `unavailable` / `timeout` fast when the provider is down: nothing is
+    /// Creates a booking's payment intent at the provider (a platform service or an admin
+    /// only). Idempotent per booking and `modification`: a repeat answers the same intent
+    /// (`conflict` if the amount or purpose differs). An intent no booking event names (the
+    /// booking or its change was never recorded) is cancelled after
+    /// `payment.orphan_intent_after_seconds`. `unavailable` / `timeout` fast when the provider is down: nothing is
     /// owed, and a later call for the same booking resumes (the provider sees one intent).
     async fn create_intent(&self, caller: &Principal, intent: NewIntent) -> Result<Intent>;
     /// A payment by id, with its refunds (its guest, a service or an admin).
     async fn get(&self, caller: &Principal, id: PaymentId) -> Result<Intent>;
-    /// A booking's payment, with its refunds (its guest, a service or an admin).
+    /// A booking's payment for its price (the latest, after changes), with its refunds (its
+    /// guest, a service or an admin).
     async fn get_for_booking(&self, caller: &Principal, booking_id: Uuid) -> Result<Intent>;
     /// Refunds `amount` of a booking's payment (a platform service or an admin), idempotent
     /// per (booking, `key`). Recorded first, then sent to the provider: a refund the provider

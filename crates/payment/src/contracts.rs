@@ -19,6 +19,19 @@ pub const SOURCE: &str = "/innkeeper/payment";
 /// The booking service's topic, read by [`crate::BookingOutcomes`].
 pub const BOOKING_TOPIC: &str = "booking.events";
 
+/// `innkeeper.booking.created.v1`: the booking was recorded; `data.payment.payment_id` names
+/// its payment.
+pub const BOOKING_CREATED: &str = "innkeeper.booking.created.v1";
+
+/// `innkeeper.booking.modified.v1`: new terms, with what they settle ([`ChangeSettlement`]).
+pub const BOOKING_MODIFIED: &str = "innkeeper.booking.modified.v1";
+
+/// `innkeeper.booking.checked_in.v1`: from now on a balance is settled at the front desk.
+pub const BOOKING_CHECKED_IN: &str = "innkeeper.booking.checked_in.v1";
+
+/// `innkeeper.booking.no_show.v1`.
+pub const BOOKING_NO_SHOW: &str = "innkeeper.booking.no_show.v1";
+
 /// `innkeeper.booking.expired.v1`.
 pub const BOOKING_EXPIRED: &str = "innkeeper.booking.expired.v1";
 
@@ -86,7 +99,12 @@ impl Payload for PaymentRefunded {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct BookingNotice {
     pub booking_id: Uuid,
-    /// The event's own data: for `cancelled`, `{"reason"?, "refund": {"amount", "rule"}}`.
+    /// The version the event gave the booking.
+    #[serde(default)]
+    pub version: i64,
+    /// The event's own data: for `cancelled`, `{"reason"?, "refund": {"amount", "rule"},
+    /// "paid"?}`; for `created`, `{"payment"?: {"payment_id", ...}, ...}`; for `modified`, a
+    /// [`ChangeSettlement`] among the new terms.
     #[serde(default)]
     pub data: serde_json::Value,
 }
@@ -97,4 +115,27 @@ pub struct CancellationRefund {
     pub amount: Money,
     /// `nothing_paid`, `free_cancellation` or `late_cancellation`.
     pub rule: String,
+}
+
+/// A payment a booking event names (`data.payment`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PaymentLink {
+    pub payment_id: Uuid,
+}
+
+/// What a change of a booking (`modified`) settles, as the booking decided it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct ChangeSettlement {
+    /// The payment opened for the change: the new price of an unpaid booking, or the balance a
+    /// paid one owes now.
+    #[serde(default)]
+    pub payment: Option<PaymentLink>,
+    /// Payments the change replaced (the unpaid booking's previous one, a balance no longer
+    /// owed): cancelled, or refunded in full if paid all the same (the booking never counts
+    /// them).
+    #[serde(default)]
+    pub superseded: Vec<Uuid>,
+    /// What goes back to the guest: the booking was paid more than its new price.
+    #[serde(default)]
+    pub refund_due: Option<Money>,
 }

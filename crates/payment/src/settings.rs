@@ -43,6 +43,10 @@ worker_poll_interval_ms = 500
 # then twice as long each time, never more than `max`.
 task_backoff_base_ms = 1000
 task_backoff_max_ms = 300000
+# A payment no booking event has named this long after it was opened belongs to a booking (or a
+# change of one) that was never recorded: the worker cancels it at the provider, and money
+# that still comes for it is refunded. Keep it longer than booking.hold_ttl_seconds.
+orphan_intent_after_seconds = 1800
 
 # Calls to the provider: deadlines, retries (only with an Idempotency-Key, which every POST
 # carries), the retry budget and the circuit breaker.
@@ -91,6 +95,7 @@ pub struct PaymentConfig {
     pub worker_poll_interval_ms: u64,
     pub task_backoff_base_ms: u64,
     pub task_backoff_max_ms: u64,
+    pub orphan_intent_after_seconds: u64,
     #[serde(default)]
     pub provider_calls: ResilienceConfig,
 }
@@ -108,6 +113,8 @@ pub struct PaymentSettings {
     pub worker_poll_interval: Duration,
     pub task_backoff_base: Duration,
     pub task_backoff_max: Duration,
+    /// How old a payment no booking event named is when the worker cancels it.
+    pub orphan_intent_after: time::Duration,
     /// How provider calls are made.
     pub provider_calls: ResilienceConfig,
 }
@@ -175,6 +182,10 @@ impl PaymentConfig {
             ),
             ("worker_poll_interval_ms", self.worker_poll_interval_ms),
             ("task_backoff_base_ms", self.task_backoff_base_ms),
+            (
+                "orphan_intent_after_seconds",
+                self.orphan_intent_after_seconds,
+            ),
         ] {
             if value == 0 {
                 problem(key, "must be positive");
@@ -206,6 +217,7 @@ impl PaymentConfig {
             worker_poll_interval: Duration::from_millis(self.worker_poll_interval_ms),
             task_backoff_base: Duration::from_millis(self.task_backoff_base_ms),
             task_backoff_max: Duration::from_millis(self.task_backoff_max_ms),
+            orphan_intent_after: seconds(self.orphan_intent_after_seconds),
             provider_calls: self.provider_calls.clone(),
         })
     }
@@ -223,6 +235,7 @@ mod tests {
         assert_eq!(settings.webhook_tolerance, time::Duration::minutes(5));
         assert_eq!(settings.provider_url, "http://127.0.0.1:8080/provider");
         assert_eq!(settings.provider_calls.breaker.open_ms, 5000);
+        assert_eq!(settings.orphan_intent_after, time::Duration::minutes(30));
     }
 
     #[test]
@@ -241,12 +254,14 @@ mod tests {
         config.webhook_secrets = vec!["whsec_short".into()];
         config.provider_url = "ftp://example.test".into();
         config.provider_calls.max_attempts = 0;
+        config.orphan_intent_after_seconds = 0;
         let problems = config.settings().expect_err("invalid");
         for key in [
             "payment.provider_api_key",
             "payment.webhook_secrets",
             "payment.provider_url",
             "payment.provider_calls.max_attempts",
+            "payment.orphan_intent_after_seconds",
         ] {
             assert!(
                 problems.iter().any(|p| p.starts_with(key)),

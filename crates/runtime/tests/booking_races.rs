@@ -618,13 +618,19 @@ impl Storm {
                     serde_json::from_value(read.body["price"]["total"].clone()).expect("price");
                 const PAYMENT: Outbox = Outbox::new("/innkeeper/payment", PAYMENT_TOPIC);
                 let booking_id = uuid::Uuid::parse_str(&target.id).expect("id");
+                // The payment the booking waits for (a booking ignores any other).
+                let payment_id = read.body["payment"]["payment_id"]
+                    .as_str()
+                    .and_then(|id| uuid::Uuid::parse_str(id).ok())
+                    .unwrap_or_else(uuid::Uuid::now_v7);
                 let event = PAYMENT
                     .event(
                         booking_id,
                         &PaymentSucceeded {
-                            payment_id: uuid::Uuid::now_v7(),
+                            payment_id,
                             booking_id,
                             amount,
+                            late: false,
                         },
                     )
                     .expect("event");

@@ -7,7 +7,12 @@
 //! - a declined card (`pm_card_chargeDeclined`): the booking is `cancelled` (reason
 //!   `payment_failed`) and the rooms come back;
 //! - cancelling a paid booking refunds it, and the refund is recorded on the booking;
-//! - the provider down at booking: `503` with `Retry-After`, and no hold left behind.
+//! - the provider down at booking: `503` with `Retry-After`, and no hold left behind;
+//! - changes settle their price difference (`the_changes_journey`): a paid booking made
+//!   cheaper is refunded the difference (the provider's ledger shows the partial refund), made
+//!   dearer owes a balance at its own checkout link that pays it up; an unpaid booking's new
+//!   price replaces its payment, whose old link no longer takes money; no intent is ever
+//!   captured twice.
 //!
 //! `saga_latency_in_the_embedded_shape` prints how long the saga takes (no timing is
 //! asserted): `cargo test -p innkeeper-runtime --test payment_saga -- --nocapture`.
@@ -277,6 +282,218 @@ async fn the_whole_journey(backend: Backend) {
         mine.text()
     );
     node.stop().await;
+}
+
+impl TestNode {
+    /// `PATCH /bookings/{id}` with the booking's current version as `If-Match`.
+    async fn change(&self, token: &str, booking: &Value, patch: &Value) -> Value {
+        let id = booking["id"].as_str().expect("id");
+        let version = booking["version"].to_string();
+        let reply = self
+            .send(
+                Method::PATCH,
+                &format!("/api/v1/bookings/{id}"),
+                Some(token),
+                &[("if-match", &format!("\"{version}\""))],
+                Some(patch),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        reply.body
+    }
+
+    /// The provider's ledger (of one intent, or all): captured, refunded, double captures.
+    async fn ledger(&self, intent: Option<&str>) -> (i64, i64, i64) {
+        let path = match intent {
+            Some(pi) => format!("/provider/_admin/ledger?payment_intent={pi}"),
+            None => "/provider/_admin/ledger".to_owned(),
+        };
+        let reply = self
+            .send(Method::GET, &path, Some(PROVIDER_KEY), &[], None)
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        let number = |key: &str| reply.body[key].as_i64().expect("a number");
+        (
+            number("captured"),
+            number("refunded"),
+            number("double_captures"),
+        )
+    }
+
+    /// An intent's status at the provider.
+    async fn provider_status(&self, intent: &str) -> String {
+        let reply = self
+            .send(
+                Method::GET,
+                &format!("/provider/v1/payment_intents/{intent}"),
+                Some(PROVIDER_KEY),
+                &[],
+                None,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        reply.body["status"].as_str().expect("status").to_owned()
+    }
+}
+
+/// The amount of a `{amount, currency}` value.
+fn minor(money: &Value) -> i64 {
+    money["amount"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("money: {money}"))
+}
+
+async fn the_changes_journey(backend: Backend) {
+    let _serial = SERIAL.lock().await;
+    let Some(node) = start(backend).await else {
+        return;
+    };
+    let hotel = node.hotel("Hotel Mudança").await;
+    let room_type = node.room_type(&hotel, "Double", 12_900, 3).await;
+    let guests = node.guests(2).await;
+    let (ana, bea) = (&guests[0], &guests[1]);
+    let check_in = first_night() + time::Duration::days(14);
+    let nights = |n: i64| json!({"check_out": (check_in + time::Duration::days(n)).to_string()});
+
+    // Paid for two nights.
+    let reply = node
+        .post("/api/v1/bookings", ana, &stay(&hotel, &room_type))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    let booking = reply.body;
+    let id = booking["id"].as_str().expect("id").to_owned();
+    let first_pi = provider_intent(&booking);
+    let paid = node.pay(&booking, "pm_card_visa").await;
+    assert_eq!(paid.status, StatusCode::OK, "{}", paid.text());
+    let confirmed = node
+        .booking_when(ana, &id, |b| b["status"] == "confirmed")
+        .await;
+    assert_eq!(minor(&confirmed["paid"]), 25_800);
+
+    // Cheaper (one night): the difference is refunded at the provider and recorded.
+    let cheaper = node.change(ana, &confirmed, &nights(1)).await;
+    assert_eq!(cheaper["status"], "confirmed");
+    assert_eq!(minor(&cheaper["paid"]), 12_900, "paid goes down at once");
+    assert_eq!(cheaper["payment"]["status"], "paid");
+    let refunded = node
+        .booking_when(ana, &id, |b| !b["payment"]["refunded"].is_null())
+        .await;
+    assert_eq!(minor(&refunded["payment"]["refunded"]), 12_900);
+    assert_eq!(refunded["payment"]["status"], "paid");
+    assert_eq!(refunded["status"], "confirmed");
+    let history = node
+        .get(&format!("/api/v1/bookings/{id}/history"), ana)
+        .await;
+    let last = history.body.as_array().expect("history").last().cloned();
+    let last = last.expect("an entry");
+    assert_eq!(last["type"], "refunded", "{last}");
+    assert_eq!(last["data"]["reason"], "modification");
+    assert_eq!(node.ledger(Some(&first_pi)).await, (25_800, 12_900, 0));
+
+    // Dearer (three nights): a balance at its own link; paying it pays the booking up.
+    let dearer = node.change(ana, &refunded, &nights(3)).await;
+    assert_eq!(dearer["status"], "confirmed");
+    assert_eq!(dearer["payment"]["status"], "balance_due", "{dearer}");
+    assert_eq!(minor(&dearer["payment"]["due"]), 3 * 12_900 - 12_900);
+    let balance_pi = provider_intent(&dearer);
+    assert_ne!(balance_pi, first_pi, "the balance has its own checkout");
+    let balance = node
+        .get(
+            &format!(
+                "/api/v1/payments/{}",
+                dearer["payment"]["payment_id"]
+                    .as_str()
+                    .expect("payment_id")
+            ),
+            ana,
+        )
+        .await;
+    assert_eq!(balance.status, StatusCode::OK, "{}", balance.text());
+    assert_eq!(
+        minor(&balance.body["amount"]),
+        25_800,
+        "the balance, not the price"
+    );
+    let declined = node.pay(&dearer, "pm_card_chargeDeclined").await;
+    assert!(declined.status.is_client_error(), "{}", declined.text());
+    let paid = node.pay(&dearer, "pm_card_visa").await;
+    assert_eq!(
+        paid.status,
+        StatusCode::OK,
+        "a declined balance stays payable: {}",
+        paid.text()
+    );
+    let paid_up = node
+        .booking_when(ana, &id, |b| b["payment"]["status"] == "paid")
+        .await;
+    assert_eq!(paid_up["status"], "confirmed");
+    assert_eq!(minor(&paid_up["paid"]), 3 * 12_900);
+    assert!(paid_up["payment"]["due"].is_null());
+    assert_eq!(node.ledger(Some(&balance_pi)).await, (25_800, 0, 0));
+
+    // An unpaid booking's new price: a new link; the old one no longer takes money.
+    let reply = node
+        .post("/api/v1/bookings", bea, &stay(&hotel, &room_type))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    let unpaid = reply.body;
+    let unpaid_id = unpaid["id"].as_str().expect("id").to_owned();
+    let old_pi = provider_intent(&unpaid);
+    let repriced = node.change(bea, &unpaid, &nights(3)).await;
+    assert_eq!(repriced["status"], "pending_payment");
+    assert_eq!(repriced["payment"]["status"], "awaiting_payment");
+    let new_pi = provider_intent(&repriced);
+    assert_ne!(new_pi, old_pi, "a new checkout link");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while node.provider_status(&old_pi).await != "canceled" {
+        assert!(
+            Instant::now() < deadline,
+            "the old intent was not cancelled"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let stale = node.pay(&unpaid, "pm_card_visa").await;
+    assert!(
+        stale.status.is_client_error(),
+        "the old link is dead: {}",
+        stale.text()
+    );
+    let paid = node.pay(&repriced, "pm_card_visa").await;
+    assert_eq!(paid.status, StatusCode::OK, "{}", paid.text());
+    let confirmed = node
+        .booking_when(bea, &unpaid_id, |b| b["status"] == "confirmed")
+        .await;
+    assert_eq!(minor(&confirmed["paid"]), 3 * 12_900);
+    assert_eq!(node.ledger(Some(&old_pi)).await, (0, 0, 0));
+    assert_eq!(node.ledger(Some(&new_pi)).await, (3 * 12_900, 0, 0));
+
+    // Cancelled early: everything paid comes back, from both of its payments.
+    let reply = node
+        .post(&format!("/api/v1/bookings/{id}/cancel"), ana, &json!({}))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(minor(&reply.body["refund"]["amount"]), 3 * 12_900);
+    let all_back = node
+        .booking_when(ana, &id, |b| {
+            b["payment"]["refunded"]["amount"].as_i64() == Some(12_900 + 3 * 12_900)
+        })
+        .await;
+    assert_eq!(all_back["payment"]["status"], "refunded");
+    assert_eq!(node.ledger(Some(&first_pi)).await, (25_800, 25_800, 0));
+    assert_eq!(node.ledger(Some(&balance_pi)).await, (25_800, 25_800, 0));
+    let (_, _, double) = node.ledger(None).await;
+    assert_eq!(double, 0, "no intent captured twice");
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn changes_settle_their_price_difference_on_sqlite() {
+    the_changes_journey(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn changes_settle_their_price_difference_on_postgres() {
+    the_changes_journey(Backend::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -5,7 +5,7 @@
 
 use innkeeper_catalog::api::{HoldStatus, PlaceHold};
 use innkeeper_kernel::{Error, ErrorCode, Principal, Result};
-use innkeeper_payment::api::NewIntent;
+use innkeeper_payment::api::{IntentPurpose, NewIntent};
 
 use super::idempotency::{self, Running};
 use super::{BookingService, REFERENCE_DRAWS, append_of, completion};
@@ -175,6 +175,8 @@ impl BookingService {
                     reference: reference.as_str().to_owned(),
                     amount: total,
                     return_url,
+                    purpose: IntentPurpose::Booking,
+                    modification: None,
                 },
             )
             .await

@@ -1,19 +1,33 @@
 //! Changing a booking's stay; the new stay is always held before the old hold is given back.
 //!
 //! Modifying (the guest, before the check-in day, `If-Match` required): requote,
-//! hold the new stay **before** giving the old hold back, record the new terms and the price
-//! difference. For a paid booking the new hold is confirmed at once (the sale moves).
-//! Any failure before the record gives the new hold back and leaves the booking as it was.
+//! hold the new stay **before** giving the old hold back, open the payment the change needs,
+//! record the new terms and how the price difference is settled. For a paid booking the new
+//! hold is confirmed at once (the sale moves). Any failure before the record gives the new
+//! hold back and leaves the booking as it was (a payment opened for it is never named by a
+//! booking event, so the payment service sweeps it as an orphan).
+//!
+//! Settling (`domain::booking::payable`, on what the booking counted as `paid`):
+//! - unpaid, new price: a payment for the new price is opened (keyed by the booking and the
+//!   change's version) and replaces the old one, which the payment service cancels (money
+//!   that reaches it all the same is refunded; the booking ignores it);
+//! - paid, dearer: a payment for the balance is opened (`balance_due`, its own checkout
+//!   link); paying it records `balance_paid`; a decline leaves it payable;
+//! - paid, cheaper: `paid` goes down by the difference and the payment service refunds it
+//!   (a partial refund keyed by the change); an open balance is given up.
 
 use innkeeper_catalog::api::{HoldStatus, PlaceHold};
 use innkeeper_kernel::{Error, ErrorCode, HoldId, Principal, Result, Role, RoomTypeId, StayDates};
 
 use super::idempotency::Running;
 use super::{BookingService, append_of, completion};
+use innkeeper_payment::api::{IntentPurpose, NewIntent};
+
 use crate::api::{
-    Actor, Booking, BookingId, BookingPatch, BookingStatus, NightlyPrice, PriceSnapshot,
+    Actor, Booking, BookingId, BookingPatch, BookingStatus, NightlyPrice, PaymentLink,
+    PriceSnapshot,
 };
-use crate::domain::booking::{self, NewTerms};
+use crate::domain::booking::{self, NewTerms, Payable};
 
 impl BookingService {
     pub(super) async fn modify_now(
@@ -116,6 +130,8 @@ impl BookingService {
         quote: &innkeeper_catalog::api::Quote,
         running: Option<Running>,
     ) -> Result<Booking> {
+        let payable = booking::payable(current, quote.total)?;
+        let payment = self.open_change_payment(current, payable).await?;
         if current.status == BookingStatus::Confirmed {
             let sold = self.catalog.confirm_hold(hold.id).await?;
             if sold.status != HoldStatus::Confirmed {
@@ -142,11 +158,78 @@ impl BookingService {
             hold_expires_at: hold.expires_at,
         };
         let now = self.clock.now();
-        let decided =
-            booking::modify(current, terms, self.clock.today(), Actor::user(caller), now)?;
+        let decided = booking::modify(
+            current,
+            terms,
+            (payable, payment),
+            self.clock.today(),
+            Actor::user(caller),
+            now,
+        )?;
         let done = completion(running.as_ref(), &decided.booking, now)?;
         self.append(&append_of(&decided, done)).await?;
         Ok(decided.booking)
+    }
+}
+
+impl BookingService {
+    /// Opens the payment a change needs (a new price or a balance) at the payment service,
+    /// keyed by the booking and the version the change will record, as the booking service
+    /// itself; `None` when nothing is to be paid or no payment service runs here. A provider
+    /// that is down answers `unavailable` (503) fast and the change is not made.
+    async fn open_change_payment(
+        &self,
+        current: &Booking,
+        payable: Payable,
+    ) -> Result<Option<PaymentLink>> {
+        let (amount, purpose) = match payable {
+            Payable::Price(amount) => (amount, IntentPurpose::Booking),
+            Payable::Balance(amount) => (amount, IntentPurpose::Balance),
+            Payable::Nothing | Payable::Refund(_) => return Ok(None),
+        };
+        let Some(payments) = &self.payments else {
+            return Ok(None);
+        };
+        let id = current.id;
+        let return_url = self
+            .settings
+            .payment_return_url
+            .replace("{id}", &id.to_string())
+            .replace("{reference}", current.reference.as_str());
+        let intent = payments
+            .create_intent(
+                &Principal::service("booking"),
+                NewIntent {
+                    booking_id: id.as_uuid(),
+                    guest_id: current.guest_id,
+                    reference: current.reference.as_str().to_owned(),
+                    amount,
+                    return_url,
+                    purpose,
+                    modification: Some(current.version + 1),
+                },
+            )
+            .await
+            .map_err(|err| match err.code {
+                ErrorCode::Unavailable | ErrorCode::Timeout | ErrorCode::Internal => err,
+                // A retry of this change whose price moved since its first attempt.
+                ErrorCode::Conflict => Error::conflict(
+                    "the price changed since this change was first tried; try again",
+                ),
+                _ => Error::internal(format!(
+                    "opening a payment for a change of booking {id}: {err}"
+                )),
+            })?;
+        let Some(checkout_url) = intent.checkout_url else {
+            return Err(Error::new(
+                ErrorCode::Unavailable,
+                "the payment provider gave no checkout link; try again",
+            ));
+        };
+        Ok(Some(PaymentLink {
+            payment_id: intent.id.0,
+            checkout_url,
+        }))
     }
 }
 

@@ -1,7 +1,11 @@
 //! The saga's payment step:
-//! - `innkeeper.payment.succeeded.v1` confirms the booking and turns its hold into a sale;
-//! - `innkeeper.payment.failed.v1` cancels an unpaid booking (reason `payment_failed`); the
-//!   `cancelled` event gives its hold back through `releases`, as any cancellation;
+//! - `innkeeper.payment.succeeded.v1` of the booking's payment confirms the booking and turns
+//!   its hold into a sale; of the balance a change left owing, records `balance_paid`. A
+//!   payment that is not the one the booking waits for (replaced by a change, or `late`:
+//!   given up before the money came) is counted for nothing: the payment service refunds it;
+//! - `innkeeper.payment.failed.v1` of the booking's payment cancels an unpaid booking (reason
+//!   `payment_failed`); the `cancelled` event gives its hold back through `releases`, as any
+//!   cancellation;
 //! - `innkeeper.payment.refunded.v1` records the refund on the booking (`refunded`, status
 //!   unchanged); a refund already recorded (by its id) is not recorded twice.
 //!
@@ -18,11 +22,14 @@ use innkeeper_catalog::api::CatalogClient;
 use innkeeper_events::{Consumer, Event, HandlerError, Payload, Tx};
 use innkeeper_kernel::{Clock, ErrorCode};
 
-use crate::api::{Actor, BookingId, BookingStatus};
+use crate::api::{Actor, Booking, BookingId, BookingStatus, PaymentState};
 use crate::contracts::{PAYMENT_TOPIC, PaymentFailed, PaymentRefunded, PaymentSucceeded};
 use crate::domain::booking::{self, rebuild};
 use crate::domain::events::BookingEvent;
 use crate::store::{Append, append_in_tx, events_in_tx};
+
+/// The payment service's reason for refunding money that came for a payment it had given up.
+const LATE_PAYMENT: &str = "late_payment";
 
 /// The consumer's name: its inbox key, Kafka group and bus subscription.
 pub const CONSUMER: &str = "booking.payment_outcomes";
@@ -48,17 +55,40 @@ impl PaymentOutcomes {
         let id = BookingId(paid.booking_id);
         let events = events_in_tx(tx, id).await.map_err(HandlerError::retry)?;
         let Some(current) = rebuild(&events).map_err(HandlerError::reject)? else {
+            if paid.late {
+                // A payment whose booking was never recorded (swept as an orphan) and paid all
+                // the same: the payment service refunds it.
+                tracing::warn!(booking_id = %id, payment_id = %paid.payment_id,
+                    "late payment for a booking that was never recorded");
+                return Ok(());
+            }
             return Err(HandlerError::reject(format!(
                 "payment {} is for booking {id}, which does not exist",
                 paid.payment_id
             )));
         };
+        if paid.late || !awaited(&current, paid.payment_id) {
+            tracing::info!(booking_id = %id, payment_id = %paid.payment_id, late = paid.late,
+                "a payment the booking does not wait for; the payment service refunds it");
+            return Ok(());
+        }
         match current.status {
             BookingStatus::PendingPayment => {}
-            BookingStatus::Confirmed
-            | BookingStatus::CheckedIn
-            | BookingStatus::CheckedOut
-            | BookingStatus::NoShow => return Ok(()),
+            BookingStatus::Confirmed | BookingStatus::CheckedIn => {
+                if current.payment.status != PaymentState::BalanceDue {
+                    return Ok(());
+                }
+                let decided = booking::pay_balance(
+                    &current,
+                    paid.payment_id,
+                    paid.amount,
+                    Actor::service("payment"),
+                    self.clock.now(),
+                )
+                .map_err(HandlerError::reject)?;
+                return append(tx, &decided).await;
+            }
+            BookingStatus::CheckedOut | BookingStatus::NoShow => return Ok(()),
             BookingStatus::Cancelled | BookingStatus::Expired => {
                 // The money came after the booking ended: the payment saga refunds it.
                 tracing::warn!(booking_id = %id, status = %current.status, payment_id = %paid.payment_id,
@@ -101,9 +131,10 @@ impl PaymentOutcomes {
                 failed.payment_id
             )));
         };
-        if current.status != BookingStatus::PendingPayment {
-            // Ended already (expired, cancelled by the guest), or paid after all (a later
-            // success wins): nothing to cancel.
+        if current.status != BookingStatus::PendingPayment || !awaited(&current, failed.payment_id)
+        {
+            // Ended already (expired, cancelled by the guest), paid after all (a later
+            // success wins), or a payment a change replaced: nothing to cancel.
             tracing::info!(booking_id = %id, status = %current.status,
                 "payment failed for a booking no longer waiting for it");
             return Ok(());
@@ -127,6 +158,13 @@ impl PaymentOutcomes {
         let id = BookingId(refunded.booking_id);
         let events = events_in_tx(tx, id).await.map_err(HandlerError::retry)?;
         let Some(current) = rebuild(&events).map_err(HandlerError::reject)? else {
+            if refunded.reason == LATE_PAYMENT {
+                // The refund of money paid for a booking that was never recorded (its payment
+                // was swept as an orphan): nothing here to record it on.
+                tracing::info!(booking_id = %id, refund_id = %refunded.refund_id,
+                    "late payment refunded for a booking that was never recorded");
+                return Ok(());
+            }
             return Err(HandlerError::reject(format!(
                 "refund {} is for booking {id}, which does not exist",
                 refunded.refund_id
@@ -153,6 +191,16 @@ impl PaymentOutcomes {
         .map_err(HandlerError::reject)?;
         append(tx, &decided).await
     }
+}
+
+/// Whether `payment_id` is the payment the booking waits for: the one its latest link names
+/// (its price, or a balance owed). A booking without a link (made where no payment service
+/// ran) takes any.
+fn awaited(booking: &Booking, payment_id: uuid::Uuid) -> bool {
+    booking
+        .payment
+        .payment_id
+        .is_none_or(|current| current == payment_id)
 }
 
 async fn append(tx: &mut Tx, decided: &booking::Decided) -> Result<(), HandlerError> {

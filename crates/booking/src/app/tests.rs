@@ -218,16 +218,27 @@ async fn outbox_events(db: &innkeeper_platform::db::Database) -> Vec<innkeeper_e
         .collect()
 }
 
-/// `payment.succeeded` for a booking, as the payment service will publish it.
+/// `payment.succeeded` for a booking's own payment, as the payment service will publish it.
 fn payment_succeeded(booking_id: BookingId, amount: i64) -> innkeeper_events::Event {
+    payment_of(booking_id, None, amount)
+}
+
+/// `payment.succeeded` of the payment opened for a booking's change to version
+/// `modification` (`None`: the booking's own).
+fn payment_of(
+    booking_id: BookingId,
+    modification: Option<i64>,
+    amount: i64,
+) -> innkeeper_events::Event {
     const PAYMENT: Outbox = Outbox::new("/innkeeper/payment", PAYMENT_TOPIC);
     PAYMENT
         .event(
             booking_id,
             &PaymentSucceeded {
-                payment_id: uuid::Uuid::now_v7(),
+                payment_id: fake_payments::payment_id_of(booking_id.as_uuid(), modification).0,
                 booking_id: booking_id.as_uuid(),
                 amount: eur(amount),
+                late: false,
             },
         )
         .expect("event")
@@ -292,6 +303,8 @@ on_both_backends!(
     changes::a_guest_moves_a_stay_new_hold_first_old_hold_after,
     changes::a_change_that_cannot_be_held_leaves_the_booking_as_it_was,
     changes::the_hotel_upgrades_a_stay_at_the_booked_price,
+    changes::a_change_owing_a_payment_fails_fast_when_the_provider_is_down,
+    changes::changes_that_owe_nothing_new_keep_the_payment_owed,
     saga::holds_come_back_even_when_the_release_after_a_change_is_lost,
     booking::lists_show_a_guest_their_own_and_a_hotel_its_own,
     payment::a_booking_opens_its_payment_and_keeps_the_checkout_link,

@@ -6,12 +6,18 @@ use innkeeper_kernel::{Error, HoldId, Money, Result, RoomId, RoomTypeId, StayDat
 use time::{Date, OffsetDateTime};
 
 use crate::api::{
-    Actor, Booking, BookingId, BookingPayment, BookingStatus, PaymentState, PriceRule,
+    Actor, Booking, BookingId, BookingPayment, BookingStatus, PaymentLink, PaymentState, PriceRule,
     PriceSnapshot, Refund, RefundRule, UpgradeNote,
 };
 use crate::domain::events::{
     BookingEvent, Created, Modified, PAYMENT_FAILED, PaymentFailure, RecordedEvent,
 };
+
+/// The payment service's refund reasons that settle a booking's own changes
+/// (`innkeeper_payment`'s consumer of booking events names them so).
+const REFUND_MODIFICATION: &str = "modification";
+const REFUND_SUPERSEDED: &str = "superseded";
+const REFUND_LATE_PAYMENT: &str = "late_payment";
 use crate::domain::policy;
 use crate::domain::status::{self, Action};
 
@@ -61,6 +67,13 @@ pub(crate) fn apply(state: Option<Booking>, event: &RecordedEvent) -> Result<Boo
             ..
         } => {
             booking.refund = Some(*refund);
+            if booking.payment.status == PaymentState::BalanceDue {
+                // The balance's link is cancelled with the booking; the policy applies to what
+                // was paid.
+                booking.payment.status = PaymentState::Paid;
+                booking.payment.due = None;
+                booking.payment.checkout_url = None;
+            }
             if let Some(failure) = payment_failure {
                 booking.payment.status = PaymentState::Failed;
                 booking.payment.payment_id.get_or_insert(failure.payment_id);
@@ -69,22 +82,54 @@ pub(crate) fn apply(state: Option<Booking>, event: &RecordedEvent) -> Result<Boo
         }
         BookingEvent::Refunded {
             payment_id,
-            total_refunded,
+            amount,
+            reason,
             ..
         } => {
-            booking.payment.status = PaymentState::Refunded;
+            // Refunds the booking's own changes decided (or of payments it never counted)
+            // leave the payment's state as it is while the booking lives.
+            let settles_a_change = matches!(
+                reason.as_str(),
+                REFUND_MODIFICATION | REFUND_SUPERSEDED | REFUND_LATE_PAYMENT
+            ) && !matches!(
+                booking.status,
+                BookingStatus::Cancelled | BookingStatus::Expired
+            );
+            if !settles_a_change {
+                booking.payment.status = PaymentState::Refunded;
+                booking.payment.due = None;
+            }
             booking.payment.payment_id.get_or_insert(*payment_id);
-            booking.payment.refunded = Some(*total_refunded);
+            let before = booking
+                .payment
+                .refunded
+                .unwrap_or_else(|| Money::zero(amount.currency));
+            booking.payment.refunded =
+                Some(before.checked_add(*amount).map_err(|e| corrupt(id, e))?);
             Action::RecordRefund
+        }
+        BookingEvent::BalancePaid { amount, .. } => {
+            booking.paid = booking
+                .paid
+                .checked_add(*amount)
+                .map_err(|e| corrupt(id, e))?;
+            booking.payment.status = PaymentState::Paid;
+            booking.payment.due = None;
+            Action::RecordPayment
         }
         BookingEvent::Expired {} => Action::Expire,
         BookingEvent::CheckedIn { room_ids } => {
             booking.room_ids = room_ids.clone();
+            if booking.payment.status == PaymentState::BalanceDue {
+                // From now on the front desk collects the balance: its link is cancelled.
+                booking.payment.checkout_url = None;
+            }
             Action::CheckIn
         }
         BookingEvent::CheckedOut {} => Action::CheckOut,
         BookingEvent::NoShow {} => Action::NoShow,
         BookingEvent::Modified(m) => {
+            settle_change(&mut booking, m).map_err(|e| corrupt(id, e))?;
             booking.room_type_id = m.room_type_id;
             booking.hold_id = m.hold_id;
             booking.stay = m.stay;
@@ -116,6 +161,38 @@ pub(crate) fn apply(state: Option<Booking>, event: &RecordedEvent) -> Result<Boo
     booking.version = event.version;
     booking.updated_at = event.at;
     Ok(booking)
+}
+
+/// What a change does to the booking's payment: the payment it opened becomes the one to pay,
+/// a balance makes it `balance_due`, a balance no longer owed is dropped, and a refund lowers
+/// `paid`.
+fn settle_change(booking: &mut Booking, m: &Modified) -> Result<()> {
+    if let Some(link) = &m.payment {
+        booking.payment.payment_id = Some(link.payment_id);
+        booking.payment.checkout_url = Some(link.checkout_url.clone());
+    }
+    if let Some(refund) = m.refund_due {
+        booking.paid = minus(booking.paid, refund)?;
+    }
+    if booking.status != BookingStatus::PendingPayment {
+        if let Some(due) = m.balance_due {
+            booking.payment.status = PaymentState::BalanceDue;
+            booking.payment.due = Some(due);
+            if m.payment.is_none() {
+                // Owed, but no payment service runs here: payable at the hotel.
+                booking.payment.checkout_url = None;
+            }
+        } else if booking.payment.status == PaymentState::BalanceDue
+            && booking.paid.amount >= m.price.total.amount
+        {
+            // The change left nothing owing: the balance's link is given up. (Otherwise the
+            // same balance is still owed at the same link.)
+            booking.payment.status = PaymentState::Paid;
+            booking.payment.due = None;
+            booking.payment.checkout_url = None;
+        }
+    }
+    Ok(())
 }
 
 fn created_booking(id: BookingId, c: &Created, at: OffsetDateTime) -> Booking {
@@ -239,6 +316,7 @@ pub(crate) fn cancel(
             reason,
             refund,
             payment_failure: None,
+            paid: Some(booking.paid),
         },
         actor,
         at,
@@ -269,6 +347,7 @@ pub(crate) fn fail_payment(
         reason: Some(PAYMENT_FAILED.to_owned()),
         refund,
         payment_failure: Some(PaymentFailure { payment_id, code }),
+        paid: None,
     };
     decide(booking, event, actor, at)
 }
@@ -306,6 +385,39 @@ pub(crate) fn record_refund(
         reason: refund.reason,
     };
     decide(booking, event, actor, at)
+}
+
+/// The balance a change left owing was paid with `payment_id`, the booking's open balance.
+pub(crate) fn pay_balance(
+    booking: &Booking,
+    payment_id: uuid::Uuid,
+    amount: Money,
+    actor: Actor,
+    at: OffsetDateTime,
+) -> Result<Decided> {
+    status::transition(booking.status, Action::RecordPayment)?;
+    if booking.payment.status != PaymentState::BalanceDue
+        || booking.payment.payment_id != Some(payment_id)
+    {
+        return Err(Error::invalid_state(format!(
+            "payment {payment_id} is not the balance the booking owes"
+        )));
+    }
+    if amount.currency != booking.price.total.currency {
+        return Err(Error::invalid_field(
+            "amount.currency",
+            format!(
+                "must be the booking's currency {}",
+                booking.price.total.currency
+            ),
+        ));
+    }
+    decide(
+        booking,
+        BookingEvent::BalancePaid { payment_id, amount },
+        actor,
+        at,
+    )
 }
 
 /// The hold lapsed unpaid.
@@ -391,18 +503,94 @@ pub(crate) fn check_modifiable(booking: &Booking, today: Date) -> Result<()> {
     Ok(())
 }
 
-/// Changes the terms before the check-in day, recording the price difference.
+/// What a change to a stay priced `new_total` asks of the booking's payments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Payable {
+    /// Nothing new to pay or give back (the price is the same, or the balance owed is).
+    Nothing,
+    /// An unpaid booking's new price: a new payment replaces the one not paid.
+    Price(Money),
+    /// A paid booking is now owed this much more: a payment for the balance.
+    Balance(Money),
+    /// A paid booking was paid this much more than its new price: it goes back.
+    Refund(Money),
+}
+
+/// What changing `booking` to a stay priced `new_total` leaves to settle: decided on what the
+/// booking has counted as paid (`paid`), so a refund or balance already decided is never
+/// decided twice.
+pub(crate) fn payable(booking: &Booking, new_total: Money) -> Result<Payable> {
+    if new_total.currency != booking.price.total.currency {
+        return Err(Error::invalid_state(
+            "the new room type is priced in another currency",
+        ));
+    }
+    if booking.status == BookingStatus::PendingPayment {
+        return Ok(if new_total == booking.price.total {
+            Payable::Nothing
+        } else {
+            Payable::Price(new_total)
+        });
+    }
+    let owed = minus(new_total, booking.paid)?;
+    Ok(match owed.amount {
+        0 => Payable::Nothing,
+        n if n > 0 && booking.payment.due == Some(owed) => Payable::Nothing,
+        n if n > 0 => Payable::Balance(owed),
+        n => Payable::Refund(Money {
+            amount: -n,
+            currency: owed.currency,
+        }),
+    })
+}
+
+/// `a - b` in their (common) currency.
+fn minus(a: Money, b: Money) -> Result<Money> {
+    if a.currency != b.currency {
+        return Err(Error::invalid_state(format!(
+            "{} and {} are different currencies",
+            a.currency, b.currency
+        )));
+    }
+    let amount = a
+        .amount
+        .checked_sub(b.amount)
+        .ok_or_else(|| Error::invalid_request("amount overflow"))?;
+    Ok(Money {
+        amount,
+        currency: a.currency,
+    })
+}
+
+/// The payment a booking's guest still has to pay and that a change may replace: an unpaid
+/// booking's, or an open balance (one with a link).
+fn replaceable_payment(booking: &Booking) -> Option<uuid::Uuid> {
+    match (booking.status, booking.payment.status) {
+        (BookingStatus::PendingPayment, PaymentState::AwaitingPayment) => {
+            booking.payment.payment_id
+        }
+        (_, PaymentState::BalanceDue) if booking.payment.checkout_url.is_some() => {
+            booking.payment.payment_id
+        }
+        _ => None,
+    }
+}
+
+/// Changes the terms before the check-in day, recording the price difference and how it is
+/// settled: `payable` as [`payable`] decided it, `payment` the payment opened for it (a new
+/// price or a balance; absent where no payment service runs).
 pub(crate) fn modify(
     booking: &Booking,
     terms: NewTerms,
+    (payable, payment): (Payable, Option<PaymentLink>),
     today: Date,
     actor: Actor,
     at: OffsetDateTime,
 ) -> Result<Decided> {
     check_modifiable(booking, today)?;
-    if terms.price.total.currency != booking.price.total.currency {
-        return Err(Error::invalid_state(
-            "the new room type is priced in another currency",
+    if payable != self::payable(booking, terms.price.total)? {
+        return Err(Error::conflict(
+            "the booking's payment changed while it was being modified; try again",
         ));
     }
     let price_difference = terms
@@ -411,6 +599,32 @@ pub(crate) fn modify(
         .amount
         .checked_sub(booking.price.total.amount)
         .ok_or_else(|| Error::invalid_request("amount overflow"))?;
+    let (balance_due, refund_due) = match payable {
+        Payable::Balance(due) => (Some(due), None),
+        Payable::Refund(back) => (None, Some(back)),
+        Payable::Nothing | Payable::Price(_) => (None, None),
+    };
+    // What the guest was to pay until now stops being payable when the change owes something
+    // else (a new price, another balance, nothing, or money back).
+    let keeps_what_is_owed = match payable {
+        // The same price unpaid, or the same balance still owed.
+        Payable::Nothing => {
+            booking.status == BookingStatus::PendingPayment || booking.paid != terms.price.total
+        }
+        // A new price replaces the old payment only with a new one to pay (none where no
+        // payment service runs).
+        Payable::Price(_) => payment.is_none(),
+        Payable::Balance(_) | Payable::Refund(_) => false,
+    };
+    let replaced = if keeps_what_is_owed {
+        None
+    } else {
+        replaceable_payment(booking)
+    };
+    let superseded: Vec<uuid::Uuid> = replaced
+        .filter(|old| payment.as_ref().is_none_or(|new| new.payment_id != *old))
+        .into_iter()
+        .collect();
     let modified = Modified {
         room_type_id: terms.room_type_id,
         hold_id: terms.hold_id,
@@ -420,6 +634,10 @@ pub(crate) fn modify(
         price: terms.price,
         price_difference,
         hold_expires_at: terms.hold_expires_at,
+        payment,
+        balance_due,
+        refund_due,
+        superseded,
     };
     decide(
         booking,

@@ -55,10 +55,24 @@ pub(crate) struct Modified {
     pub guests: u32,
     pub rooms: u32,
     pub price: PriceSnapshot,
-    /// New total minus old total, minor units: for the payment service to settle.
+    /// New total minus old total, minor units.
     pub price_difference: i64,
     #[serde(with = "time::serde::rfc3339")]
     pub hold_expires_at: OffsetDateTime,
+    /// The payment opened for the change: the new price of an unpaid booking, or the balance a
+    /// paid one owes now (`balance_due`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<PaymentLink>,
+    /// The balance the paid booking owes after the change (paid less than its new price).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance_due: Option<Money>,
+    /// What goes back to the guest (paid more than the new price): `paid` goes down by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_due: Option<Money>,
+    /// Payments the change replaced (an unpaid booking's previous one, a balance no longer
+    /// owed): the payment service cancels them, or refunds them if paid all the same.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub superseded: Vec<uuid::Uuid>,
 }
 
 /// Something that happened to a booking.
@@ -80,6 +94,16 @@ pub(crate) enum BookingEvent {
         refund: Refund,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         payment_failure: Option<PaymentFailure>,
+        /// What the booking counted as paid when it was cancelled (the policy's base), so
+        /// the payment service also returns money the booking never counted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        paid: Option<Money>,
+    },
+    /// The balance a change left owing was paid (`payment.succeeded` of that payment): `paid`
+    /// goes up, the status stays.
+    BalancePaid {
+        payment_id: uuid::Uuid,
+        amount: Money,
     },
     /// Money went back to the guest (`payment.refunded`); the status stays as it is.
     Refunded {
@@ -122,6 +146,7 @@ impl BookingEvent {
             BookingEvent::Confirmed { .. } => "confirmed",
             BookingEvent::Cancelled { .. } => "cancelled",
             BookingEvent::Refunded { .. } => "refunded",
+            BookingEvent::BalancePaid { .. } => "balance_paid",
             BookingEvent::Expired {} => "expired",
             BookingEvent::CheckedIn { .. } => "checked_in",
             BookingEvent::CheckedOut {} => "checked_out",
@@ -202,6 +227,7 @@ mod tests {
                     rule: RefundRule::NothingPaid,
                 },
                 payment_failure: None,
+                paid: None,
             },
             BookingEvent::Cancelled {
                 reason: Some(PAYMENT_FAILED.to_owned()),
@@ -213,6 +239,14 @@ mod tests {
                     payment_id: uuid::Uuid::nil(),
                     code: "card_declined".to_owned(),
                 }),
+                paid: Some(Money::zero(Currency::EUR)),
+            },
+            BookingEvent::BalancePaid {
+                payment_id: uuid::Uuid::nil(),
+                amount: Money {
+                    amount: 4_200,
+                    currency: Currency::EUR,
+                },
             },
             BookingEvent::Refunded {
                 payment_id: uuid::Uuid::nil(),

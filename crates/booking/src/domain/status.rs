@@ -1,7 +1,8 @@
 //! The status machine: `pending_payment -> confirmed -> checked_in -> checked_out`;
 //! `pending_payment -> cancelled | expired`; `confirmed -> cancelled | no_show`.
 //! Modifications and upgrades keep the status and are allowed only before check-in. A refund
-//! (money that went back) is recorded in any status and changes none.
+//! (money that went back) is recorded in any status and changes none; a balance paid is
+//! recorded on a confirmed or checked-in booking and changes none.
 
 use innkeeper_kernel::{Error, Result};
 
@@ -19,11 +20,12 @@ pub(crate) enum Action {
     Modify,
     Upgrade,
     RecordRefund,
+    RecordPayment,
 }
 
 impl Action {
     #[cfg(test)]
-    pub(crate) const ALL: [Action; 9] = [
+    pub(crate) const ALL: [Action; 10] = [
         Action::Confirm,
         Action::Cancel,
         Action::Expire,
@@ -33,6 +35,7 @@ impl Action {
         Action::Modify,
         Action::Upgrade,
         Action::RecordRefund,
+        Action::RecordPayment,
     ];
 
     /// How the action is named in an error message.
@@ -47,6 +50,7 @@ impl Action {
             Action::Modify => "be modified",
             Action::Upgrade => "be upgraded",
             Action::RecordRefund => "record a refund",
+            Action::RecordPayment => "record a balance paid",
         }
     }
 }
@@ -66,6 +70,7 @@ pub(crate) fn next(status: BookingStatus, action: Action) -> Option<BookingStatu
         // Money that went back is a fact whatever the booking's status (a late payment of an
         // expired booking is refunded too).
         (_, A::RecordRefund) => Some(status),
+        (S::Confirmed | S::CheckedIn, A::RecordPayment) => Some(status),
         _ => None,
     }
 }
@@ -89,7 +94,7 @@ mod tests {
     use BookingStatus as S;
 
     /// Every allowed (status, action) pair and where it leads; everything else is refused.
-    const ALLOWED: [(S, Action, S); 18] = [
+    const ALLOWED: [(S, Action, S); 20] = [
         (S::PendingPayment, Action::Confirm, S::Confirmed),
         (S::PendingPayment, Action::Cancel, S::Cancelled),
         (S::PendingPayment, Action::Expire, S::Expired),
@@ -108,6 +113,8 @@ mod tests {
         (S::Cancelled, Action::RecordRefund, S::Cancelled),
         (S::Expired, Action::RecordRefund, S::Expired),
         (S::NoShow, Action::RecordRefund, S::NoShow),
+        (S::Confirmed, Action::RecordPayment, S::Confirmed),
+        (S::CheckedIn, Action::RecordPayment, S::CheckedIn),
     ];
 
     #[test]

@@ -115,6 +115,7 @@ impl Wire for Booking {
             payment_id: self.payment.payment_id.map(|id| id.to_string()),
             checkout_url: self.payment.checkout_url.clone(),
             payment_refunded: self.payment.refunded.map(|m| m.to_proto()),
+            payment_due: self.payment.due.map(|m| m.to_proto()),
             paid: Some(self.paid.to_proto()),
             refund: opt_proto(self.refund.as_ref()),
             upgrade: opt_proto(self.upgrade.as_ref()),
@@ -155,6 +156,7 @@ impl Wire for Booking {
                     .transpose()?,
                 checkout_url: p.checkout_url,
                 refunded: optional(at, "payment_refunded", p.payment_refunded)?,
+                due: optional(at, "payment_due", p.payment_due)?,
             },
             paid: required(at, "paid", p.paid)?,
             refund: optional(at, "refund", p.refund)?,
@@ -391,6 +393,7 @@ mod tests {
             payment_id: Some(uuid::Uuid::now_v7()),
             checkout_url: Some("http://127.0.0.1:8080/provider/checkout/pi_1".to_owned()),
             refunded: Some(crate::fixtures::eur(12_900)),
+            due: Some(crate::fixtures::eur(3_100)),
         };
         assert_eq!(
             Booking::from_proto(booking.to_proto(), &At::ROOT),

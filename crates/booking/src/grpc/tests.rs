@@ -247,6 +247,7 @@ impl Harness {
                     payment_id: uuid::Uuid::now_v7(),
                     booking_id: booking.id.as_uuid(),
                     amount: booking.price.total,
+                    late: false,
                 },
             )
             .expect("event");

@@ -103,6 +103,7 @@ impl Wire for PaymentState {
             PaymentState::Paid => pb::PaymentState::Paid,
             PaymentState::Failed => pb::PaymentState::Failed,
             PaymentState::Refunded => pb::PaymentState::Refunded,
+            PaymentState::BalanceDue => pb::PaymentState::BalanceDue,
         };
         state.into()
     }
@@ -112,10 +113,11 @@ impl Wire for PaymentState {
             Ok(pb::PaymentState::Paid) => Ok(PaymentState::Paid),
             Ok(pb::PaymentState::Failed) => Ok(PaymentState::Failed),
             Ok(pb::PaymentState::Refunded) => Ok(PaymentState::Refunded),
+            Ok(pb::PaymentState::BalanceDue) => Ok(PaymentState::BalanceDue),
             Ok(pb::PaymentState::Unspecified) | Err(_) => unknown_value(
                 at,
                 "PAYMENT_STATE_AWAITING_PAYMENT, PAYMENT_STATE_PAID, PAYMENT_STATE_FAILED, \
-                 PAYMENT_STATE_REFUNDED",
+                 PAYMENT_STATE_REFUNDED, PAYMENT_STATE_BALANCE_DUE",
             ),
         }
     }

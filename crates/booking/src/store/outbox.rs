@@ -32,6 +32,7 @@ pub(crate) fn outbox_event(event: &RecordedEvent, booking: &Booking) -> Result<E
         BookingEvent::Confirmed { .. } => build(booking, BookingConfirmed(notice)),
         BookingEvent::Cancelled { .. } => build(booking, BookingCancelled(notice)),
         BookingEvent::Refunded { .. } => build(booking, BookingRefunded(notice)),
+        BookingEvent::BalancePaid { .. } => build(booking, BookingBalancePaid(notice)),
         BookingEvent::Expired {} => build(booking, BookingExpired(notice)),
         BookingEvent::CheckedIn { .. } => build(booking, BookingCheckedIn(notice)),
         BookingEvent::CheckedOut {} => build(booking, BookingCheckedOut(notice)),

@@ -22,8 +22,8 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::api::{
-    Intent, NewIntent, PaymentApi, PaymentId, PaymentStatus, RefundRecord, RefundStatus,
-    WebhookOutcome,
+    Intent, IntentPurpose, NewIntent, PaymentApi, PaymentId, PaymentStatus, RefundRecord,
+    RefundStatus, WebhookOutcome,
 };
 use crate::provider::ProviderClient;
 use crate::settings::PaymentSettings;
@@ -190,13 +190,16 @@ impl PaymentApi for PaymentService {
         require_service(caller)?;
         validate(&new)?;
         let now = self.clock.now();
-        let stored = match self.store.intent_for_booking(new.booking_id).await? {
+        let change = new.modification.unwrap_or(0);
+        let stored = match self.store.intent_for_change(new.booking_id, change).await? {
             Some(existing) => existing,
             None => {
                 let fresh = StoredIntent {
                     intent: Intent {
                         id: PaymentId::new(),
                         booking_id: new.booking_id,
+                        purpose: new.purpose,
+                        modification: new.modification,
                         guest_id: new.guest_id,
                         reference: new.reference.clone(),
                         status: PaymentStatus::Creating,
@@ -215,6 +218,7 @@ impl PaymentApi for PaymentService {
                     cancel: CancelState::None,
                     cancel_attempts: 0,
                     cancel_next_at: now,
+                    adopted_at: None,
                 };
                 let mut tx = self.store.begin().await?;
                 let inserted = store::insert_intent(&mut tx, &fresh).await;
@@ -223,15 +227,15 @@ impl PaymentApi for PaymentService {
                     fresh
                 } else {
                     self.store
-                        .intent_for_booking(new.booking_id)
+                        .intent_for_change(new.booking_id, change)
                         .await?
                         .ok_or_else(|| Error::internal("a booking's payment vanished"))?
                 }
             }
         };
-        if stored.intent.amount != new.amount {
+        if stored.intent.amount != new.amount || stored.intent.purpose != new.purpose {
             return Err(Error::conflict(format!(
-                "booking {} has a payment of another amount",
+                "booking {} has a payment of another amount for this change",
                 new.booking_id
             )));
         }
@@ -245,6 +249,7 @@ impl PaymentApi for PaymentService {
             ("booking_id", new.booking_id.to_string()),
             ("payment_id", id.to_string()),
             ("reference", new.reference.clone()),
+            ("purpose", new.purpose.as_str().to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -255,7 +260,10 @@ impl PaymentApi for PaymentService {
                 &intent_key(id),
                 new.amount,
                 &new.return_url,
-                &format!("Booking {}", new.reference),
+                &match new.purpose {
+                    IntentPurpose::Booking => format!("Booking {}", new.reference),
+                    IntentPurpose::Balance => format!("Booking {}: balance", new.reference),
+                },
                 &metadata,
             )
             .await
@@ -351,6 +359,15 @@ fn validate(new: &NewIntent) -> Result<()> {
     };
     if new.amount.amount <= 0 {
         add("amount", "must be positive");
+    }
+    if new.modification.is_some_and(|v| v < 2) {
+        add(
+            "modification",
+            "must be the booking version of a change (2 or more)",
+        );
+    }
+    if new.purpose == IntentPurpose::Balance && new.modification.is_none() {
+        add("modification", "a balance is the balance of a change");
     }
     if new.reference.is_empty() || new.reference.len() > 64 {
         add("reference", "must have 1 to 64 characters");

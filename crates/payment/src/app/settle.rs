@@ -12,9 +12,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{PaymentService, event, is_transient, refund_key};
-use crate::api::{PaymentStatus, RefundRecord, RefundStatus};
+use crate::api::{IntentPurpose, PaymentStatus, RefundRecord, RefundStatus};
 use crate::contracts::{PaymentFailed, PaymentRefunded, PaymentSucceeded};
-use crate::domain::intent::{Decision, Outcome, on_outcome};
+use crate::domain::intent::{Decision, Outcome, on_balance_outcome, on_outcome};
 use crate::store::{self, CancelState, StoredIntent, StoredRefund};
 
 impl PaymentService {
@@ -148,7 +148,10 @@ impl PaymentService {
         failure: Option<(String, String)>,
         now: OffsetDateTime,
     ) -> Result<bool> {
-        let decision = on_outcome(current.intent.status, outcome);
+        let decision = match current.intent.purpose {
+            IntentPurpose::Booking => on_outcome(current.intent.status, outcome),
+            IntentPurpose::Balance => on_balance_outcome(current.intent.status, outcome),
+        };
         let mut next = current.clone();
         let intent = &mut next.intent;
         let booking_id = intent.booking_id;
@@ -196,6 +199,15 @@ impl PaymentService {
                 };
                 store::publish(tx, &event(booking_id, &payload, now)?).await?;
                 metrics::counter!("innkeeper_payment_outcomes_total", "outcome" => "failed")
+                    .increment(1);
+            }
+            Decision::Declined => {
+                intent.status = PaymentStatus::RequiresPayment;
+                let (code, message) =
+                    failure.unwrap_or_else(|| ("payment_failed".to_owned(), String::new()));
+                intent.failure_code = Some(code);
+                intent.failure_message = Some(message);
+                metrics::counter!("innkeeper_payment_outcomes_total", "outcome" => "balance_declined")
                     .increment(1);
             }
         }

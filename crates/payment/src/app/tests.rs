@@ -175,6 +175,8 @@ fn new_intent(booking_id: Uuid, amount: i64) -> NewIntent {
         reference: "INK-7F3K9Q".into(),
         amount: eur(amount),
         return_url: "http://127.0.0.1:8080/bookings/done".into(),
+        purpose: crate::api::IntentPurpose::Booking,
+        modification: None,
     }
 }
 
@@ -345,6 +347,33 @@ impl Payload for Cancelled {
     const TYPE: &'static str = "innkeeper.booking.cancelled.v1";
 }
 
+/// A booking event with its version (`modified` settles under it).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct VersionedNotice {
+    booking_id: Uuid,
+    version: i64,
+    data: Value,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Created(Notice);
+impl Payload for Created {
+    const TYPE: &'static str = "innkeeper.booking.created.v1";
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Modified(VersionedNotice);
+impl Payload for Modified {
+    const TYPE: &'static str = "innkeeper.booking.modified.v1";
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct CheckedIn(Notice);
+impl Payload for CheckedIn {
+    const TYPE: &'static str = "innkeeper.booking.checked_in.v1";
+}
+
+mod changes;
 mod provider_down;
 mod saga;
 mod webhooks;

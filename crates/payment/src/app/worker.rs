@@ -1,6 +1,15 @@
 //! The worker: sends what the service owes the provider and could not send at once (refunds
 //! and cancellations recorded by webhooks, consumers or a provider that was down), with
-//! backoff per task; and forgets webhook receipts past their retention.
+//! backoff per task; sweeps orphaned payments; and forgets webhook receipts past their
+//! retention.
+//!
+//! **Orphans.** Booking creation (and a change that moves what is owed) opens the payment
+//! before it records the booking; if recording fails, nobody has the payment's link but it is
+//! payable. The two services share no database, so the payment service learns that a booking
+//! (or change) was recorded from its event: `created` / `modified` name their payment, which
+//! adopts it (`consumers`). A payment still not adopted `orphan_intent_after` after it was
+//! opened, and still payable, is cancelled here (and at the provider by the round's
+//! cancellations); money that arrives for it all the same is late and refunded in full.
 //!
 //! Several replicas may run it: every provider call carries an idempotency key derived from
 //! the task, and the answer is recorded under the row's lock only if the task is still open,
@@ -13,6 +22,7 @@ use innkeeper_kernel::{ErrorCode, Result};
 use tokio_util::sync::CancellationToken;
 
 use super::{PaymentService, cancel_key, is_transient};
+use crate::api::{PaymentId, PaymentStatus};
 use crate::store::{self, CancelState, StoredIntent};
 
 /// Tasks taken per round.
@@ -56,10 +66,11 @@ pub(crate) async fn run(
     }
 }
 
-/// One round: due refunds, then due cancellations. Returns how many tasks it tried.
+/// One round: due refunds, orphans, then due cancellations. Returns how many tasks it tried.
 pub(crate) async fn round(service: &PaymentService) -> Result<u32> {
     let now = service.clock().now();
     let mut tried = 0;
+    tried += sweep_orphans(service, now - service.settings().orphan_intent_after).await?;
     for refund in service.store().due_refunds(now, BATCH).await? {
         tried += 1;
         if let Err(err) = service.send_refund(refund.refund.id).await {
@@ -73,6 +84,50 @@ pub(crate) async fn round(service: &PaymentService) -> Result<u32> {
         }
     }
     Ok(tried)
+}
+
+/// Gives up the payments no booking event named that were opened before `opened_before` (a
+/// batch of them); returns how many it looked at.
+pub(crate) async fn sweep_orphans(
+    service: &PaymentService,
+    opened_before: time::OffsetDateTime,
+) -> Result<u32> {
+    let mut tried = 0;
+    for orphan in service.store().orphans(opened_before, BATCH).await? {
+        tried += 1;
+        if let Err(err) = sweep_orphan(service, orphan.intent.id).await {
+            tracing::warn!(payment_id = %orphan.intent.id, error = %err, "sweeping an orphan failed");
+        }
+    }
+    Ok(tried)
+}
+
+/// Gives up an orphaned payment (if it is one still: unadopted and payable, under its lock):
+/// `canceled`, to be cancelled at the provider.
+async fn sweep_orphan(service: &PaymentService, id: PaymentId) -> Result<()> {
+    let now = service.clock().now();
+    let mut tx = service.store().begin().await?;
+    let result = async {
+        let Some(current) = store::intent_in(&mut tx, id).await? else {
+            return Ok(());
+        };
+        if current.adopted_at.is_some() || !current.is_open() {
+            return Ok(());
+        }
+        let mut next = current.clone();
+        next.intent.status = PaymentStatus::Canceled;
+        next.cancel = CancelState::Pending;
+        next.cancel_next_at = now;
+        next.intent.version += 1;
+        next.intent.updated_at = now;
+        store::update_intent(&mut tx, &next, current.intent.version).await?;
+        tracing::warn!(payment_id = %id, booking_id = %current.intent.booking_id,
+            "no booking event named this payment in time: cancelled as an orphan");
+        metrics::counter!("innkeeper_payment_orphans_cancelled_total").increment(1);
+        Ok(())
+    }
+    .await;
+    store::finish(tx, result).await
 }
 
 /// Cancels a payment's intent at the provider and records that it is done (or when to try

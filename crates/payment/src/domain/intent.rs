@@ -31,6 +31,9 @@ pub(crate) enum Decision {
     /// Move to `failed`, publish `payment.failed` and cancel the intent at the provider (so
     /// no later attempt captures money for a cancelled booking).
     Fail,
+    /// A balance was declined: record why and leave it payable (`requires_payment`, the
+    /// provider's intent waits for another card); the booking stays as it is.
+    Declined,
 }
 
 /// Applies a provider outcome to a payment in `status`.
@@ -48,6 +51,16 @@ pub(crate) fn on_outcome(status: PaymentStatus, outcome: Outcome) -> Decision {
         | (Failed | Canceled, Outcome::Processing | Outcome::Failed | Outcome::Canceled) => {
             Decision::Nothing
         }
+    }
+}
+
+/// Applies a provider outcome to a balance (the payment a change of a paid booking left
+/// owing): as [`on_outcome`], except that a decline leaves it payable, since nothing about
+/// the booking depends on it.
+pub(crate) fn on_balance_outcome(status: PaymentStatus, outcome: Outcome) -> Decision {
+    match on_outcome(status, outcome) {
+        Decision::Fail => Decision::Declined,
+        decision => decision,
     }
 }
 
@@ -88,6 +101,7 @@ mod tests {
             Decision::Move(next) => next,
             Decision::Succeed { .. } => Succeeded,
             Decision::Fail => Failed,
+            Decision::Declined => RequiresPayment,
         }
     }
 
@@ -131,6 +145,31 @@ mod tests {
         );
         assert_eq!(on_outcome(RequiresPayment, Outcome::Failed), Decision::Fail);
         assert_eq!(on_outcome(Canceled, Outcome::Failed), Decision::Nothing);
+    }
+
+    #[test]
+    fn a_declined_balance_stays_payable_and_success_still_wins() {
+        assert_eq!(
+            on_balance_outcome(RequiresPayment, Outcome::Failed),
+            Decision::Declined
+        );
+        assert_eq!(
+            on_balance_outcome(Processing, Outcome::Failed),
+            Decision::Declined
+        );
+        // Declined, it is payable again: a later card succeeds as the first would have.
+        assert_eq!(
+            on_balance_outcome(RequiresPayment, Outcome::Succeeded),
+            Decision::Succeed { late: false }
+        );
+        assert_eq!(
+            on_balance_outcome(Canceled, Outcome::Succeeded),
+            Decision::Succeed { late: true }
+        );
+        assert_eq!(
+            on_balance_outcome(Canceled, Outcome::Failed),
+            Decision::Nothing
+        );
     }
 
     #[test]

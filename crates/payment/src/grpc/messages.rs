@@ -8,7 +8,8 @@ pub(crate) use innkeeper_proto::wire::{At, Wire, field, list, protos, required, 
 use uuid::Uuid;
 
 use crate::api::{
-    Intent, NewIntent, PaymentId, PaymentStatus, RefundRecord, RefundStatus, WebhookOutcome,
+    Intent, IntentPurpose, NewIntent, PaymentId, PaymentStatus, RefundRecord, RefundStatus,
+    WebhookOutcome,
 };
 
 /// The wire form of a plain UUID (a booking's id, a refund's id).
@@ -28,6 +29,27 @@ impl Wire for PaymentId {
     }
     fn from_proto(proto: String, at: &At<'_>) -> Result<Self> {
         PaymentId::parse_field(&at.to_string(), &proto)
+    }
+}
+
+impl Wire for IntentPurpose {
+    type Proto = i32;
+    fn to_proto(&self) -> i32 {
+        let purpose = match self {
+            IntentPurpose::Booking => pb::IntentPurpose::Booking,
+            IntentPurpose::Balance => pb::IntentPurpose::Balance,
+        };
+        purpose.into()
+    }
+    fn from_proto(proto: i32, at: &At<'_>) -> Result<Self> {
+        match pb::IntentPurpose::try_from(proto) {
+            // Not said: the booking's own payment.
+            Ok(pb::IntentPurpose::Unspecified | pb::IntentPurpose::Booking) => {
+                Ok(IntentPurpose::Booking)
+            }
+            Ok(pb::IntentPurpose::Balance) => Ok(IntentPurpose::Balance),
+            Err(_) => unknown_value(at, "INTENT_PURPOSE_BOOKING, INTENT_PURPOSE_BALANCE"),
+        }
     }
 }
 
@@ -160,12 +182,16 @@ impl Wire for Intent {
             version: self.version,
             created_at: Some(self.created_at.to_proto()),
             updated_at: Some(self.updated_at.to_proto()),
+            purpose: self.purpose.to_proto(),
+            modification: self.modification,
         }
     }
     fn from_proto(p: pb::Intent, at: &At<'_>) -> Result<Self> {
         Ok(Intent {
             id: field(at, "id", p.id)?,
             booking_id: uuid_field(at, "booking_id", &p.booking_id)?,
+            purpose: field(at, "purpose", p.purpose)?,
+            modification: p.modification,
             guest_id: field(at, "guest_id", p.guest_id)?,
             reference: p.reference,
             status: field(at, "status", p.status)?,
@@ -193,6 +219,8 @@ impl Wire for NewIntent {
             reference: self.reference.clone(),
             amount: Some(self.amount.to_proto()),
             return_url: self.return_url.clone(),
+            purpose: self.purpose.to_proto(),
+            modification: self.modification,
         }
     }
     fn from_proto(p: pb::NewIntent, at: &At<'_>) -> Result<Self> {
@@ -202,6 +230,8 @@ impl Wire for NewIntent {
             reference: p.reference,
             amount: required(at, "amount", p.amount)?,
             return_url: p.return_url,
+            purpose: field(at, "purpose", p.purpose)?,
+            modification: p.modification,
         })
     }
 }
@@ -303,6 +333,8 @@ mod tests {
         let intent = Intent {
             id: PaymentId::new(),
             booking_id: Uuid::now_v7(),
+            purpose: IntentPurpose::Balance,
+            modification: Some(4),
             guest_id: UserId(Uuid::now_v7()),
             reference: "INK-7F3K9Q".into(),
             status: PaymentStatus::Succeeded,

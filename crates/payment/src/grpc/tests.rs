@@ -170,6 +170,8 @@ fn new_intent(guest: &Principal, amount: i64) -> NewIntent {
         reference: "INK-7F3K9Q".into(),
         amount: eur(amount),
         return_url: "http://127.0.0.1:8080/bookings/done".into(),
+        purpose: crate::api::IntentPurpose::Booking,
+        modification: None,
     }
 }
 

@@ -15,7 +15,7 @@ use innkeeper_platform::db::Database;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::api::{Intent, PaymentId, PaymentStatus, RefundRecord, RefundStatus};
+use crate::api::{Intent, IntentPurpose, PaymentId, PaymentStatus, RefundRecord, RefundStatus};
 
 /// The table recording this service's own migrations (the event tables have theirs).
 const MIGRATIONS_TABLE: &str = "_payment_migrations";
@@ -54,6 +54,19 @@ pub(crate) struct StoredIntent {
     pub cancel: CancelState,
     pub cancel_attempts: u32,
     pub cancel_next_at: OffsetDateTime,
+    /// When a booking event first named the payment (its booking or change was recorded);
+    /// `None` until then.
+    pub adopted_at: Option<OffsetDateTime>,
+}
+
+impl StoredIntent {
+    /// Whether the guest may still pay it (nothing captured, nothing given up).
+    pub(crate) fn is_open(&self) -> bool {
+        matches!(
+            self.intent.status,
+            PaymentStatus::Creating | PaymentStatus::RequiresPayment | PaymentStatus::Processing
+        )
+    }
 }
 
 /// A refund with the bookkeeping of its sending.
@@ -95,7 +108,8 @@ macro_rules! intent_columns {
     () => {
         "id, booking_id, guest_id, reference, status, amount, currency, amount_refunded, \
          return_url, provider_intent_id, checkout_url, failure_code, failure_message, \
-         provider_cancel, cancel_attempts, cancel_next_at, version, created_at, updated_at"
+         provider_cancel, cancel_attempts, cancel_next_at, version, created_at, updated_at, \
+         purpose, modification, adopted_at"
     };
 }
 
@@ -127,6 +141,9 @@ struct IntentRow {
     version: i64,
     created_at: i64,
     updated_at: i64,
+    purpose: String,
+    modification: i64,
+    adopted_at: Option<i64>,
 }
 
 impl IntentRow {
@@ -137,6 +154,10 @@ impl IntentRow {
             intent: Intent {
                 id: PaymentId(self.id),
                 booking_id: self.booking_id,
+                purpose: IntentPurpose::parse(&self.purpose).ok_or_else(|| {
+                    Error::internal(format!("stored payment purpose {:?}", self.purpose))
+                })?,
+                modification: (self.modification > 0).then_some(self.modification),
                 guest_id: UserId(self.guest_id),
                 reference: self.reference,
                 status: PaymentStatus::parse(&self.status).ok_or_else(|| {
@@ -162,6 +183,7 @@ impl IntentRow {
             })?,
             cancel_attempts: u32::try_from(self.cancel_attempts).unwrap_or(u32::MAX),
             cancel_next_at: from_micros(self.cancel_next_at)?,
+            adopted_at: self.adopted_at.map(from_micros).transpose()?,
         })
     }
 }
@@ -305,17 +327,57 @@ impl PaymentStore {
         row.map_err(db_error)?.map(IntentRow::decode).transpose()
     }
 
-    /// A booking's payment.
+    /// A booking's payment for its price: the one its latest change opened, else its first.
     pub(crate) async fn intent_for_booking(
         &self,
         booking_id: Uuid,
     ) -> Result<Option<StoredIntent>> {
         let row = on_reader!(&self.db, conn => sqlx::query_as::<_, IntentRow>(
-            concat!("SELECT ", intent_columns!(), " FROM payment_intents WHERE booking_id = $1"))
+            concat!("SELECT ", intent_columns!(), " FROM payment_intents \
+                     WHERE booking_id = $1 AND purpose = 'booking' \
+                     ORDER BY modification DESC LIMIT 1"))
             .bind(booking_id)
             .fetch_optional(conn)
             .await);
         row.map_err(db_error)?.map(IntentRow::decode).transpose()
+    }
+
+    /// A booking's payment opened for `modification` (0: the booking's own).
+    pub(crate) async fn intent_for_change(
+        &self,
+        booking_id: Uuid,
+        modification: i64,
+    ) -> Result<Option<StoredIntent>> {
+        let row = on_reader!(&self.db, conn => sqlx::query_as::<_, IntentRow>(
+            concat!("SELECT ", intent_columns!(), " FROM payment_intents \
+                     WHERE booking_id = $1 AND modification = $2"))
+            .bind(booking_id)
+            .bind(modification)
+            .fetch_optional(conn)
+            .await);
+        row.map_err(db_error)?.map(IntentRow::decode).transpose()
+    }
+
+    /// Payments no booking event ever named, opened before `before` and still payable: their
+    /// booking (or change) was never recorded.
+    pub(crate) async fn orphans(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<StoredIntent>> {
+        let rows = on_reader!(&self.db, conn => sqlx::query_as::<_, IntentRow>(
+            concat!("SELECT ", intent_columns!(), " FROM payment_intents \
+                     WHERE adopted_at IS NULL AND created_at <= $1 \
+                     AND status IN ('creating', 'requires_payment', 'processing') \
+                     ORDER BY created_at LIMIT $2"))
+            .bind(micros(before))
+            .bind(i64::from(limit))
+            .fetch_all(conn)
+            .await);
+        rows.map_err(db_error)?
+            .into_iter()
+            .map(IntentRow::decode)
+            .collect()
     }
 
     /// A payment's refunds, oldest first.

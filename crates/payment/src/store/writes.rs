@@ -7,15 +7,16 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{IntentRow, RefundRow, StoredIntent, StoredRefund, db_error, micros};
-use crate::api::PaymentId;
+use crate::api::{IntentPurpose, PaymentId};
 
-/// Records a new intent; `false` when the booking has one already (nothing written).
+/// Records a new intent; `false` when the booking has one for that modification already
+/// (nothing written).
 pub(crate) async fn insert_intent(tx: &mut Tx, stored: &StoredIntent) -> Result<bool> {
     let i = &stored.intent;
     let done = on_tx!(tx, conn => sqlx::query(concat!(
             "INSERT INTO payment_intents (", intent_columns!(), ") VALUES ($1, $2, $3, $4, $5, \
-             $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
-             ON CONFLICT (booking_id) DO NOTHING"))
+             $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) \
+             ON CONFLICT (booking_id, modification) DO NOTHING"))
         .bind(i.id.0)
         .bind(i.booking_id)
         .bind(i.guest_id.as_uuid())
@@ -35,6 +36,9 @@ pub(crate) async fn insert_intent(tx: &mut Tx, stored: &StoredIntent) -> Result<
         .bind(i.version)
         .bind(micros(i.created_at))
         .bind(micros(i.updated_at))
+        .bind(i.purpose.as_str())
+        .bind(i.modification.unwrap_or(0))
+        .bind(stored.adopted_at.map(micros))
         .execute(conn)
         .await
         .map(|r| r.rows_affected()));
@@ -49,7 +53,7 @@ pub(crate) async fn update_intent(tx: &mut Tx, stored: &StoredIntent, expected: 
             "UPDATE payment_intents SET status = $3, amount_refunded = $4, \
              provider_intent_id = $5, checkout_url = $6, failure_code = $7, failure_message = $8, \
              provider_cancel = $9, cancel_attempts = $10, cancel_next_at = $11, version = $12, \
-             updated_at = $13 WHERE id = $1 AND version = $2")
+             updated_at = $13, adopted_at = $14 WHERE id = $1 AND version = $2")
         .bind(i.id.0)
         .bind(expected)
         .bind(i.status.as_str())
@@ -63,6 +67,7 @@ pub(crate) async fn update_intent(tx: &mut Tx, stored: &StoredIntent, expected: 
         .bind(micros(stored.cancel_next_at))
         .bind(i.version)
         .bind(micros(i.updated_at))
+        .bind(stored.adopted_at.map(micros))
         .execute(conn)
         .await
         .map(|r| r.rows_affected()));
@@ -82,28 +87,57 @@ pub(crate) async fn intent_in(tx: &mut Tx, id: PaymentId) -> Result<Option<Store
         IntentRow,
         "SELECT id, booking_id, guest_id, reference, status, amount, currency, amount_refunded, \
          return_url, provider_intent_id, checkout_url, failure_code, failure_message, \
-         provider_cancel, cancel_attempts, cancel_next_at, version, created_at, updated_at \
-         FROM payment_intents WHERE id = $1",
+         provider_cancel, cancel_attempts, cancel_next_at, version, created_at, updated_at, \
+         purpose, modification, adopted_at FROM payment_intents WHERE id = $1",
         id.0
     );
     row.map_err(db_error)?.map(IntentRow::decode).transpose()
 }
 
-/// A booking's payment, locked for the transaction.
+/// A booking's payment for its price (the one its latest change opened, else its first),
+/// locked for the transaction.
 pub(crate) async fn intent_for_booking_in(
     tx: &mut Tx,
     booking_id: Uuid,
 ) -> Result<Option<StoredIntent>> {
-    let row = locked_row!(
-        tx,
-        IntentRow,
-        "SELECT id, booking_id, guest_id, reference, status, amount, currency, amount_refunded, \
-         return_url, provider_intent_id, checkout_url, failure_code, failure_message, \
-         provider_cancel, cancel_attempts, cancel_next_at, version, created_at, updated_at \
-         FROM payment_intents WHERE booking_id = $1",
-        booking_id
-    );
-    row.map_err(db_error)?.map(IntentRow::decode).transpose()
+    Ok(intents_of_booking_in(tx, booking_id)
+        .await?
+        .into_iter()
+        .rfind(|i| i.intent.purpose == IntentPurpose::Booking))
+}
+
+/// Every payment of a booking in the order they were opened, locked for the transaction.
+pub(crate) async fn intents_of_booking_in(
+    tx: &mut Tx,
+    booking_id: Uuid,
+) -> Result<Vec<StoredIntent>> {
+    macro_rules! select {
+        () => {
+            concat!(
+                "SELECT ",
+                intent_columns!(),
+                " FROM payment_intents WHERE booking_id = $1 ORDER BY modification, created_at"
+            )
+        };
+    }
+    let rows = match tx {
+        Tx::Sqlite(tx) => {
+            sqlx::query_as::<_, IntentRow>(select!())
+                .bind(booking_id)
+                .fetch_all(&mut **tx)
+                .await
+        }
+        Tx::Postgres(tx) => {
+            sqlx::query_as::<_, IntentRow>(concat!(select!(), " FOR UPDATE"))
+                .bind(booking_id)
+                .fetch_all(&mut **tx)
+                .await
+        }
+    };
+    rows.map_err(db_error)?
+        .into_iter()
+        .map(IntentRow::decode)
+        .collect()
 }
 
 /// The payment of a provider intent id, locked for the transaction.
@@ -116,8 +150,8 @@ pub(crate) async fn intent_by_provider_in(
         IntentRow,
         "SELECT id, booking_id, guest_id, reference, status, amount, currency, amount_refunded, \
          return_url, provider_intent_id, checkout_url, failure_code, failure_message, \
-         provider_cancel, cancel_attempts, cancel_next_at, version, created_at, updated_at \
-         FROM payment_intents WHERE provider_intent_id = $1",
+         provider_cancel, cancel_attempts, cancel_next_at, version, created_at, updated_at, \
+         purpose, modification, adopted_at FROM payment_intents WHERE provider_intent_id = $1",
         provider_intent_id
     );
     row.map_err(db_error)?.map(IntentRow::decode).transpose()

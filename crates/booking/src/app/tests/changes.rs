@@ -77,10 +77,45 @@ pub(super) async fn a_guest_moves_a_stay_new_hold_first_old_hold_after(world: Wo
     assert_eq!(history[1].event_type, "modified");
     assert_eq!(history[1].data["price_difference"], 12_900);
 
+    // Unpaid, at a new price: a payment for it replaces the old one, whose link stops working.
+    let old_payment = fake_payments::payment_id_of(unpaid.id.as_uuid(), None).0;
+    let new_payment = world
+        .payment_service
+        .intent_for(unpaid.id.as_uuid(), Some(2))
+        .expect("a payment for the new price");
+    assert_eq!(new_payment.amount, eur(3 * 12_900));
+    assert_eq!(
+        new_payment.purpose,
+        innkeeper_payment::api::IntentPurpose::Booking
+    );
+    assert_eq!(moved.payment.payment_id, Some(new_payment.id.0));
+    assert_eq!(moved.payment.checkout_url, new_payment.checkout_url);
+    assert_eq!(moved.payment.status, PaymentState::AwaitingPayment);
+    assert_eq!(
+        history[1].data["superseded"],
+        serde_json::json!([old_payment])
+    );
+    assert_eq!(
+        history[1].data["payment"]["payment_id"],
+        serde_json::json!(new_payment.id.0)
+    );
+    // Money for the replaced payment confirms nothing (the payment service refunds it).
+    let stale = world
+        .dispatcher()
+        .deliver(&payment_succeeded(unpaid.id, 25_800))
+        .await
+        .expect("stale payment");
+    assert_eq!(stale, Delivery::Handled);
+    let still = world.bookings.get(&ana, unpaid.id).await.expect("get");
+    assert_eq!(
+        (still.status, still.version),
+        (BookingStatus::PendingPayment, 2)
+    );
+
     // Paid, then moved back: the new hold is sold at once, the old sale given back.
     let paid = world
         .dispatcher()
-        .deliver(&payment_succeeded(unpaid.id, 3 * 12_900))
+        .deliver(&payment_of(unpaid.id, Some(2), 3 * 12_900))
         .await
         .expect("payment");
     assert_eq!(paid, Delivery::Handled);
@@ -107,7 +142,141 @@ pub(super) async fn a_guest_moves_a_stay_new_hold_first_old_hold_after(world: Wo
         .await
         .expect("history");
     assert_eq!(history[3].data["price_difference"], -12_900);
+
+    // Cheaper than paid: the difference goes back; `paid` goes down as the change is recorded.
+    assert_eq!(moved_back.paid, eur(2 * 12_900));
+    assert_eq!(moved_back.payment.status, PaymentState::Paid);
+    assert_eq!(
+        history[3].data["refund_due"],
+        serde_json::json!({"amount": 12_900, "currency": "EUR"})
+    );
+    assert_eq!(
+        world
+            .payment_service
+            .intent_for(unpaid.id.as_uuid(), Some(4)),
+        None,
+        "a refund opens no payment"
+    );
+    let refund = PAYMENT_OUTCOMES
+        .event(
+            unpaid.id,
+            &crate::contracts::PaymentRefunded {
+                payment_id: new_payment.id.0,
+                booking_id: unpaid.id.as_uuid(),
+                refund_id: uuid::Uuid::now_v7(),
+                amount: eur(12_900),
+                total_refunded: eur(12_900),
+                reason: "modification".to_owned(),
+            },
+        )
+        .expect("event");
+    world.dispatcher().deliver(&refund).await.expect("refund");
+    let refunded = world.bookings.get(&ana, unpaid.id).await.expect("get");
+    assert_eq!(refunded.paid, eur(2 * 12_900), "lowered once, when decided");
+    assert_eq!(refunded.payment.refunded, Some(eur(12_900)));
+    assert_eq!(
+        refunded.payment.status,
+        PaymentState::Paid,
+        "a live booking stays paid"
+    );
+    assert_eq!(refunded.version, 5);
+
+    // Dearer than paid: the balance is owed at its own link, and paying it pays the booking up.
+    let dearer = world
+        .bookings
+        .modify(&ana, unpaid.id, Some(5), patch.clone(), None)
+        .await
+        .result
+        .expect("modify to a dearer stay");
+    let balance = world
+        .payment_service
+        .intent_for(unpaid.id.as_uuid(), Some(6))
+        .expect("a payment for the balance");
+    assert_eq!(balance.amount, eur(12_900));
+    assert_eq!(
+        balance.purpose,
+        innkeeper_payment::api::IntentPurpose::Balance
+    );
+    assert_eq!(dearer.status, BookingStatus::Confirmed);
+    assert_eq!(dearer.payment.status, PaymentState::BalanceDue);
+    assert_eq!(dearer.payment.due, Some(eur(12_900)));
+    assert_eq!(dearer.payment.payment_id, Some(balance.id.0));
+    assert_eq!(dearer.payment.checkout_url, balance.checkout_url);
+    assert_eq!(dearer.paid, eur(2 * 12_900));
+    // A declined card for the balance changes nothing: it stays due.
+    let declined = PAYMENT_OUTCOMES
+        .event(
+            unpaid.id,
+            &crate::contracts::PaymentFailed {
+                payment_id: balance.id.0,
+                booking_id: unpaid.id.as_uuid(),
+                code: "card_declined".to_owned(),
+            },
+        )
+        .expect("event");
+    world
+        .dispatcher()
+        .deliver(&declined)
+        .await
+        .expect("declined");
+    let due = world.bookings.get(&ana, unpaid.id).await.expect("get");
+    assert_eq!((due.status, due.version), (BookingStatus::Confirmed, 6));
+    let paid_up = world
+        .dispatcher()
+        .deliver(&payment_of(unpaid.id, Some(6), 12_900))
+        .await
+        .expect("balance");
+    assert_eq!(paid_up, Delivery::Handled);
+    let settled = world.bookings.get(&ana, unpaid.id).await.expect("get");
+    assert_eq!(settled.status, BookingStatus::Confirmed);
+    assert_eq!(settled.payment.status, PaymentState::Paid);
+    assert_eq!(settled.payment.due, None);
+    assert_eq!(settled.paid, eur(3 * 12_900));
+    let history = world
+        .bookings
+        .history(&ana, unpaid.id)
+        .await
+        .expect("history");
+    assert_eq!(history[6].event_type, "balance_paid");
+    // The same payment again records nothing more.
+    world
+        .dispatcher()
+        .deliver(&payment_of(unpaid.id, Some(6), 12_900))
+        .await
+        .expect("again");
+    assert_eq!(
+        world
+            .bookings
+            .get(&ana, unpaid.id)
+            .await
+            .expect("get")
+            .version,
+        7
+    );
+    // Cancelled now, the policy applies to everything paid.
+    let cancelled = world
+        .bookings
+        .cancel(&ana, unpaid.id, Some(7), None, None)
+        .await
+        .result
+        .expect("cancel");
+    let history = world
+        .bookings
+        .history(&ana, unpaid.id)
+        .await
+        .expect("history");
+    assert_eq!(
+        history[7].data["paid"],
+        serde_json::json!({"amount": 3 * 12_900, "currency": "EUR"})
+    );
+    assert_eq!(
+        cancelled.refund.map(|r| r.amount.amount <= 3 * 12_900),
+        Some(true)
+    );
 }
+
+/// The payment service's outbox, as the booking's consumer reads it.
+const PAYMENT_OUTCOMES: Outbox = Outbox::new("/innkeeper/payment", PAYMENT_TOPIC);
 
 pub(super) async fn a_change_that_cannot_be_held_leaves_the_booking_as_it_was(world: World) {
     let ana = guest();
@@ -288,4 +457,192 @@ pub(super) async fn the_hotel_upgrades_a_stay_at_the_booked_price(world: World) 
         .find(|r| inside.room_ids.contains(&r.id))
         .expect("room");
     assert_eq!(room.room_type_id, suite.id);
+}
+
+pub(super) async fn a_change_owing_a_payment_fails_fast_when_the_provider_is_down(world: World) {
+    let ana = guest();
+    let booking = world
+        .bookings
+        .create(&ana, world.request(), None)
+        .await
+        .result
+        .expect("create");
+    let later = CHECK_IN + Duration::days(7);
+    let patch = BookingPatch {
+        check_in: Some(later),
+        check_out: Some(later + Duration::days(3)),
+        ..BookingPatch::default()
+    };
+    world
+        .payment_service
+        .down
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let err = world
+        .bookings
+        .modify(&ana, booking.id, Some(1), patch.clone(), None)
+        .await
+        .result
+        .expect_err("the new price cannot be opened");
+    assert_eq!(err.code, ErrorCode::Unavailable);
+    let same = world.bookings.get(&ana, booking.id).await.expect("get");
+    assert_eq!(same, booking, "nothing changed");
+    assert_eq!(
+        world.nights_of(later, later + Duration::days(3)).await,
+        vec![(3, 0, 0); 3],
+        "the new stay's hold given back"
+    );
+    assert_eq!(world.nights().await, vec![(3, 1, 0), (3, 1, 0)]);
+    world
+        .payment_service
+        .down
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let moved = world
+        .bookings
+        .modify(&ana, booking.id, Some(1), patch, None)
+        .await
+        .result
+        .expect("modify");
+    assert_eq!(
+        moved.payment.payment_id,
+        Some(fake_payments::payment_id_of(booking.id.as_uuid(), Some(2)).0)
+    );
+}
+
+pub(super) async fn changes_that_owe_nothing_new_keep_the_payment_owed(world: World) {
+    let ana = guest();
+    let booking = world
+        .bookings
+        .create(&ana, world.request(), None)
+        .await
+        .result
+        .expect("create");
+    // The same price (another night of the same rate): the link stays.
+    let shifted = BookingPatch {
+        check_in: Some(CHECK_IN + Duration::days(1)),
+        check_out: Some(CHECK_IN + Duration::days(3)),
+        ..BookingPatch::default()
+    };
+    let moved = world
+        .bookings
+        .modify(&ana, booking.id, Some(1), shifted, None)
+        .await
+        .result
+        .expect("modify");
+    assert_eq!(moved.price.total, booking.price.total);
+    assert_eq!(moved.payment, booking.payment, "the same payment is owed");
+    assert_eq!(
+        world
+            .payment_service
+            .intent_for(booking.id.as_uuid(), Some(2)),
+        None
+    );
+    let history = world
+        .bookings
+        .history(&ana, booking.id)
+        .await
+        .expect("history");
+    assert!(
+        history[1].data.get("superseded").is_none(),
+        "{}",
+        history[1].data
+    );
+
+    // Paid, then dearer: a balance; changed again to the same dearer price: the same balance.
+    world
+        .dispatcher()
+        .deliver(&payment_succeeded(booking.id, 25_800))
+        .await
+        .expect("pay");
+    let longer = BookingPatch {
+        check_out: Some(CHECK_IN + Duration::days(4)),
+        ..BookingPatch::default()
+    };
+    let dearer = world
+        .bookings
+        .modify(&ana, booking.id, Some(3), longer, None)
+        .await
+        .result
+        .expect("dearer");
+    assert_eq!(dearer.payment.status, PaymentState::BalanceDue);
+    assert_eq!(dearer.payment.due, Some(eur(12_900)));
+    let shifted_again = BookingPatch {
+        check_in: Some(CHECK_IN),
+        check_out: Some(CHECK_IN + Duration::days(3)),
+        ..BookingPatch::default()
+    };
+    let same_balance = world
+        .bookings
+        .modify(&ana, booking.id, Some(4), shifted_again, None)
+        .await
+        .result
+        .expect("same price");
+    assert_eq!(
+        same_balance.payment, dearer.payment,
+        "the balance link stays"
+    );
+    // Back to what was paid: the balance is no longer owed, and its payment is given up.
+    let back = BookingPatch {
+        check_in: Some(CHECK_IN + Duration::days(1)),
+        check_out: Some(CHECK_IN + Duration::days(3)),
+        ..BookingPatch::default()
+    };
+    let settled = world
+        .bookings
+        .modify(&ana, booking.id, Some(5), back, None)
+        .await
+        .result
+        .expect("back");
+    assert_eq!(settled.payment.status, PaymentState::Paid);
+    assert_eq!(settled.payment.due, None);
+    assert_eq!(settled.paid, eur(25_800));
+    // Dearer again, then cancelled with the balance still owed: the balance is off.
+    let dearer_again = world
+        .bookings
+        .modify(
+            &ana,
+            booking.id,
+            Some(6),
+            BookingPatch {
+                check_out: Some(CHECK_IN + Duration::days(4)),
+                ..BookingPatch::default()
+            },
+            None,
+        )
+        .await
+        .result
+        .expect("dearer again");
+    assert_eq!(dearer_again.payment.status, PaymentState::BalanceDue);
+    let cancelled = world
+        .bookings
+        .cancel(&ana, booking.id, Some(7), None, None)
+        .await
+        .result
+        .expect("cancel");
+    assert_eq!(cancelled.payment.status, PaymentState::Paid);
+    assert_eq!(
+        (cancelled.payment.due, cancelled.payment.checkout_url),
+        (None, None)
+    );
+    assert_eq!(
+        cancelled.refund.map(|r| r.amount),
+        Some(eur(25_800)),
+        "of what was paid"
+    );
+    let history = world
+        .bookings
+        .history(&ana, booking.id)
+        .await
+        .expect("history");
+    assert_eq!(
+        history[5].data["superseded"],
+        serde_json::json!([dearer.payment.payment_id])
+    );
+    // A payment of the given-up balance, late, counts for nothing.
+    let mut late = payment_of(booking.id, Some(4), 12_900);
+    let mut data: serde_json::Value = serde_json::from_slice(&late.data).expect("json");
+    data["late"] = serde_json::json!(true);
+    late.data = serde_json::to_vec(&data).expect("json");
+    world.dispatcher().deliver(&late).await.expect("late");
+    let after = world.bookings.get(&ana, booking.id).await.expect("get");
+    assert_eq!((after.paid, after.version), (eur(25_800), 8));
 }

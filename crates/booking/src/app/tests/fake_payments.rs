@@ -10,19 +10,41 @@ use innkeeper_payment::api::{
     Intent, NewIntent, PaymentApi, PaymentId, PaymentStatus, RefundRecord, WebhookOutcome,
 };
 
-/// The intents asked for, by booking id.
+/// The intents asked for, by booking id and modification.
 #[derive(Debug, Default)]
 pub(super) struct FakePayments {
     pub down: AtomicBool,
-    pub intents: Mutex<HashMap<uuid::Uuid, Intent>>,
+    pub intents: Mutex<HashMap<(uuid::Uuid, Option<i64>), Intent>>,
     /// Every caller of `create_intent`, in order.
     pub callers: Mutex<Vec<Principal>>,
+}
+
+/// The id the fake gives the payment of a booking's change to version `modification`
+/// (`None`: the booking's own): derived, so a test can name it before it exists.
+pub(super) fn payment_id_of(booking_id: uuid::Uuid, modification: Option<i64>) -> PaymentId {
+    PaymentId(uuid::Uuid::new_v5(
+        &booking_id,
+        &modification.unwrap_or(0).to_be_bytes(),
+    ))
 }
 
 impl FakePayments {
     /// The intent of a booking, if one was created.
     pub(super) fn intent_of(&self, booking_id: uuid::Uuid) -> Option<Intent> {
-        self.intents.lock().expect("lock").get(&booking_id).cloned()
+        self.intent_for(booking_id, None)
+    }
+
+    /// The intent opened for a booking's change to version `modification`.
+    pub(super) fn intent_for(
+        &self,
+        booking_id: uuid::Uuid,
+        modification: Option<i64>,
+    ) -> Option<Intent> {
+        self.intents
+            .lock()
+            .expect("lock")
+            .get(&(booking_id, modification))
+            .cloned()
     }
 }
 
@@ -37,12 +59,15 @@ impl PaymentApi for FakePayments {
             return Err(Error::unavailable("the payment provider is unavailable"));
         }
         let mut intents = self.intents.lock().expect("lock");
-        let intent = intents.entry(new.booking_id).or_insert_with(|| {
-            let id = PaymentId::new();
+        let key = (new.booking_id, new.modification);
+        let intent = intents.entry(key).or_insert_with(|| {
+            let id = payment_id_of(new.booking_id, new.modification);
             let now = time::OffsetDateTime::now_utc();
             Intent {
                 id,
                 booking_id: new.booking_id,
+                purpose: new.purpose,
+                modification: new.modification,
                 guest_id: new.guest_id,
                 reference: new.reference.clone(),
                 status: PaymentStatus::RequiresPayment,

@@ -149,6 +149,40 @@ pub(super) async fn payment_succeeded_confirms_the_booking_and_sells_the_hold_on
         dispatcher.deliver(&stray).await.expect("stray"),
         Delivery::DeadLettered
     );
+    // Unless it is late money for a booking never recorded (an orphaned payment the payment
+    // service swept): it is refunded, and neither event needs a booking.
+    const PAYMENT: Outbox = Outbox::new("/innkeeper/payment", PAYMENT_TOPIC);
+    let never_recorded = BookingId::new();
+    let orphan_paid = PAYMENT
+        .event(
+            never_recorded,
+            &crate::contracts::PaymentSucceeded {
+                payment_id: uuid::Uuid::now_v7(),
+                booking_id: never_recorded.as_uuid(),
+                amount: eur(100),
+                late: true,
+            },
+        )
+        .expect("event");
+    let orphan_refunded = PAYMENT
+        .event(
+            never_recorded,
+            &crate::contracts::PaymentRefunded {
+                payment_id: uuid::Uuid::now_v7(),
+                booking_id: never_recorded.as_uuid(),
+                refund_id: uuid::Uuid::now_v7(),
+                amount: eur(100),
+                total_refunded: eur(100),
+                reason: "late_payment".to_owned(),
+            },
+        )
+        .expect("event");
+    for event in [orphan_paid, orphan_refunded] {
+        assert_eq!(
+            dispatcher.deliver(&event).await.expect("orphan"),
+            Delivery::Handled
+        );
+    }
 
     // Paid after the hold lapsed: the booking expires instead (payment refunds later).
     let late = world
@@ -314,7 +348,16 @@ pub(super) async fn holds_come_back_even_when_the_release_after_a_change_is_lost
         price: crate::fixtures::price(later, 1, 12_900, 1),
         hold_expires_at: new_hold.expires_at,
     };
-    let moved = rules::modify(&unpaid, terms, T0.date(), Actor::user(&bea), T0).expect("modify");
+    let settles = rules::payable(&unpaid, terms.price.total).expect("payable");
+    let moved = rules::modify(
+        &unpaid,
+        terms,
+        (settles, None),
+        T0.date(),
+        Actor::user(&bea),
+        T0,
+    )
+    .expect("modify");
     world
         .bookings
         .store

@@ -201,6 +201,7 @@ fn modifications_record_the_price_difference_and_the_new_hold() {
     let changed = modify(
         &first.booking,
         terms.clone(),
+        (Payable::Price(eur(29_700)), None),
         CHECK_IN - Duration::days(1),
         staff(),
         T0,
@@ -214,7 +215,14 @@ fn modifications_record_the_price_difference_and_the_new_hold() {
         BookingEvent::Modified(m) => assert_eq!(m.price_difference, 29_700 - 25_800),
         other => panic!("unexpected {other:?}"),
     }
-    let on_the_day = modify(&first.booking, terms.clone(), CHECK_IN, staff(), T0);
+    let on_the_day = modify(
+        &first.booking,
+        terms.clone(),
+        (Payable::Price(eur(29_700)), None),
+        CHECK_IN,
+        staff(),
+        T0,
+    );
     assert_eq!(
         on_the_day.expect_err("too late").code,
         ErrorCode::InvalidState
@@ -226,6 +234,7 @@ fn modifications_record_the_price_difference_and_the_new_hold() {
         modify(
             &first.booking,
             dollars,
+            (Payable::Price(eur(29_700)), None),
             CHECK_IN - Duration::days(5),
             staff(),
             T0
@@ -323,13 +332,34 @@ fn attempt(booking: &Booking, action: Action, rng: &mut impl rand::Rng) -> Resul
                 price: price(CHECK_IN, 2, rng.random_range(5_000..20_000), 1),
                 hold_expires_at: at + Duration::minutes(15),
             };
-            modify(booking, terms, CHECK_IN - Duration::days(1), staff(), at)
+            let settles = payable(booking, terms.price.total)?;
+            modify(
+                booking,
+                terms,
+                (settles, None),
+                CHECK_IN - Duration::days(1),
+                staff(),
+                at,
+            )
         }
         Action::Upgrade => {
             let hold = (HoldId::new(), at + Duration::minutes(15));
             upgrade(booking, RoomTypeId::new(), hold, CHECK_IN, staff(), at)
         }
         Action::RecordRefund => record_refund(booking, refund_of(100, 100), payment(), at),
+        Action::RecordPayment => match (booking.payment.due, booking.payment.payment_id) {
+            (Some(due), Some(id)) if booking.payment.status == PaymentState::BalanceDue => {
+                pay_balance(booking, id, due, payment(), at)
+            }
+            _ => {
+                status::transition(booking.status, Action::RecordPayment)?;
+                let event = BookingEvent::BalancePaid {
+                    payment_id: uuid::Uuid::now_v7(),
+                    amount: eur(100),
+                };
+                decide(booking, event, payment(), at)
+            }
+        },
     }
 }
 
@@ -519,4 +549,74 @@ fn bookings_stored_before_payment_links_still_read() {
     let now: Booking =
         serde_json::from_value(serde_json::to_value(&booking).expect("json")).expect("reads");
     assert_eq!(now, booking);
+}
+
+#[test]
+fn refunds_settling_a_change_keep_the_payment_state_of_a_live_booking() {
+    let first = new_booking();
+    let pending = &first.booking;
+    let superseded = RefundMade {
+        reason: "superseded".to_owned(),
+        ..refund_of(25_800, 25_800)
+    };
+    let recorded = record_refund(pending, superseded, payment(), T0).expect("refund");
+    assert_eq!(
+        recorded.booking.payment.status,
+        PaymentState::AwaitingPayment,
+        "money for a replaced payment went back; the booking still waits for its own"
+    );
+    assert_eq!(recorded.booking.paid, eur(0));
+    assert_eq!(recorded.booking.payment.refunded, Some(eur(25_800)));
+    // A paid booking made cheaper: `paid` went down when the change was recorded; the refund
+    // only adds up what went back.
+    let paid = confirm(pending, uuid::Uuid::nil(), eur(25_800), payment(), T0).expect("confirm");
+    let terms = NewTerms {
+        room_type_id: paid.booking.room_type_id,
+        hold_id: HoldId::new(),
+        stay: paid.booking.stay,
+        guests: 1,
+        rooms: 1,
+        price: price(CHECK_IN, 2, 9_900, 1),
+        hold_expires_at: T0,
+    };
+    let settles = payable(&paid.booking, terms.price.total).expect("payable");
+    assert_eq!(settles, Payable::Refund(eur(25_800 - 19_800)));
+    let cheaper = modify(
+        &paid.booking,
+        terms,
+        (settles, None),
+        CHECK_IN - Duration::days(3),
+        staff(),
+        T0,
+    )
+    .expect("modify");
+    assert_eq!(cheaper.booking.paid, eur(19_800));
+    let back = RefundMade {
+        reason: "modification".to_owned(),
+        ..refund_of(6_000, 6_000)
+    };
+    let refunded = record_refund(&cheaper.booking, back, payment(), T0).expect("refund");
+    assert_eq!(refunded.booking.paid, eur(19_800));
+    assert_eq!(refunded.booking.payment.status, PaymentState::Paid);
+    // Cancelled: the policy applies to what is paid now, and the booking's refund says so.
+    let cancelled = cancel(
+        &refunded.booking,
+        None,
+        CHECK_IN - Duration::days(10),
+        staff(),
+        T0,
+    )
+    .expect("cancel");
+    assert_eq!(
+        cancelled.booking.refund.map(|r| r.amount),
+        Some(eur(19_800))
+    );
+    match &cancelled.event.event {
+        BookingEvent::Cancelled { paid, .. } => assert_eq!(*paid, Some(eur(19_800))),
+        other => panic!("unexpected {other:?}"),
+    }
+    let final_refund = record_refund(&cancelled.booking, refund_of(19_800, 25_800), payment(), T0)
+        .expect("refund");
+    assert_eq!(final_refund.booking.payment.status, PaymentState::Refunded);
+    assert_eq!(final_refund.booking.payment.refunded, Some(eur(25_800)));
 }
