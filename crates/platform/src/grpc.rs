@@ -69,6 +69,16 @@ pub fn status_from_error(error: &Error) -> Status {
     Status::with_error_details(grpc_code(error.code), error.message.clone(), details)
 }
 
+/// What a server's handler answers.
+pub type Reply<T> = Result<tonic::Response<T>, Status>;
+
+/// Encodes a handler's outcome; errors carry the whole [`Error`] (see [`status_from_error`]).
+pub fn reply<T>(result: Result<T, Error>) -> Reply<T> {
+    result
+        .map(tonic::Response::new)
+        .map_err(|e| status_from_error(&e))
+}
+
 /// The [`Error`] a status stands for; see [`error_from_status_of`] to name the service.
 pub fn error_from_status(status: &Status) -> Error {
     error_from_status_of("upstream service", status)

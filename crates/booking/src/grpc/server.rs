@@ -15,11 +15,11 @@ use std::sync::Arc;
 
 use innkeeper_kernel::{Principal, Result};
 use innkeeper_platform::auth::{Verifier, credential};
-use innkeeper_platform::grpc::{bearer_from_metadata, status_from_error};
+use innkeeper_platform::grpc::{Reply, bearer_from_metadata, reply, status_from_error};
 use innkeeper_proto::booking::v1 as pb;
 use pb::booking_service_server::{BookingService, BookingServiceServer};
 use tonic::metadata::MetadataValue;
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response};
 
 use super::messages::key_from_proto;
 use super::wire::{At, Wire, field, optional, protos, required};
@@ -73,14 +73,6 @@ pub fn service(
     BookingServiceServer::new(BookingGrpcServer::new(api, verifier))
         .max_decoding_message_size(MAX_REQUEST_BYTES)
         .max_encoding_message_size(MAX_RESPONSE_BYTES)
-}
-
-/// What a handler answers.
-type Reply<T> = std::result::Result<Response<T>, Status>;
-
-/// Encodes a handler's outcome; errors carry the whole [`innkeeper_kernel::Error`].
-fn reply<T>(result: Result<T>) -> Reply<T> {
-    result.map(Response::new).map_err(|e| status_from_error(&e))
 }
 
 /// Encodes the outcome of a change: the booking with `replayed`, or the error's status, marked

@@ -11,10 +11,10 @@ use std::sync::Arc;
 
 use innkeeper_kernel::{Principal, Result};
 use innkeeper_platform::auth::Verifier;
-use innkeeper_platform::grpc::{status_from_error, verified_caller};
+use innkeeper_platform::grpc::{Reply, reply, verified_caller};
 use innkeeper_proto::catalog::v1 as pb;
 use pb::catalog_service_server::{CatalogService, CatalogServiceServer};
-use tonic::{Request, Response, Status};
+use tonic::Request;
 
 use super::messages::hotel_page_to_proto;
 use super::nights::offer_into_proto;
@@ -69,14 +69,6 @@ pub fn service(
     CatalogServiceServer::new(CatalogGrpcServer::new(api, verifier))
         .max_decoding_message_size(MAX_REQUEST_BYTES)
         .max_encoding_message_size(MAX_RESPONSE_BYTES)
-}
-
-/// What a handler answers.
-type Reply<T> = std::result::Result<Response<T>, Status>;
-
-/// Encodes a handler's outcome; errors carry the whole [`innkeeper_kernel::Error`].
-fn reply<T>(result: Result<T>) -> Reply<T> {
-    result.map(Response::new).map_err(|e| status_from_error(&e))
 }
 
 #[tonic::async_trait]

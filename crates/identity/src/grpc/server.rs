@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use innkeeper_kernel::{Principal, Result};
 use innkeeper_platform::auth::Verifier;
-use innkeeper_platform::grpc::{status_from_error, verified_caller};
+use innkeeper_platform::grpc::{Reply, reply, verified_caller};
 use innkeeper_proto::identity::v1 as pb;
 use pb::identity_service_server::{IdentityService, IdentityServiceServer};
-use tonic::{Request, Response, Status};
+use tonic::Request;
 
 use super::MAX_MESSAGE_BYTES;
 use super::convert::*;
@@ -52,13 +52,6 @@ pub fn service(
     IdentityServiceServer::new(IdentityGrpcServer::new(api, verifier))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES)
-}
-
-type Reply<T> = std::result::Result<Response<T>, Status>;
-
-/// Encodes a handler's outcome; errors carry the whole [`innkeeper_kernel::Error`].
-fn reply<T>(result: Result<T>) -> Reply<T> {
-    result.map(Response::new).map_err(|e| status_from_error(&e))
 }
 
 #[tonic::async_trait]

@@ -15,10 +15,10 @@ use std::sync::Arc;
 
 use innkeeper_kernel::{Principal, Result};
 use innkeeper_platform::auth::Verifier;
-use innkeeper_platform::grpc::{bearer_from_metadata, status_from_error};
+use innkeeper_platform::grpc::{Reply, bearer_from_metadata, reply};
 use innkeeper_proto::payment::v1 as pb;
 use pb::payment_service_server::{PaymentService, PaymentServiceServer};
-use tonic::{Request, Response, Status};
+use tonic::Request;
 
 use super::messages::{At, Wire, field, headers_from_proto, required, uuid_field};
 use super::{MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES};
@@ -60,14 +60,6 @@ pub fn service(
     PaymentServiceServer::new(PaymentGrpcServer::new(api, verifier))
         .max_decoding_message_size(MAX_REQUEST_BYTES)
         .max_encoding_message_size(MAX_RESPONSE_BYTES)
-}
-
-/// What a handler answers.
-type Reply<T> = std::result::Result<Response<T>, Status>;
-
-/// Encodes a handler's outcome; errors carry the whole [`innkeeper_kernel::Error`].
-fn reply<T>(result: Result<T>) -> Reply<T> {
-    result.map(Response::new).map_err(|e| status_from_error(&e))
 }
 
 #[tonic::async_trait]
