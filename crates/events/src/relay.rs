@@ -65,11 +65,6 @@ pub struct RelaySettings {
     pub retention: Duration,
     /// Longest wait between attempts while publishing fails.
     pub max_backoff: Duration,
-    /// How long a relay lets rows gather after a pass that published some (as a Kafka
-    /// producer's `linger.ms`): under a steady stream each pass then carries several rows
-    /// instead of one, and a pass costs its database round trips whatever it carries. The
-    /// first event after a quiet spell goes at once.
-    pub linger: Duration,
 }
 
 impl Default for RelaySettings {
@@ -79,7 +74,6 @@ impl Default for RelaySettings {
             poll_interval: Duration::from_millis(20),
             retention: Duration::from_secs(86_400),
             max_backoff: Duration::from_secs(5),
-            linger: Duration::from_millis(5),
         }
     }
 }
@@ -272,18 +266,15 @@ impl Relay {
         result
     }
 
-    /// Relays until `shutdown`: immediately again after a full batch, after the linger when a
-    /// pass published rows (while they stream in, let the next pass carry several), every
-    /// millisecond for a second after it found rows or heard of an append in this process
-    /// (the appending transaction may not have committed yet), after the poll interval when
-    /// idle, with growing backoff while publishing fails (the backlog waits in the outbox).
-    /// Refreshes the backlog gauges every second and prunes old published rows.
+    /// Relays until `shutdown`: immediately again after a full batch, every millisecond for a
+    /// second after it found rows or heard of an append in this process, after the poll
+    /// interval when idle, with growing backoff while publishing fails (the backlog waits in the
+    /// outbox). Refreshes the backlog gauges every second and prunes old published rows.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let mut backoff = self.settings.poll_interval;
         let mut last_gauges = Instant::now() - Duration::from_secs(1);
         let mut last_prune = Instant::now();
         let mut last_rows = Instant::now() - BUSY_SPELL;
-        let mut lingering = false;
         loop {
             let wait = match self.pass().await {
                 Ok(n) if n >= self.settings.batch_size as usize => Duration::ZERO,
@@ -293,10 +284,7 @@ impl Relay {
                         last_rows = Instant::now();
                     }
                     // While events flow, look again soon; idle, every poll interval.
-                    if n > 0 && self.settings.linger > Duration::ZERO {
-                        lingering = true;
-                        self.settings.linger
-                    } else if last_rows.elapsed() < BUSY_SPELL {
+                    if last_rows.elapsed() < BUSY_SPELL {
                         BUSY_POLL.min(self.settings.poll_interval)
                     } else {
                         self.settings.poll_interval
@@ -326,13 +314,7 @@ impl Relay {
                     );
                 }
             }
-            if std::mem::take(&mut lingering) {
-                // Appends during the linger are what it waits for: they do not cut it short.
-                tokio::select! {
-                    () = shutdown.cancelled() => return Ok(()),
-                    () = tokio::time::sleep(wait) => {}
-                }
-            } else if wait > Duration::ZERO {
+            if wait > Duration::ZERO {
                 tokio::select! {
                     () = shutdown.cancelled() => return Ok(()),
                     () = tokio::time::sleep(wait) => {}

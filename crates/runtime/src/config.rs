@@ -172,7 +172,6 @@ pub struct EventsConfig {
     pub kafka_message_timeout_ms: u64,
     pub kafka_fetch_wait_ms: u64,
     pub relay_batch_size: u32,
-    pub relay_linger_ms: u64,
     pub poll_interval_ms: u64,
     pub retention_seconds: u64,
     pub max_attempts: u32,
@@ -186,7 +185,6 @@ impl EventsConfig {
             batch_size: self.relay_batch_size,
             poll_interval: std::time::Duration::from_millis(self.poll_interval_ms),
             retention: std::time::Duration::from_secs(self.retention_seconds),
-            linger: std::time::Duration::from_millis(self.relay_linger_ms),
             ..innkeeper_events::RelaySettings::default()
         }
     }
@@ -226,9 +224,6 @@ impl EventsConfig {
         }
         if !(1..=10_000).contains(&self.relay_batch_size) {
             problems.push("events.relay_batch_size: must be between 1 and 10000".to_owned());
-        }
-        if self.relay_linger_ms > 1_000 {
-            problems.push("events.relay_linger_ms: must be at most 1000".to_owned());
         }
         if !(1..=60_000).contains(&self.poll_interval_ms) {
             problems.push("events.poll_interval_ms: must be between 1 and 60000".to_owned());
