@@ -16,79 +16,20 @@
 //! webhook reaches the payment process, and the payment events confirm, cancel and refund
 //! bookings through the broker.
 
-use std::net::{SocketAddr, TcpListener};
+mod support;
+
+use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use innkeeper_platform::testing::{TempDir, TestDatabase};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-const BIN: &str = env!("CARGO_BIN_EXE_innkeeper");
-
-/// A child process killed when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-    listener.local_addr().expect("local addr")
-}
-
-fn spawn(args: &[&str], env: &[(&str, String)], dir: &Path) -> Process {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .current_dir(dir)
-        .env("INNKEEPER__TELEMETRY__LOG_FORMAT", "json")
-        .env("RUST_LOG", "warn");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    if std::env::var_os("TEST_LOG").is_none() {
-        cmd.stdout(Stdio::null()).stderr(Stdio::null());
-    }
-    Process(cmd.spawn().expect("spawn innkeeper"))
-}
-
-/// `innkeeper serve --target <target>` listening for HTTP on `http` and, if given, gRPC on
-/// `grpc`.
-fn serve(
-    dir: &Path,
-    target: &str,
-    http: SocketAddr,
-    grpc: Option<SocketAddr>,
-    env: &[(&str, String)],
-) -> Process {
-    let (http, grpc) = (http.to_string(), grpc.map(|a| a.to_string()));
-    let mut args = vec!["serve", "--target", target, "--listen", &http];
-    if let Some(grpc) = &grpc {
-        args.extend(["--grpc-listen", grpc.as_str()]);
-    }
-    spawn(&args, env, dir)
-}
-
-async fn wait_ready(http: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(resp) = http.get(format!("{base}/health/ready")).send().await
-            && resp.status().is_success()
-        {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{base} did not become ready in 60 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+use support::{
+    BIN, PROVIDER_KEY, PaymentShape, account, bearer, free_addr, serve, spawn, wait_ready,
+};
 
 /// The scenario every shape must pass: a hotelier sets up a hotel, a guest finds it.
 async fn hotelier_sets_up_a_hotel_and_a_guest_finds_it(base: &str) {
@@ -442,19 +383,6 @@ async fn a_guest_pays_at_the_provider_and_the_booking_is_confirmed(
     assert_eq!(read["payment"]["status"], "paid", "{read}");
 }
 
-/// A client sending `token` as its bearer.
-fn bearer(token: &str) -> reqwest::Client {
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        reqwest::header::AUTHORIZATION,
-        format!("Bearer {token}").parse().expect("header"),
-    );
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .expect("client")
-}
-
 /// The split shape: identity, catalog, booking and gateway as four processes over gRPC. The
 /// gateway reaches every service over gRPC; the booking service reaches the catalog over gRPC
 /// (events stay on each process's in-process bus: nothing here needs another's).
@@ -603,39 +531,6 @@ async fn split_shape_over_grpc_on_postgres() {
         booking.url.clone(),
     )
     .await;
-}
-
-/// Registers an account of `role` and logs it in; a client sending its access token.
-async fn account(api: &str, role: &str) -> reqwest::Client {
-    let anonymous = reqwest::Client::new();
-    let email = format!("{role}-{}@example.com", uuid::Uuid::new_v4().simple());
-    let password = format!("a long {role} passphrase 1");
-    let resp = anonymous
-        .post(format!("{api}/auth/register"))
-        .json(&json!({"email": email, "password": password, "name": "Ana Lima", "role": role}))
-        .send()
-        .await
-        .expect("register");
-    assert_eq!(resp.status(), 201, "register {role}");
-    let tokens: Value = anonymous
-        .post(format!("{api}/auth/login"))
-        .json(&json!({"email": email, "password": password}))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
-    let access = tokens["access_token"].as_str().expect("access token");
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        reqwest::header::AUTHORIZATION,
-        format!("Bearer {access}").parse().expect("header"),
-    );
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .expect("client")
 }
 
 /// The booking scenario every shape must pass: a guest books a stay through the REST edge,
@@ -901,9 +796,6 @@ async fn the_cli_creates_admins_and_rotates_keys_under_a_running_server() {
     assert_eq!(me(before).await.status(), 200);
 }
 
-/// The provider imitation's API key in the compiled-in defaults.
-const PROVIDER_KEY: &str = "sk_test_innkeeper_development_only";
-
 /// The split shape with payments: identity, catalog, booking, payment, the provider imitation
 /// and the gateway as six processes, each service on its own PostgreSQL database, events over
 /// Kafka (tansu). The booking service opens payments at the payment service over gRPC under
@@ -915,151 +807,16 @@ async fn split_shape_with_payments_over_grpc_and_kafka_on_postgres() {
     let Some(tansu) = innkeeper_events::testing::Tansu::start().await else {
         return;
     };
-    let mut databases = Vec::new();
-    for _ in [
-        "identity",
-        "catalog",
-        "booking",
-        "payment",
-        "payment-provider",
-    ] {
-        let Some(db) = TestDatabase::postgres().await else {
-            return;
-        };
-        databases.push(db);
-    }
-    let [identity_db, catalog_db, booking_db, payment_db, provider_db] = &databases[..] else {
-        unreachable!("five databases");
+    let Some(databases) = support::payment_shape_databases().await else {
+        return;
     };
     let dir = TempDir::new("e2e_split_payments");
-    let (identity_http, identity_grpc) = (free_addr(), free_addr());
-    let (catalog_http, catalog_grpc) = (free_addr(), free_addr());
-    let (booking_http, booking_grpc) = (free_addr(), free_addr());
-    let (payment_http, payment_grpc) = (free_addr(), free_addr());
-    let (provider_http, gateway_http) = (free_addr(), free_addr());
-    let provider_url = format!("http://{provider_http}/provider");
-    let endpoint = |key: &'static str, addr: SocketAddr| (key, format!("http://{addr}"));
-    let identity_endpoint = endpoint("INNKEEPER__IDENTITY__ENDPOINT", identity_grpc);
-    let catalog_endpoint = endpoint("INNKEEPER__CATALOG__ENDPOINT", catalog_grpc);
-    let payment_endpoint = endpoint("INNKEEPER__PAYMENT__ENDPOINT", payment_grpc);
-    // Every service publishes and consumes through the broker, promptly.
-    let kafka = [
-        ("INNKEEPER__EVENTS__TRANSPORT", "kafka".to_owned()),
-        ("INNKEEPER__EVENTS__KAFKA_BROKERS", tansu.brokers()),
-        ("INNKEEPER__EVENTS__KAFKA_FETCH_WAIT_MS", "10".to_owned()),
-        ("INNKEEPER__EVENTS__POLL_INTERVAL_MS", "10".to_owned()),
-    ];
-    let with_kafka = |env: &[(&'static str, String)]| {
-        let mut all = env.to_vec();
-        all.extend(kafka.iter().cloned());
-        all
-    };
-    let service_secret = (
-        "INNKEEPER__AUTH__SERVICE_SECRET",
-        "e2e-service-secret".to_owned(),
-    );
-    let _identity = serve(
-        &dir.path,
-        "identity",
-        identity_http,
-        Some(identity_grpc),
-        &with_kafka(&[
-            ("INNKEEPER__IDENTITY__DATABASE_URL", identity_db.url.clone()),
-            service_secret.clone(),
-        ]),
-    );
-    let _catalog = serve(
-        &dir.path,
-        "catalog",
-        catalog_http,
-        Some(catalog_grpc),
-        &with_kafka(&[
-            ("INNKEEPER__CATALOG__DATABASE_URL", catalog_db.url.clone()),
-            identity_endpoint.clone(),
-        ]),
-    );
-    // The card processor: its checkout links and API on its own listener, its webhooks to
-    // the payment process.
-    let _provider = serve(
-        &dir.path,
-        "payment-provider",
-        provider_http,
-        None,
-        &[
-            (
-                "INNKEEPER__PAYMENT_PROVIDER__DATABASE_URL",
-                provider_db.url.clone(),
-            ),
-            (
-                "INNKEEPER__PAYMENT_PROVIDER__PUBLIC_URL",
-                provider_url.clone(),
-            ),
-            (
-                "INNKEEPER__PAYMENT_PROVIDER__WEBHOOK_URL",
-                format!("http://{payment_http}/api/v1/payments/webhook"),
-            ),
-            (
-                "INNKEEPER__PAYMENT_PROVIDER__WEBHOOK_POLL_INTERVAL_MS",
-                "20".to_owned(),
-            ),
-            (
-                "INNKEEPER__PAYMENT_PROVIDER__WEBHOOK_BACKOFF_BASE_MS",
-                "50".to_owned(),
-            ),
-            identity_endpoint.clone(),
-        ],
-    );
-    let _payment = serve(
-        &dir.path,
-        "payment",
-        payment_http,
-        Some(payment_grpc),
-        &with_kafka(&[
-            ("INNKEEPER__PAYMENT__DATABASE_URL", payment_db.url.clone()),
-            ("INNKEEPER__PAYMENT__PROVIDER_URL", provider_url.clone()),
-            (
-                "INNKEEPER__PAYMENT__WORKER_POLL_INTERVAL_MS",
-                "20".to_owned(),
-            ),
-            identity_endpoint.clone(),
-        ]),
-    );
-    let _booking = serve(
-        &dir.path,
-        "booking",
-        booking_http,
-        Some(booking_grpc),
-        &with_kafka(&[
-            ("INNKEEPER__BOOKING__DATABASE_URL", booking_db.url.clone()),
-            catalog_endpoint.clone(),
-            identity_endpoint.clone(),
-            payment_endpoint.clone(),
-            service_secret,
-        ]),
-    );
-    let _gateway = serve(
-        &dir.path,
-        "gateway",
-        gateway_http,
-        None,
-        &[
-            catalog_endpoint,
-            identity_endpoint,
-            endpoint("INNKEEPER__BOOKING__ENDPOINT", booking_grpc),
-            payment_endpoint,
-        ],
-    );
+    let shape = PaymentShape::start(&dir.path, &tansu, &databases, &[], &[]);
+    let (gateway_http, booking_http, payment_http) =
+        (shape.gateway_http, shape.booking_http, shape.payment_http);
+    let provider_url = shape.provider_url.clone();
     let http = reqwest::Client::new();
-    for addr in [
-        identity_http,
-        catalog_http,
-        provider_http,
-        payment_http,
-        booking_http,
-        gateway_http,
-    ] {
-        wait_ready(&http, &format!("http://{addr}")).await;
-    }
+    shape.wait_ready(&http).await;
     // The gateway and the booking node count the remote payment service in their readiness.
     for (addr, checks) in [
         (

@@ -244,12 +244,17 @@ impl PaymentApi for PaymentService {
         {
             return self.with_refunds(stored).await;
         }
-        let id = stored.intent.id;
+        // What the first attempt stored goes to the provider, not this call's: a retry after
+        // a crash between the provider's answer and recording it repeats the provider's
+        // idempotency key, which the provider refuses with other parameters (and a booking's
+        // retry draws another reference).
+        let first = &stored.intent;
+        let id = first.id;
         let metadata = [
             ("booking_id", new.booking_id.to_string()),
             ("payment_id", id.to_string()),
-            ("reference", new.reference.clone()),
-            ("purpose", new.purpose.as_str().to_owned()),
+            ("reference", first.reference.clone()),
+            ("purpose", first.purpose.as_str().to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -258,11 +263,11 @@ impl PaymentApi for PaymentService {
             .provider
             .create_intent(
                 &intent_key(id),
-                new.amount,
-                &new.return_url,
-                &match new.purpose {
-                    IntentPurpose::Booking => format!("Booking {}", new.reference),
-                    IntentPurpose::Balance => format!("Booking {}: balance", new.reference),
+                first.amount,
+                &first.return_url,
+                &match first.purpose {
+                    IntentPurpose::Booking => format!("Booking {}", first.reference),
+                    IntentPurpose::Balance => format!("Booking {}: balance", first.reference),
                 },
                 &metadata,
             )

@@ -78,3 +78,51 @@ async fn a_provider_that_is_down_fails_calls_fast_until_it_comes_back() {
         "one probe"
     );
 }
+
+/// A crash between the provider's answer and recording it: the booking's retry (which drew
+/// another reference) opens the same payment at the provider, under the first attempt's
+/// reference, instead of being refused for reusing the provider's idempotency key with other
+/// parameters.
+#[tokio::test]
+async fn a_retry_after_a_lost_answer_opens_the_first_attempts_intent() {
+    // No worker: it would resume the payment itself.
+    let world = world(false).await;
+    let lose = |rate: f64| {
+        let http = world.http.clone();
+        let url = format!("{}/_admin/faults", world.provider_url);
+        async move {
+            let status = http
+                .post(url)
+                .bearer_auth(API_KEY)
+                .json(&json!({"lost_response_rate": rate}))
+                .send()
+                .await
+                .expect("admin")
+                .status();
+            assert_eq!(status, 200);
+        }
+    };
+    lose(1.0).await;
+    let booking = Uuid::now_v7();
+    world
+        .client
+        .create_intent(&booking_saga(), new_intent(booking, 4_000))
+        .await
+        .expect_err("every answer lost");
+    assert_eq!(world.status(booking).await, PaymentStatus::Creating);
+
+    lose(0.0).await;
+    let mut retry = new_intent(booking, 4_000);
+    retry.reference = "INK-RETRY2".into();
+    let opened = world
+        .client
+        .create_intent(&booking_saga(), retry)
+        .await
+        .expect("the retry opens the payment");
+    assert_eq!(opened.status, PaymentStatus::RequiresPayment);
+    assert_eq!(
+        opened.reference, "INK-7F3K9Q",
+        "the first attempt's reference"
+    );
+    assert!(opened.checkout_url.is_some());
+}
