@@ -682,13 +682,12 @@ async fn sagas_end_consistent_when_booking_payment_and_provider_crash() {
         "processes ended on their own: {exited:?}"
     );
     let probe = reqwest::Client::new();
-    {
+    let restarted = {
         let shape = shape.lock().expect("shape");
-        let addrs = [shape.booking_http, shape.payment_http, shape.provider_http];
-        drop(shape);
-        for addr in addrs {
-            support::wait_ready(&probe, &format!("http://{addr}")).await;
-        }
+        [shape.booking_http, shape.payment_http, shape.provider_http]
+    };
+    for addr in restarted {
+        support::wait_ready(&probe, &format!("http://{addr}")).await;
     }
     let (seen, left) = loop {
         let seen = observe(&edge, &hotelier, &guests).await;

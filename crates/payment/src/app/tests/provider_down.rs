@@ -1,4 +1,5 @@
-//! A provider that is down: the breaker opens, calls fail fast, a probe closes it again.
+//! A provider that is down: the breaker opens, calls fail fast, a probe closes it again; and
+//! one whose answer was lost: the retry opens the same intent.
 
 use super::*;
 
@@ -112,6 +113,11 @@ async fn a_retry_after_a_lost_answer_opens_the_first_attempts_intent() {
     assert_eq!(world.status(booking).await, PaymentStatus::Creating);
 
     lose(0.0).await;
+    let downstream = world.payment.service.provider().downstream().clone();
+    eventually("the breaker lets a probe through", async || {
+        downstream.state() != BreakerState::Open
+    })
+    .await;
     let mut retry = new_intent(booking, 4_000);
     retry.reference = "INK-RETRY2".into();
     let opened = world
