@@ -114,6 +114,8 @@ struct Saga {
     cancelled: Cancelled,
     /// The guest cancelled before the booking showed confirmed.
     cancelled_pending: bool,
+    /// How long after paying the guest saw the booking confirmed (guests who cancel look).
+    confirmed_after: Option<Duration>,
 }
 
 impl Saga {
@@ -227,13 +229,15 @@ async fn run_saga(edge: &Edge, guest: &reqwest::Client, saga: &mut Saga) {
     // it is still pending: then the payment's success may reach a cancelled booking, which
     // must refund it.
     let id = booking["id"].as_str().unwrap_or_default();
-    let deadline = Instant::now() + CONFIRM_PATIENCE;
+    let paid_at = Instant::now();
+    let deadline = paid_at + CONFIRM_PATIENCE;
     saga.cancelled_pending = true;
     while Instant::now() < deadline {
         if let Ok((200, read)) = retrying(|| guest.get(format!("{api}/bookings/{id}"))).await
             && read["status"] == "confirmed"
         {
             saga.cancelled_pending = false;
+            saga.confirmed_after = Some(paid_at.elapsed());
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -649,6 +653,7 @@ async fn sagas_end_consistent_when_booking_payment_and_provider_crash() {
                 paid: Paid::NotTried,
                 cancelled: Cancelled::NotAsked,
                 cancelled_pending: false,
+                confirmed_after: None,
             })
             .collect();
         plans.push((guest, sagas));
@@ -738,9 +743,16 @@ async fn sagas_end_consistent_when_booking_payment_and_provider_crash() {
         seen.ledger["double_captures"]
     );
     println!("  counters (held, sold) per stay: {:?}", seen.counters);
+    let mut waits: Vec<Duration> = sagas.iter().filter_map(|s| s.confirmed_after).collect();
+    waits.sort();
     println!(
-        "  paid bookings the guest cancelled while still pending: {}",
-        sagas.iter().filter(|s| s.cancelled_pending).count()
+        "  paid bookings the guest cancelled while still pending (no confirmation in {} s): {}; \
+         confirmations seen after paying: {} (median {:?}, max {:?})",
+        CONFIRM_PATIENCE.as_secs(),
+        sagas.iter().filter(|s| s.cancelled_pending).count(),
+        waits.len(),
+        waits.get(waits.len() / 2),
+        waits.last()
     );
 
     assert!(
