@@ -171,6 +171,7 @@ pub struct EventsConfig {
     pub kafka_partitions: i32,
     pub kafka_message_timeout_ms: u64,
     pub kafka_fetch_wait_ms: u64,
+    pub kafka_session_timeout_ms: u64,
     pub relay_batch_size: u32,
     pub poll_interval_ms: u64,
     pub retention_seconds: u64,
@@ -204,6 +205,7 @@ impl EventsConfig {
         innkeeper_events::kafka::KafkaSettings {
             message_timeout: std::time::Duration::from_millis(self.kafka_message_timeout_ms),
             fetch_wait: std::time::Duration::from_millis(self.kafka_fetch_wait_ms),
+            session_timeout: std::time::Duration::from_millis(self.kafka_session_timeout_ms),
             ..innkeeper_events::kafka::KafkaSettings::new(self.kafka_brokers.clone())
         }
     }
@@ -218,6 +220,11 @@ impl EventsConfig {
         }
         if self.kafka_message_timeout_ms < 100 {
             problems.push("events.kafka_message_timeout_ms: must be at least 100".to_owned());
+        }
+        if !(1_000..=300_000).contains(&self.kafka_session_timeout_ms) {
+            problems.push(
+                "events.kafka_session_timeout_ms: must be between 1000 and 300000".to_owned(),
+            );
         }
         if !(1..=60_000).contains(&self.kafka_fetch_wait_ms) {
             problems.push("events.kafka_fetch_wait_ms: must be between 1 and 60000".to_owned());

@@ -230,6 +230,11 @@ impl PaymentShape {
             ("INNKEEPER__EVENTS__KAFKA_BROKERS", tansu.brokers()),
             ("INNKEEPER__EVENTS__KAFKA_FETCH_WAIT_MS", "10".to_owned()),
             ("INNKEEPER__EVENTS__POLL_INTERVAL_MS", "10".to_owned()),
+            // A consumer killed by the crash test gives its partitions up within 2 s.
+            (
+                "INNKEEPER__EVENTS__KAFKA_SESSION_TIMEOUT_MS",
+                "2000".to_owned(),
+            ),
         ];
         let with_kafka = |env: &[(&'static str, String)]| {
             let mut all = env.to_vec();
