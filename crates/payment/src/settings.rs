@@ -45,7 +45,8 @@ task_backoff_base_ms = 1000
 task_backoff_max_ms = 300000
 # A payment no booking event has named this long after it was opened belongs to a booking (or a
 # change of one) that was never recorded: the worker cancels it at the provider, and money
-# that still comes for it is refunded. Keep it longer than booking.hold_ttl_seconds.
+# that still comes for it is refunded. Must be longer than booking.hold_ttl_seconds (checked
+# when both are in one configuration).
 orphan_intent_after_seconds = 1800
 
 # Calls to the provider: deadlines, retries (only with an Idempotency-Key, which every POST

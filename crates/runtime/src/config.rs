@@ -274,6 +274,15 @@ impl Config {
     /// Checks what types alone cannot; every message names its key.
     pub fn validate(&self) -> anyhow::Result<()> {
         let mut problems = Vec::new();
+        // A payment no booking event named yet is an orphan only once its booking can no
+        // longer be recorded: a keyed retry may record it while the hold lives.
+        if self.payment.orphan_intent_after_seconds <= u64::from(self.booking.hold_ttl_seconds) {
+            problems.push(format!(
+                "payment.orphan_intent_after_seconds: must be longer than booking.hold_ttl_seconds \
+                 ({}): a payment whose booking is still being recorded would be cancelled",
+                self.booking.hold_ttl_seconds
+            ));
+        }
         if self.node.targets.is_empty() {
             problems.push("node.targets: name at least one target (or \"all\")".to_owned());
         }
@@ -509,6 +518,34 @@ mod tests {
         let settings = config.booking_settings();
         assert_eq!(settings.hold_ttl_seconds, defaults.hold_ttl_seconds);
         assert_eq!(settings.cancellation_policy, defaults.cancellation_policy);
+    }
+
+    #[test]
+    fn orphaned_payments_wait_longer_than_a_hold_lives() {
+        let err = Config::load(
+            None,
+            &[
+                ("booking.hold_ttl_seconds", serde_json::json!(900)),
+                (
+                    "payment.orphan_intent_after_seconds",
+                    serde_json::json!(900),
+                ),
+            ],
+        )
+        .expect_err("invalid");
+        assert!(
+            err.to_string()
+                .contains("payment.orphan_intent_after_seconds: must be longer than booking.hold_ttl_seconds (900)"),
+            "{err}"
+        );
+        Config::load(
+            None,
+            &[(
+                "payment.orphan_intent_after_seconds",
+                serde_json::json!(901),
+            )],
+        )
+        .expect("longer than the default hold TTL");
     }
 
     #[test]

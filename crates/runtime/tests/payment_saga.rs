@@ -163,6 +163,8 @@ async fn the_whole_journey(backend: Backend) {
     assert_eq!(reply.body["status"], "requires_payment");
     assert_eq!(reply.body["amount"], booking["price"]["total"]);
     assert_eq!(reply.body["booking_id"], id.as_str());
+    assert_eq!(reply.body["purpose"], "booking");
+    assert!(reply.body.get("modification").is_none(), "{}", reply.text());
     for token in [bea.as_str(), node.owner.as_str()] {
         let reply = node
             .get(&format!("/api/v1/payments/{payment_id}"), token)
@@ -413,6 +415,13 @@ async fn the_changes_journey(backend: Backend) {
         minor(&balance.body["amount"]),
         25_800,
         "the balance, not the price"
+    );
+    assert_eq!(balance.body["purpose"], "balance");
+    assert_eq!(
+        balance.body["modification"],
+        dearer["version"],
+        "{}",
+        balance.text()
     );
     let declined = node.pay(&dearer, "pm_card_chargeDeclined").await;
     assert!(declined.status.is_client_error(), "{}", declined.text());

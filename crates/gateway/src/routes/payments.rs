@@ -31,6 +31,11 @@ pub(crate) struct Payment {
     booking_id: uuid::Uuid,
     /// The booking's reference.
     reference: String,
+    /// `booking` (the stay's price) or `balance` (what a change to a dearer stay added).
+    purpose: String,
+    /// For a balance: the booking version of the change it settles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    modification: Option<i64>,
     /// `creating`, `requires_payment`, `processing`, `succeeded`, `failed` or `canceled`.
     status: String,
     /// What the booking costs.
@@ -88,6 +93,8 @@ impl From<Intent> for Payment {
             id: i.id.0,
             booking_id: i.booking_id,
             reference: i.reference,
+            purpose: i.purpose.as_str().to_owned(),
+            modification: i.modification,
             status: i.status.as_str().to_owned(),
             amount: i.amount,
             amount_refunded: Money {
