@@ -570,38 +570,17 @@ async fn sagas_end_consistent_when_booking_payment_and_provider_crash() {
 
     // A hotel with one room type, sellable on four disjoint two-night stays.
     let hotelier = account(&api, "hotelier").await;
-    let resp = hotelier
-        .post(format!("{api}/hotels"))
-        .json(&json!({
+    let (hotel_id, room_type_id) = support::hotel_with_rooms(
+        &api,
+        &hotelier,
+        json!({
             "name": "Hotel Resiliente", "address": "Rua Firme 1", "city": "Braga",
             "country": "PT", "location": {"lat": 41.55, "lon": -8.42}, "currency": "EUR"
-        }))
-        .send()
-        .await
-        .expect("create hotel");
-    assert_eq!(resp.status(), 201);
-    let hotel_id = resp.json::<Value>().await.expect("json")["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    let resp = hotelier
-        .post(format!("{api}/hotels/{hotel_id}/room-types"))
-        .json(&json!({"name": "Single", "capacity": 1, "base_price": {"amount": 9000, "currency": "EUR"}}))
-        .send()
-        .await
-        .expect("room type");
-    assert_eq!(resp.status(), 201);
-    let room_type_id = resp.json::<Value>().await.expect("json")["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    let resp = hotelier
-        .post(format!("{api}/hotels/{hotel_id}/rooms"))
-        .json(&json!({"number": "1", "floor": 0, "room_type_id": room_type_id}))
-        .send()
-        .await
-        .expect("room");
-    assert_eq!(resp.status(), 201);
+        }),
+        json!({"name": "Single", "capacity": 1, "base_price": {"amount": 9000, "currency": "EUR"}}),
+        &["1"],
+    )
+    .await;
     let first = OffsetDateTime::now_utc().date() + time::Duration::days(40);
     let stays: Vec<(Date, Date)> = (0..STAYS as i64)
         .map(|k| {

@@ -871,40 +871,17 @@ async fn split_shape_with_payments_over_grpc_and_kafka_on_postgres() {
 async fn a_guest_pays_is_declined_and_is_refunded_across_processes(base: &str, provider: &str) {
     let api = format!("{base}/api/v1");
     let hotelier = account(&api, "hotelier").await;
-    let resp = hotelier
-        .post(format!("{api}/hotels"))
-        .json(&json!({
+    let (hotel_id, room_type_id) = support::hotel_with_rooms(
+        &api,
+        &hotelier,
+        json!({
             "name": "Hotel Dividido", "address": "Rua Nova 7", "city": "Porto",
             "country": "PT", "location": {"lat": 41.15, "lon": -8.61}, "currency": "EUR"
-        }))
-        .send()
-        .await
-        .expect("create hotel");
-    assert_eq!(resp.status(), 201);
-    let hotel_id = resp.json::<Value>().await.expect("json")["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    let resp = hotelier
-        .post(format!("{api}/hotels/{hotel_id}/room-types"))
-        .json(&json!({"name": "Double", "capacity": 2, "base_price": {"amount": 11000, "currency": "EUR"}}))
-        .send()
-        .await
-        .expect("room type");
-    assert_eq!(resp.status(), 201);
-    let room_type_id = resp.json::<Value>().await.expect("json")["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    for number in ["201", "202"] {
-        let resp = hotelier
-            .post(format!("{api}/hotels/{hotel_id}/rooms"))
-            .json(&json!({"number": number, "floor": 2, "room_type_id": room_type_id}))
-            .send()
-            .await
-            .expect("room");
-        assert_eq!(resp.status(), 201);
-    }
+        }),
+        json!({"name": "Double", "capacity": 2, "base_price": {"amount": 11000, "currency": "EUR"}}),
+        &["201", "202"],
+    )
+    .await;
     let check_in = OffsetDateTime::now_utc().date() + time::Duration::days(30);
     let check_out = check_in + time::Duration::days(2);
     let stay = json!({

@@ -176,6 +176,17 @@ impl Default for BreakerConfig {
 }
 
 impl ResilienceConfig {
+    /// The defaults for calls that must finish within `timeout`: every attempt and the whole
+    /// call, retries included, inside that time (a gRPC client's `request_timeout_ms`).
+    pub fn within(timeout: std::time::Duration) -> Self {
+        let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        Self {
+            attempt_timeout_ms: ms,
+            deadline_ms: ms,
+            ..Self::default()
+        }
+    }
+
     /// The problems of this configuration, each naming its key under `prefix` (such as
     /// `payment.provider_calls`).
     pub fn problems(&self, prefix: &str) -> Vec<String> {

@@ -57,16 +57,10 @@ impl BookingGrpcClient {
         let client = BookingServiceClient::new(channel)
             .max_decoding_message_size(MAX_RESPONSE_BYTES)
             .max_encoding_message_size(MAX_REQUEST_BYTES);
-        let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
-        let resilience = ResilienceConfig {
-            attempt_timeout_ms: ms,
-            deadline_ms: ms,
-            ..ResilienceConfig::default()
-        };
         Self {
             client,
             timeout,
-            downstream: Downstream::new(SERVICE, resilience),
+            downstream: Downstream::new(SERVICE, ResilienceConfig::within(timeout)),
         }
     }
 

@@ -69,18 +69,7 @@ impl CatalogGrpcClient {
             client,
             timeout,
             service: None,
-            downstream: Downstream::new(SERVICE, Self::default_resilience(timeout)),
-        }
-    }
-
-    /// The resilience of a client whose calls must finish within `timeout`: the defaults, with
-    /// every attempt and the whole call (retries included) inside that time.
-    pub fn default_resilience(timeout: Duration) -> ResilienceConfig {
-        let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
-        ResilienceConfig {
-            attempt_timeout_ms: ms,
-            deadline_ms: ms,
-            ..ResilienceConfig::default()
+            downstream: Downstream::new(SERVICE, ResilienceConfig::within(timeout)),
         }
     }
 

@@ -53,16 +53,10 @@ impl IdentityGrpcClient {
         let client = IdentityServiceClient::new(channel)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
-        let resilience = ResilienceConfig {
-            attempt_timeout_ms: ms,
-            deadline_ms: ms,
-            ..ResilienceConfig::default()
-        };
         Self {
             client,
             timeout,
-            downstream: Downstream::new(SERVICE, resilience),
+            downstream: Downstream::new(SERVICE, ResilienceConfig::within(timeout)),
         }
     }
 

@@ -169,6 +169,46 @@ pub async fn account(api: &str, role: &str) -> reqwest::Client {
     bearer(tokens["access_token"].as_str().expect("access token"))
 }
 
+/// A hotelier's new hotel (`hotel`: name, address, city, country, location, currency) with one
+/// room type (`room_type`: name, capacity, base price) and a room per number, through the
+/// REST API; answers `(hotel id, room type id)`.
+pub async fn hotel_with_rooms(
+    api: &str,
+    hotelier: &reqwest::Client,
+    hotel: serde_json::Value,
+    room_type: serde_json::Value,
+    numbers: &[&str],
+) -> (String, String) {
+    let created = |resp: reqwest::Response, what: &'static str| async move {
+        assert_eq!(resp.status(), 201, "{what}");
+        resp.json::<serde_json::Value>().await.expect("json")["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    };
+    let resp = hotelier
+        .post(format!("{api}/hotels"))
+        .json(&hotel)
+        .send()
+        .await;
+    let hotel_id = created(resp.expect("create hotel"), "hotel").await;
+    let resp = hotelier
+        .post(format!("{api}/hotels/{hotel_id}/room-types"))
+        .json(&room_type)
+        .send()
+        .await;
+    let room_type_id = created(resp.expect("room type"), "room type").await;
+    for number in numbers {
+        let resp = hotelier
+            .post(format!("{api}/hotels/{hotel_id}/rooms"))
+            .json(&serde_json::json!({"number": number, "floor": 1, "room_type_id": room_type_id}))
+            .send()
+            .await;
+        created(resp.expect("room"), "room").await;
+    }
+    (hotel_id, room_type_id)
+}
+
 /// The five PostgreSQL databases of the split shape with payments (identity, catalog,
 /// booking, payment, payment-provider), or `None` where a test skips (off CI, PostgreSQL
 /// down).

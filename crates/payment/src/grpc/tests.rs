@@ -560,7 +560,7 @@ async fn a_payment_service_that_stays_down_opens_the_breaker() {
                 open_ms: 60_000,
                 ..BreakerConfig::default()
             },
-            ..PaymentGrpcClient::default_resilience(Duration::from_secs(2))
+            ..ResilienceConfig::within(Duration::from_secs(2))
         })
         .with_service_credential(credential);
 

@@ -228,7 +228,7 @@ async fn a_catalog_that_stays_down_opens_the_breaker_and_calls_fail_fast_until_i
             half_open_probes: 1,
             ..BreakerConfig::default()
         },
-        ..CatalogGrpcClient::default_resilience(Duration::from_secs(2))
+        ..ResilienceConfig::within(Duration::from_secs(2))
     };
     let remote = CatalogGrpcClient::connect(&addr.to_string(), Duration::from_secs(2))
         .await

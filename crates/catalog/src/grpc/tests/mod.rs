@@ -71,7 +71,7 @@ impl Harness {
                 minimum_calls: u32::MAX,
                 ..BreakerConfig::default()
             },
-            ..CatalogGrpcClient::default_resilience(timeout)
+            ..ResilienceConfig::within(timeout)
         };
         let client = CatalogClient::new(Arc::new(
             CatalogGrpcClient::new(channel.clone(), timeout)
