@@ -643,19 +643,27 @@ impl CatalogApi for CatalogService {
 
     async fn quote(&self, room_type_id: RoomTypeId, stay: StayDates, rooms: u32) -> Result<Quote> {
         check_rooms_and_guests(rooms, rooms)?;
-        // The room type, its hotel and its nights in one read (a query pair).
-        let found = self
-            .store
-            .room_type_nights(
-                &SearchScope::RoomType(room_type_id),
-                0,
-                stay.check_in(),
-                stay.check_out(),
-            )
-            .await?
-            .into_iter()
-            .find(|f| f.room_type.id == room_type_id)
-            .ok_or_else(|| Error::not_found("room type", room_type_id))?;
+        // The room type, its hotel and its nights: from the search index, as searches see
+        // them, or read from the store when the stay is not in memory. Either way the hold
+        // that follows re-checks every night under its lock.
+        let cached = self
+            .index
+            .room_type_nights(room_type_id, stay.check_in(), stay.check_out());
+        let found = match cached {
+            Some(found) => found,
+            None => self
+                .store
+                .room_type_nights(
+                    &SearchScope::RoomType(room_type_id),
+                    0,
+                    stay.check_in(),
+                    stay.check_out(),
+                )
+                .await?
+                .into_iter()
+                .find(|f| f.room_type.id == room_type_id)
+                .ok_or_else(|| Error::not_found("room type", room_type_id))?,
+        };
         let (room_type, nights, hotel) = (found.room_type, found.nights, found.hotel);
         let priced = domain::price_stay(&room_type, &nights, &stay, rooms)?;
         if let Some(min) = priced.min_stay

@@ -5,8 +5,9 @@
 //! in the store under the row lock, so a stale entry can only show an offer that then fails
 //! with `sold_out` (or hide one for a moment). It stays fresh because every write this
 //! process makes re-reads the nights it touched after committing (`refresh`), serialised per
-//! hotel so an older read never overwrites a newer one; other replicas' writes arrive with the
-//! periodic `reload` (until inventory events replace polling).
+//! hotel so an older read never overwrites a newer one, and folded: the re-reads a hotel's
+//! writers ask for while one reads are done by the next read; other replicas' writes arrive
+//! with the periodic `reload` (until inventory events replace polling).
 //!
 //! Each room type's nights are dense arrays over the window (slot `i` is night `from + i`),
 //! so checking a stay is a scan of a few adjacent integers and ranking a city allocates
@@ -19,7 +20,9 @@ use innkeeper_kernel::{HotelId, Result, RoomTypeId};
 use time::{Date, Duration};
 
 use crate::api::{Hotel, RoomType};
-use crate::store::{BoundingBox, CatalogStore, HotelFilter, SearchScope, StoredNight};
+use crate::store::{
+    BoundingBox, CatalogStore, HotelFilter, RoomTypeNights, SearchScope, StoredNight,
+};
 
 /// A night whose row was never materialised: the default allotment (`active_rooms`).
 const DEFAULT_FREE: u32 = u32::MAX;
@@ -392,6 +395,29 @@ impl Data {
         }
     }
 
+    /// Rewrites the nights `[from, to)` of a room type in the index from `stored`; false when
+    /// it is not in the index.
+    fn rewrite_nights(
+        &mut self,
+        id: RoomTypeId,
+        from: Date,
+        to: Date,
+        stored: &[StoredNight],
+    ) -> bool {
+        let Some(block) = self
+            .city_of
+            .get(&id)
+            .and_then(|key| self.by_city.get_mut(key))
+        else {
+            return false;
+        };
+        let Some(c) = block.column_of(id) else {
+            return false;
+        };
+        block.rewrite(c, from, to, stored);
+        true
+    }
+
     /// Takes a room type out of its block.
     fn take(&mut self, id: RoomTypeId) -> Option<(Slot, Column)> {
         let key = self.city_of.remove(&id)?;
@@ -414,8 +440,9 @@ fn city_key(city: &str) -> String {
 pub(crate) struct SearchIndex {
     data: RwLock<Data>,
     horizon_days: u32,
-    /// Serialises refreshes per hotel (striped), so reads are applied in the order taken.
-    stripes: Vec<tokio::sync::Mutex<()>>,
+    /// Serialises refreshes per hotel (striped), so reads are applied in the order taken, and
+    /// folds the refreshes asked for meanwhile into one read.
+    stripes: Vec<Stripe>,
     /// While a reload reads the store: the ranges refreshed meanwhile. The reload may have
     /// read those nights before the write, so they are read again once its data is in.
     replay: Mutex<Option<Vec<(HotelId, Date, Date)>>>,
@@ -429,7 +456,7 @@ impl SearchIndex {
         Self {
             data: RwLock::new(Data::default()),
             horizon_days,
-            stripes: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
+            stripes: (0..64).map(|_| Stripe::default()).collect(),
             replay: Mutex::new(None),
             reloading: tokio::sync::Mutex::new(()),
         }
@@ -477,7 +504,13 @@ impl SearchIndex {
         *self.data.write().unwrap_or_else(|e| e.into_inner()) = data;
         metrics::gauge!("innkeeper_catalog_search_index_room_types").set(count as f64);
         for (hotel_id, from, to) in self.take_replay_log() {
-            if let Err(err) = self.apply_refresh(store, hotel_id, None, from, to).await {
+            let refresh = Refresh {
+                hotel_id,
+                only: None,
+                from,
+                to,
+            };
+            if let Err(err) = self.refresh_in_turn(store, refresh).await {
                 tracing::warn!(%hotel_id, error = %err, "search index refresh after reload failed");
             }
         }
@@ -547,9 +580,9 @@ impl SearchIndex {
         self.refresh_scoped(store, hotel_id, None, from, to).await
     }
 
-    /// Re-reads one room type of the hotel and its nights in `[from, to)`: after a write that
-    /// changed only that type's counters (a hold placed, confirmed, released), one row and its
-    /// nights instead of the whole hotel's.
+    /// Re-reads one room type's nights in `[from, to)`: after a write that changed only that
+    /// type's counters (a hold placed, confirmed, released), its nights alone instead of the
+    /// whole hotel's (a room type not in the index yet is read whole).
     pub(crate) async fn refresh_room_type(
         &self,
         store: &dyn CatalogStore,
@@ -581,26 +614,79 @@ impl SearchIndex {
             // The whole hotel's range is replayed: a superset of a room type's.
             log.push((hotel_id, from, to));
         }
-        self.apply_refresh(store, hotel_id, only, from, to).await
+        let refresh = Refresh {
+            hotel_id,
+            only,
+            from,
+            to,
+        };
+        self.refresh_in_turn(store, refresh).await
     }
 
-    /// Re-reads the hotel (or only its room type `only`) over `[from, to)` and applies it.
-    async fn apply_refresh(
-        &self,
-        store: &dyn CatalogStore,
-        hotel_id: HotelId,
-        only: Option<RoomTypeId>,
-        from: Date,
-        to: Date,
-    ) -> Result<()> {
+    /// Queues `refresh` on its hotel's stripe and waits for the stripe's turn. A turn reads
+    /// every refresh queued by then, one read per hotel, each started after its writer
+    /// committed; so when the turn comes to a refresh that an earlier turn read, it is done.
+    /// Under load that folds many re-reads of a busy hotel (64 guests racing for its last
+    /// rooms) into a few, and every caller still returns only once its write is in the index.
+    async fn refresh_in_turn(&self, store: &dyn CatalogStore, refresh: Refresh) -> Result<()> {
+        let stripe = &self.stripes[stripe_of(refresh.hotel_id, self.stripes.len())];
+        let ticket = stripe.queue().ask(refresh);
+        let _turn = stripe.turn.lock().await;
+        let (batch, last) = {
+            let mut queue = stripe.queue();
+            if queue.done >= ticket {
+                return Ok(());
+            }
+            (std::mem::take(&mut queue.asked), queue.last)
+        };
+        let mut failed = None;
+        for merged in merge_by_hotel(&batch) {
+            if let Err(err) = self.apply_refresh(store, merged).await {
+                failed = Some(err);
+                break;
+            }
+        }
+        let mut queue = stripe.queue();
+        match failed {
+            None => {
+                queue.done = last;
+                Ok(())
+            }
+            Some(err) => {
+                // Not read: back in front, for the next turn to try (each waiter gets one).
+                let newer = std::mem::replace(&mut queue.asked, batch);
+                queue.asked.extend(newer);
+                Err(err)
+            }
+        }
+    }
+
+    /// Re-reads the hotel (or only the nights of its room type `only`) over `[from, to)` and
+    /// applies it.
+    async fn apply_refresh(&self, store: &dyn CatalogStore, refresh: Refresh) -> Result<()> {
+        let Refresh {
+            hotel_id,
+            only,
+            from,
+            to,
+        } = refresh;
         let Some((window_from, days)) = self.data.read().unwrap_or_else(|e| e.into_inner()).window
         else {
             return Ok(()); // not loaded: nothing to keep fresh
         };
         let window_to = window_from + Duration::days(days as i64);
         let (from, to) = (from.max(window_from), to.min(window_to));
-        let stripe = &self.stripes[stripe_of(hotel_id, self.stripes.len())];
-        let _serialised = stripe.lock().await;
+        if let Some(room_type_id) = only {
+            if from >= to {
+                return Ok(());
+            }
+            let nights = store.nights(room_type_id, from, to).await?;
+            let mut data = self.data.write().unwrap_or_else(|e| e.into_inner());
+            if data.rewrite_nights(room_type_id, from, to, &nights) {
+                return Ok(());
+            }
+            // Not in the index yet: read it whole, below.
+        }
         // An empty range still re-reads the hotel and its room types (one night).
         let read_to = if from < to {
             to
@@ -635,6 +721,46 @@ impl SearchIndex {
             data.take(id);
         }
         Ok(())
+    }
+
+    /// A room type with its hotel and its nights in `[check_in, check_out)` as the index holds
+    /// them, in the store's shape (a night has a row only where the store has one): what a
+    /// quote reads. `None` when the room type or the stay is not in memory.
+    pub(crate) fn room_type_nights(
+        &self,
+        room_type_id: RoomTypeId,
+        check_in: Date,
+        check_out: Date,
+    ) -> Option<RoomTypeNights> {
+        let data = self.data.read().unwrap_or_else(|e| e.into_inner());
+        let block = data.by_city.get(data.city_of.get(&room_type_id)?)?;
+        let c = block.column_of(room_type_id)?;
+        let (start, nights) = block.rows(check_in, check_out)?;
+        let w = block.width();
+        let stored = (start..start + nights)
+            .filter(|d| block.free[d * w + c] != DEFAULT_FREE)
+            .map(|d| {
+                let (free, price, min_stay) = (
+                    block.free[d * w + c],
+                    block.price[d * w + c],
+                    block.min_stay[d * w + c],
+                );
+                StoredNight {
+                    night: block.from + Duration::days(d as i64),
+                    total: free,
+                    held: 0,
+                    sold: 0,
+                    price: (price != BASE_PRICE).then_some(price),
+                    min_stay: (min_stay != 0).then_some(u32::from(min_stay)),
+                }
+            })
+            .collect();
+        let slot = &block.slots[c];
+        Some(RoomTypeNights {
+            hotel: Hotel::clone(&slot.hotel),
+            room_type: RoomType::clone(&slot.room_type),
+            nights: stored,
+        })
     }
 
     /// The hotel of a cached room type.
@@ -708,6 +834,76 @@ impl SearchIndex {
 fn inside(b: &BoundingBox, slot: &Slot) -> bool {
     let p = slot.hotel.location;
     p.lat >= b.min_lat && p.lat <= b.max_lat && p.lon >= b.min_lon && p.lon <= b.max_lon
+}
+
+/// A re-read asked for after a write: the hotel's room types and their nights in `[from, to)`,
+/// or only the nights of `only`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Refresh {
+    hotel_id: HotelId,
+    only: Option<RoomTypeId>,
+    from: Date,
+    to: Date,
+}
+
+/// The reads covering every refresh of `batch`: per hotel, one of the whole hotel over the
+/// union of the ranges when any refresh asked for the whole hotel, else one of each room
+/// type's nights over the union of its ranges (a hotel read costs every room type's nights).
+fn merge_by_hotel(batch: &[Refresh]) -> Vec<Refresh> {
+    let whole: Vec<HotelId> = batch
+        .iter()
+        .filter(|r| r.only.is_none())
+        .map(|r| r.hotel_id)
+        .collect();
+    let mut merged: Vec<Refresh> = Vec::new();
+    for r in batch {
+        let only = if whole.contains(&r.hotel_id) {
+            None
+        } else {
+            r.only
+        };
+        match merged
+            .iter_mut()
+            .find(|m| m.hotel_id == r.hotel_id && m.only == only)
+        {
+            Some(m) => {
+                m.from = m.from.min(r.from);
+                m.to = m.to.max(r.to);
+            }
+            None => merged.push(Refresh { only, ..*r }),
+        }
+    }
+    merged
+}
+
+/// A hotel stripe: whose turn it is to read, and what waits to be read.
+#[derive(Debug, Default)]
+struct Stripe {
+    turn: tokio::sync::Mutex<()>,
+    queue: Mutex<Queue>,
+}
+
+impl Stripe {
+    fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Refreshes asked for on a stripe: tickets count them; every ticket up to `done` was read.
+#[derive(Debug, Default)]
+struct Queue {
+    asked: Vec<Refresh>,
+    last: u64,
+    done: u64,
+}
+
+impl Queue {
+    /// Queues `refresh`; returns its ticket.
+    fn ask(&mut self, refresh: Refresh) -> u64 {
+        self.asked.push(refresh);
+        self.last += 1;
+        self.last
+    }
 }
 
 fn stripe_of(id: HotelId, n: usize) -> usize {
@@ -956,108 +1152,251 @@ mod tests {
 
     /// A write that commits while a reload is reading the store shows once the reload is in:
     /// the reload read the night before the write, and its data must not win.
-    #[tokio::test]
-    async fn a_write_during_a_reload_is_not_lost_to_it() {
-        use innkeeper_kernel::{Clock, HoldId, ManualClock, Principal};
-        use innkeeper_platform::testing::TestDatabase;
-        use time::macros::datetime;
+    /// A catalog on SQLite with one hotel, one room type of `rooms` ready rooms and its
+    /// search index loaded, and a stay three days out.
+    struct Indexed {
+        module: crate::module::CatalogModule,
+        clock: Arc<innkeeper_kernel::ManualClock>,
+        hotel_id: HotelId,
+        room_type_id: RoomTypeId,
+        stay: innkeeper_kernel::StayDates,
+        _db: innkeeper_platform::testing::TestDatabase,
+    }
 
-        use crate::api::{
-            CatalogApi, HotelAvailabilityQuery, NewHotel, NewRoom, NewRoomType, PlaceHold,
-            RoomStatus,
-        };
-        use crate::app::CatalogSettings;
-        use crate::module::CatalogModule;
+    impl Indexed {
+        async fn new(rooms: u32) -> Self {
+            use innkeeper_kernel::{Clock, ManualClock, Principal};
+            use innkeeper_platform::testing::TestDatabase;
+            use time::macros::datetime;
 
-        let db = TestDatabase::sqlite().await;
-        let clock = Arc::new(ManualClock::new(datetime!(2026-11-22 10:00 UTC)));
-        let module = CatalogModule::start(&db.db, clock.clone(), CatalogSettings::default())
-            .await
-            .expect("start");
-        let catalog = &module.service;
-        let owner = Principal::DEVELOPMENT;
-        let new_hotel = NewHotel {
-            name: "Casa Azul".into(),
-            description: String::new(),
-            address: "Rua Augusta 1".into(),
-            city: "Lisbon".into(),
-            country: "PT".into(),
-            location: GeoPoint {
-                lat: 38.72,
-                lon: -9.14,
-            },
-            stars: None,
-            currency: Currency::EUR,
-            timezone: "Europe/Lisbon".into(),
-        };
-        let hotel = catalog
-            .create_hotel(&owner, new_hotel)
-            .await
-            .expect("hotel");
-        let new_type = NewRoomType {
-            name: "Double".into(),
-            description: String::new(),
-            capacity: 2,
-            beds: vec![],
-            amenities: vec![],
-            base_price: Money {
-                amount: 10_000,
+            use crate::api::{CatalogApi, NewHotel, NewRoom, NewRoomType, RoomStatus};
+            use crate::app::CatalogSettings;
+            use crate::module::CatalogModule;
+
+            let db = TestDatabase::sqlite().await;
+            let clock = Arc::new(ManualClock::new(datetime!(2026-11-22 10:00 UTC)));
+            let module = CatalogModule::start(&db.db, clock.clone(), CatalogSettings::default())
+                .await
+                .expect("start");
+            let catalog = &module.service;
+            let owner = Principal::DEVELOPMENT;
+            let new_hotel = NewHotel {
+                name: "Casa Azul".into(),
+                description: String::new(),
+                address: "Rua Augusta 1".into(),
+                city: "Lisbon".into(),
+                country: "PT".into(),
+                location: GeoPoint {
+                    lat: 38.72,
+                    lon: -9.14,
+                },
+                stars: None,
                 currency: Currency::EUR,
-            },
-        };
-        let room_type = catalog
-            .create_room_type(&owner, hotel.id, new_type)
-            .await
-            .expect("room type");
-        let room = NewRoom {
-            number: "101".into(),
-            floor: 1,
-            room_type_id: room_type.id,
-            status: RoomStatus::Ready,
-        };
-        catalog
-            .create_room(&owner, hotel.id, room)
-            .await
-            .expect("room");
-        catalog.load_search_index().await.expect("index");
-        let today = clock.today();
-        let stay = StayDates::from_stored(today + Duration::days(3), today + Duration::days(5))
-            .expect("stay");
-        let offers = || async {
-            let query = HotelAvailabilityQuery {
+                timezone: "Europe/Lisbon".into(),
+            };
+            let hotel = catalog
+                .create_hotel(&owner, new_hotel)
+                .await
+                .expect("hotel");
+            let new_type = NewRoomType {
+                name: "Double".into(),
+                description: String::new(),
+                capacity: 2,
+                beds: vec![],
+                amenities: vec![],
+                base_price: Money {
+                    amount: 10_000,
+                    currency: Currency::EUR,
+                },
+            };
+            let room_type = catalog
+                .create_room_type(&owner, hotel.id, new_type)
+                .await
+                .expect("room type");
+            for n in 0..rooms {
+                let room = NewRoom {
+                    number: format!("{}", 101 + n),
+                    floor: 1,
+                    room_type_id: room_type.id,
+                    status: RoomStatus::Ready,
+                };
+                catalog
+                    .create_room(&owner, hotel.id, room)
+                    .await
+                    .expect("room");
+            }
+            catalog.load_search_index().await.expect("index");
+            let today = clock.today();
+            let stay = StayDates::from_stored(today + Duration::days(3), today + Duration::days(5))
+                .expect("stay");
+            Self {
+                module,
+                clock,
                 hotel_id: hotel.id,
+                room_type_id: room_type.id,
                 stay,
+                _db: db,
+            }
+        }
+
+        fn catalog(&self) -> &crate::app::CatalogService {
+            &self.module.service
+        }
+
+        /// The rooms the index offers for the stay (0 when it offers none).
+        async fn rooms_left(&self) -> u32 {
+            use crate::api::{CatalogApi, HotelAvailabilityQuery};
+            let query = HotelAvailabilityQuery {
+                hotel_id: self.hotel_id,
+                stay: self.stay,
                 guests: 2,
                 rooms: 1,
             };
-            catalog
+            let offers = self
+                .catalog()
                 .hotel_availability(query)
                 .await
-                .expect("search")
-                .len()
-        };
-        assert_eq!(offers().await, 1);
+                .expect("search");
+            offers.first().map_or(0, |offer| offer.rooms_left)
+        }
+
+        fn hold(&self) -> crate::api::PlaceHold {
+            crate::api::PlaceHold {
+                hold_id: innkeeper_kernel::HoldId::new(),
+                room_type_id: self.room_type_id,
+                stay: self.stay,
+                quantity: 1,
+                ttl_seconds: 600,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_write_during_a_reload_is_not_lost_to_it() {
+        use innkeeper_kernel::Clock;
+
+        use crate::api::CatalogApi;
+
+        let indexed = Indexed::new(1).await;
+        let catalog = indexed.catalog();
+        let today = indexed.clock.today();
+        assert_eq!(indexed.rooms_left().await, 1);
 
         // A reload reads the store (the room is free) ...
         let (index, store) = catalog.index_and_store();
         index.start_replay_log();
         let read = index.load(store, today).await.expect("load");
         // ... then a hold commits and refreshes the index the reload is about to replace ...
-        let hold = PlaceHold {
-            hold_id: HoldId::new(),
-            room_type_id: room_type.id,
-            stay,
-            quantity: 1,
-            ttl_seconds: 600,
-        };
-        catalog.place_hold(hold).await.expect("hold the only room");
-        assert_eq!(offers().await, 0, "held");
+        catalog
+            .place_hold(indexed.hold())
+            .await
+            .expect("hold the only room");
+        assert_eq!(indexed.rooms_left().await, 0, "held");
         // ... and the reload's older read goes in: the held night must stay held.
         index.install(store, read).await;
         assert_eq!(
-            offers().await,
+            indexed.rooms_left().await,
             0,
             "the reload's older read must not undo the hold"
+        );
+    }
+
+    /// 64 writers at once on one hotel: their re-reads fold, and each still returns only once
+    /// the index shows its write.
+    #[tokio::test]
+    async fn concurrent_writers_of_a_hotel_each_see_their_write_in_the_index() {
+        use crate::api::CatalogApi;
+
+        let indexed = Arc::new(Indexed::new(10).await);
+        let tasks: Vec<_> = (0..64)
+            .map(|_| {
+                let indexed = indexed.clone();
+                tokio::spawn(async move {
+                    let held = indexed.catalog().place_hold(indexed.hold()).await;
+                    // Read before any other task is awaited: this task's own hold must show.
+                    let left = indexed.rooms_left().await;
+                    (held, left)
+                })
+            })
+            .collect();
+        let mut holds = Vec::new();
+        for task in tasks {
+            let (held, left) = task.await.expect("task");
+            if let Ok(hold) = held {
+                assert!(
+                    left <= 9,
+                    "a hold returned before the index showed it ({left} left)"
+                );
+                holds.push(hold);
+            }
+        }
+        assert_eq!(holds.len(), 10, "exactly the 10 rooms are held");
+        assert_eq!(indexed.rooms_left().await, 0);
+
+        let releases: Vec<_> = holds[..3]
+            .iter()
+            .map(|hold| {
+                let (indexed, id) = (indexed.clone(), hold.id);
+                tokio::spawn(async move { indexed.catalog().release_hold(id).await })
+            })
+            .collect();
+        for release in releases {
+            release.await.expect("task").expect("release");
+        }
+        assert_eq!(
+            indexed.rooms_left().await,
+            3,
+            "the index shows every release"
+        );
+    }
+
+    #[test]
+    fn refreshes_merge_per_room_type_or_hotel_over_their_ranges() {
+        let (a, b) = (HotelId::new(), HotelId::new());
+        let (ta, tb) = (RoomTypeId::new(), RoomTypeId::new());
+        let refresh = |hotel_id, only, from, to| Refresh {
+            hotel_id,
+            only,
+            from,
+            to,
+        };
+        let merged = merge_by_hotel(&[
+            refresh(a, Some(ta), date!(2027 - 03 - 05), date!(2027 - 03 - 07)),
+            refresh(b, Some(tb), date!(2027 - 04 - 01), date!(2027 - 04 - 02)),
+            refresh(a, Some(ta), date!(2027 - 03 - 01), date!(2027 - 03 - 06)),
+        ]);
+        assert_eq!(
+            merged,
+            vec![
+                refresh(a, Some(ta), date!(2027 - 03 - 01), date!(2027 - 03 - 07)),
+                refresh(b, Some(tb), date!(2027 - 04 - 01), date!(2027 - 04 - 02)),
+            ]
+        );
+        // Another room type of the same hotel: read on its own ...
+        let other = RoomTypeId::new();
+        let merged = merge_by_hotel(&[
+            refresh(a, Some(ta), date!(2027 - 03 - 05), date!(2027 - 03 - 07)),
+            refresh(a, Some(other), date!(2027 - 03 - 06), date!(2027 - 03 - 09)),
+        ]);
+        assert_eq!(
+            merged,
+            vec![
+                refresh(a, Some(ta), date!(2027 - 03 - 05), date!(2027 - 03 - 07)),
+                refresh(a, Some(other), date!(2027 - 03 - 06), date!(2027 - 03 - 09)),
+            ]
+        );
+        // ... unless the whole hotel is read anyway.
+        let merged = merge_by_hotel(&[
+            refresh(a, Some(ta), date!(2027 - 03 - 05), date!(2027 - 03 - 07)),
+            refresh(b, Some(tb), date!(2027 - 04 - 01), date!(2027 - 04 - 02)),
+            refresh(a, None, date!(2027 - 03 - 06), date!(2027 - 03 - 09)),
+        ]);
+        assert_eq!(
+            merged,
+            vec![
+                refresh(a, None, date!(2027 - 03 - 05), date!(2027 - 03 - 09)),
+                refresh(b, Some(tb), date!(2027 - 04 - 01), date!(2027 - 04 - 02)),
+            ]
         );
     }
 }

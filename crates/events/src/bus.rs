@@ -2,9 +2,9 @@
 //!
 //! Subscriptions are rows in the producer's database. Publishing a batch writes one delivery
 //! row per (subscribed consumer, event), idempotently, so a relay that publishes again adds
-//! nothing still pending; [`crate::Relay::to_bus`] does it in the same transaction that stamps
-//! the rows sent, so each row is fanned out exactly once. A [`BusConsumer`] reads its deliveries in outbox order, hands each
-//! event to its [`Dispatcher`] and deletes the deliveries once handled: a restart redelivers
+//! nothing still pending; [`crate::Relay::to_bus`] does it atomically with stamping the rows
+//! sent, so each row is fanned out exactly once. A [`BusConsumer`] reads its deliveries in
+//! outbox order, hands each event to its [`Dispatcher`] and deletes the deliveries once handled: a restart redelivers
 //! whatever was not acknowledged, and the inbox absorbs the repeats. Published rows stay in the
 //! outbox until no delivery refers to them.
 
@@ -19,7 +19,7 @@ use crate::consumer::{Consumer, ConsumerSettings, end};
 use crate::dispatcher::Dispatcher;
 use crate::envelope::micros;
 use crate::outbox::{EventRow, event_columns};
-use crate::relay::{Record, Transport, TransportError, take_relay_lock};
+use crate::relay::{RELAY_LOCK, Record, Transport, TransportError};
 use time::OffsetDateTime;
 
 /// The in-process transport over one producer database.
@@ -57,15 +57,26 @@ const UNSENT_SQLITE: &str = concat!(
 const MARK_SENT_SQLITE: &str = "UPDATE event_outbox SET published_at = ? \
      WHERE seq IN (SELECT value FROM json_each(?))";
 
-// One statement: pick the batch, write its deliveries, stamp it, return it.
+// The relay's pass on PostgreSQL, one statement with no transaction around it: the relay lock
+// (transaction-scoped, so held for the statement), the batch, its stamps and its deliveries.
+// The statement's snapshot may predate the lock: a pass that committed in between stamped
+// rows this one still sees unsent, and the stamp's `published_at IS NULL`, re-checked on the
+// row's latest version, leaves them out; deliveries follow the stamps, so no row is fanned
+// out twice. When nothing waits it finds nothing and writes nothing, as cheap as a look.
 const FAN_OUT_POSTGRES: &str = concat!(
-    "WITH batch AS (SELECT seq FROM event_outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1), \
+    "WITH relay AS (SELECT pg_try_advisory_xact_lock($3) AS held), \
+     batch AS (SELECT seq FROM event_outbox \
+         WHERE published_at IS NULL AND (SELECT held FROM relay) ORDER BY seq LIMIT $1), \
+     stamped AS (UPDATE event_outbox o SET published_at = $2 FROM batch b \
+         WHERE o.seq = b.seq AND o.published_at IS NULL RETURNING ",
+    event_columns!("o"),
+    "), \
      fanout AS (INSERT INTO event_deliveries (consumer, seq) \
-         SELECT s.consumer, o.seq FROM event_outbox o JOIN batch b ON b.seq = o.seq \
-         JOIN event_subscriptions s ON s.topic = o.topic \
+         SELECT s.consumer, o.seq FROM stamped o JOIN event_subscriptions s ON s.topic = o.topic \
          ON CONFLICT (consumer, seq) DO NOTHING) \
-     UPDATE event_outbox o SET published_at = $2 FROM batch b WHERE o.seq = b.seq RETURNING ",
-    event_columns!("o")
+     SELECT ",
+    event_columns!("o"),
+    " FROM stamped o"
 );
 
 impl Bus {
@@ -82,21 +93,25 @@ impl Bus {
         &self.db
     }
 
-    /// The relay's pass for this bus, in one transaction: takes up to `limit` unsent rows in
-    /// order, writes a delivery per subscriber, stamps them sent; returns them.
+    /// The relay's pass for this bus, atomic (one statement on PostgreSQL, one transaction on
+    /// SQLite): takes up to `limit` unsent rows in order, writes a delivery per subscriber,
+    /// stamps them sent; returns them.
     pub(crate) async fn fan_out(&self, limit: u32) -> Result<Vec<EventRow>, sqlx::Error> {
         let now = micros(OffsetDateTime::now_utc());
-        // Every way out ends the transaction at once (see `Tx::end`).
         let mut rows: Vec<EventRow> = match &self.db {
             Database::Sqlite(sqlite) => {
+                // Every way out ends the transaction at once (see `Tx::end`).
                 let mut tx = sqlite.writer.begin_with("BEGIN IMMEDIATE").await?;
                 let result = fan_out_sqlite(&mut tx, limit, now).await;
                 end(tx, result).await?
             }
             Database::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                let result = fan_out_postgres(&mut tx, limit, now).await;
-                end(tx, result).await?
+                sqlx::query_as(FAN_OUT_POSTGRES)
+                    .bind(i64::from(limit))
+                    .bind(now)
+                    .bind(RELAY_LOCK)
+                    .fetch_all(pool)
+                    .await?
             }
         };
         rows.sort_by_key(|r| r.seq);
@@ -199,22 +214,6 @@ async fn fan_out_sqlite(
         .execute(&mut **tx)
         .await?;
     Ok(rows)
-}
-
-/// The PostgreSQL fan-out: the relay lock, then one statement.
-async fn fan_out_postgres(
-    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
-    limit: u32,
-    now: i64,
-) -> Result<Vec<EventRow>, sqlx::Error> {
-    if !take_relay_lock(tx).await? {
-        return Ok(Vec::new());
-    }
-    sqlx::query_as(FAN_OUT_POSTGRES)
-        .bind(i64::from(limit))
-        .bind(now)
-        .fetch_all(&mut **tx)
-        .await
 }
 
 /// One consumer's end of the bus.

@@ -193,11 +193,18 @@ pub(crate) async fn stored_nights(
         .room_type_nights(&SearchScope::Hotel(room_type.hotel_id), 0, from, to)
         .await
         .expect("room type nights");
-    found
+    let nights = found
         .into_iter()
         .find(|f| f.room_type.id == room_type.id)
         .map(|f| f.nights)
-        .unwrap_or_default()
+        .unwrap_or_default();
+    // The room type's own read (the search index's after a hold) agrees with the hotel's.
+    let own = store
+        .nights(room_type.id, from, to)
+        .await
+        .expect("the room type's nights");
+    assert_eq!(own, nights, "nights() and room_type_nights() disagree");
+    nights
 }
 
 /// `(total, held, sold)` of every night in `[from, to)`; a night without a row is `None`.

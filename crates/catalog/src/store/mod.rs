@@ -166,6 +166,15 @@ pub trait CatalogStore: Send + Sync + 'static {
         to: Date,
     ) -> Result<Vec<RoomTypeNights>>;
 
+    /// The materialised nights of one room type in `[from, to)`, sorted: what a hold changes,
+    /// read again for the search index.
+    async fn nights(
+        &self,
+        room_type_id: RoomTypeId,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<StoredNight>>;
+
     /// Holds `quantity` rooms on every night or none (`sold_out` naming the night). If a hold
     /// with this id exists with the same terms it is returned unchanged; with other terms,
     /// `conflict`.

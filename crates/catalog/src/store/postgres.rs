@@ -10,13 +10,16 @@
 //! - `holds`: placing, confirming, releasing and expiring holds.
 //! - `rows`: column lists and row decoding.
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
 use async_trait::async_trait;
 use innkeeper_kernel::{Error, HoldId, HotelId, Result, RoomId, RoomTypeId};
 use sqlx::PgPool;
 use time::{Date, OffsetDateTime};
 
 use crate::api::{Hold, Hotel, Room, RoomType};
-use crate::store::{CatalogStore, HotelFilter, NewHold, RoomTypeNights, SearchScope};
+use crate::store::{CatalogStore, HotelFilter, NewHold, RoomTypeNights, SearchScope, StoredNight};
 
 mod catalog;
 mod holds;
@@ -28,12 +31,28 @@ mod rows;
 #[derive(Debug, Clone)]
 pub struct PgCatalogStore {
     pool: PgPool,
+    /// The hotel of each room type a hold was placed on: a room type never changes hotel, and
+    /// a hold's event names it (see `holds`).
+    hotels: Arc<RwLock<HashMap<RoomTypeId, HotelId>>>,
 }
 
 impl PgCatalogStore {
     /// A store on `pool`; call [`CatalogStore::migrate`] before use.
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            hotels: Arc::default(),
+        }
+    }
+
+    fn hotel_of(&self, room_type_id: RoomTypeId) -> Option<HotelId> {
+        let hotels = self.hotels.read().unwrap_or_else(|e| e.into_inner());
+        hotels.get(&room_type_id).copied()
+    }
+
+    fn remember_hotel(&self, room_type_id: RoomTypeId, hotel_id: HotelId) {
+        let mut hotels = self.hotels.write().unwrap_or_else(|e| e.into_inner());
+        hotels.insert(room_type_id, hotel_id);
     }
 }
 
@@ -157,6 +176,15 @@ impl CatalogStore for PgCatalogStore {
     ) -> Result<Vec<RoomTypeNights>> {
         self.room_type_nights_impl(scope, min_capacity, from, to)
             .await
+    }
+
+    async fn nights(
+        &self,
+        room_type_id: RoomTypeId,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<StoredNight>> {
+        self.nights_impl(room_type_id, from, to).await
     }
 
     async fn place_hold(&self, hold: &NewHold) -> Result<Hold> {

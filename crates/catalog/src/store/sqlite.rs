@@ -14,7 +14,7 @@ use sqlx::Sqlite;
 use time::{Date, OffsetDateTime};
 
 use crate::api::{Hold, Hotel, Room, RoomType};
-use crate::store::{CatalogStore, HotelFilter, NewHold, RoomTypeNights, SearchScope};
+use crate::store::{CatalogStore, HotelFilter, NewHold, RoomTypeNights, SearchScope, StoredNight};
 
 mod catalog;
 mod holds;
@@ -157,6 +157,27 @@ impl CatalogStore for SqliteCatalogStore {
         let changed = nights::set_inventory(&mut tx, room_type_id, from, to, total).await?;
         commit(tx).await?;
         Ok(changed)
+    }
+
+    async fn nights(
+        &self,
+        room_type_id: RoomTypeId,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<StoredNight>> {
+        sqlx::query(
+            "SELECT night, total, held, sold, price, min_stay FROM room_nights \
+             WHERE room_type_id = ? AND night >= ? AND night < ? ORDER BY night",
+        )
+        .bind(room_type_id.as_uuid())
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.db.reader)
+        .await
+        .map_err(rows::internal)?
+        .iter()
+        .map(rows::night)
+        .collect()
     }
 
     async fn room_type_nights(

@@ -378,6 +378,11 @@ pub(crate) async fn sold_out_holds_nothing_on_any_night(store: Arc<dyn CatalogSt
         .await
         .expect_err("only one room");
     assert_eq!(two.code, ErrorCode::SoldOut);
+    assert!(
+        two.message.contains(&day(63).to_string()),
+        "names the night: {}",
+        two.message
+    );
     assert_eq!(
         counters(&store, &rt, day(63), day(64))
             .await

@@ -1,21 +1,22 @@
 //! Holds on PostgreSQL: the oversell barrier.
 //!
-//! Placing a hold is one statement (`PLACE_HOLD`) and the outbox row, in one transaction: the
-//! statement takes the room type's row (KEY SHARE: room changes wait), inserts the hold's own
-//! row (a concurrent twin with the same id waits there, then finds it), and takes every night
-//! of the stay with one date-ordered upsert whose update branch only applies where
-//! `held + sold + quantity <= total`. READ COMMITTED is enough: an upsert that waits on a
-//! night's row lock (or on another transaction's insert of that night) re-evaluates the
-//! condition against the committed row. A night not taken is not returned, and the caller
-//! rolls the whole hold back: sold out.
+//! Placing a hold is one statement (`PLACE_HOLD`), with no transaction around it: it takes the
+//! room type's row (KEY SHARE: room changes wait), inserts the hold's own row (a concurrent
+//! twin with the same id waits there, then finds it), increments every night of the stay with
+//! one date-ordered upsert, and writes the outbox row. The counters' CHECK constraint
+//! (`held + sold <= total`) is the barrier: a night that does not fit fails the statement,
+//! and a failed statement leaves nothing behind. READ COMMITTED is enough: an upsert that
+//! waits on a night's row lock (or on another transaction's insert of that night) applies its
+//! increment to the committed row, and the check sees the result.
 //!
 //! Round trips matter more than statements here: a booking is bound by them (BENCHMARKS.md),
-//! and this is four (begin, place, outbox row, commit) where a statement per step was ten.
+//! and this is one where a transaction with a statement per step was ten.
 
 use std::collections::BTreeMap;
 
 use innkeeper_events::Outbox;
-use innkeeper_kernel::{Error, HoldId, Result, RoomTypeId, StayDates};
+use innkeeper_kernel::{Error, HoldId, HotelId, Result, RoomTypeId, StayDates};
+use sqlx::postgres::PgRow;
 use sqlx::{Postgres, Row as _, Transaction};
 use time::{Date, OffsetDateTime};
 
@@ -33,18 +34,29 @@ const LOCK_HOLD: &str = concat!(
     " FROM holds WHERE id = $1 FOR UPDATE"
 );
 
+// One statement, atomic as any: the hold, its nights and its outbox row, or nothing.
 // `rt`: the room type, KEY SHARE, with the active rooms a night it has no row for yet starts
-// with. `full`: the first night of the stay already too full as this statement sees it (no
+// with, and its hotel, which the caller states ($8, for the event it built) and this checks.
+// `full_night`: the first night of the stay already too full as this statement sees it (no
 // lock taken: a room type sold out answers at once instead of queueing on its nights' row
 // locks). `known`: whether the id names a hold already (a replay). `placed`: the hold's row,
-// nothing when a night is full or the id exists (replay or conflict: the caller reads it).
-// `taken`: the nights, created or updated in date order, each only when the
-// quantity fits. A night without a row whose active rooms cannot fit the quantity is not
-// proposed at all, so not taken either. PostgreSQL checks a proposed row's CHECK constraints
-// before it looks for a conflict, so a night that has a row (rows are never deleted, so it
-// conflicts) is proposed with a total the counters' check accepts; only the existing row's
-// total counts, in the update's condition. One row out while the room type exists.
-const PLACE_HOLD: &str = "WITH rt AS ( \
+// nothing when the hotel is not the stated one, a night is full or the id exists (replay or
+// conflict: the caller reads it). `taken`: the nights, created or incremented in date order.
+// A night that does not fit fails the whole statement on `room_nights_counters_check`, the
+// invariant itself, instead of being skipped: a statement cannot roll itself back, a failed
+// one is. PostgreSQL checks a proposed row's CHECK constraints before it looks for a
+// conflict, so a night that has a row is proposed with a total the check accepts, and only
+// the existing row's total counts, in the update; a night without one starts at the active
+// rooms, so a quantity above them fails there. `o`: the outbox row, with the hold. One row
+// out while the room type exists.
+//
+// Written for its generic plan: the nights come from `placed`'s dates, not from the
+// parameters, and a night's row is looked up by a scalar subquery. With the series over
+// `$5 - $4`, PostgreSQL priced each custom plan far below the generic one and planned the
+// statement afresh on every execution (0.47 ms, more than running it); with `EXISTS`, the
+// generic plan hashed the whole `room_nights` table (70 ms a hold).
+const PLACE_HOLD: &str = concat!(
+    "WITH rt AS ( \
          SELECT id, hotel_id, name, (SELECT count(*) FROM rooms \
              WHERE room_type_id = $3 AND status <> 'out_of_service')::int AS active \
          FROM room_types WHERE id = $3 FOR KEY SHARE), \
@@ -55,28 +67,42 @@ const PLACE_HOLD: &str = "WITH rt AS ( \
          INSERT INTO holds (id, hotel_id, room_type_id, check_in, check_out, quantity, status, \
              expires_at, created_at, updated_at) \
          SELECT $1, rt.hotel_id, rt.id, $4, $5, $2, 'held', $6, $7, $7 FROM rt \
-         WHERE (SELECT night FROM full_night) IS NULL \
+         WHERE rt.hotel_id = $8 AND (SELECT night FROM full_night) IS NULL \
          ON CONFLICT (id) DO NOTHING \
          RETURNING id, hotel_id, room_type_id, check_in, check_out, quantity, status, expires_at, \
              created_at, updated_at), \
      taken AS ( \
          INSERT INTO room_nights AS rn (room_type_id, night, total, held) \
          SELECT placed.room_type_id, placed.check_in + i, \
-             GREATEST(rt.active, placed.quantity), placed.quantity \
-         FROM placed CROSS JOIN rt CROSS JOIN generate_series(0, $5::date - $4::date - 1) AS i \
-         WHERE rt.active >= placed.quantity OR EXISTS (SELECT 1 FROM room_nights x \
-             WHERE x.room_type_id = placed.room_type_id AND x.night = placed.check_in + i) \
+             CASE WHEN (SELECT true FROM room_nights x \
+                 WHERE x.room_type_id = placed.room_type_id AND x.night = placed.check_in + i) \
+             THEN GREATEST(rt.active, placed.quantity) ELSE rt.active END, \
+             placed.quantity \
+         FROM placed CROSS JOIN rt \
+         CROSS JOIN LATERAL generate_series(0, placed.check_out - placed.check_in - 1) AS i \
          ORDER BY i \
          ON CONFLICT (room_type_id, night) DO UPDATE SET held = rn.held + excluded.held \
-         WHERE rn.held + rn.sold + excluded.held <= rn.total \
-         RETURNING night) \
-     SELECT rt.name AS room_type_name, placed.id IS NOT NULL AS placed, \
-         (SELECT night FROM full_night) AS full_night, \
+         RETURNING night), \
+     o AS (INSERT INTO event_outbox (",
+    innkeeper_events::outbox_columns!(),
+    ") SELECT $9, $10, $11, $12, $13, $14, $15, $16, $17, $18 FROM placed) \
+     SELECT rt.name AS room_type_name, rt.hotel_id AS room_type_hotel_id, \
+         placed.id IS NOT NULL AS placed, (SELECT night FROM full_night) AS full_night, \
          EXISTS (SELECT 1 FROM holds WHERE id = $1) AS known, \
-         ARRAY(SELECT night FROM taken ORDER BY night) AS taken, \
+         (SELECT count(*) FROM taken) AS taken, \
          placed.id, placed.hotel_id, placed.room_type_id, placed.check_in, placed.check_out, \
          placed.quantity, placed.status, placed.expires_at, placed.created_at, placed.updated_at \
-     FROM rt LEFT JOIN placed ON true";
+     FROM rt LEFT JOIN placed ON true"
+);
+
+// After `PLACE_HOLD` failed on the counters' check: the room type's name and the first night
+// of the stay without room for the quantity (none when one was given back meanwhile).
+const SHORT_NIGHT: &str = "SELECT rt.name, ( \
+         SELECT min(d)::date FROM generate_series($2::date, $3::date - 1, interval '1 day') AS d \
+         LEFT JOIN room_nights n ON n.room_type_id = rt.id AND n.night = d::date \
+         WHERE COALESCE(n.total - n.held - n.sold, (SELECT count(*) FROM rooms \
+             WHERE room_type_id = rt.id AND status <> 'out_of_service')::int) < $4) AS night \
+     FROM room_types rt WHERE rt.id = $1";
 
 // A night on the default allotment follows the active rooms again as rooms come back (a
 // room taken out of service while booked left its total at `held + sold`); never below what
@@ -123,6 +149,22 @@ fn replay(stored: Hold, new: &NewHold) -> Result<Hold> {
             "hold {} already exists with other terms",
             new.id
         )))
+    }
+}
+
+/// The hold `PLACE_HOLD` writes for `new` in `hotel_id` (nil until the hotel is known: the
+/// statement then writes nothing), for its event.
+fn held(new: &NewHold, stay: StayDates, hotel_id: Option<HotelId>) -> Hold {
+    Hold {
+        id: new.id,
+        hotel_id: hotel_id.unwrap_or_else(|| HotelId::from(uuid::Uuid::nil())),
+        room_type_id: new.room_type_id,
+        stay,
+        quantity: new.quantity,
+        status: HoldStatus::Held,
+        expires_at: new.expires_at,
+        created_at: new.now,
+        updated_at: new.now,
     }
 }
 
@@ -214,58 +256,112 @@ impl PgCatalogStore {
     pub(super) async fn place_hold_impl(&self, hold: &NewHold) -> Result<Hold> {
         let stay = StayDates::from_stored(hold.check_in, hold.check_out)?;
         let quantity = quantity_i32(hold.quantity)?;
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let row = sqlx::query(PLACE_HOLD)
-            .bind(hold.id.as_uuid())
-            .bind(quantity)
-            .bind(hold.room_type_id.as_uuid())
-            .bind(hold.check_in)
-            .bind(hold.check_out)
-            .bind(hold.expires_at)
-            .bind(hold.now)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        let placed = match &row {
-            Some(row) => row.try_get("placed").map_err(internal)?,
-            None => false, // no such room type: the id may still name a hold of another
-        };
-        if let Some(row) = row.as_ref().filter(|_| !placed) {
+        // The event names the hotel, which the statement checks: known from an earlier hold on
+        // the room type; otherwise the first answer tells it, having written nothing.
+        let mut hotel_id = self.hotel_of(hold.room_type_id);
+        for _ in 0..2 {
+            let event = events::hold_changed(&held(hold, stay, hotel_id), hold.now)?;
+            let query = sqlx::query(PLACE_HOLD)
+                .bind(hold.id.as_uuid())
+                .bind(quantity)
+                .bind(hold.room_type_id.as_uuid())
+                .bind(hold.check_in)
+                .bind(hold.check_out)
+                .bind(hold.expires_at)
+                .bind(hold.now)
+                .bind(hotel_id.map(|id| id.as_uuid()));
+            let row = match Outbox::bind_postgres(query, &event)
+                .fetch_optional(&self.pool)
+                .await
+            {
+                Ok(row) => row,
+                Err(err) if violated_constraint(&err) == Some("room_nights_counters_check") => {
+                    return Err(self.sold_out_after_race(hold, quantity).await);
+                }
+                Err(err) => return Err(db_error(err)),
+            };
+            let Some(row) = row else {
+                // No such room type: the id may still name a hold of another.
+                return match self.get_hold_impl(hold.id).await? {
+                    Some(stored) => replay(stored, hold),
+                    None => Err(Error::not_found("room type", hold.room_type_id)),
+                };
+            };
+            let actual = HotelId::from(
+                row.try_get::<uuid::Uuid, _>("room_type_hotel_id")
+                    .map_err(internal)?,
+            );
+            if hotel_id != Some(actual) {
+                self.remember_hotel(hold.room_type_id, actual);
+                hotel_id = Some(actual);
+                continue;
+            }
+            return self.placed(hold, stay, &row).await;
+        }
+        Err(internal(format!(
+            "the hotel of room type {} keeps changing",
+            hold.room_type_id
+        )))
+    }
+
+    /// Reads `PLACE_HOLD`'s answer once the hotel was the right one.
+    async fn placed(&self, hold: &NewHold, stay: StayDates, row: &PgRow) -> Result<Hold> {
+        let placed: bool = row.try_get("placed").map_err(internal)?;
+        if !placed {
             let full: Option<Date> = row.try_get("full_night").map_err(internal)?;
             let known: bool = row.try_get("known").map_err(internal)?;
             if let (Some(night), false) = (full, known) {
                 let name: String = row.try_get("room_type_name").map_err(internal)?;
-                drop(tx); // nothing written, nothing locked but the room type's key share
                 return Err(sold_out(&name, night));
             }
-        }
-        if !placed {
             // The id exists: committed by a twin (this statement waited for it) or earlier.
-            drop(tx);
-            return match (self.get_hold_impl(hold.id).await?, row) {
-                (Some(stored), _) => replay(stored, hold),
-                (None, None) => Err(Error::not_found("room type", hold.room_type_id)),
-                (None, Some(_)) => {
-                    Err(internal(format!("hold {} conflicted but is gone", hold.id)))
-                }
+            return match self.get_hold_impl(hold.id).await? {
+                Some(stored) => replay(stored, hold),
+                None => Err(internal(format!("hold {} conflicted but is gone", hold.id))),
             };
         }
-        let Some(row) = row else {
-            return Err(internal("a placed hold without its row"));
-        };
-        let taken: Vec<Date> = row.try_get("taken").map_err(internal)?;
-        if let Some(night) = stay.nights().find(|night| !taken.contains(night)) {
-            let name: String = row.try_get("room_type_name").map_err(internal)?;
-            // Give the row locks back now rather than when the connection is next used.
-            let _ = tx.rollback().await;
-            return Err(sold_out(&name, night));
+        let taken: i64 = row.try_get("taken").map_err(internal)?;
+        if taken != i64::from(stay.night_count()) {
+            // Unreachable while a night that does not fit fails the statement.
+            return Err(internal(format!(
+                "hold {} took {taken} of its {} nights",
+                hold.id,
+                stay.night_count()
+            )));
         }
-        let placed = rows::hold(&row)?;
-        Outbox::append(&mut *tx, &events::hold_changed(&placed, hold.now)?)
-            .await
-            .map_err(events::append_failed)?;
-        tx.commit().await.map_err(db_error)?;
+        let placed = rows::hold(row)?;
+        Outbox::notify_written();
         Ok(placed)
+    }
+
+    /// The `sold_out` for a hold whose statement failed on a night's counters: it passed the
+    /// snapshot check, then a concurrent hold took the last room first.
+    async fn sold_out_after_race(&self, hold: &NewHold, quantity: i32) -> Error {
+        let found = sqlx::query(SHORT_NIGHT)
+            .bind(hold.room_type_id.as_uuid())
+            .bind(hold.check_in)
+            .bind(hold.check_out)
+            .bind(quantity)
+            .fetch_optional(&self.pool)
+            .await;
+        let row = match found {
+            Ok(Some(row)) => row,
+            Ok(None) => return Error::not_found("room type", hold.room_type_id),
+            Err(err) => return db_error(err),
+        };
+        let name: String = match row.try_get("name") {
+            Ok(name) => name,
+            Err(err) => return internal(err),
+        };
+        match row.try_get::<Option<Date>, _>("night") {
+            Ok(Some(night)) => sold_out(&name, night),
+            // Given back since: the stay was still full when the hold tried.
+            Ok(None) => Error::sold_out(format!(
+                "not enough {name} rooms left between {} and {}",
+                hold.check_in, hold.check_out
+            )),
+            Err(err) => internal(err),
+        }
     }
 
     pub(super) async fn confirm_hold_impl(&self, id: HoldId, now: OffsetDateTime) -> Result<Hold> {

@@ -19,7 +19,7 @@ use time::Date;
 
 use super::rows::{self, hotel_columns, room_type_columns};
 use super::{PgCatalogStore, db_error, internal};
-use crate::store::{RoomTypeNights, SearchScope, events};
+use crate::store::{RoomTypeNights, SearchScope, StoredNight, events};
 
 const LOCK_ROOM_TYPE_SHARED: &str =
     "SELECT hotel_id, name FROM room_types WHERE id = $1 FOR KEY SHARE";
@@ -92,6 +92,9 @@ const ROOM_TYPE_WITH_NIGHTS: &str = concat!(
      LEFT JOIN room_nights n ON n.room_type_id = rt.id AND n.night >= $3 AND n.night < $4 \
      WHERE rt.id = $1 AND rt.capacity >= $2 ORDER BY n.night"
 );
+
+const NIGHTS_OF_TYPE: &str = "SELECT night, total, held, sold, price, min_stay FROM room_nights \
+     WHERE room_type_id = $1 AND night >= $2 AND night < $3 ORDER BY night";
 
 /// Nights in `[from, to)`; zero when the range is empty.
 pub(super) fn night_count(from: Date, to: Date) -> u32 {
@@ -205,6 +208,24 @@ impl PgCatalogStore {
         .map_err(events::append_failed)?;
         tx.commit().await.map_err(db_error)?;
         Ok(night_count(from, to))
+    }
+
+    pub(super) async fn nights_impl(
+        &self,
+        room_type_id: RoomTypeId,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<StoredNight>> {
+        sqlx::query(NIGHTS_OF_TYPE)
+            .bind(room_type_id.as_uuid())
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(rows::night)
+            .collect()
     }
 
     pub(super) async fn room_type_nights_impl(
