@@ -21,5 +21,7 @@ pub mod module;
 mod search;
 mod search_index;
 pub mod store;
+#[cfg(test)]
+mod testing;
 
 pub use app::{CatalogService, CatalogSettings};

@@ -123,116 +123,28 @@ impl CatalogModule {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use innkeeper_kernel::{
-        Clock, Currency, GeoPoint, HoldId, ManualClock, Money, Principal, StayDates,
-    };
-    use innkeeper_platform::testing::TestDatabase;
-    use time::macros::datetime;
-
-    use super::*;
-    use crate::api::{
-        Bed, BedKind, CatalogApi, HotelAvailabilityQuery, NewHotel, NewRoom, NewRoomType,
-        PlaceHold, RoomStatus,
-    };
+    use crate::api::{CatalogApi, PlaceHold};
+    use crate::testing::Indexed;
 
     /// An expired hold's room shows in searches right after the sweep, not at the next
     /// index reload.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn expired_holds_show_in_searches_after_the_sweep() {
-        let db = TestDatabase::sqlite().await;
-        let clock = Arc::new(ManualClock::new(datetime!(2026-11-22 10:00 UTC)));
-        let module = CatalogModule::start(&db.db, clock.clone(), CatalogSettings::default())
-            .await
-            .expect("start");
-        let catalog = &module.service;
-        let owner = Principal::DEVELOPMENT;
-        let hotel = catalog
-            .create_hotel(
-                &owner,
-                NewHotel {
-                    name: "Casa Azul".to_owned(),
-                    description: "A small hotel".to_owned(),
-                    address: "Rua Augusta 1".to_owned(),
-                    city: "Lisbon".to_owned(),
-                    country: "PT".to_owned(),
-                    location: GeoPoint {
-                        lat: 38.7223,
-                        lon: -9.1393,
-                    },
-                    stars: Some(3),
-                    currency: Currency::EUR,
-                    timezone: "Europe/Lisbon".to_owned(),
-                },
-            )
-            .await
-            .expect("hotel");
-        let room_type = catalog
-            .create_room_type(
-                &owner,
-                hotel.id,
-                NewRoomType {
-                    name: "Double".to_owned(),
-                    description: "One double bed".to_owned(),
-                    capacity: 2,
-                    beds: vec![Bed {
-                        kind: BedKind::Double,
-                        count: 1,
-                    }],
-                    amenities: vec![],
-                    base_price: Money {
-                        amount: 10_000,
-                        currency: Currency::EUR,
-                    },
-                },
-            )
-            .await
-            .expect("room type");
-        catalog
-            .create_room(
-                &owner,
-                hotel.id,
-                NewRoom {
-                    number: "101".to_owned(),
-                    floor: 1,
-                    room_type_id: room_type.id,
-                    status: RoomStatus::Ready,
-                },
-            )
-            .await
-            .expect("room");
-        module.service.load_search_index().await.expect("index");
-        let today = clock.today();
-        let stay = StayDates::from_stored(
-            today + time::Duration::days(3),
-            today + time::Duration::days(5),
-        )
-        .expect("stay");
-        let offers = || {
-            catalog.hotel_availability(HotelAvailabilityQuery {
-                hotel_id: hotel.id,
-                stay,
-                guests: 2,
-                rooms: 1,
-            })
-        };
-        assert_eq!(offers().await.expect("search").len(), 1);
+        let indexed = Indexed::new(1).await;
+        let catalog = indexed.catalog();
+        assert_eq!(indexed.rooms_left().await, 1);
 
         catalog
             .place_hold(PlaceHold {
-                hold_id: HoldId::new(),
-                room_type_id: room_type.id,
-                stay,
-                quantity: 1,
                 ttl_seconds: 60,
+                ..indexed.hold()
             })
             .await
             .expect("hold the only room");
-        assert_eq!(offers().await.expect("search").len(), 0, "held");
+        assert_eq!(indexed.rooms_left().await, 0, "held");
 
-        clock.advance(time::Duration::seconds(61));
-        let expired = module.service.expire_due_holds(10).await.expect("sweep");
+        indexed.clock.advance(time::Duration::seconds(61));
+        let expired = catalog.expire_due_holds(10).await.expect("sweep");
         assert_eq!(expired.len(), 1);
         assert_eq!(
             (
@@ -240,8 +152,8 @@ mod tests {
                 expired[0].room_type_id,
                 expired[0].stay
             ),
-            (hotel.id, room_type.id, stay)
+            (indexed.hotel_id, indexed.room_type_id, indexed.stay)
         );
-        assert_eq!(offers().await.expect("search").len(), 1, "given back");
+        assert_eq!(indexed.rooms_left().await, 1, "given back");
     }
 }

@@ -1152,127 +1152,9 @@ mod tests {
 
     /// A write that commits while a reload is reading the store shows once the reload is in:
     /// the reload read the night before the write, and its data must not win.
-    /// A catalog on SQLite with one hotel, one room type of `rooms` ready rooms and its
-    /// search index loaded, and a stay three days out.
-    struct Indexed {
-        module: crate::module::CatalogModule,
-        clock: Arc<innkeeper_kernel::ManualClock>,
-        hotel_id: HotelId,
-        room_type_id: RoomTypeId,
-        stay: innkeeper_kernel::StayDates,
-        _db: innkeeper_platform::testing::TestDatabase,
-    }
-
-    impl Indexed {
-        async fn new(rooms: u32) -> Self {
-            use innkeeper_kernel::{Clock, ManualClock, Principal};
-            use innkeeper_platform::testing::TestDatabase;
-            use time::macros::datetime;
-
-            use crate::api::{CatalogApi, NewHotel, NewRoom, NewRoomType, RoomStatus};
-            use crate::app::CatalogSettings;
-            use crate::module::CatalogModule;
-
-            let db = TestDatabase::sqlite().await;
-            let clock = Arc::new(ManualClock::new(datetime!(2026-11-22 10:00 UTC)));
-            let module = CatalogModule::start(&db.db, clock.clone(), CatalogSettings::default())
-                .await
-                .expect("start");
-            let catalog = &module.service;
-            let owner = Principal::DEVELOPMENT;
-            let new_hotel = NewHotel {
-                name: "Casa Azul".into(),
-                description: String::new(),
-                address: "Rua Augusta 1".into(),
-                city: "Lisbon".into(),
-                country: "PT".into(),
-                location: GeoPoint {
-                    lat: 38.72,
-                    lon: -9.14,
-                },
-                stars: None,
-                currency: Currency::EUR,
-                timezone: "Europe/Lisbon".into(),
-            };
-            let hotel = catalog
-                .create_hotel(&owner, new_hotel)
-                .await
-                .expect("hotel");
-            let new_type = NewRoomType {
-                name: "Double".into(),
-                description: String::new(),
-                capacity: 2,
-                beds: vec![],
-                amenities: vec![],
-                base_price: Money {
-                    amount: 10_000,
-                    currency: Currency::EUR,
-                },
-            };
-            let room_type = catalog
-                .create_room_type(&owner, hotel.id, new_type)
-                .await
-                .expect("room type");
-            for n in 0..rooms {
-                let room = NewRoom {
-                    number: format!("{}", 101 + n),
-                    floor: 1,
-                    room_type_id: room_type.id,
-                    status: RoomStatus::Ready,
-                };
-                catalog
-                    .create_room(&owner, hotel.id, room)
-                    .await
-                    .expect("room");
-            }
-            catalog.load_search_index().await.expect("index");
-            let today = clock.today();
-            let stay = StayDates::from_stored(today + Duration::days(3), today + Duration::days(5))
-                .expect("stay");
-            Self {
-                module,
-                clock,
-                hotel_id: hotel.id,
-                room_type_id: room_type.id,
-                stay,
-                _db: db,
-            }
-        }
-
-        fn catalog(&self) -> &crate::app::CatalogService {
-            &self.module.service
-        }
-
-        /// The rooms the index offers for the stay (0 when it offers none).
-        async fn rooms_left(&self) -> u32 {
-            use crate::api::{CatalogApi, HotelAvailabilityQuery};
-            let query = HotelAvailabilityQuery {
-                hotel_id: self.hotel_id,
-                stay: self.stay,
-                guests: 2,
-                rooms: 1,
-            };
-            let offers = self
-                .catalog()
-                .hotel_availability(query)
-                .await
-                .expect("search");
-            offers.first().map_or(0, |offer| offer.rooms_left)
-        }
-
-        fn hold(&self) -> crate::api::PlaceHold {
-            crate::api::PlaceHold {
-                hold_id: innkeeper_kernel::HoldId::new(),
-                room_type_id: self.room_type_id,
-                stay: self.stay,
-                quantity: 1,
-                ttl_seconds: 600,
-            }
-        }
-    }
-
     #[tokio::test]
     async fn a_write_during_a_reload_is_not_lost_to_it() {
+        use crate::testing::Indexed;
         use innkeeper_kernel::Clock;
 
         use crate::api::CatalogApi;
@@ -1306,6 +1188,7 @@ mod tests {
     #[tokio::test]
     async fn concurrent_writers_of_a_hotel_each_see_their_write_in_the_index() {
         use crate::api::CatalogApi;
+        use crate::testing::Indexed;
 
         let indexed = Arc::new(Indexed::new(10).await);
         let tasks: Vec<_> = (0..64)
