@@ -718,7 +718,7 @@ impl CatalogApi for CatalogService {
         let now = self.clock.now();
         let result = self
             .store
-            .place_hold(&NewHold {
+            .place_hold_with_nights(&NewHold {
                 id: hold.hold_id,
                 room_type_id: hold.room_type_id,
                 check_in: hold.stay.check_in(),
@@ -734,24 +734,29 @@ impl CatalogApi for CatalogService {
             Err(_) => "error",
         };
         metrics::counter!("innkeeper_catalog_holds_total", "outcome" => outcome).increment(1);
-        // Held: the counters moved. Sold out: the index may have shown rooms that are gone.
-        let hotel_id = match &result {
-            Ok(h) => Some(h.hotel_id),
+        let (from, to) = (hold.stay.check_in(), hold.stay.check_out());
+        // Held: the nights as the hold left them go into the index as they are. Sold out: the
+        // index may have shown rooms that are gone, so it reads them again.
+        let reread = match &result {
+            Ok(placed) if !placed.nights.is_empty() => (!self.index.apply_nights(
+                placed.hold.hotel_id,
+                hold.room_type_id,
+                from,
+                to,
+                &placed.nights,
+            ))
+            .then_some(placed.hold.hotel_id),
+            Ok(placed) => Some(placed.hold.hotel_id),
             Err(e) if e.code == innkeeper_kernel::ErrorCode::SoldOut => {
                 self.index.hotel_of(hold.room_type_id)
             }
             Err(_) => None,
         };
-        if let Some(hotel_id) = hotel_id {
-            self.refresh_index_room_type(
-                hotel_id,
-                hold.room_type_id,
-                hold.stay.check_in(),
-                hold.stay.check_out(),
-            )
-            .await;
+        if let Some(hotel_id) = reread {
+            self.refresh_index_room_type(hotel_id, hold.room_type_id, from, to)
+                .await;
         }
-        result
+        result.map(|placed| placed.hold)
     }
 
     #[instrument(skip_all, fields(hold_id = %id))]

@@ -61,6 +61,8 @@ pub(crate) struct Block {
     price: Vec<i64>,
     /// Minimum stay for arrivals on the night; 0 when none.
     min_stay: Vec<u16>,
+    /// The revision of the stored night the cells came from; 0 when the night has no row.
+    rev: Vec<u32>,
 }
 
 /// One column's nights, moved between blocks.
@@ -68,6 +70,7 @@ struct Column {
     free: Vec<u32>,
     price: Vec<i64>,
     min_stay: Vec<u16>,
+    rev: Vec<u32>,
 }
 
 impl Column {
@@ -76,6 +79,7 @@ impl Column {
             free: vec![DEFAULT_FREE; days],
             price: vec![BASE_PRICE; days],
             min_stay: vec![0; days],
+            rev: vec![0; days],
         }
     }
 }
@@ -102,6 +106,7 @@ impl Block {
             free: Vec::new(),
             price: Vec::new(),
             min_stay: Vec::new(),
+            rev: Vec::new(),
         }
     }
 
@@ -124,6 +129,7 @@ impl Block {
         block.free = vec![DEFAULT_FREE; width * days];
         block.price = vec![BASE_PRICE; width * days];
         block.min_stay = vec![0; width * days];
+        block.rev = vec![0; width * days];
         for (c, (slot, column)) in columns.into_iter().enumerate() {
             block.capacity.push(slot.room_type.capacity);
             block.default_free.push(slot.room_type.active_rooms);
@@ -133,6 +139,7 @@ impl Block {
                 block.free[d * width + c] = column.free[d];
                 block.price[d * width + c] = column.price[d];
                 block.min_stay[d * width + c] = column.min_stay[d];
+                block.rev[d * width + c] = column.rev[d];
             }
         }
         block.order_names();
@@ -174,6 +181,7 @@ impl Block {
             free: (0..self.days).map(|d| self.free[d * w + c]).collect(),
             price: (0..self.days).map(|d| self.price[d * w + c]).collect(),
             min_stay: (0..self.days).map(|d| self.min_stay[d * w + c]).collect(),
+            rev: (0..self.days).map(|d| self.rev[d * w + c]).collect(),
         }
     }
 
@@ -205,19 +213,21 @@ impl Block {
     }
 
     /// Resets the nights `[from, to)` of a column to defaults, then lays `stored` over them.
+    /// Lays the stored nights of `[from, to)` over column `c`, each only over an older
+    /// revision: a read or a write's answer that arrives after a newer one changes nothing. A
+    /// night the read has no row for keeps what it holds (rows are never deleted: the read
+    /// began before the row was created).
     fn rewrite(&mut self, c: usize, from: Date, to: Date, stored: &[StoredNight]) {
         let w = self.width();
-        for d in self.row(from)..self.row(to) {
-            self.free[d * w + c] = DEFAULT_FREE;
-            self.price[d * w + c] = BASE_PRICE;
-            self.min_stay[d * w + c] = 0;
-        }
         for night in stored.iter().filter(|n| n.night >= from && n.night < to) {
             if let Some(d) = self.row_of(night.night) {
-                let (free, price, min_stay) = cell(night);
-                self.free[d * w + c] = free;
-                self.price[d * w + c] = price;
-                self.min_stay[d * w + c] = min_stay;
+                let (free, price, min_stay, rev) = cell(night);
+                if rev >= self.rev[d * w + c] {
+                    self.free[d * w + c] = free;
+                    self.price[d * w + c] = price;
+                    self.min_stay[d * w + c] = min_stay;
+                    self.rev[d * w + c] = rev;
+                }
             }
         }
     }
@@ -228,12 +238,6 @@ impl Block {
     }
 
     /// The row of `night`, clamped to `[0, days]`.
-    fn row(&self, night: Date) -> usize {
-        usize::try_from((night - self.from).whole_days())
-            .unwrap_or(0)
-            .min(self.days)
-    }
-
     /// The rows of `[check_in, check_out)`, when all are in the block's window.
     pub(crate) fn rows(&self, check_in: Date, check_out: Date) -> Option<(usize, usize)> {
         let start = self.row_of(check_in)?;
@@ -325,8 +329,8 @@ impl Block {
     }
 }
 
-/// A stored night as the three cells of a column.
-fn cell(row: &StoredNight) -> (u32, i64, u16) {
+/// A stored night as the cells of a column, its revision last.
+fn cell(row: &StoredNight) -> (u32, i64, u16, u32) {
     (
         row.total
             .saturating_sub(row.held.saturating_add(row.sold))
@@ -334,6 +338,7 @@ fn cell(row: &StoredNight) -> (u32, i64, u16) {
         row.price.unwrap_or(BASE_PRICE),
         row.min_stay
             .map_or(0, |m| u16::try_from(m).unwrap_or(u16::MAX)),
+        u32::try_from(row.rev).unwrap_or(u32::MAX),
     )
 }
 
@@ -343,7 +348,15 @@ fn overlay(column: &mut Column, from: Date, stored: &[StoredNight]) {
             continue;
         };
         if d < column.free.len() {
-            (column.free[d], column.price[d], column.min_stay[d]) = cell(row);
+            let (free, price, min_stay, rev) = cell(row);
+            if rev >= column.rev[d] {
+                (
+                    column.free[d],
+                    column.price[d],
+                    column.min_stay[d],
+                    column.rev[d],
+                ) = (free, price, min_stay, rev);
+            }
         }
     }
 }
@@ -595,6 +608,42 @@ impl SearchIndex {
             .await
     }
 
+    /// Lays the nights a write returned (each with its revision) over the room type's
+    /// `[from, to)`, with no read: false when the room type is not in the index, for the
+    /// caller to refresh it instead. Writers may arrive in any order; each night keeps its
+    /// newest revision.
+    pub(crate) fn apply_nights(
+        &self,
+        hotel_id: HotelId,
+        room_type_id: RoomTypeId,
+        from: Date,
+        to: Date,
+        nights: &[StoredNight],
+    ) -> bool {
+        self.log_for_reload(hotel_id, from, to);
+        let mut data = self.data.write().unwrap_or_else(|e| e.into_inner());
+        let Some((window_from, days)) = data.window else {
+            return true; // not loaded: nothing to keep fresh
+        };
+        let window_to = window_from + Duration::days(days as i64);
+        let (from, to) = (from.max(window_from), to.min(window_to));
+        from >= to || data.rewrite_nights(room_type_id, from, to, nights)
+    }
+
+    /// Logs a range written while a reload reads: the reload may have read it before the
+    /// write, so it is read again once the reload's data is in.
+    fn log_for_reload(&self, hotel_id: HotelId, from: Date, to: Date) {
+        if let Some(log) = self
+            .replay
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
+            // The whole hotel's range is replayed: a superset of a room type's.
+            log.push((hotel_id, from, to));
+        }
+    }
+
     async fn refresh_scoped(
         &self,
         store: &dyn CatalogStore,
@@ -605,15 +654,7 @@ impl SearchIndex {
     ) -> Result<()> {
         // Logged before it is applied: a reload that swaps its data in after this point
         // reads the range again.
-        if let Some(log) = self
-            .replay
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_mut()
-        {
-            // The whole hotel's range is replayed: a superset of a room type's.
-            log.push((hotel_id, from, to));
-        }
+        self.log_for_reload(hotel_id, from, to);
         let refresh = Refresh {
             hotel_id,
             only,
@@ -740,10 +781,11 @@ impl SearchIndex {
         let stored = (start..start + nights)
             .filter(|d| block.free[d * w + c] != DEFAULT_FREE)
             .map(|d| {
-                let (free, price, min_stay) = (
+                let (free, price, min_stay, rev) = (
                     block.free[d * w + c],
                     block.price[d * w + c],
                     block.min_stay[d * w + c],
+                    block.rev[d * w + c],
                 );
                 StoredNight {
                     night: block.from + Duration::days(d as i64),
@@ -752,6 +794,7 @@ impl SearchIndex {
                     sold: 0,
                     price: (price != BASE_PRICE).then_some(price),
                     min_stay: (min_stay != 0).then_some(u32::from(min_stay)),
+                    rev: u64::from(rev),
                 }
             })
             .collect();
@@ -980,6 +1023,7 @@ mod tests {
                     sold: rng.random_range(0..=total - held),
                     price: rng.random_bool(0.6).then(|| rng.random_range(1..90_000)),
                     min_stay: rng.random_bool(0.2).then(|| rng.random_range(1..6)),
+                    rev: 1,
                 });
             }
         }
@@ -1097,16 +1141,18 @@ mod tests {
     }
 
     #[test]
-    fn refreshed_ranges_restore_defaults_and_moves_keep_nights() {
+    fn nights_keep_their_newest_revision_and_moves_keep_nights() {
         let from = date!(2027 - 01 - 01);
-        let full = StoredNight {
+        let night = |held: u32, rev: u64| StoredNight {
             night: from + Duration::days(1),
             total: 5,
-            held: 5,
+            held,
             sold: 0,
             price: Some(1),
-            min_stay: Some(3),
+            min_stay: None,
+            rev,
         };
+        let full = night(5, 3);
         let mut data = Data {
             window: Some((from, 5)),
             ..Data::default()
@@ -1117,24 +1163,31 @@ mod tests {
         let lisbon = |data: &Data| data.by_city.get("lisbon").expect("lisbon").clone();
         assert_eq!(lisbon(&data).sellable(1, 1, 1, 0, None), vec![]);
 
-        // A refresh of the night without a row: back to the default allotment.
-        data.upsert(
-            s.clone(),
-            from + Duration::days(1),
-            from + Duration::days(2),
-            &[],
-        );
-        assert_eq!(
-            lisbon(&data).sellable(1, 1, 2, 0, None),
-            vec![Sellable {
-                column: 0,
-                total: 200,
-                rooms_left: 2
-            }]
+        // An older revision of the night (a read or a write's answer that lost the race to
+        // this one), and a read from before the night had a row: neither undoes it.
+        data.upsert(s.clone(), from, from + Duration::days(5), &[night(3, 2)]);
+        data.upsert(s.clone(), from, from + Duration::days(5), &[]);
+        assert!(data.rewrite_nights(id, from, from + Duration::days(5), &[night(2, 1)]));
+        assert_eq!(lisbon(&data).sellable(1, 1, 1, 0, None), vec![]);
+
+        // A newer one goes in, by a read or as a write returned it.
+        assert!(data.rewrite_nights(id, from, from + Duration::days(5), &[night(4, 4)]));
+        let left = |data: &Data| {
+            lisbon(data)
+                .sellable(1, 1, 1, 0, None)
+                .first()
+                .map(|s| s.rooms_left)
+        };
+        assert_eq!(left(&data), Some(1));
+        data.upsert(s.clone(), from, from + Duration::days(5), &[night(3, 5)]);
+        assert_eq!(left(&data), Some(2));
+        assert!(
+            !data.rewrite_nights(RoomTypeId::new(), from, from, &[]),
+            "not in the index"
         );
 
         // The hotel moves to Porto: the room type leaves Lisbon and keeps its nights.
-        data.upsert(s.clone(), from, from + Duration::days(5), &[full]);
+        data.upsert(s.clone(), from, from + Duration::days(5), &[night(5, 6)]);
         let mut moved = (*s.hotel).clone();
         moved.city = "Porto".into();
         let in_porto = Slot {

@@ -167,6 +167,7 @@ mod tests {
             sold,
             price,
             min_stay: None,
+            rev: 1,
         }
     }
 

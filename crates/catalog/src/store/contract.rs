@@ -42,6 +42,7 @@ macro_rules! contract_suite {
             holds::a_hold_lives_and_counters_follow,
             holds::expiry_gives_rooms_back,
             holds::sold_out_holds_nothing_on_any_night,
+            holds::every_change_of_a_night_raises_its_revision,
             race::the_last_room_goes_to_exactly_one_of_64,
             race::overlapping_stays_never_oversell,
         );

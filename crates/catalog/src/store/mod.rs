@@ -77,6 +77,9 @@ pub struct StoredNight {
     /// Seasonal price in minor units; `None` means the base price.
     pub price: Option<i64>,
     pub min_stay: Option<u32>,
+    /// The row's revision: 1 when created, one more on every change of it. The search index
+    /// applies a night only over an older revision.
+    pub rev: u64,
 }
 
 /// A room type with its hotel and the materialised nights of a date range, sorted by night.
@@ -84,6 +87,14 @@ pub struct StoredNight {
 pub struct RoomTypeNights {
     pub hotel: Hotel,
     pub room_type: RoomType,
+    pub nights: Vec<StoredNight>,
+}
+
+/// A hold as placed, with the nights of its stay as it left them (revisions included), for
+/// the search index to take without a read; empty for a replay, which changed nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlacedHold {
+    pub hold: Hold,
     pub nights: Vec<StoredNight>,
 }
 
@@ -177,8 +188,13 @@ pub trait CatalogStore: Send + Sync + 'static {
 
     /// Holds `quantity` rooms on every night or none (`sold_out` naming the night). If a hold
     /// with this id exists with the same terms it is returned unchanged; with other terms,
-    /// `conflict`.
-    async fn place_hold(&self, hold: &NewHold) -> Result<Hold>;
+    /// `conflict`. Also returns the stay's nights as the hold left them (none for a replay).
+    async fn place_hold_with_nights(&self, hold: &NewHold) -> Result<PlacedHold>;
+
+    /// [`CatalogStore::place_hold_with_nights`] without the nights.
+    async fn place_hold(&self, hold: &NewHold) -> Result<Hold> {
+        Ok(self.place_hold_with_nights(hold).await?.hold)
+    }
     /// `held` -> `confirmed` (held becomes sold). Confirmed: returned as is. Released or
     /// expired, or held past `expires_at` (which expires it): `invalid_state`.
     async fn confirm_hold(&self, id: HoldId, now: OffsetDateTime) -> Result<Hold>;

@@ -19,7 +19,9 @@ use sqlx::PgPool;
 use time::{Date, OffsetDateTime};
 
 use crate::api::{Hold, Hotel, Room, RoomType};
-use crate::store::{CatalogStore, HotelFilter, NewHold, RoomTypeNights, SearchScope, StoredNight};
+use crate::store::{
+    CatalogStore, HotelFilter, NewHold, PlacedHold, RoomTypeNights, SearchScope, StoredNight,
+};
 
 mod catalog;
 mod holds;
@@ -187,7 +189,7 @@ impl CatalogStore for PgCatalogStore {
         self.nights_impl(room_type_id, from, to).await
     }
 
-    async fn place_hold(&self, hold: &NewHold) -> Result<Hold> {
+    async fn place_hold_with_nights(&self, hold: &NewHold) -> Result<PlacedHold> {
         self.place_hold_impl(hold).await
     }
 

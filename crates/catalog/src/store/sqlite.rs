@@ -14,7 +14,9 @@ use sqlx::Sqlite;
 use time::{Date, OffsetDateTime};
 
 use crate::api::{Hold, Hotel, Room, RoomType};
-use crate::store::{CatalogStore, HotelFilter, NewHold, RoomTypeNights, SearchScope, StoredNight};
+use crate::store::{
+    CatalogStore, HotelFilter, NewHold, PlacedHold, RoomTypeNights, SearchScope, StoredNight,
+};
 
 mod catalog;
 mod holds;
@@ -166,7 +168,7 @@ impl CatalogStore for SqliteCatalogStore {
         to: Date,
     ) -> Result<Vec<StoredNight>> {
         sqlx::query(
-            "SELECT night, total, held, sold, price, min_stay FROM room_nights \
+            "SELECT night, total, held, sold, price, min_stay, rev FROM room_nights \
              WHERE room_type_id = ? AND night >= ? AND night < ? ORDER BY night",
         )
         .bind(room_type_id.as_uuid())
@@ -194,7 +196,7 @@ impl CatalogStore for SqliteCatalogStore {
         Ok(found)
     }
 
-    async fn place_hold(&self, hold: &NewHold) -> Result<Hold> {
+    async fn place_hold_with_nights(&self, hold: &NewHold) -> Result<PlacedHold> {
         let mut tx = self.write().await?;
         // An error drops `tx`, which rolls back every night already incremented.
         let placed = holds::place(&mut tx, hold).await?;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use innkeeper_kernel::{ErrorCode, HoldId, RoomTypeId};
 use time::Duration;
 
-use super::{T0, counters, day, new_hold, seed};
+use super::{T0, counters, day, new_hold, seed, stored_nights};
 use crate::api::HoldStatus;
 use crate::store::CatalogStore;
 
@@ -409,5 +409,66 @@ pub(crate) async fn sold_out_holds_nothing_on_any_night(store: Arc<dyn CatalogSt
     assert_eq!(
         counters(&store, &rt, day(60), day(65)).await,
         [Some((1, 1, 0)); 5]
+    );
+}
+
+/// A hold answers with the nights as it left them, and every change of a night raises its
+/// revision: what lets the search index take a write's nights in any order.
+pub(crate) async fn every_change_of_a_night_raises_its_revision(store: Arc<dyn CatalogStore>) {
+    let (_, rt) = seed(&store, 2).await;
+    let revs =
+        |nights: &[crate::store::StoredNight]| nights.iter().map(|n| n.rev).collect::<Vec<_>>();
+    store
+        .set_rates(rt.id, day(30), day(31), 12_000, None)
+        .await
+        .expect("rate night 30");
+    let before = stored_nights(&store, &rt, day(30), day(32)).await;
+    assert_eq!(before.len(), 1, "night 30 has a row, night 31 none yet");
+
+    let request = new_hold(&rt, day(30), day(32), 1);
+    let placed = store.place_hold_with_nights(&request).await.expect("place");
+    let after = stored_nights(&store, &rt, day(30), day(32)).await;
+    assert_eq!(placed.nights, after, "the answer is the nights as stored");
+    assert_eq!(after.iter().map(|n| n.held).collect::<Vec<_>>(), [1, 1]);
+    assert!(after[0].rev > before[0].rev, "{before:?} -> {after:?}");
+    assert!(after[1].rev >= 1);
+
+    let replayed = store
+        .place_hold_with_nights(&request)
+        .await
+        .expect("replay");
+    assert_eq!(replayed.hold, placed.hold);
+    assert!(replayed.nights.is_empty(), "a replay changed no night");
+    assert_eq!(
+        revs(&stored_nights(&store, &rt, day(30), day(32)).await),
+        revs(&after)
+    );
+
+    store
+        .confirm_hold(placed.hold.id, T0)
+        .await
+        .expect("confirm");
+    let sold = stored_nights(&store, &rt, day(30), day(32)).await;
+    assert!(
+        sold.iter().zip(&after).all(|(s, a)| s.rev > a.rev),
+        "{sold:?}"
+    );
+    store
+        .release_hold(placed.hold.id, T0)
+        .await
+        .expect("release");
+    let released = stored_nights(&store, &rt, day(30), day(32)).await;
+    assert!(
+        released.iter().zip(&sold).all(|(r, s)| r.rev > s.rev),
+        "{released:?}"
+    );
+    store
+        .set_inventory(rt.id, day(30), day(32), 1)
+        .await
+        .expect("allot one room");
+    let allotted = stored_nights(&store, &rt, day(30), day(32)).await;
+    assert!(
+        allotted.iter().zip(&released).all(|(a, r)| a.rev > r.rev),
+        "{allotted:?}"
     );
 }

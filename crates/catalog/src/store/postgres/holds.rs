@@ -24,7 +24,7 @@ use super::inventory::lock_room_type_shared;
 use super::rows::{self, hold_columns};
 use super::{PgCatalogStore, db_error, internal, violated_constraint};
 use crate::api::{Hold, HoldStatus};
-use crate::store::{NewHold, events};
+use crate::store::{NewHold, PlacedHold, StoredNight, events};
 
 const GET_HOLD: &str = concat!("SELECT ", hold_columns!(), " FROM holds WHERE id = $1");
 
@@ -48,7 +48,8 @@ const LOCK_HOLD: &str = concat!(
 // conflict, so a night that has a row is proposed with a total the check accepts, and only
 // the existing row's total counts, in the update; a night without one starts at the active
 // rooms, so a quantity above them fails there. `o`: the outbox row, with the hold. One row
-// out while the room type exists.
+// out while the room type exists, with the nights as the hold left them (a column per
+// field), which the search index takes by their revisions instead of reading them again.
 //
 // Written for its generic plan: the nights come from `placed`'s dates, not from the
 // parameters, and a night's row is looked up by a scalar subquery. With the series over
@@ -81,15 +82,21 @@ const PLACE_HOLD: &str = concat!(
          FROM placed CROSS JOIN rt \
          CROSS JOIN LATERAL generate_series(0, placed.check_out - placed.check_in - 1) AS i \
          ORDER BY i \
-         ON CONFLICT (room_type_id, night) DO UPDATE SET held = rn.held + excluded.held \
-         RETURNING night), \
+         ON CONFLICT (room_type_id, night) DO UPDATE SET held = rn.held + excluded.held, rev = rn.rev + 1 \
+         RETURNING night, total, held, sold, price, min_stay, rev), \
      o AS (INSERT INTO event_outbox (",
     innkeeper_events::outbox_columns!(),
     ") SELECT $9, $10, $11, $12, $13, $14, $15, $16, $17, $18 FROM placed) \
      SELECT rt.name AS room_type_name, rt.hotel_id AS room_type_hotel_id, \
          placed.id IS NOT NULL AS placed, (SELECT night FROM full_night) AS full_night, \
          EXISTS (SELECT 1 FROM holds WHERE id = $1) AS known, \
-         (SELECT count(*) FROM taken) AS taken, \
+         ARRAY(SELECT night FROM taken ORDER BY night) AS nights, \
+         ARRAY(SELECT total FROM taken ORDER BY night) AS totals, \
+         ARRAY(SELECT held FROM taken ORDER BY night) AS helds, \
+         ARRAY(SELECT sold FROM taken ORDER BY night) AS solds, \
+         ARRAY(SELECT price FROM taken ORDER BY night) AS prices, \
+         ARRAY(SELECT min_stay FROM taken ORDER BY night) AS min_stays, \
+         ARRAY(SELECT rev FROM taken ORDER BY night) AS revs, \
          placed.id, placed.hotel_id, placed.room_type_id, placed.check_in, placed.check_out, \
          placed.quantity, placed.status, placed.expires_at, placed.created_at, placed.updated_at \
      FROM rt LEFT JOIN placed ON true"
@@ -107,7 +114,7 @@ const SHORT_NIGHT: &str = "SELECT rt.name, ( \
 // A night on the default allotment follows the active rooms again as rooms come back (a
 // room taken out of service while booked left its total at `held + sold`); never below what
 // stays held or sold. The count runs once per statement, under the caller's room type lock.
-const MOVE_COUNTERS: &str = "UPDATE room_nights SET held = held + $3, sold = sold + $4, \
+const MOVE_COUNTERS: &str = "UPDATE room_nights SET held = held + $3, sold = sold + $4, rev = rev + 1, \
      total = CASE WHEN manual_total THEN total ELSE GREATEST((SELECT count(*) FROM rooms \
          WHERE room_type_id = $1 AND status <> 'out_of_service')::int, held + $3 + sold + $4) END \
      WHERE room_type_id = $1 AND night = $2";
@@ -140,10 +147,13 @@ fn same_terms(stored: &Hold, new: &NewHold) -> bool {
         && stored.quantity == new.quantity
 }
 
-/// Returns an existing hold for a replayed id, or refuses other terms.
-fn replay(stored: Hold, new: &NewHold) -> Result<Hold> {
+/// Returns an existing hold for a replayed id (it changed no night), or refuses other terms.
+fn replay(stored: Hold, new: &NewHold) -> Result<PlacedHold> {
     if same_terms(&stored, new) {
-        Ok(stored)
+        Ok(PlacedHold {
+            hold: stored,
+            nights: Vec::new(),
+        })
     } else {
         Err(Error::conflict(format!(
             "hold {} already exists with other terms",
@@ -166,6 +176,40 @@ fn held(new: &NewHold, stay: StayDates, hotel_id: Option<HotelId>) -> Hold {
         created_at: new.now,
         updated_at: new.now,
     }
+}
+
+/// The nights `PLACE_HOLD` took, from its parallel arrays.
+fn taken_nights(row: &PgRow) -> Result<Vec<StoredNight>> {
+    let nights: Vec<Date> = row.try_get("nights").map_err(internal)?;
+    let totals: Vec<i32> = row.try_get("totals").map_err(internal)?;
+    let helds: Vec<i32> = row.try_get("helds").map_err(internal)?;
+    let solds: Vec<i32> = row.try_get("solds").map_err(internal)?;
+    let prices: Vec<Option<i64>> = row.try_get("prices").map_err(internal)?;
+    let min_stays: Vec<Option<i32>> = row.try_get("min_stays").map_err(internal)?;
+    let revs: Vec<i64> = row.try_get("revs").map_err(internal)?;
+    let n = nights.len();
+    let lengths = [totals.len(), helds.len(), solds.len(), prices.len()];
+    if lengths
+        .into_iter()
+        .chain([min_stays.len(), revs.len()])
+        .any(|len| len != n)
+    {
+        return Err(internal("PLACE_HOLD's night columns differ in length"));
+    }
+    let count = |n: i32| u32::try_from(n).map_err(internal);
+    (0..n)
+        .map(|i| {
+            Ok(StoredNight {
+                night: nights[i],
+                total: count(totals[i])?,
+                held: count(helds[i])?,
+                sold: count(solds[i])?,
+                price: prices[i],
+                min_stay: min_stays[i].map(count).transpose()?,
+                rev: u64::try_from(revs[i]).map_err(internal)?,
+            })
+        })
+        .collect()
 }
 
 fn sold_out(room_type_name: &str, night: Date) -> Error {
@@ -253,7 +297,7 @@ async fn lock_hold(tx: &mut Transaction<'static, Postgres>, id: HoldId) -> Resul
 }
 
 impl PgCatalogStore {
-    pub(super) async fn place_hold_impl(&self, hold: &NewHold) -> Result<Hold> {
+    pub(super) async fn place_hold_impl(&self, hold: &NewHold) -> Result<PlacedHold> {
         let stay = StayDates::from_stored(hold.check_in, hold.check_out)?;
         let quantity = quantity_i32(hold.quantity)?;
         // The event names the hotel, which the statement checks: known from an earlier hold on
@@ -305,7 +349,7 @@ impl PgCatalogStore {
     }
 
     /// Reads `PLACE_HOLD`'s answer once the hotel was the right one.
-    async fn placed(&self, hold: &NewHold, stay: StayDates, row: &PgRow) -> Result<Hold> {
+    async fn placed(&self, hold: &NewHold, stay: StayDates, row: &PgRow) -> Result<PlacedHold> {
         let placed: bool = row.try_get("placed").map_err(internal)?;
         if !placed {
             let full: Option<Date> = row.try_get("full_night").map_err(internal)?;
@@ -320,18 +364,22 @@ impl PgCatalogStore {
                 None => Err(internal(format!("hold {} conflicted but is gone", hold.id))),
             };
         }
-        let taken: i64 = row.try_get("taken").map_err(internal)?;
-        if taken != i64::from(stay.night_count()) {
+        let nights = taken_nights(row)?;
+        if nights.len() != stay.night_count() as usize {
             // Unreachable while a night that does not fit fails the statement.
             return Err(internal(format!(
-                "hold {} took {taken} of its {} nights",
+                "hold {} took {} of its {} nights",
                 hold.id,
+                nights.len(),
                 stay.night_count()
             )));
         }
         let placed = rows::hold(row)?;
         Outbox::notify_written();
-        Ok(placed)
+        Ok(PlacedHold {
+            hold: placed,
+            nights,
+        })
     }
 
     /// The `sold_out` for a hold whose statement failed on a night's counters: it passed the

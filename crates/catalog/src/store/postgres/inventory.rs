@@ -29,13 +29,14 @@ const LOCK_ROOM_TYPE_SHARED: &str =
 const SET_RATES: &str = "INSERT INTO room_nights AS rn (room_type_id, night, total, price, min_stay) \
      SELECT $1, $2::date + i, (SELECT count(*) FROM rooms \
          WHERE room_type_id = $1 AND status <> 'out_of_service')::int, $4, $5 FROM generate_series(0, $3::date - $2::date - 1) AS i ORDER BY i \
-     ON CONFLICT (room_type_id, night) DO UPDATE SET price = excluded.price, min_stay = excluded.min_stay";
+     ON CONFLICT (room_type_id, night) DO UPDATE SET price = excluded.price, min_stay = excluded.min_stay, \
+         rev = rn.rev + 1";
 
 // A night where the new total is below `held + sold` keeps its row (still locked) and is not
 // returned; the caller then refuses the whole range and rolls back.
 const SET_INVENTORY: &str = "INSERT INTO room_nights AS rn (room_type_id, night, total, manual_total) \
      SELECT $1, $2::date + i, $4, true FROM generate_series(0, $3::date - $2::date - 1) AS i ORDER BY i \
-     ON CONFLICT (room_type_id, night) DO UPDATE SET total = excluded.total, manual_total = true \
+     ON CONFLICT (room_type_id, night) DO UPDATE SET total = excluded.total, manual_total = true, rev = rn.rev + 1 \
      WHERE rn.held + rn.sold <= excluded.total \
      RETURNING night";
 
@@ -44,7 +45,7 @@ const FIRST_OVERBOOKED: &str = "SELECT night, held + sold AS used FROM room_nigh
      WHERE room_type_id = $1 AND night >= $2 AND night < $3 AND held + sold > $4 \
      ORDER BY night LIMIT 1";
 
-const NIGHTS_OF_TYPES: &str = "SELECT room_type_id, night, total, held, sold, price, min_stay FROM room_nights \
+const NIGHTS_OF_TYPES: &str = "SELECT room_type_id, night, total, held, sold, price, min_stay, rev FROM room_nights \
      WHERE room_type_id = ANY($1) AND night >= $2 AND night < $3 ORDER BY room_type_id, night";
 
 const TYPES_IN_CITY: &str = concat!(
@@ -87,13 +88,13 @@ const ROOM_TYPE_WITH_NIGHTS: &str = concat!(
     hotel_columns!(),
     ", ",
     room_type_columns!(),
-    ", n.night, n.total, n.held, n.sold, n.price, n.min_stay \
+    ", n.night, n.total, n.held, n.sold, n.price, n.min_stay, n.rev \
      FROM room_types rt JOIN hotels h ON h.id = rt.hotel_id \
      LEFT JOIN room_nights n ON n.room_type_id = rt.id AND n.night >= $3 AND n.night < $4 \
      WHERE rt.id = $1 AND rt.capacity >= $2 ORDER BY n.night"
 );
 
-const NIGHTS_OF_TYPE: &str = "SELECT night, total, held, sold, price, min_stay FROM room_nights \
+const NIGHTS_OF_TYPE: &str = "SELECT night, total, held, sold, price, min_stay, rev FROM room_nights \
      WHERE room_type_id = $1 AND night >= $2 AND night < $3 ORDER BY night";
 
 /// Nights in `[from, to)`; zero when the range is empty.

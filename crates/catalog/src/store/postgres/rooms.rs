@@ -36,7 +36,8 @@ const UPDATE_ROOM: &str = concat!(
 // Non-manual nights follow the active-room count but never drop below what is held or sold.
 const RESYNC_NIGHTS: &str = "WITH active AS (SELECT count(*)::int AS n FROM rooms \
          WHERE room_type_id = $1 AND status <> 'out_of_service') \
-     UPDATE room_nights rn SET total = GREATEST(active.n, rn.held + rn.sold) FROM active \
+     UPDATE room_nights rn SET total = GREATEST(active.n, rn.held + rn.sold), rev = rn.rev + 1 \
+     FROM active \
      WHERE rn.room_type_id = $1 AND NOT rn.manual_total AND rn.total <> GREATEST(active.n, rn.held + rn.sold) \
      RETURNING rn.night";
 

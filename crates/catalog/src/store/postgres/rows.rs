@@ -153,7 +153,7 @@ pub(super) fn hold(row: &PgRow) -> Result<Hold> {
     })
 }
 
-/// Decodes a `room_nights` row (`night, total, held, sold, price, min_stay`).
+/// Decodes a `room_nights` row (`night, total, held, sold, price, min_stay, rev`).
 pub(super) fn night(row: &PgRow) -> Result<StoredNight> {
     let min_stay: Option<i32> = get(row, "min_stay")?;
     Ok(StoredNight {
@@ -165,5 +165,6 @@ pub(super) fn night(row: &PgRow) -> Result<StoredNight> {
         min_stay: min_stay
             .map(|m| u32::try_from(m).map_err(internal))
             .transpose()?,
+        rev: u64::try_from(get::<i64>(row, "rev")?).map_err(internal)?,
     })
 }

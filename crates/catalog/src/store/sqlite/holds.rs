@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::nights::{active_rooms, materialise};
 use super::rows::{self, hold_columns, instant, internal, is_check_violation, micros};
 use crate::api::{Hold, HoldStatus};
-use crate::store::{NewHold, events};
+use crate::store::{NewHold, PlacedHold, events};
 
 pub(super) async fn get(conn: &mut SqliteConnection, id: HoldId) -> Result<Option<Hold>> {
     let row = sqlx::query(concat!(
@@ -32,10 +32,13 @@ fn same_terms(existing: &Hold, hold: &NewHold) -> bool {
 }
 
 /// Places a hold; on error the caller drops the transaction, undoing every night touched.
-pub(super) async fn place(conn: &mut SqliteConnection, hold: &NewHold) -> Result<Hold> {
+pub(super) async fn place(conn: &mut SqliteConnection, hold: &NewHold) -> Result<PlacedHold> {
     if let Some(existing) = get(conn, hold.id).await? {
         if same_terms(&existing, hold) {
-            return Ok(existing);
+            return Ok(PlacedHold {
+                hold: existing,
+                nights: Vec::new(),
+            });
         }
         return Err(Error::conflict(format!(
             "hold {} already exists with other terms",
@@ -81,14 +84,21 @@ pub(super) async fn place(conn: &mut SqliteConnection, hold: &NewHold) -> Result
             }
         };
         let done = sqlx::query(
-            "UPDATE room_nights SET held = held + ?3 WHERE room_type_id = ?1 AND night = ?2 AND held + sold + ?3 <= total",
+            "UPDATE room_nights SET held = held + ?3, rev = rev + 1 \
+             WHERE room_type_id = ?1 AND night = ?2 AND held + sold + ?3 <= total",
         )
         .bind(hold.room_type_id.0)
         .bind(night)
         .bind(quantity)
         .execute(&mut *conn)
         .await
-        .map_err(|e| if is_check_violation(&e) { sold_out() } else { internal(e) })?;
+        .map_err(|e| {
+            if is_check_violation(&e) {
+                sold_out()
+            } else {
+                internal(e)
+            }
+        })?;
         if done.rows_affected() == 0 {
             return Err(sold_out());
         }
@@ -125,7 +135,23 @@ pub(super) async fn place(conn: &mut SqliteConnection, hold: &NewHold) -> Result
     Outbox::append(conn, &events::hold_changed(&placed, hold.now)?)
         .await
         .map_err(events::append_failed)?;
-    Ok(placed)
+    let nights = sqlx::query(
+        "SELECT night, total, held, sold, price, min_stay, rev FROM room_nights \
+         WHERE room_type_id = ? AND night >= ? AND night < ? ORDER BY night",
+    )
+    .bind(hold.room_type_id.0)
+    .bind(hold.check_in)
+    .bind(hold.check_out)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(internal)?
+    .iter()
+    .map(rows::night)
+    .collect::<Result<Vec<_>>>()?;
+    Ok(PlacedHold {
+        hold: placed,
+        nights,
+    })
 }
 
 /// How a transition moves a hold's rooms between the night counters.
@@ -146,17 +172,17 @@ impl Move {
     fn sql(self) -> &'static str {
         match self {
             Move::UnholdHeld => {
-                "UPDATE room_nights SET held = held - ?3, \
+                "UPDATE room_nights SET held = held - ?3, rev = rev + 1, \
                  total = CASE WHEN manual_total = 1 THEN total ELSE MAX(?4, held - ?3 + sold) END \
                  WHERE room_type_id = ?1 AND night = ?2"
             }
             Move::SellHeld => {
-                "UPDATE room_nights SET held = held - ?3, sold = sold + ?3, \
+                "UPDATE room_nights SET held = held - ?3, sold = sold + ?3, rev = rev + 1, \
                  total = CASE WHEN manual_total = 1 THEN total ELSE MAX(?4, held + sold) END \
                  WHERE room_type_id = ?1 AND night = ?2"
             }
             Move::UnsellSold => {
-                "UPDATE room_nights SET sold = sold - ?3, \
+                "UPDATE room_nights SET sold = sold - ?3, rev = rev + 1, \
                  total = CASE WHEN manual_total = 1 THEN total ELSE MAX(?4, held + sold - ?3) END \
                  WHERE room_type_id = ?1 AND night = ?2"
             }

@@ -73,7 +73,7 @@ pub(super) async fn resync(
 ) -> Result<()> {
     let active = active_rooms(conn, room_type_id).await?;
     let resynced: Vec<Date> = sqlx::query_scalar(
-        "UPDATE room_nights SET total = MAX(?2, held + sold) \
+        "UPDATE room_nights SET total = MAX(?2, held + sold), rev = rev + 1 \
          WHERE room_type_id = ?1 AND manual_total = 0 AND total != MAX(?2, held + sold) \
          RETURNING night",
     )
@@ -135,7 +135,8 @@ pub(super) async fn set_rates(
         range_nights!(),
         " INSERT INTO room_nights (room_type_id, night, total, price, min_stay) \
          SELECT ?1, night, ?4, ?5, ?6 FROM range_nights WHERE true \
-         ON CONFLICT (room_type_id, night) DO UPDATE SET price = excluded.price, min_stay = excluded.min_stay"
+         ON CONFLICT (room_type_id, night) DO UPDATE SET price = excluded.price, min_stay = excluded.min_stay, \
+             rev = rev + 1"
     ))
     .bind(room_type_id.0)
     .bind(from)
@@ -189,7 +190,8 @@ pub(super) async fn set_inventory(
         range_nights!(),
         " INSERT INTO room_nights (room_type_id, night, total, manual_total) \
          SELECT ?1, night, ?4, 1 FROM range_nights WHERE true \
-         ON CONFLICT (room_type_id, night) DO UPDATE SET total = excluded.total, manual_total = 1"
+         ON CONFLICT (room_type_id, night) DO UPDATE SET total = excluded.total, manual_total = 1, \
+             rev = rev + 1"
     ))
     .bind(room_type_id.0)
     .bind(from)
@@ -273,7 +275,7 @@ pub(super) async fn room_type_nights(
         .map_err(internal)?;
 
     let mut nights = QueryBuilder::<Sqlite>::new(
-        "SELECT n.room_type_id, n.night, n.total, n.held, n.sold, n.price, n.min_stay \
+        "SELECT n.room_type_id, n.night, n.total, n.held, n.sold, n.price, n.min_stay, n.rev \
          FROM room_nights n JOIN room_types rt ON rt.id = n.room_type_id JOIN hotels h ON h.id = rt.hotel_id WHERE 1 = 1",
     );
     push_scope(&mut nights, scope, min_capacity);

@@ -190,7 +190,7 @@ pub(super) fn hold(row: &SqliteRow) -> Result<Hold> {
     })
 }
 
-/// Reads a night from a row with `night, total, held, sold, price, min_stay`.
+/// Reads a night from a row with `night, total, held, sold, price, min_stay, rev`.
 pub(super) fn night(row: &SqliteRow) -> Result<StoredNight> {
     let min_stay: Option<i64> = row.try_get("min_stay").map_err(internal)?;
     Ok(StoredNight {
@@ -200,5 +200,6 @@ pub(super) fn night(row: &SqliteRow) -> Result<StoredNight> {
         sold: count(row.try_get("sold").map_err(internal)?, "sold")?,
         price: row.try_get("price").map_err(internal)?,
         min_stay: min_stay.map(|m| count(m, "min_stay")).transpose()?,
+        rev: count(row.try_get("rev").map_err(internal)?, "rev").map(u64::from)?,
     })
 }
