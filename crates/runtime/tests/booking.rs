@@ -264,7 +264,9 @@ async fn payment_in_the_booking_node_and_the_provider_in_another() {
                 hotel_id: hotel,
                 room_type_id: room_type,
                 check_in,
-                check_out: check_in + time::Duration::days(1),
+                // Two nights: the demo rates ask for two around New Year (today + 30 days
+                // falls on 31 December when the test runs on 1 December).
+                check_out: check_in + time::Duration::days(2),
                 guests: 1,
                 rooms: None,
                 guest_name: "Ana Lima".to_owned(),
