@@ -738,15 +738,18 @@ impl CatalogApi for CatalogService {
         // Held: the nights as the hold left them go into the index as they are. Sold out: the
         // index may have shown rooms that are gone, so it reads them again.
         let reread = match &result {
-            Ok(placed) if !placed.nights.is_empty() => (!self.index.apply_nights(
-                placed.hold.hotel_id,
-                hold.room_type_id,
-                from,
-                to,
-                &placed.nights,
-            ))
-            .then_some(placed.hold.hotel_id),
-            Ok(placed) => Some(placed.hold.hotel_id),
+            Ok(placed) => {
+                // A replay returns no nights; a room type the index lacks is read whole.
+                let applied = !placed.nights.is_empty()
+                    && self.index.apply_nights(
+                        placed.hold.hotel_id,
+                        hold.room_type_id,
+                        from,
+                        to,
+                        &placed.nights,
+                    );
+                (!applied).then_some(placed.hold.hotel_id)
+            }
             Err(e) if e.code == innkeeper_kernel::ErrorCode::SoldOut => {
                 self.index.hotel_of(hold.room_type_id)
             }

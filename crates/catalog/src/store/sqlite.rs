@@ -167,19 +167,7 @@ impl CatalogStore for SqliteCatalogStore {
         from: Date,
         to: Date,
     ) -> Result<Vec<StoredNight>> {
-        sqlx::query(
-            "SELECT night, total, held, sold, price, min_stay, rev FROM room_nights \
-             WHERE room_type_id = ? AND night >= ? AND night < ? ORDER BY night",
-        )
-        .bind(room_type_id.as_uuid())
-        .bind(from)
-        .bind(to)
-        .fetch_all(&self.db.reader)
-        .await
-        .map_err(rows::internal)?
-        .iter()
-        .map(rows::night)
-        .collect()
+        nights::of_room_type(&self.db.reader, room_type_id, from, to).await
     }
 
     async fn room_type_nights(

@@ -6,7 +6,7 @@ use sqlx::{Row as _, SqliteConnection};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::nights::{active_rooms, materialise};
+use super::nights::{active_rooms, materialise, of_room_type};
 use super::rows::{self, hold_columns, instant, internal, is_check_violation, micros};
 use crate::api::{Hold, HoldStatus};
 use crate::store::{NewHold, PlacedHold, events};
@@ -135,19 +135,7 @@ pub(super) async fn place(conn: &mut SqliteConnection, hold: &NewHold) -> Result
     Outbox::append(conn, &events::hold_changed(&placed, hold.now)?)
         .await
         .map_err(events::append_failed)?;
-    let nights = sqlx::query(
-        "SELECT night, total, held, sold, price, min_stay, rev FROM room_nights \
-         WHERE room_type_id = ? AND night >= ? AND night < ? ORDER BY night",
-    )
-    .bind(hold.room_type_id.0)
-    .bind(hold.check_in)
-    .bind(hold.check_out)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(internal)?
-    .iter()
-    .map(rows::night)
-    .collect::<Result<Vec<_>>>()?;
+    let nights = of_room_type(&mut *conn, hold.room_type_id, hold.check_in, hold.check_out).await?;
     Ok(PlacedHold {
         hold: placed,
         nights,

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::catalog::city_key;
 use super::rows::{self, count, hotel_columns, internal, is_check_violation, room_type_columns};
-use crate::store::{RoomTypeNights, SearchScope, events};
+use crate::store::{RoomTypeNights, SearchScope, StoredNight, events};
 
 /// The nights `[?2, ?3)` as a recursive CTE named `range_nights(night)`, in date order; the
 /// caller makes sure `?2 < ?3`. Dates are stored as `YYYY-MM-DD` text, which `date()` keeps.
@@ -250,6 +250,31 @@ fn push_scope(query: &mut QueryBuilder<Sqlite>, scope: &SearchScope, min_capacit
     query
         .push(" AND rt.capacity >= ")
         .push_bind(i64::from(min_capacity));
+}
+
+/// The stored nights of one room type in `[from, to)`, sorted.
+pub(super) async fn of_room_type<'e, E>(
+    conn: E,
+    room_type_id: RoomTypeId,
+    from: Date,
+    to: Date,
+) -> Result<Vec<StoredNight>>
+where
+    E: sqlx::Executor<'e, Database = Sqlite>,
+{
+    sqlx::query(
+        "SELECT night, total, held, sold, price, min_stay, rev FROM room_nights \
+         WHERE room_type_id = ? AND night >= ? AND night < ? ORDER BY night",
+    )
+    .bind(room_type_id.as_uuid())
+    .bind(from)
+    .bind(to)
+    .fetch_all(conn)
+    .await
+    .map_err(internal)?
+    .iter()
+    .map(rows::night)
+    .collect()
 }
 
 pub(super) async fn room_type_nights(
