@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-20s}"
 SECONDS_RUN="${DURATION%s}"
-PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-postgres}"
+PGHOST="${PGHOST:-/var/run/postgresql}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-postgres}"
 export PGHOST PGPORT PGUSER
 LOGS="$(mktemp -d /tmp/bookingpgbench.XXXXXX)"
 trap 'rm -rf "$LOGS"' EXIT
@@ -16,6 +16,7 @@ psql -q -d postgres -c "DROP DATABASE IF EXISTS ink_bench_sql WITH (FORCE)" \
   -c "CREATE DATABASE ink_bench_sql TEMPLATE ink_bench_catalog" > /dev/null
 psql -q -d ink_bench_sql -f crates/booking/migrations/postgres/0001_booking.sql > /dev/null
 ROOM_TYPES=$(psql -At -d ink_bench_sql -c "SELECT count(*) FROM room_types")
+psql -q -d postgres -c CHECKPOINT  # as bench/booking.sh does before each phase
 (cd "$LOGS" && pgbench -n -M prepared -c 64 -j 2 -T "$SECONDS_RUN" -D room_types="$ROOM_TYPES" \
     -f "$OLDPWD/bench/booking.pgbench.sql" -l --log-prefix=pgbench_log ink_bench_sql 2>&1) \
   | grep -E "^tps|latency average|failed" | sed 's/^/pgbench: /'

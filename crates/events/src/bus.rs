@@ -33,10 +33,22 @@ const DELIVER_SQLITE: &str = "INSERT INTO event_deliveries (consumer, seq) \
      SELECT s.consumer, o.seq FROM event_outbox o JOIN event_subscriptions s ON s.topic = o.topic \
      WHERE o.seq IN (SELECT value FROM json_each(?)) \
      ON CONFLICT (consumer, seq) DO NOTHING";
-const DELIVER_POSTGRES: &str = "INSERT INTO event_deliveries (consumer, seq) \
+// The bus's own writes on PostgreSQL (deliveries, stamps, acknowledgements) commit without
+// waiting for the disk (`commit_without_flush`): a crash may lose the last of them, and then
+// an event is fanned out or delivered again, which at-least-once delivery and the consumers'
+// inboxes already allow. What they follow (the event's row, a handler's effects) committed
+// durably before them.
+const DELIVER_POSTGRES: &str = concat!(
+    "INSERT INTO event_deliveries (consumer, seq) \
      SELECT s.consumer, o.seq FROM event_outbox o JOIN event_subscriptions s ON s.topic = o.topic \
-     WHERE o.seq = ANY($1) \
-     ON CONFLICT (consumer, seq) DO NOTHING";
+     WHERE o.seq = ANY($1) AND ",
+    innkeeper_platform::commit_without_flush!(),
+    " ON CONFLICT (consumer, seq) DO NOTHING"
+);
+const ACKNOWLEDGE_POSTGRES: &str = concat!(
+    "DELETE FROM event_deliveries WHERE consumer = $1 AND seq = ANY($2) AND ",
+    innkeeper_platform::commit_without_flush!()
+);
 
 const PENDING_SQLITE: &str = concat!(
     "SELECT ",
@@ -66,7 +78,9 @@ const MARK_SENT_SQLITE: &str = "UPDATE event_outbox SET published_at = ? \
 const FAN_OUT_POSTGRES: &str = concat!(
     "WITH relay AS (SELECT pg_try_advisory_xact_lock($3) AS held), \
      batch AS (SELECT seq FROM event_outbox \
-         WHERE published_at IS NULL AND (SELECT held FROM relay) ORDER BY seq LIMIT $1), \
+         WHERE published_at IS NULL AND (SELECT held FROM relay) AND ",
+    innkeeper_platform::commit_without_flush!(),
+    " ORDER BY seq LIMIT $1), \
      stamped AS (UPDATE event_outbox o SET published_at = $2 FROM batch b \
          WHERE o.seq = b.seq AND o.published_at IS NULL RETURNING ",
     event_columns!("o"),
@@ -269,7 +283,7 @@ impl BusConsumer {
                 .await?;
             }
             Database::Postgres(pool) => {
-                sqlx::query("DELETE FROM event_deliveries WHERE consumer = $1 AND seq = ANY($2)")
+                sqlx::query(ACKNOWLEDGE_POSTGRES)
                     .bind(name)
                     .bind(seqs)
                     .execute(pool)

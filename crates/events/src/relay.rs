@@ -98,7 +98,12 @@ const UNSENT_POSTGRES: &str = concat!(
 );
 const MARK_SENT_SQLITE: &str = "UPDATE event_outbox SET published_at = ? \
      WHERE seq IN (SELECT value FROM json_each(?))";
-const MARK_SENT_POSTGRES: &str = "UPDATE event_outbox SET published_at = $1 WHERE seq = ANY($2)";
+// The pass's transaction is bookkeeping only: it may commit without waiting for the disk
+// (a stamp lost in a crash publishes its event again, at least once).
+const MARK_SENT_POSTGRES: &str = concat!(
+    "UPDATE event_outbox SET published_at = $1 WHERE seq = ANY($2) AND ",
+    innkeeper_platform::commit_without_flush!()
+);
 
 /// Where a relay publishes.
 #[derive(Clone)]

@@ -14,6 +14,21 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+/// SQL (PostgreSQL), a condition that is always true: the statement's own transaction commits
+/// without waiting for its WAL to reach the disk (`synchronous_commit = off` for that
+/// transaction only; the connection keeps its setting). For bookkeeping that a crash may
+/// lose because the system redoes it (an idempotency key's claim, an event's publication or
+/// delivery): nothing is ever inconsistent, the last such commits before a crash are simply
+/// not there after it, and a later durable commit on the same server flushes them anyway
+/// (one write-ahead log). Only in a statement that is a transaction of its own, or in a
+/// transaction made only of such bookkeeping. ARCHITECTURE.md, "Commits that do not wait".
+#[macro_export]
+macro_rules! commit_without_flush {
+    () => {
+        "(SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL"
+    };
+}
+
 /// A connected database of either backend.
 #[derive(Debug, Clone)]
 pub enum Database {
@@ -162,5 +177,39 @@ mod tests {
             redact("sqlite://data/catalog.db"),
             "sqlite://data/catalog.db"
         );
+    }
+
+    #[tokio::test]
+    async fn a_commit_without_flush_is_its_transactions_alone() {
+        let Some(test_db) = crate::testing::TestDatabase::postgres().await else {
+            return;
+        };
+        let Database::Postgres(pool) = &test_db.db else {
+            panic!("a PostgreSQL test database");
+        };
+        let mut conn = pool.acquire().await.expect("connection");
+        let mode = "SELECT current_setting('synchronous_commit')";
+        let before: String = sqlx::query_scalar(mode)
+            .fetch_one(&mut *conn)
+            .await
+            .expect("mode");
+        // The condition holds, and the statement's transaction commits without waiting ...
+        let (holds, during): (bool, String) = sqlx::query_as(concat!(
+            "SELECT ",
+            commit_without_flush!(),
+            ", current_setting('synchronous_commit')"
+        ))
+        .fetch_one(&mut *conn)
+        .await
+        .expect("condition");
+        assert!(holds);
+        assert_eq!(during, "off");
+        // ... while the connection, which later durable writes reuse, keeps its setting.
+        let after: String = sqlx::query_scalar(mode)
+            .fetch_one(&mut *conn)
+            .await
+            .expect("mode");
+        assert_eq!(after, before);
+        assert_ne!(after, "off");
     }
 }

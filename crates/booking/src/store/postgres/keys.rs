@@ -11,6 +11,19 @@ use crate::store::{Claim, Claimed, Completion, Judgement, StoredResponse, judge_
 const COMPLETE_KEY: &str = "UPDATE idempotency_keys SET status = 'completed', response_status = $1, \
      response_body = $2, completed_at = $3 WHERE caller = $4 AND idempotency_key = $5 AND status = 'in_flight'";
 
+// A new key's claim does not wait for the disk (`commit_without_flush`): it only guards the
+// request while it runs, and every effect that follows it (the hold, the booking with the
+// key's answer) commits durably on its own. A crash may lose a claim whose request then
+// failed; the client's retry claims the key afresh. A claim lost while a hold placed under
+// it survived (the catalog on another server) leaves that hold to lapse at its TTL, as any
+// abandoned hold does.
+const CLAIM_KEY: &str = concat!(
+    "INSERT INTO idempotency_keys (caller, idempotency_key, fingerprint, resource_id, \
+     status, locked_until, created_at) SELECT $1, $2, $3, $4, 'in_flight', $5, $6 WHERE ",
+    innkeeper_platform::commit_without_flush!(),
+    " ON CONFLICT (caller, idempotency_key) DO NOTHING"
+);
+
 /// Stores the answer of an in-flight key through `conn` (inside the effect's transaction, or
 /// on its own); `conflict` if it is not in flight.
 pub(super) async fn complete_key(conn: &mut PgConnection, completion: &Completion) -> Result<()> {
@@ -47,20 +60,16 @@ fn stored_response(row: &PgRow) -> Result<Option<StoredResponse>> {
 /// on its own (one round trip); only a key somebody holds is looked at in a transaction.
 pub(super) async fn claim(pool: &PgPool, claim: &Claim) -> Result<Claimed> {
     let locked_until = claim.now + claim.lease;
-    let inserted = sqlx::query(
-        "INSERT INTO idempotency_keys (caller, idempotency_key, fingerprint, resource_id, \
-         status, locked_until, created_at) VALUES ($1, $2, $3, $4, 'in_flight', $5, $6) \
-         ON CONFLICT (caller, idempotency_key) DO NOTHING",
-    )
-    .bind(&claim.caller)
-    .bind(&claim.key)
-    .bind(&claim.fingerprint)
-    .bind(claim.resource_id)
-    .bind(locked_until)
-    .bind(claim.now)
-    .execute(pool)
-    .await
-    .map_err(db_error)?;
+    let inserted = sqlx::query(CLAIM_KEY)
+        .bind(&claim.caller)
+        .bind(&claim.key)
+        .bind(&claim.fingerprint)
+        .bind(claim.resource_id)
+        .bind(locked_until)
+        .bind(claim.now)
+        .execute(pool)
+        .await
+        .map_err(db_error)?;
     if inserted.rows_affected() == 1 {
         return Ok(Claimed::Run {
             resource_id: claim.resource_id,
