@@ -121,7 +121,7 @@ echo "postgres: $(psql -At -d postgres -c 'SHOW server_version'); shape: $SHAPE;
 
 # A checkpoint now, so that none falls inside a measured phase (the next timed one is
 # checkpoint_timeout away): each phase then starts alike, every page's first change after
-# a checkpoint writing its full image to the log. Runs differed by a fifth without it.
+# a checkpoint writing its full image to the log.
 checkpoint() { psql -q -d postgres -c CHECKPOINT; }
 checkpoint
 echo "== bookings: 64 clients, $DURATION, random stays over every room type"
