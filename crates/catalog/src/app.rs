@@ -748,7 +748,11 @@ impl CatalogApi for CatalogService {
                         to,
                         &placed.nights,
                     );
-                (!applied).then_some(placed.hold.hotel_id)
+                if applied {
+                    None
+                } else {
+                    Some(placed.hold.hotel_id)
+                }
             }
             Err(e) if e.code == innkeeper_kernel::ErrorCode::SoldOut => {
                 self.index.hotel_of(hold.room_type_id)

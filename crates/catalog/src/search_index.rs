@@ -212,7 +212,6 @@ impl Block {
         }
     }
 
-    /// Resets the nights `[from, to)` of a column to defaults, then lays `stored` over them.
     /// Lays the stored nights of `[from, to)` over column `c`, each only over an older
     /// revision: a read or a write's answer that arrives after a newer one changes nothing. A
     /// night the read has no row for keeps what it holds (rows are never deleted: the read
@@ -237,7 +236,6 @@ impl Block {
         (d < self.days).then_some(d)
     }
 
-    /// The row of `night`, clamped to `[0, days]`.
     /// The rows of `[check_in, check_out)`, when all are in the block's window.
     pub(crate) fn rows(&self, check_in: Date, check_out: Date) -> Option<(usize, usize)> {
         let start = self.row_of(check_in)?;

@@ -6,8 +6,8 @@ use innkeeper_kernel::{ErrorCode, HoldId, RoomTypeId};
 use time::Duration;
 
 use super::{T0, counters, day, new_hold, seed, stored_nights};
-use crate::api::HoldStatus;
-use crate::store::CatalogStore;
+use crate::api::{HoldStatus, RoomType};
+use crate::store::{CatalogStore, StoredNight};
 
 pub(crate) async fn a_hold_lives_and_counters_follow(store: Arc<dyn CatalogStore>) {
     let (h, rt) = seed(&store, 2).await;
@@ -416,8 +416,7 @@ pub(crate) async fn sold_out_holds_nothing_on_any_night(store: Arc<dyn CatalogSt
 /// revision: what lets the search index take a write's nights in any order.
 pub(crate) async fn every_change_of_a_night_raises_its_revision(store: Arc<dyn CatalogStore>) {
     let (_, rt) = seed(&store, 2).await;
-    let revs =
-        |nights: &[crate::store::StoredNight]| nights.iter().map(|n| n.rev).collect::<Vec<_>>();
+    let revs = |nights: &[StoredNight]| nights.iter().map(|n| n.rev).collect::<Vec<_>>();
     store
         .set_rates(rt.id, day(30), day(31), 12_000, None)
         .await
@@ -448,27 +447,30 @@ pub(crate) async fn every_change_of_a_night_raises_its_revision(store: Arc<dyn C
         .confirm_hold(placed.hold.id, T0)
         .await
         .expect("confirm");
-    let sold = stored_nights(&store, &rt, day(30), day(32)).await;
-    assert!(
-        sold.iter().zip(&after).all(|(s, a)| s.rev > a.rev),
-        "{sold:?}"
-    );
+    let sold = raised(&store, &rt, &after).await;
     store
         .release_hold(placed.hold.id, T0)
         .await
         .expect("release");
-    let released = stored_nights(&store, &rt, day(30), day(32)).await;
-    assert!(
-        released.iter().zip(&sold).all(|(r, s)| r.rev > s.rev),
-        "{released:?}"
-    );
+    let released = raised(&store, &rt, &sold).await;
     store
         .set_inventory(rt.id, day(30), day(32), 1)
         .await
         .expect("allot one room");
-    let allotted = stored_nights(&store, &rt, day(30), day(32)).await;
+    raised(&store, &rt, &released).await;
+}
+
+/// Nights 30 and 31 as stored now, each asserted to carry a higher revision than in `before`.
+async fn raised(
+    store: &Arc<dyn CatalogStore>,
+    room_type: &RoomType,
+    before: &[StoredNight],
+) -> Vec<StoredNight> {
+    let now = stored_nights(store, room_type, day(30), day(32)).await;
+    assert_eq!(now.len(), before.len());
     assert!(
-        allotted.iter().zip(&released).all(|(a, r)| a.rev > r.rev),
-        "{allotted:?}"
+        now.iter().zip(before).all(|(n, b)| n.rev > b.rev),
+        "{before:?} -> {now:?}"
     );
+    now
 }
