@@ -31,6 +31,7 @@ macro_rules! contract_suite {
             idempotency::of_concurrent_claims_exactly_one_runs,
             idempotency::old_keys_are_reaped,
             rooms::a_room_never_holds_two_overlapping_stays,
+            rooms::check_ins_racing_for_the_same_rooms_have_one_winner,
             lists::lists_filter_and_page_by_check_in,
         );
     };

@@ -50,6 +50,9 @@ pub(crate) enum AppendError {
     ReferenceTaken,
     /// A room to assign holds another stay on some of these nights.
     RoomTaken { room_id: RoomId },
+    /// PostgreSQL ended the transaction to break a deadlock: nothing was written, and the same
+    /// append may run again (the store does, a few times).
+    Deadlocked,
     /// Anything else.
     Failed(Error),
 }
@@ -62,6 +65,9 @@ impl From<AppendError> for Error {
             AppendError::RoomTaken { room_id } => Error::conflict(format!(
                 "room {room_id} is given to another stay on some of these nights"
             )),
+            AppendError::Deadlocked => {
+                Error::unavailable("the booking database is busy; retry later")
+            }
             AppendError::Failed(err) => err,
         }
     }

@@ -25,6 +25,9 @@ mod keys;
 
 type Tx = sqlx::Transaction<'static, Postgres>;
 
+/// Attempts of an append PostgreSQL keeps ending to break deadlocks.
+const DEADLOCK_ATTEMPTS: u32 = 3;
+
 /// The booking store on a PostgreSQL database of its own.
 #[derive(Debug, Clone)]
 pub(crate) struct PgBookingStore {
@@ -53,6 +56,11 @@ fn db_error(err: sqlx::Error) -> Error {
         }
         other => internal(other),
     }
+}
+
+/// Whether PostgreSQL ended the statement's transaction to break a deadlock (SQLSTATE 40P01).
+fn deadlocked(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some("40P01"))
 }
 
 fn violated_constraint(err: &sqlx::Error) -> Option<&str> {
@@ -238,7 +246,9 @@ async fn write_projection(
 }
 
 /// Gives `room_id` to the booking for its stay; the exclusion constraint refuses a room that
-/// holds another stay on one of those nights, even one committed a moment ago.
+/// holds another stay on one of those nights, even one committed a moment ago. Two stays racing
+/// for one room may each find the other's assignment uncommitted and wait for it: PostgreSQL
+/// then ends one transaction (`Deadlocked`), which may run again and meet the other's outcome.
 async fn assign_room(tx: &mut Tx, booking: &Booking, room_id: RoomId) -> Result<(), AppendError> {
     let inserted = sqlx::query(
         "INSERT INTO room_assignments (booking_id, room_id, hotel_id, stay) \
@@ -256,6 +266,7 @@ async fn assign_room(tx: &mut Tx, booking: &Booking, room_id: RoomId) -> Result<
         Err(err) if violated_constraint(&err) == Some("room_assignments_no_overlap") => {
             Err(AppendError::RoomTaken { room_id })
         }
+        Err(err) if deadlocked(&err) => Err(AppendError::Deadlocked),
         Err(err) => Err(db_error(err).into()),
     }
 }
@@ -265,8 +276,12 @@ pub(super) async fn append_in(tx: &mut Tx, append: &Append) -> Result<(), Append
         insert_event(tx, event).await?;
     }
     write_projection(tx, &append.booking, append.expected_version).await?;
-    for room_id in &append.assignment {
-        assign_room(tx, &append.booking, *room_id).await?;
+    // Rooms are taken in id order, as every writer takes them: check-ins naming the same rooms
+    // in other orders queue for them instead of deadlocking.
+    let mut rooms = append.assignment.clone();
+    rooms.sort_unstable();
+    for room_id in rooms {
+        assign_room(tx, &append.booking, room_id).await?;
     }
     for event in &append.events {
         let published = outbox_event(event, &append.booking)?;
@@ -416,14 +431,22 @@ impl BookingStore for PgBookingStore {
 }
 
 impl PgBookingStore {
-    /// Any other append: one statement per row in one transaction.
+    /// Any other append: one statement per row in one transaction, run again (up to
+    /// [`DEADLOCK_ATTEMPTS`] times in all) when PostgreSQL ended it to break a deadlock.
     async fn append_in_transaction(&self, append: &Append) -> Result<(), AppendError> {
-        let mut tx = self.begin().await?;
-        match append_in(&mut tx, append).await {
-            Ok(()) => tx.commit().await.map_err(|e| db_error(e).into()),
-            Err(err) => {
-                let _ = tx.rollback().await;
-                Err(err)
+        let mut attempt = 1;
+        loop {
+            let mut tx = self.begin().await?;
+            let result = match append_in(&mut tx, append).await {
+                Ok(()) => tx.commit().await.map_err(|e| db_error(e).into()),
+                Err(err) => {
+                    let _ = tx.rollback().await;
+                    Err(err)
+                }
+            };
+            match result {
+                Err(AppendError::Deadlocked) if attempt < DEADLOCK_ATTEMPTS => attempt += 1,
+                other => return other,
             }
         }
     }

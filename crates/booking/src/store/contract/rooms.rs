@@ -11,8 +11,14 @@ use crate::domain::booking::{self, Decided};
 use crate::fixtures::{CHECK_IN, T0, eur, new_booking, payment};
 use crate::store::{AppendError, BookingStore};
 
-/// A stored, paid booking of `[CHECK_IN + from, CHECK_IN + to)`, ready to be checked in.
+/// A stored, paid booking of one room for `[CHECK_IN + from, CHECK_IN + to)`, ready to be
+/// checked in.
 async fn paid_stay(store: &Arc<dyn BookingStore>, from: i64, to: i64) -> Decided {
+    paid_rooms(store, from, to, 1).await
+}
+
+/// A stored, paid booking of `rooms` rooms for `[CHECK_IN + from, CHECK_IN + to)`.
+async fn paid_rooms(store: &Arc<dyn BookingStore>, from: i64, to: i64, rooms: u32) -> Decided {
     let mut created = new_booking();
     let stay = StayDates::from_stored(
         CHECK_IN + Duration::days(from),
@@ -20,8 +26,10 @@ async fn paid_stay(store: &Arc<dyn BookingStore>, from: i64, to: i64) -> Decided
     )
     .expect("stay");
     created.booking.stay = stay;
+    created.booking.rooms = rooms;
     if let crate::domain::events::BookingEvent::Created(c) = &mut created.event.event {
         c.stay = stay;
+        c.rooms = rooms;
     }
     store.append(&append_of(&created)).await.expect("created");
     let paid = booking::confirm(&created.booking, uuid::Uuid::nil(), eur(1), payment(), T0)
@@ -36,11 +44,20 @@ async fn check_in(
     paid: &Decided,
     room: RoomId,
 ) -> Result<(), AppendError> {
+    check_in_to(store, paid, vec![room]).await
+}
+
+/// The check-in of `paid` into `rooms`, assigned in that order.
+async fn check_in_to(
+    store: &Arc<dyn BookingStore>,
+    paid: &Decided,
+    rooms: Vec<RoomId>,
+) -> Result<(), AppendError> {
     let day = paid.booking.stay.check_in();
     let inside =
-        booking::check_in(&paid.booking, vec![room], day, payment(), T0).expect("check in");
+        booking::check_in(&paid.booking, rooms.clone(), day, payment(), T0).expect("check in");
     let mut append = append_of(&inside);
-    append.assignment = vec![room];
+    append.assignment = rooms;
     store.append(&append).await
 }
 
@@ -97,4 +114,43 @@ pub(crate) async fn a_room_never_holds_two_overlapping_stays(
         Some(overlapping.booking),
         "a refused check-in changes nothing"
     );
+}
+
+/// Two-room check-ins racing for the same two rooms, naming them in opposite orders (two
+/// writers taking them one by one in those orders wait for each other): in every round one
+/// gets both rooms and the other is told a room is taken, never anything else.
+pub(crate) async fn check_ins_racing_for_the_same_rooms_have_one_winner(
+    store: Arc<dyn BookingStore>,
+    _db: &Database,
+) {
+    for round in 0..20 {
+        let (a, b) = (RoomId::new(), RoomId::new());
+        let first = paid_rooms(&store, 0, 2, 2).await;
+        let second = paid_rooms(&store, 1, 3, 2).await;
+        let (one, other) = tokio::join!(
+            check_in_to(&store, &first, vec![a, b]),
+            check_in_to(&store, &second, vec![b, a]),
+        );
+        let (won, lost) = match (one, other) {
+            (Ok(()), lost) => (&first, lost),
+            (lost, Ok(())) => (&second, lost),
+            (one, other) => panic!("round {round}: nobody got the rooms: {one:?}, {other:?}"),
+        };
+        match lost {
+            Err(AppendError::RoomTaken { room_id }) => {
+                assert!(room_id == a || room_id == b, "round {round}: {room_id}")
+            }
+            other => panic!("round {round}: the loser was told {other:?}"),
+        }
+        let stored = store
+            .get(won.booking.id)
+            .await
+            .expect("get")
+            .expect("stored");
+        assert_eq!(
+            stored.status,
+            crate::api::BookingStatus::CheckedIn,
+            "round {round}"
+        );
+    }
 }
