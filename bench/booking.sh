@@ -123,10 +123,19 @@ echo "postgres: $(psql -At -d postgres -c 'SHOW server_version'); shape: $SHAPE;
 # checkpoint_timeout away): each phase then starts alike, every page's first change after
 # a checkpoint writing its full image to the log.
 checkpoint() { psql -q -d postgres -c CHECKPOINT; }
+# What PostgreSQL wrote to its log in a phase (the whole server's: every service, the relays
+# and the bus), per booking created: records and bytes.
+wal() { psql -At -F ' ' -d postgres -c 'SELECT wal_records, wal_bytes FROM pg_stat_wal'; }
 checkpoint
 echo "== bookings: 64 clients, $DURATION, random stays over every room type"
+read -r RECORDS BYTES < <(wal)
 TOKEN="$GUEST" TARGETS="$WORK/targets.lua" wrk -t2 -c64 -d"$DURATION" --latency -s bench/booking.lua "http://$ADDR" \
-  | grep -E "Requests\/sec|50%|99%|Non-2xx|status|Socket errors"
+  | tee "$WORK/wrk.txt" | grep -E "Requests\/sec|50%|99%|Non-2xx|status|Socket errors"
+read -r RECORDS_AFTER BYTES_AFTER < <(wal)
+CREATED=$(sed -n 's/^status 201: \([0-9]*\).*/\1/p' "$WORK/wrk.txt")
+if [ "${CREATED:-0}" -gt 0 ]; then
+  echo "wal: $(( (RECORDS_AFTER - RECORDS) / CREATED )) records, $(( (BYTES_AFTER - BYTES) / CREATED )) bytes per booking created"
+fi
 
 checkpoint
 echo "== hot contention (hotel $HOTEL, room type $ROOM_TYPE)"

@@ -19,9 +19,6 @@ max_connections = 8
 # GET /api/v1/payments/{id} answers 503). Its events reach bookings over Kafka only
 # (events.transport = "kafka"): the in-process bus does not cross processes.
 endpoint = ""
-# Deadline of a call to a remote payment service, retries included. Opening a payment calls the
-# provider in turn (within provider_calls.deadline_ms), so allow it as much.
-request_timeout_ms = 8000
 # The payment provider's API base URL (its `/v1/...` routes hang below it), when it runs in
 # another process. A node that runs the provider imitation (target payment-provider) too calls
 # its own, mounted under /provider at the node's listen address, and sends the provider's
@@ -48,6 +45,13 @@ task_backoff_max_ms = 300000
 # that still comes for it is refunded. Must be longer than booking.hold_ttl_seconds (checked
 # when both are in one configuration).
 orphan_intent_after_seconds = 1800
+
+# Calls to a remote payment service (payment.endpoint), as [catalog.calls] says for the catalog.
+# Opening a payment calls the provider in turn (within provider_calls.deadline_ms), so allow
+# each attempt as much.
+[payment.calls]
+attempt_timeout_ms = 8000
+deadline_ms = 8000
 
 # Calls to the provider: deadlines, retries (only with an Idempotency-Key, which every POST
 # carries), the retry budget and the circuit breaker.
@@ -86,8 +90,6 @@ pub struct PaymentConfig {
     /// The gRPC address of the payment service where it runs in another process (empty:
     /// none); read by the node, not by the service.
     pub endpoint: String,
-    /// Deadline of a call to a remote payment service, retries included.
-    pub request_timeout_ms: u64,
     pub provider_url: String,
     pub provider_api_key: String,
     pub webhook_secrets: Vec<String>,
@@ -97,6 +99,8 @@ pub struct PaymentConfig {
     pub task_backoff_base_ms: u64,
     pub task_backoff_max_ms: u64,
     pub orphan_intent_after_seconds: u64,
+    /// How other processes call the payment service over gRPC; read by the node.
+    pub calls: ResilienceConfig,
     #[serde(default)]
     pub provider_calls: ResilienceConfig,
 }
@@ -145,9 +149,6 @@ impl PaymentConfig {
             || endpoint.starts_with("https://"))
         {
             problem("endpoint", "must be empty or an http:// or https:// URL");
-        }
-        if self.request_timeout_ms == 0 {
-            problem("request_timeout_ms", "must be positive");
         }
         let provider_url = self.provider_url.trim().trim_end_matches('/').to_owned();
         if reqwest::Url::parse(&provider_url)
@@ -204,6 +205,7 @@ impl PaymentConfig {
                 "must be at least task_backoff_base_ms",
             );
         }
+        problems.extend(self.calls.problems("payment.calls"));
         problems.extend(self.provider_calls.problems("payment.provider_calls"));
         if !problems.is_empty() {
             return Err(problems);
@@ -255,6 +257,7 @@ mod tests {
         config.webhook_secrets = vec!["whsec_short".into()];
         config.provider_url = "ftp://example.test".into();
         config.provider_calls.max_attempts = 0;
+        config.calls.deadline_ms = 1;
         config.orphan_intent_after_seconds = 0;
         let problems = config.settings().expect_err("invalid");
         for key in [
@@ -262,6 +265,7 @@ mod tests {
             "payment.webhook_secrets",
             "payment.provider_url",
             "payment.provider_calls.max_attempts",
+            "payment.calls.deadline_ms",
             "payment.orphan_intent_after_seconds",
         ] {
             assert!(

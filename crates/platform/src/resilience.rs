@@ -177,7 +177,7 @@ impl Default for BreakerConfig {
 
 impl ResilienceConfig {
     /// The defaults for calls that must finish within `timeout`: every attempt and the whole
-    /// call, retries included, inside that time (a gRPC client's `request_timeout_ms`).
+    /// call, retries included, inside that time.
     pub fn within(timeout: std::time::Duration) -> Self {
         let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
         Self {
@@ -185,6 +185,11 @@ impl ResilienceConfig {
             deadline_ms: ms,
             ..Self::default()
         }
+    }
+
+    /// The deadline of one attempt (a gRPC client sends it as the request's timeout).
+    pub fn attempt_timeout(&self) -> Duration {
+        Duration::from_millis(self.attempt_timeout_ms)
     }
 
     /// The problems of this configuration, each naming its key under `prefix` (such as

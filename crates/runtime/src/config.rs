@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use innkeeper_platform::resilience::ResilienceConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::target::Target;
@@ -57,12 +58,13 @@ pub struct CatalogConfig {
     pub database_url: String,
     pub max_connections: u32,
     pub endpoint: String,
-    pub request_timeout_ms: u64,
     pub max_nights: u32,
     pub max_hold_ttl_seconds: u32,
     pub hold_sweep_interval_ms: u64,
     pub search_horizon_days: u32,
     pub search_index_reload_seconds: u64,
+    /// How other processes call the catalog over gRPC.
+    pub calls: ResilienceConfig,
 }
 
 /// `[identity]`.
@@ -72,11 +74,12 @@ pub struct IdentityConfig {
     pub database_url: String,
     pub max_connections: u32,
     pub endpoint: String,
-    pub request_timeout_ms: u64,
     pub access_token_ttl_seconds: u64,
     pub refresh_token_ttl_seconds: u64,
     pub key_publish_leeway_seconds: u64,
     pub token_sweep_interval_seconds: u64,
+    /// How other processes call identity over gRPC.
+    pub calls: ResilienceConfig,
 }
 
 /// `[booking]`.
@@ -86,7 +89,6 @@ pub struct BookingConfig {
     pub database_url: String,
     pub max_connections: u32,
     pub endpoint: String,
-    pub request_timeout_ms: u64,
     pub max_nights: u32,
     pub hold_ttl_seconds: u32,
     pub free_cancellation_days_before: u32,
@@ -95,6 +97,8 @@ pub struct BookingConfig {
     pub idempotency_retention_seconds: u32,
     pub key_reap_interval_seconds: u64,
     pub payment_return_url: String,
+    /// How other processes call the booking service over gRPC.
+    pub calls: ResilienceConfig,
 }
 
 /// The shortest idempotency key retention accepted: a day, as the API promises.
@@ -106,9 +110,7 @@ impl BookingConfig {
         if self.max_connections == 0 {
             problems.push("booking.max_connections: must be at least 1".to_owned());
         }
-        if self.request_timeout_ms == 0 {
-            problems.push("booking.request_timeout_ms: must be positive".to_owned());
-        }
+        problems.extend(self.calls.problems("booking.calls"));
         if !(1..=catalog.max_nights).contains(&self.max_nights) {
             problems.push(format!(
                 "booking.max_nights: must be between 1 and catalog.max_nights ({})",
@@ -323,9 +325,7 @@ impl Config {
         if self.identity.max_connections == 0 {
             problems.push("identity.max_connections: must be at least 1".to_owned());
         }
-        if self.identity.request_timeout_ms == 0 {
-            problems.push("identity.request_timeout_ms: must be positive".to_owned());
-        }
+        problems.extend(self.identity.calls.problems("identity.calls"));
         if !(60..=86_400).contains(&self.identity.access_token_ttl_seconds) {
             problems
                 .push("identity.access_token_ttl_seconds: must be between 60 and 86400".to_owned());
@@ -360,11 +360,9 @@ impl Config {
         if self.catalog.max_connections == 0 {
             problems.push("catalog.max_connections: must be at least 1".to_owned());
         }
-        if self.catalog.request_timeout_ms == 0 || self.gateway.request_timeout_ms == 0 {
-            problems.push(
-                "catalog.request_timeout_ms / gateway.request_timeout_ms: must be positive"
-                    .to_owned(),
-            );
+        problems.extend(self.catalog.calls.problems("catalog.calls"));
+        if self.gateway.request_timeout_ms == 0 {
+            problems.push("gateway.request_timeout_ms: must be positive".to_owned());
         }
         problems.extend(self.gateway.rate_limit.problems("gateway.rate_limit."));
         problems.extend(self.events.problems());
@@ -581,7 +579,8 @@ mod tests {
     fn the_booking_endpoint_and_deadline_are_checked() {
         let config = Config::load(None, &[]).expect("defaults load");
         assert_eq!(config.booking.endpoint, "http://127.0.0.1:50051");
-        assert!(config.booking.request_timeout_ms >= config.catalog.request_timeout_ms);
+        // A booking's call makes catalog calls of its own: it may take as long as they do.
+        assert!(config.booking.calls.deadline_ms >= config.catalog.calls.deadline_ms);
         let searching_only = Config::load(None, &[("booking.endpoint", serde_json::json!(""))]);
         assert!(
             searching_only.is_ok(),
@@ -589,10 +588,44 @@ mod tests {
         );
         for (key, value) in [
             ("booking.endpoint", serde_json::json!("127.0.0.1:50053")),
-            ("booking.request_timeout_ms", serde_json::json!(0)),
+            ("booking.calls.max_attempts", serde_json::json!(0)),
         ] {
             let err = Config::load(None, &[(key, value)]).expect_err("invalid");
             assert!(err.to_string().contains(key), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_calls_section_changes_only_what_it_names() {
+        let defaults = Config::load(None, &[]).expect("defaults load");
+        let config = Config::load(
+            None,
+            &[
+                ("catalog.calls.max_attempts", json!(1)),
+                ("identity.calls.breaker.open_ms", json!(250)),
+            ],
+        )
+        .expect("valid");
+        assert_eq!(config.catalog.calls.max_attempts, 1);
+        assert_eq!(
+            config.catalog.calls.attempt_timeout_ms, defaults.catalog.calls.attempt_timeout_ms,
+            "the section's other keys keep their defaults"
+        );
+        assert_eq!(config.catalog.calls.breaker, defaults.catalog.calls.breaker);
+        assert_eq!(config.identity.calls.breaker.open_ms, 250);
+        assert_eq!(
+            config.identity.calls.breaker.consecutive_failures,
+            defaults.identity.calls.breaker.consecutive_failures
+        );
+        for (key, value) in [
+            ("catalog.calls.deadline_ms", json!(10)),
+            ("identity.calls.breaker.failure_rate", json!(1.5)),
+            ("catalog.calls.retries", json!(2)),
+            ("catalog.request_timeout_ms", json!(5000)),
+        ] {
+            let err = Config::load(None, &[(key, value)]).expect_err("invalid");
+            let field = key.rsplit('.').next().expect("a dotted key");
+            assert!(err.to_string().contains(field), "{key}: {err}");
         }
     }
 
@@ -603,7 +636,7 @@ mod tests {
             config.payment.endpoint, "",
             "no remote payment service by default"
         );
-        assert!(config.payment.request_timeout_ms > 0);
+        assert!(config.payment.calls.deadline_ms > 0);
         let remote = Config::load(
             None,
             &[("payment.endpoint", json!("http://127.0.0.1:50054"))],
@@ -612,7 +645,7 @@ mod tests {
         assert_eq!(remote.payment.endpoint, "http://127.0.0.1:50054");
         for (key, value) in [
             ("payment.endpoint", json!("127.0.0.1:50054")),
-            ("payment.request_timeout_ms", json!(0)),
+            ("payment.calls.attempt_timeout_ms", json!(0)),
         ] {
             let err = Config::load(None, &[(key, value)]).expect_err("invalid");
             assert!(err.to_string().contains(key), "{key}: {err}");

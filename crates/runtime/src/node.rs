@@ -401,10 +401,10 @@ impl Node {
             databases.push(db);
             (CatalogClient::new(api), Some(module))
         } else {
-            let timeout = Duration::from_millis(config.catalog.request_timeout_ms);
-            let remote = CatalogGrpcClient::connect(&config.catalog.endpoint, timeout)
-                .await
-                .context("catalog.endpoint")?;
+            let remote =
+                CatalogGrpcClient::connect(&config.catalog.endpoint, config.catalog.calls.clone())
+                    .await
+                    .context("catalog.endpoint")?;
             // The gateway and the booking service call the catalog; a node without either is
             // ready without one.
             if local.contains(&Target::Gateway) || local.contains(&Target::Booking) {
@@ -445,10 +445,12 @@ impl Node {
             databases.push(db);
             (IdentityClient::new(api), Some(module))
         } else {
-            let timeout = Duration::from_millis(config.identity.request_timeout_ms);
-            let remote = IdentityGrpcClient::connect(&config.identity.endpoint, timeout)
-                .await
-                .context("identity.endpoint")?;
+            let remote = IdentityGrpcClient::connect(
+                &config.identity.endpoint,
+                config.identity.calls.clone(),
+            )
+            .await
+            .context("identity.endpoint")?;
             // The gateway needs identity for logins and keys; other nodes only for keys, which
             // they fetch when a token arrives.
             if local.contains(&Target::Gateway) {
@@ -528,10 +530,12 @@ impl Node {
             None if remote_payment
                 && (local.contains(&Target::Booking) || local.contains(&Target::Gateway)) =>
             {
-                let timeout = Duration::from_millis(config.payment.request_timeout_ms);
-                let mut remote = PaymentGrpcClient::connect(&config.payment.endpoint, timeout)
-                    .await
-                    .context("payment.endpoint")?;
+                let mut remote = PaymentGrpcClient::connect(
+                    &config.payment.endpoint,
+                    config.payment.calls.clone(),
+                )
+                .await
+                .context("payment.endpoint")?;
                 if let Some(credential) = &booking_credential {
                     // Intents are opened as the booking service, not as the guest booking.
                     remote = remote.with_service_credential(credential.clone());
@@ -566,11 +570,13 @@ impl Node {
                 (Some(_), _) => catalog.clone(),
                 (None, None) => anyhow::bail!("a remote catalog needs the booking's credential"),
                 (None, Some(credential)) => {
-                    let timeout = Duration::from_millis(config.catalog.request_timeout_ms);
-                    let remote = CatalogGrpcClient::connect(&config.catalog.endpoint, timeout)
-                        .await
-                        .context("catalog.endpoint")?
-                        .with_service_credential(credential.clone());
+                    let remote = CatalogGrpcClient::connect(
+                        &config.catalog.endpoint,
+                        config.catalog.calls.clone(),
+                    )
+                    .await
+                    .context("catalog.endpoint")?
+                    .with_service_credential(credential.clone());
                     CatalogClient::new(Arc::new(remote))
                 }
             };
@@ -612,10 +618,10 @@ impl Node {
             // A gateway without bookings (search only): the booking routes answer 503.
             None
         } else if local.contains(&Target::Gateway) {
-            let timeout = Duration::from_millis(config.booking.request_timeout_ms);
-            let remote = BookingGrpcClient::connect(&config.booking.endpoint, timeout)
-                .await
-                .context("booking.endpoint")?;
+            let remote =
+                BookingGrpcClient::connect(&config.booking.endpoint, config.booking.calls.clone())
+                    .await
+                    .context("booking.endpoint")?;
             readiness.add(
                 "booking",
                 remote_health_check(

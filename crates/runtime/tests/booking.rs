@@ -343,3 +343,50 @@ async fn a_gateway_without_a_booking_endpoint_is_ready_without_one() {
     stop.cancel();
     serving.await.expect("join").expect("stopped");
 }
+
+#[tokio::test]
+async fn a_node_calls_a_remote_catalog_as_catalog_calls_says() {
+    use innkeeper_kernel::HotelId;
+    use innkeeper_platform::resilience::is_rejected;
+
+    // Nobody serves the catalog: every call that reaches for it fails `unavailable`.
+    let gateway = |dir: &TempDir, calls: &[(&'static str, serde_json::Value)]| {
+        let mut more = vec![
+            ("node.targets", json!(["gateway", "identity"])),
+            ("catalog.endpoint", json!("http://127.0.0.1:1")),
+            ("booking.endpoint", json!("")),
+        ];
+        more.extend_from_slice(calls);
+        config(dir, &more)
+    };
+    let two_calls = |config: Config| async move {
+        let node = Node::build(&config, NodeOptions::default())
+            .await
+            .expect("node");
+        let catalog = node.catalog();
+        let first = catalog.get_hotel(HotelId::new()).await.expect_err("down");
+        let second = catalog.get_hotel(HotelId::new()).await.expect_err("down");
+        (first, second)
+    };
+
+    // One attempt a call. By default the breaker opens after five failures in a row: both
+    // calls reach out.
+    let once = ("catalog.calls.max_attempts", json!(1));
+    let dir = TempDir::new("runtime_catalog_calls_default");
+    let (first, second) = two_calls(gateway(&dir, std::slice::from_ref(&once))).await;
+    assert!(!is_rejected(&first) && !is_rejected(&second), "{second:?}");
+
+    // `[catalog.calls.breaker]` opens it after one: the second call fails at once.
+    let dir = TempDir::new("runtime_catalog_calls_configured");
+    let config = gateway(
+        &dir,
+        &[
+            once,
+            ("catalog.calls.breaker.consecutive_failures", json!(1)),
+            ("catalog.calls.breaker.open_ms", json!(60_000)),
+        ],
+    );
+    let (first, second) = two_calls(config).await;
+    assert!(!is_rejected(&first), "{first:?}");
+    assert!(is_rejected(&second), "{second:?}");
+}

@@ -14,7 +14,6 @@
 //! only the token.
 
 use std::future::Future;
-use std::time::Duration;
 
 use innkeeper_kernel::{Error, ErrorCode, Page, Principal, Result, RoomId, RoomTypeId};
 use innkeeper_platform::grpc::{error_from_status_of, forward_credential};
@@ -39,47 +38,40 @@ const SERVICE: &str = "booking";
 type Client = BookingServiceClient<Channel>;
 
 /// The booking service reached over gRPC. Wrap it in a `BookingClient` like the in-process
-/// service: `BookingClient::new(Arc::new(BookingGrpcClient::connect(endpoint, timeout).await?))`.
+/// service: `BookingClient::new(Arc::new(BookingGrpcClient::connect(endpoint, calls).await?))`.
 #[derive(Debug, Clone)]
 pub struct BookingGrpcClient {
     client: Client,
-    timeout: Duration,
     /// Deadlines, retries of idempotent calls, the circuit breaker (downstream `booking`).
     downstream: Downstream,
 }
 
 impl BookingGrpcClient {
-    /// A client over `channel`; every call must finish within `timeout`. Reads, and changes
-    /// that carry an idempotency key, are retried within that time on `unavailable`; changes
-    /// without a key are tried once. A booking service that keeps failing opens the circuit
-    /// breaker, and calls fail fast until a probe succeeds.
-    pub fn new(channel: Channel, timeout: Duration) -> Self {
+    /// A client over `channel`, calling as `calls` says (`[booking.calls]`): each attempt and
+    /// the whole call within their deadlines; reads, and changes that carry an idempotency
+    /// key, retried on `unavailable`; changes without a key tried once. A booking service that
+    /// keeps failing opens the circuit breaker, and calls fail fast until a probe succeeds.
+    pub fn new(channel: Channel, calls: ResilienceConfig) -> Self {
         let client = BookingServiceClient::new(channel)
             .max_decoding_message_size(MAX_RESPONSE_BYTES)
             .max_encoding_message_size(MAX_REQUEST_BYTES);
         Self {
             client,
-            timeout,
-            downstream: Downstream::new(SERVICE, ResilienceConfig::within(timeout)),
+            downstream: Downstream::new(SERVICE, calls),
         }
-    }
-
-    /// Replaces the resilience settings (retries, budget, breaker).
-    pub fn with_resilience(mut self, config: ResilienceConfig) -> Self {
-        self.downstream = Downstream::new(SERVICE, config);
-        self
     }
 
     /// A client of the booking service at `endpoint` (`http://host:port`, or `host:port`).
     ///
     /// Connects lazily: a booking service that is down yet fails each call with `unavailable`,
     /// not the start-up, and the channel reconnects by itself when it comes back.
-    pub async fn connect(endpoint: &str, timeout: Duration) -> anyhow::Result<Self> {
-        let channel = innkeeper_platform::grpc::lazy_channel("booking", endpoint, timeout)?;
-        Ok(Self::new(channel, timeout))
+    pub async fn connect(endpoint: &str, calls: ResilienceConfig) -> anyhow::Result<Self> {
+        let channel =
+            innkeeper_platform::grpc::lazy_channel("booking", endpoint, calls.attempt_timeout())?;
+        Ok(Self::new(channel, calls))
     }
 
-    /// Runs one RPC: the deadline (on the request, and around the whole call, which also
+    /// Runs one attempt of an RPC: the attempt's deadline (on the request, and around the whole call, which also
     /// bounds connecting), the trace context, the credential of the request being served.
     /// The outer error is a request that could not be built; the inner one the status the
     /// call ended with.
@@ -92,12 +84,13 @@ impl BookingGrpcClient {
         F: FnOnce(Client, tonic::Request<Req>) -> Fut,
         Fut: Future<Output = std::result::Result<tonic::Response<Resp>, Status>>,
     {
+        let timeout = self.downstream.config().attempt_timeout();
         let mut request = tonic::Request::new(message);
-        request.set_timeout(self.timeout);
+        request.set_timeout(timeout);
         innkeeper_platform::grpc::inject_trace_context(request.metadata_mut());
         forward_credential(request.metadata_mut())?;
         Ok(
-            match tokio::time::timeout(self.timeout, rpc(self.client.clone(), request)).await {
+            match tokio::time::timeout(timeout, rpc(self.client.clone(), request)).await {
                 Ok(Ok(response)) => Ok(response.into_inner()),
                 Ok(Err(status)) => Err(status),
                 Err(_) => Err(Status::deadline_exceeded("client deadline passed")),

@@ -23,6 +23,7 @@ use innkeeper_platform::auth::ServiceCredential;
 use innkeeper_platform::auth::credential;
 use innkeeper_platform::auth::testing::{TEST_SERVICE_SECRET, TestIssuer};
 use innkeeper_platform::grpc::{error_from_status, insert_bearer};
+use innkeeper_platform::resilience::ResilienceConfig;
 use innkeeper_platform::testing::TestDatabase;
 use innkeeper_proto::booking::v1 as pb;
 use pb::booking_service_client::BookingServiceClient;
@@ -161,8 +162,11 @@ async fn harness_reaching(reach: Reach) -> Harness {
                 ServiceCredential::new("booking", TEST_SERVICE_SECRET, Arc::new(issuer.clone()))
                     .expect("credential");
             CatalogClient::new(Arc::new(
-                CatalogGrpcClient::new(channel.clone(), StdDuration::from_secs(10))
-                    .with_service_credential(credential),
+                CatalogGrpcClient::new(
+                    channel.clone(),
+                    ResilienceConfig::within(StdDuration::from_secs(10)),
+                )
+                .with_service_credential(credential),
             ))
         }
     };
@@ -187,7 +191,7 @@ async fn harness_reaching(reach: Reach) -> Harness {
     tokio::spawn(server);
     let remote = BookingClient::new(Arc::new(BookingGrpcClient::new(
         channel.clone(),
-        StdDuration::from_secs(10),
+        ResilienceConfig::within(StdDuration::from_secs(10)),
     )));
     Harness {
         local: BookingClient::new(api),
@@ -839,9 +843,12 @@ async fn an_unreachable_booking_service_is_unavailable() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     drop(listener);
-    let client = BookingGrpcClient::connect(&addr.to_string(), StdDuration::from_secs(2))
-        .await
-        .expect("lazy");
+    let client = BookingGrpcClient::connect(
+        &addr.to_string(),
+        ResilienceConfig::within(StdDuration::from_secs(2)),
+    )
+    .await
+    .expect("lazy");
     let ana = guest();
     let err = client.get(&ana, BookingId::new()).await.expect_err("down");
     assert_eq!(err.code, ErrorCode::Unavailable, "{err:?}");
@@ -871,23 +878,23 @@ async fn an_unreachable_booking_service_is_unavailable() {
 
 #[tokio::test]
 async fn a_booking_service_that_stays_down_opens_the_breaker() {
-    use innkeeper_platform::resilience::{BreakerConfig, ResilienceConfig, is_rejected};
+    use innkeeper_platform::resilience::{BreakerConfig, is_rejected};
 
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     drop(listener);
-    let client = BookingGrpcClient::connect(&addr.to_string(), StdDuration::from_secs(2))
+    let calls = ResilienceConfig {
+        max_attempts: 1,
+        breaker: BreakerConfig {
+            consecutive_failures: 2,
+            open_ms: 60_000,
+            ..BreakerConfig::default()
+        },
+        ..ResilienceConfig::within(StdDuration::from_secs(2))
+    };
+    let client = BookingGrpcClient::connect(&addr.to_string(), calls)
         .await
-        .expect("lazy")
-        .with_resilience(ResilienceConfig {
-            max_attempts: 1,
-            breaker: BreakerConfig {
-                consecutive_failures: 2,
-                open_ms: 60_000,
-                ..BreakerConfig::default()
-            },
-            ..ResilienceConfig::default()
-        });
+        .expect("lazy");
     let ana = guest();
     for _ in 0..2 {
         let err = client.get(&ana, BookingId::new()).await.expect_err("down");

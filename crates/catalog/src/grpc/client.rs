@@ -15,7 +15,6 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use innkeeper_kernel::{
     Error, ErrorCode, HoldId, HotelId, Page, Principal, Result, RoomId, RoomTypeId, StayDates,
@@ -45,11 +44,10 @@ const SERVICE: &str = "catalog";
 type Client = CatalogServiceClient<Channel>;
 
 /// The catalog reached over gRPC. Wrap it in a `CatalogClient` like the in-process service:
-/// `CatalogClient::new(Arc::new(CatalogGrpcClient::connect(endpoint, timeout).await?))`.
+/// `CatalogClient::new(Arc::new(CatalogGrpcClient::connect(endpoint, calls).await?))`.
 #[derive(Debug, Clone)]
 pub struct CatalogGrpcClient {
     client: Client,
-    timeout: Duration,
     /// The token hold operations are made under (the booking service's own identity).
     service: Option<Arc<ServiceCredential>>,
     /// Deadlines, retries of idempotent calls, the circuit breaker (downstream `catalog`).
@@ -57,26 +55,19 @@ pub struct CatalogGrpcClient {
 }
 
 impl CatalogGrpcClient {
-    /// A client over `channel`; every call must finish within `timeout`. Idempotent calls
-    /// (reads, and holds: they are idempotent by hold id) are retried within that time on
-    /// `unavailable`; a catalog that keeps failing opens the circuit breaker, and calls then
-    /// fail fast until a probe succeeds (see [`CatalogGrpcClient::with_resilience`]).
-    pub fn new(channel: Channel, timeout: Duration) -> Self {
+    /// A client over `channel`, calling as `calls` says (`[catalog.calls]`): each attempt and
+    /// the whole call within their deadlines; idempotent calls (reads, and holds: they are
+    /// idempotent by hold id) retried on `unavailable`; a catalog that keeps failing opens
+    /// the circuit breaker, and calls then fail fast until a probe succeeds.
+    pub fn new(channel: Channel, calls: ResilienceConfig) -> Self {
         let client = CatalogServiceClient::new(channel)
             .max_decoding_message_size(MAX_RESPONSE_BYTES)
             .max_encoding_message_size(MAX_REQUEST_BYTES);
         Self {
             client,
-            timeout,
             service: None,
-            downstream: Downstream::new(SERVICE, ResilienceConfig::within(timeout)),
+            downstream: Downstream::new(SERVICE, calls),
         }
-    }
-
-    /// Replaces the resilience settings (retries, budget, breaker).
-    pub fn with_resilience(mut self, config: ResilienceConfig) -> Self {
-        self.downstream = Downstream::new(SERVICE, config);
-        self
     }
 
     /// The circuit breaker's state (for tests and readiness).
@@ -95,18 +86,19 @@ impl CatalogGrpcClient {
     ///
     /// Connects lazily: a catalog that is down yet fails each call with `unavailable`, not the
     /// start-up, and the channel reconnects by itself when the catalog comes back.
-    pub async fn connect(endpoint: &str, timeout: Duration) -> anyhow::Result<Self> {
-        let channel = innkeeper_platform::grpc::lazy_channel("catalog", endpoint, timeout)?;
-        Ok(Self::new(channel, timeout))
+    pub async fn connect(endpoint: &str, calls: ResilienceConfig) -> anyhow::Result<Self> {
+        let channel =
+            innkeeper_platform::grpc::lazy_channel("catalog", endpoint, calls.attempt_timeout())?;
+        Ok(Self::new(channel, calls))
     }
 
-    /// Builds every outgoing request: the deadline, and for calls that act for a caller the
+    /// Builds every outgoing request: the attempt's deadline, and for calls that act for a caller the
     /// caller's own access token (the credential of the request being served), which the
     /// catalog verifies again. The `caller` argument itself is never sent: the catalog believes
     /// only the token.
     fn request<T>(&self, caller: Option<&Principal>, message: T) -> Result<tonic::Request<T>> {
         let mut request = tonic::Request::new(message);
-        request.set_timeout(self.timeout);
+        request.set_timeout(self.downstream.config().attempt_timeout());
         innkeeper_platform::grpc::inject_trace_context(request.metadata_mut());
         if caller.is_some() {
             forward_credential(request.metadata_mut())?;

@@ -11,7 +11,6 @@
 //! `unauthenticated`.
 
 use std::future::Future;
-use std::time::Duration;
 
 use innkeeper_kernel::{Error, Principal, Result};
 use innkeeper_platform::grpc::{error_from_status_of, forward_credential};
@@ -34,43 +33,36 @@ const SERVICE: &str = "identity";
 type Client = IdentityServiceClient<Channel>;
 
 /// Identity reached over gRPC. Wrap it in an `IdentityClient` like the in-process service:
-/// `IdentityClient::new(Arc::new(IdentityGrpcClient::connect(endpoint, timeout).await?))`.
+/// `IdentityClient::new(Arc::new(IdentityGrpcClient::connect(endpoint, calls).await?))`.
 #[derive(Debug, Clone)]
 pub struct IdentityGrpcClient {
     client: Client,
-    timeout: Duration,
     /// Deadlines, retries of idempotent calls, the circuit breaker (downstream `identity`).
     downstream: Downstream,
 }
 
 impl IdentityGrpcClient {
-    /// A client over `channel`; every call must finish within `timeout`. Reads (profiles, keys,
-    /// discovery) are retried within that time on `unavailable`; logins, registrations and
-    /// refreshes are tried once (a refresh token is spent by its first use). An identity
-    /// service that keeps failing opens the circuit breaker, and calls fail fast until a probe
-    /// succeeds.
-    pub fn new(channel: Channel, timeout: Duration) -> Self {
+    /// A client over `channel`, calling as `calls` says (`[identity.calls]`): each attempt and
+    /// the whole call within their deadlines; reads (profiles, keys, discovery) retried on
+    /// `unavailable`; logins, registrations and refreshes tried once (a refresh token is spent
+    /// by its first use). An identity service that keeps failing opens the circuit breaker,
+    /// and calls fail fast until a probe succeeds.
+    pub fn new(channel: Channel, calls: ResilienceConfig) -> Self {
         let client = IdentityServiceClient::new(channel)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
         Self {
             client,
-            timeout,
-            downstream: Downstream::new(SERVICE, ResilienceConfig::within(timeout)),
+            downstream: Downstream::new(SERVICE, calls),
         }
-    }
-
-    /// Replaces the resilience settings (retries, budget, breaker).
-    pub fn with_resilience(mut self, config: ResilienceConfig) -> Self {
-        self.downstream = Downstream::new(SERVICE, config);
-        self
     }
 
     /// A client of identity at `endpoint` (`http://host:port`, or `host:port`). Connects
     /// lazily: while identity is down each call fails with `unavailable`.
-    pub async fn connect(endpoint: &str, timeout: Duration) -> anyhow::Result<Self> {
-        let channel = innkeeper_platform::grpc::lazy_channel("identity", endpoint, timeout)?;
-        Ok(Self::new(channel, timeout))
+    pub async fn connect(endpoint: &str, calls: ResilienceConfig) -> anyhow::Result<Self> {
+        let channel =
+            innkeeper_platform::grpc::lazy_channel("identity", endpoint, calls.attempt_timeout())?;
+        Ok(Self::new(channel, calls))
     }
 
     /// Runs one RPC under the deadline and maps every failure to identity's [`Error`]. A call
@@ -93,7 +85,7 @@ impl IdentityGrpcClient {
         self.downstream
             .call(idempotency, || async move {
                 let mut request = tonic::Request::new(message.clone());
-                request.set_timeout(self.timeout);
+                request.set_timeout(self.downstream.config().attempt_timeout());
                 innkeeper_platform::grpc::inject_trace_context(request.metadata_mut());
                 if caller.is_some() {
                     forward_credential(request.metadata_mut())?;

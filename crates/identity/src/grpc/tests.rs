@@ -12,6 +12,7 @@ use innkeeper_platform::auth::testing::TestIssuer;
 use innkeeper_platform::auth::{AuthSettings, FnKeySource, Verifier, credential};
 use innkeeper_platform::db::Database;
 use innkeeper_platform::grpc::{error_from_status, insert_bearer};
+use innkeeper_platform::resilience::ResilienceConfig;
 use innkeeper_platform::testing::TestDatabase;
 use innkeeper_proto::identity::v1 as pb;
 use pb::identity_service_client::IdentityServiceClient;
@@ -97,7 +98,7 @@ async fn harness() -> Harness {
         .connect_lazy();
     let remote = IdentityClient::new(Arc::new(IdentityGrpcClient::new(
         channel.clone(),
-        Duration::from_secs(10),
+        ResilienceConfig::within(Duration::from_secs(10)),
     )));
     Harness {
         local: IdentityClient::new(api),
@@ -313,9 +314,12 @@ async fn an_unreachable_identity_is_unavailable() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     drop(listener);
-    let client = IdentityGrpcClient::connect(&addr.to_string(), Duration::from_secs(2))
-        .await
-        .expect("lazy");
+    let client = IdentityGrpcClient::connect(
+        &addr.to_string(),
+        ResilienceConfig::within(Duration::from_secs(2)),
+    )
+    .await
+    .expect("lazy");
     let err = client.jwks().await.expect_err("down");
     assert_eq!(err.code, ErrorCode::Unavailable, "{err:?}");
 }

@@ -19,7 +19,6 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use innkeeper_kernel::{Error, ErrorCode, Money, Principal, Result};
 use innkeeper_platform::auth::ServiceCredential;
@@ -53,11 +52,10 @@ enum As<'a> {
 }
 
 /// The payment service reached over gRPC. Wrap it in a `PaymentClient` like the in-process
-/// service: `PaymentClient::new(Arc::new(PaymentGrpcClient::connect(endpoint, timeout).await?))`.
+/// service: `PaymentClient::new(Arc::new(PaymentGrpcClient::connect(endpoint, calls).await?))`.
 #[derive(Debug, Clone)]
 pub struct PaymentGrpcClient {
     client: Client,
-    timeout: Duration,
     /// The token calls made as a platform service go under (the booking service's identity).
     service: Option<Arc<ServiceCredential>>,
     /// Deadlines, retries, the circuit breaker (downstream `payment`).
@@ -65,25 +63,18 @@ pub struct PaymentGrpcClient {
 }
 
 impl PaymentGrpcClient {
-    /// A client over `channel`; every call must finish within `timeout`, retries included. A
-    /// payment service that keeps failing opens the circuit breaker, and calls then fail fast
-    /// until a probe succeeds (see [`PaymentGrpcClient::with_resilience`]).
-    pub fn new(channel: Channel, timeout: Duration) -> Self {
+    /// A client over `channel`, calling as `calls` says (`[payment.calls]`): each attempt and
+    /// the whole call, retries included, within their deadlines. A payment service that keeps
+    /// failing opens the circuit breaker, and calls then fail fast until a probe succeeds.
+    pub fn new(channel: Channel, calls: ResilienceConfig) -> Self {
         let client = PaymentServiceClient::new(channel)
             .max_decoding_message_size(MAX_RESPONSE_BYTES)
             .max_encoding_message_size(MAX_REQUEST_BYTES);
         Self {
             client,
-            timeout,
             service: None,
-            downstream: Downstream::new(SERVICE, ResilienceConfig::within(timeout)),
+            downstream: Downstream::new(SERVICE, calls),
         }
-    }
-
-    /// Replaces the resilience settings (retries, budget, breaker).
-    pub fn with_resilience(mut self, config: ResilienceConfig) -> Self {
-        self.downstream = Downstream::new(SERVICE, config);
-        self
     }
 
     /// The circuit breaker's state (for tests and readiness).
@@ -103,12 +94,13 @@ impl PaymentGrpcClient {
     /// Connects lazily: a payment service that is down yet fails each call with
     /// `unavailable`, not the start-up, and the channel reconnects by itself when it comes
     /// back.
-    pub async fn connect(endpoint: &str, timeout: Duration) -> anyhow::Result<Self> {
-        let channel = innkeeper_platform::grpc::lazy_channel(SERVICE, endpoint, timeout)?;
-        Ok(Self::new(channel, timeout))
+    pub async fn connect(endpoint: &str, calls: ResilienceConfig) -> anyhow::Result<Self> {
+        let channel =
+            innkeeper_platform::grpc::lazy_channel(SERVICE, endpoint, calls.attempt_timeout())?;
+        Ok(Self::new(channel, calls))
     }
 
-    /// Builds one attempt's request: the deadline, the trace context and the credential.
+    /// Builds one attempt's request: the attempt's deadline, the trace context and the credential.
     /// Answers the service credential used, if any, so a refused token can be renewed.
     async fn request<T>(
         &self,
@@ -116,7 +108,7 @@ impl PaymentGrpcClient {
         message: T,
     ) -> Result<(tonic::Request<T>, Option<&Arc<ServiceCredential>>)> {
         let mut request = tonic::Request::new(message);
-        request.set_timeout(self.timeout);
+        request.set_timeout(self.downstream.config().attempt_timeout());
         innkeeper_platform::grpc::inject_trace_context(request.metadata_mut());
         let service = match who {
             As::Caller(caller) if caller.is_service() => {

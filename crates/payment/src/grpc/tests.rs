@@ -107,8 +107,11 @@ async fn harness() -> Harness {
         ServiceCredential::new("booking", TEST_SERVICE_SECRET, Arc::new(issuer.clone()))
             .expect("credential");
     let remote = PaymentClient::new(Arc::new(
-        PaymentGrpcClient::new(channel.clone(), Duration::from_secs(10))
-            .with_service_credential(credential),
+        PaymentGrpcClient::new(
+            channel.clone(),
+            ResilienceConfig::within(Duration::from_secs(10)),
+        )
+        .with_service_credential(credential),
     ));
 
     let forward = axum::Router::new()
@@ -485,7 +488,10 @@ async fn callers_are_only_who_their_tokens_say() {
         .expect_err("another guest's token");
     assert_eq!(err.code, ErrorCode::NotFound);
     // A node without a service credential cannot act as a platform service.
-    let bare = PaymentGrpcClient::new(h.channel.clone(), Duration::from_secs(10));
+    let bare = PaymentGrpcClient::new(
+        h.channel.clone(),
+        ResilienceConfig::within(Duration::from_secs(10)),
+    );
     let err = bare
         .create_intent(&booking_saga(), new_intent(&ana, 100))
         .await
@@ -550,18 +556,18 @@ async fn a_payment_service_that_stays_down_opens_the_breaker() {
     let credential =
         ServiceCredential::new("booking", TEST_SERVICE_SECRET, Arc::new(TestIssuer::new()))
             .expect("credential");
-    let client = PaymentGrpcClient::connect(&url, Duration::from_secs(2))
+    let calls = ResilienceConfig {
+        max_attempts: 1,
+        breaker: BreakerConfig {
+            consecutive_failures: 2,
+            open_ms: 60_000,
+            ..BreakerConfig::default()
+        },
+        ..ResilienceConfig::within(Duration::from_secs(2))
+    };
+    let client = PaymentGrpcClient::connect(&url, calls)
         .await
         .expect("lazy")
-        .with_resilience(ResilienceConfig {
-            max_attempts: 1,
-            breaker: BreakerConfig {
-                consecutive_failures: 2,
-                open_ms: 60_000,
-                ..BreakerConfig::default()
-            },
-            ..ResilienceConfig::within(Duration::from_secs(2))
-        })
         .with_service_credential(credential);
 
     // Opening a payment and reading one reach nobody: `unavailable`, then the breaker opens.

@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use innkeeper_kernel::{Error, ErrorCode, HotelId};
 use innkeeper_platform::grpc::{error_from_status, insert_bearer};
+use innkeeper_platform::resilience::ResilienceConfig;
 use innkeeper_proto::catalog::v1 as pb;
 use innkeeper_proto::common::v1 as common;
 
@@ -175,9 +176,12 @@ async fn a_catalog_nobody_serves_is_unavailable_promptly() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("bound");
     drop(listener);
-    let remote = CatalogGrpcClient::connect(&addr.to_string(), Duration::from_secs(5))
-        .await
-        .expect("lazy");
+    let remote = CatalogGrpcClient::connect(
+        &addr.to_string(),
+        ResilienceConfig::within(Duration::from_secs(5)),
+    )
+    .await
+    .expect("lazy");
 
     let started = Instant::now();
     let error = remote
@@ -213,7 +217,7 @@ async fn a_catalog_that_stays_down_opens_the_breaker_and_calls_fail_fast_until_i
 
     use innkeeper_kernel::SystemClock;
     use innkeeper_platform::auth::testing::TestIssuer;
-    use innkeeper_platform::resilience::{BreakerConfig, BreakerState, ResilienceConfig};
+    use innkeeper_platform::resilience::{BreakerConfig, BreakerState};
 
     use super::fake::FakeCatalog;
 
@@ -230,10 +234,9 @@ async fn a_catalog_that_stays_down_opens_the_breaker_and_calls_fail_fast_until_i
         },
         ..ResilienceConfig::within(Duration::from_secs(2))
     };
-    let remote = CatalogGrpcClient::connect(&addr.to_string(), Duration::from_secs(2))
+    let remote = CatalogGrpcClient::connect(&addr.to_string(), config)
         .await
-        .expect("lazy")
-        .with_resilience(config);
+        .expect("lazy");
 
     // Three calls reach nobody: the breaker opens.
     for _ in 0..3 {

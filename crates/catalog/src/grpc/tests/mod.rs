@@ -74,9 +74,7 @@ impl Harness {
             ..ResilienceConfig::within(timeout)
         };
         let client = CatalogClient::new(Arc::new(
-            CatalogGrpcClient::new(channel.clone(), timeout)
-                .with_service_credential(booking)
-                .with_resilience(never_open),
+            CatalogGrpcClient::new(channel.clone(), never_open).with_service_credential(booking),
         ));
         Self {
             fake,

@@ -9,6 +9,7 @@ use innkeeper_kernel::{ErrorCode, Principal, Role, SystemClock, UserId};
 use innkeeper_platform::auth::credential;
 use innkeeper_platform::auth::testing::TestIssuer;
 use innkeeper_platform::grpc::{error_from_status, insert_bearer};
+use innkeeper_platform::resilience::ResilienceConfig;
 use innkeeper_platform::testing::TestDatabase;
 use innkeeper_proto::catalog::v1 as pb;
 use time::OffsetDateTime;
@@ -170,7 +171,10 @@ async fn holds_are_managed_by_platform_services_only() {
     );
 
     // A client without a service credential cannot make hold calls at all.
-    let bare = CatalogGrpcClient::new(h.channel.clone(), Duration::from_secs(5));
+    let bare = CatalogGrpcClient::new(
+        h.channel.clone(),
+        ResilienceConfig::within(Duration::from_secs(5)),
+    );
     let error = h
         .acting_as(&guest, bare.get_hold(hold))
         .await
@@ -222,7 +226,7 @@ async fn the_real_catalog_applies_its_rules_to_the_token_principal() {
         .connect_lazy();
     let remote = CatalogClient::new(Arc::new(CatalogGrpcClient::new(
         channel,
-        Duration::from_secs(5),
+        ResilienceConfig::within(Duration::from_secs(5)),
     )));
 
     let (owner, other) = (principal(Role::Hotelier), principal(Role::Hotelier));
