@@ -1,4 +1,5 @@
-//! Helpers for tests that need a real database: a fresh database per test, dropped afterwards.
+//! Helpers for tests: a fresh database per test, dropped afterwards; a temporary directory; the
+//! calls of a client whose downstream stays down.
 //!
 //! PostgreSQL tests use `INNKEEPER_TEST_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`) as the admin connection. When it is
@@ -9,6 +10,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sqlx::Connection as _;
 
 use crate::db::{Database, PoolOptions};
+use crate::resilience::{BreakerConfig, ResilienceConfig};
+
+/// Calls tried once each within `timeout`, whose breaker opens after `failures` failures in a
+/// row and stays open for a minute: a test sees the breaker open and stay open.
+pub fn breaker_opening_after(failures: u32, timeout: std::time::Duration) -> ResilienceConfig {
+    ResilienceConfig {
+        max_attempts: 1,
+        breaker: BreakerConfig {
+            consecutive_failures: failures,
+            open_ms: 60_000,
+            ..BreakerConfig::default()
+        },
+        ..ResilienceConfig::within(timeout)
+    }
+}
 
 const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 

@@ -878,20 +878,13 @@ async fn an_unreachable_booking_service_is_unavailable() {
 
 #[tokio::test]
 async fn a_booking_service_that_stays_down_opens_the_breaker() {
-    use innkeeper_platform::resilience::{BreakerConfig, is_rejected};
+    use innkeeper_platform::resilience::is_rejected;
+    use innkeeper_platform::testing::breaker_opening_after;
 
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     drop(listener);
-    let calls = ResilienceConfig {
-        max_attempts: 1,
-        breaker: BreakerConfig {
-            consecutive_failures: 2,
-            open_ms: 60_000,
-            ..BreakerConfig::default()
-        },
-        ..ResilienceConfig::within(StdDuration::from_secs(2))
-    };
+    let calls = breaker_opening_after(2, StdDuration::from_secs(2));
     let client = BookingGrpcClient::connect(&addr.to_string(), calls)
         .await
         .expect("lazy");

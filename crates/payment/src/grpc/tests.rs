@@ -19,7 +19,7 @@ use innkeeper_payment_provider::{PaymentProviderConfig, PaymentProviderModule};
 use innkeeper_platform::auth::testing::{TEST_SERVICE_SECRET, TestIssuer};
 use innkeeper_platform::auth::{ServiceCredential, credential};
 use innkeeper_platform::grpc::{error_from_status, insert_bearer};
-use innkeeper_platform::resilience::{BreakerConfig, BreakerState, ResilienceConfig};
+use innkeeper_platform::resilience::{BreakerState, ResilienceConfig};
 use innkeeper_platform::testing::TestDatabase;
 use innkeeper_proto::payment::v1 as pb;
 use pb::payment_service_client::PaymentServiceClient;
@@ -556,15 +556,7 @@ async fn a_payment_service_that_stays_down_opens_the_breaker() {
     let credential =
         ServiceCredential::new("booking", TEST_SERVICE_SECRET, Arc::new(TestIssuer::new()))
             .expect("credential");
-    let calls = ResilienceConfig {
-        max_attempts: 1,
-        breaker: BreakerConfig {
-            consecutive_failures: 2,
-            open_ms: 60_000,
-            ..BreakerConfig::default()
-        },
-        ..ResilienceConfig::within(Duration::from_secs(2))
-    };
+    let calls = innkeeper_platform::testing::breaker_opening_after(2, Duration::from_secs(2));
     let client = PaymentGrpcClient::connect(&url, calls)
         .await
         .expect("lazy")
