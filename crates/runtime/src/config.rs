@@ -268,7 +268,20 @@ impl Config {
         file: Option<&Path>,
         overrides: &[(&str, serde_json::Value)],
     ) -> anyhow::Result<Config> {
-        let config: Config = innkeeper_platform::config::load(DEFAULTS, file, overrides)?;
+        let config: Config =
+            innkeeper_platform::config::load(DEFAULTS, file, overrides).map_err(|err| {
+                // The one key renamed since configurations were first written.
+                let message = err.to_string();
+                if message.contains("unknown field") && message.contains("request_timeout_ms") {
+                    anyhow::anyhow!(
+                        "{message}\n  (catalog, identity, booking and payment.request_timeout_ms \
+                         became [<service>.calls] attempt_timeout_ms and deadline_ms; see \
+                         `innkeeper config print`)"
+                    )
+                } else {
+                    err
+                }
+            })?;
         config.validate()?;
         Ok(config)
     }
@@ -616,6 +629,12 @@ mod tests {
         assert_eq!(
             config.identity.calls.breaker.consecutive_failures,
             defaults.identity.calls.breaker.consecutive_failures
+        );
+        let renamed = Config::load(None, &[("booking.request_timeout_ms", json!(8000))])
+            .expect_err("a key that is no more");
+        assert!(
+            renamed.to_string().contains("[<service>.calls]"),
+            "the error says where the key went: {renamed}"
         );
         for (key, value) in [
             ("catalog.calls.deadline_ms", json!(10)),
