@@ -245,20 +245,30 @@ async fn write_projection(
     }
 }
 
+/// The class of the advisory locks on rooms (the two-key form: never the relays' one-key lock).
+const ROOM_LOCK_CLASS: i32 = 0x524f_4f4d; // "ROOM"
+
 /// Gives `room_id` to the booking for its stay; the exclusion constraint refuses a room that
-/// holds another stay on one of those nights, even one committed a moment ago. Two stays racing
-/// for one room may each find the other's assignment uncommitted and wait for it: PostgreSQL
-/// then ends one transaction (`Deadlocked`), which may run again and meet the other's outcome.
+/// holds another stay on one of those nights, even one committed a moment ago.
+///
+/// The room's advisory lock comes first, held to the end of the transaction: a second writer
+/// of the room waits there and then meets the first one's committed row (or none), instead of
+/// both inserting and each waiting inside the constraint for the other, which PostgreSQL ends
+/// as a deadlock after `deadlock_timeout`. Should two rooms share a lock key (a hash) and be
+/// taken in opposite orders, that deadlock is still possible: `Deadlocked`, and the append
+/// runs again.
 async fn assign_room(tx: &mut Tx, booking: &Booking, room_id: RoomId) -> Result<(), AppendError> {
     let inserted = sqlx::query(
-        "INSERT INTO room_assignments (booking_id, room_id, hotel_id, stay) \
-         VALUES ($1, $2, $3, daterange($4, $5))",
+        "WITH room AS (SELECT pg_advisory_xact_lock($6, hashtext($2::text))) \
+         INSERT INTO room_assignments (booking_id, room_id, hotel_id, stay) \
+         SELECT $1, $2, $3, daterange($4, $5) FROM room",
     )
     .bind(booking.id.as_uuid())
     .bind(room_id.as_uuid())
     .bind(booking.hotel_id.as_uuid())
     .bind(booking.stay.check_in())
     .bind(booking.stay.check_out())
+    .bind(ROOM_LOCK_CLASS)
     .execute(&mut **tx)
     .await;
     match inserted {
