@@ -71,10 +71,10 @@ impl BookingGrpcClient {
         Ok(Self::new(channel, calls))
     }
 
-    /// Runs one attempt of an RPC: the attempt's deadline (on the request, and around the whole call, which also
-    /// bounds connecting), the trace context, the credential of the request being served.
-    /// The outer error is a request that could not be built; the inner one the status the
-    /// call ended with.
+    /// Runs one attempt of an RPC: the attempt's deadline (on the request, and around the whole
+    /// call, which also bounds connecting), the trace context, the credential of the request
+    /// being served. The outer error is a request that could not be built; the inner one the
+    /// status the call ended with.
     async fn exchange<Req, Resp, F, Fut>(
         &self,
         message: Req,

@@ -92,10 +92,10 @@ impl CatalogGrpcClient {
         Ok(Self::new(channel, calls))
     }
 
-    /// Builds every outgoing request: the attempt's deadline, and for calls that act for a caller the
-    /// caller's own access token (the credential of the request being served), which the
-    /// catalog verifies again. The `caller` argument itself is never sent: the catalog believes
-    /// only the token.
+    /// Builds every outgoing request: the attempt's deadline, and for calls that act for a
+    /// caller the caller's own access token (the credential of the request being served),
+    /// which the catalog verifies again. The `caller` argument itself is never sent: the
+    /// catalog believes only the token.
     fn request<T>(&self, caller: Option<&Principal>, message: T) -> Result<tonic::Request<T>> {
         let mut request = tonic::Request::new(message);
         request.set_timeout(self.downstream.config().attempt_timeout());
