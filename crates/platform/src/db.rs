@@ -29,6 +29,20 @@ macro_rules! commit_without_flush {
     };
 }
 
+/// The constraint a statement violated, if that is why it failed.
+pub fn violated_constraint(err: &sqlx::Error) -> Option<&str> {
+    match err {
+        sqlx::Error::Database(db) => db.constraint(),
+        _ => None,
+    }
+}
+
+/// Whether PostgreSQL ended the statement's transaction to break a deadlock (SQLSTATE 40P01):
+/// nothing of it was written, and it may run again.
+pub fn deadlocked(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some("40P01"))
+}
+
 /// A connected database of either backend.
 #[derive(Debug, Clone)]
 pub enum Database {

@@ -8,6 +8,7 @@
 use async_trait::async_trait;
 use innkeeper_events::Outbox;
 use innkeeper_kernel::{Error, HoldId, Result, RoomId};
+use innkeeper_platform::db::{deadlocked, violated_constraint};
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, Row as _};
 use time::OffsetDateTime;
@@ -55,18 +56,6 @@ fn db_error(err: sqlx::Error) -> Error {
             Error::unavailable("the booking database is busy; retry later")
         }
         other => internal(other),
-    }
-}
-
-/// Whether PostgreSQL ended the statement's transaction to break a deadlock (SQLSTATE 40P01).
-fn deadlocked(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some("40P01"))
-}
-
-fn violated_constraint(err: &sqlx::Error) -> Option<&str> {
-    match err {
-        sqlx::Error::Database(db) => db.constraint(),
-        _ => None,
     }
 }
 

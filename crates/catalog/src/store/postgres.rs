@@ -15,6 +15,7 @@ use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use innkeeper_kernel::{Error, HoldId, HotelId, Result, RoomId, RoomTypeId};
+use innkeeper_platform::db::violated_constraint;
 use sqlx::PgPool;
 use time::{Date, OffsetDateTime};
 
@@ -75,13 +76,6 @@ fn db_error(err: sqlx::Error) -> Error {
 }
 
 /// The name of the constraint a statement violated, if that is what failed.
-fn violated_constraint(err: &sqlx::Error) -> Option<&str> {
-    match err {
-        sqlx::Error::Database(db) => db.constraint(),
-        _ => None,
-    }
-}
-
 #[async_trait]
 impl CatalogStore for PgCatalogStore {
     async fn migrate(&self) -> anyhow::Result<()> {

@@ -8,6 +8,7 @@
 
 use async_trait::async_trait;
 use innkeeper_kernel::{Error, Result, Role, UserId};
+use innkeeper_platform::db::violated_constraint;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, Row as _};
 use time::OffsetDateTime;
@@ -67,13 +68,6 @@ fn db_error(err: sqlx::Error) -> Error {
 }
 
 /// The name of the constraint a statement violated, if that is what failed.
-fn violated_constraint(err: &sqlx::Error) -> Option<&str> {
-    match err {
-        sqlx::Error::Database(db) => db.constraint(),
-        _ => None,
-    }
-}
-
 fn user(row: &PgRow) -> Result<StoredUser> {
     let role: String = row.try_get("role").map_err(internal)?;
     let notifications: String = row.try_get("notifications").map_err(internal)?;
